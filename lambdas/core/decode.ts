@@ -1,0 +1,95 @@
+/**
+ * Record -> validated event. Every way a record can be unusable has a reason a producer team can
+ * act on; reasons name fields and rules, never the values (which may be PII).
+ */
+import { z } from 'zod';
+import type { EventContract } from '../../schemas/index.js';
+
+/** A stream record, independent of Lambda's event shape. */
+export interface InputRecord {
+  /** `<shardId>:<sequenceNumber>`: unique in the stream, stable under redelivery. */
+  readonly recordId: string;
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  readonly partitionKey: string;
+  /** Approximate arrival time in the stream, epoch ms (fixed per record, so redelivery decides the same). */
+  readonly arrivalTime: number;
+  /** The payload, base64 as Kinesis delivers it. */
+  readonly data: string;
+}
+
+/** Producers wrap each event in this envelope so a consumer knows its contract and version. */
+export const envelopeSchema = z.object({
+  contract: z.string().min(1).max(64),
+  version: z.int().min(1),
+  event: z.record(z.string(), z.unknown()),
+});
+export type Envelope = z.infer<typeof envelopeSchema>;
+
+export interface ValidEvent {
+  readonly contract: EventContract;
+  readonly contractVersion: number;
+  readonly eventId: string;
+  readonly eventTime: number;
+  readonly fields: Readonly<Record<string, unknown>>;
+}
+
+export type Decoded =
+  | { readonly ok: true; readonly event: ValidEvent }
+  | { readonly ok: false; readonly reason: string };
+
+/** How far ahead of its arrival an event time may be (clock skew); further is a producer bug. */
+export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
+
+const describeIssues = (issues: readonly z.core.$ZodIssue[]): string =>
+  issues
+    .slice(0, 10)
+    .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .join('; ');
+
+export function decodeRecord(record: InputRecord, contracts: ReadonlyMap<string, EventContract>): Decoded {
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(record.data, 'base64').toString('utf8'));
+  } catch {
+    return { ok: false, reason: 'payload is not valid UTF-8 JSON' };
+  }
+  const envelope = envelopeSchema.safeParse(json);
+  if (!envelope.success) {
+    return {
+      ok: false,
+      reason: `not an event envelope {contract, version, event}: ${describeIssues(envelope.error.issues)}`,
+    };
+  }
+  const { contract: name, version, event } = envelope.data;
+  const contract = contracts.get(name);
+  if (!contract) return { ok: false, reason: `unknown contract "${name.slice(0, 64)}"` };
+  if (version !== contract.version) {
+    return { ok: false, reason: `contract ${name} has no version ${version} (current: ${contract.version})` };
+  }
+  const parsed = contract.schema.safeParse(event);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      reason: `violates contract ${name} v${version}: ${describeIssues(parsed.error.issues)}`,
+    };
+  }
+  const fields = parsed.data as Record<string, unknown>;
+  const eventTime = Date.parse(String(fields[contract.eventTimeField]));
+  if (eventTime > record.arrivalTime + MAX_FUTURE_SKEW_MS) {
+    return {
+      ok: false,
+      reason: `${contract.eventTimeField} is more than 5 minutes after the record's arrival`,
+    };
+  }
+  return {
+    ok: true,
+    event: {
+      contract,
+      contractVersion: version,
+      eventId: String(fields[contract.eventIdField]),
+      eventTime,
+      fields,
+    },
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * Configuration of a function, read from its environment once, in its composition root. A missing
+ * or malformed variable fails the first invocation with a message naming the variable.
+ */
+import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import type { S3ClientConfig } from '@aws-sdk/client-s3';
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const name = (what: string) => z.string({ error: `is required (${what})` }).min(1, `is required (${what})`);
+
+export const processorConfigSchema = z.object({
+  ONLINE_TABLE: name('DynamoDB online store table'),
+  LEDGER_TABLE: name('DynamoDB event ledger table'),
+  OFFLINE_BUCKET: name('S3 offline store bucket'),
+  SIDE_OUTPUT_BUCKET: name('S3 quarantine/late/duplicate bucket'),
+  /** `true` for an S3-compatible endpoint such as the local s3rver. */
+  S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false'),
+});
+export type ProcessorConfig = z.infer<typeof processorConfigSchema>;
+
+export const lookupConfigSchema = z.object({
+  ONLINE_TABLE: name('DynamoDB online store table'),
+});
+export type LookupConfig = z.infer<typeof lookupConfigSchema>;
+
+export function readConfig<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv): z.infer<S> {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ');
+    throw new ConfigError(`invalid function configuration: ${problems}`);
+  }
+  return parsed.data;
+}
+
+/** SDK retries: standard mode (exponential backoff with jitter), a few more attempts than the default. */
+const retries = { maxAttempts: 5, retryMode: 'standard' } as const;
+
+export const dynamoDbClientConfig = (): DynamoDBClientConfig => ({ ...retries });
+
+/**
+ * S3 client settings. An S3-compatible endpoint (local s3rver) needs path-style addressing and
+ * checksums only when required; otherwise streamed bodies are stored with aws-chunked framing.
+ */
+export const s3ClientConfig = (forcePathStyle: boolean): S3ClientConfig =>
+  forcePathStyle
+    ? {
+        ...retries,
+        forcePathStyle,
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+      }
+    : { ...retries };

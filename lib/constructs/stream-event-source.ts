@@ -1,0 +1,86 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import type { StreamSourceSettings } from '../platform-spec.js';
+import { STREAM_EVENT_SOURCE_DEFAULTS } from './stream-event-source-defaults.js';
+import { withDefaults } from './with-defaults.js';
+
+export interface StreamEventSourceProps {
+  /** Stream the function consumes. */
+  readonly stream: kinesis.IStream;
+  /** How long the stream keeps records; a record may not be retried past it. */
+  readonly streamRetention: Duration;
+  /** Function invoked with the batches. */
+  readonly target: lambda.IFunction;
+  /** Bucket that receives the records of batches that exhausted their retries or age. */
+  readonly onFailureBucket: s3.IBucket;
+  /**
+   * Event source mapping settings.
+   * @default STREAM_SOURCE_DEFAULTS (lib/platform-spec.ts)
+   */
+  readonly settings?: StreamSourceSettings;
+  /**
+   * Maximum GetRecords iterator age that raises the alarm.
+   * @default Duration.seconds(60)
+   */
+  readonly iteratorAgeAlarmThreshold?: Duration;
+  /**
+   * Consecutive one-minute periods above the threshold before the alarm fires.
+   * @default 5
+   */
+  readonly iteratorAgeAlarmEvaluationPeriods?: number;
+}
+
+/**
+ * A Kinesis event source mapping that never loses a record: bisect on error, per-record batch
+ * item failures, bounded retries and record age, failed batches kept in S3; plus an alarm on
+ * how far the consumer is behind.
+ */
+export class StreamEventSource extends Construct {
+  public readonly eventSource: sources.KinesisEventSource;
+  public readonly iteratorAgeAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: StreamEventSourceProps) {
+    super(scope, id);
+    const p = withDefaults(STREAM_EVENT_SOURCE_DEFAULTS, props);
+    const s = p.settings;
+    if (s.maxRecordAgeSeconds > p.streamRetention.toSeconds()) {
+      throw new Error(
+        `${this.node.path}: maxRecordAgeSeconds (${s.maxRecordAgeSeconds}) exceeds the stream retention ` +
+          `(${p.streamRetention.toSeconds()} s); records would expire before reaching the on-failure bucket`,
+      );
+    }
+    if (s.maxBatchingWindowMs % 1000 !== 0) {
+      throw new Error(
+        `${this.node.path}: maxBatchingWindowMs (${s.maxBatchingWindowMs}) must be whole seconds for a Kinesis event source mapping`,
+      );
+    }
+    this.eventSource = new sources.KinesisEventSource(p.stream, {
+      startingPosition: lambda.StartingPosition[s.startingPosition],
+      batchSize: s.batchSize,
+      maxBatchingWindow: Duration.millis(s.maxBatchingWindowMs),
+      bisectBatchOnError: s.bisectBatchOnError,
+      retryAttempts: s.retryAttempts,
+      maxRecordAge: Duration.seconds(s.maxRecordAgeSeconds),
+      parallelizationFactor: s.parallelizationFactor,
+      reportBatchItemFailures: true,
+      onFailure: new sources.S3OnFailureDestination(p.onFailureBucket),
+    });
+    p.target.addEventSource(this.eventSource);
+    this.iteratorAgeAlarm = new cloudwatch.Alarm(this, 'IteratorAgeAlarm', {
+      alarmDescription: 'Stream consumer is behind: GetRecords iterator age above threshold',
+      metric: p.stream.metricGetRecordsIteratorAgeMilliseconds({
+        period: Duration.minutes(1),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: p.iteratorAgeAlarmThreshold.toMilliseconds(),
+      evaluationPeriods: p.iteratorAgeAlarmEvaluationPeriods,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+}

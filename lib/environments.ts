@@ -1,0 +1,113 @@
+/**
+ * Deployment environments as typed, validated configuration. The values live in cdk.json under
+ * `context.environments`; a bad value fails synth with an error naming the field.
+ */
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { z } from 'zod';
+
+export const ENVIRONMENT_NAMES = ['dev', 'staging', 'prod'] as const;
+export type EnvironmentName = (typeof ENVIRONMENT_NAMES)[number];
+
+/** Retention periods CloudWatch Logs accepts (days). */
+const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+
+/** One environment as written in cdk.json; its name is its key under `environments`. */
+export const environmentValuesSchema = z
+  .strictObject({
+    /** AWS account to deploy to. */
+    account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id'),
+    /** AWS region to deploy to; must be one of `allowedRegions` (data residency). */
+    region: z.string().regex(REGION, 'must be an AWS region such as me-central-1'),
+    /** Regions the environment's data may live in. */
+    allowedRegions: z.array(z.string().regex(REGION, 'must be an AWS region')).nonempty(),
+    /** Kinesis shards (provisioned mode). */
+    shardCount: z.int().min(1).max(500),
+    /** Kinesis retention, hours (AWS: 24-8760). */
+    retentionHours: z.int().min(24).max(8760),
+    /** What happens to stateful resources when the stack is deleted. */
+    removalPolicy: z.enum(['destroy', 'retain']),
+    /** CloudWatch Logs retention of functions and API access logs, days. */
+    logRetentionDays: z.int().refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {
+      message: `must be one of ${LOG_RETENTION_DAYS.join(', ')}`,
+    }),
+    /** Reserved concurrency of the lookup function; unset means the account's unreserved pool. */
+    lookupReservedConcurrency: z.int().min(1).optional(),
+  })
+  .superRefine((env, ctx) => {
+    if (!env.allowedRegions.includes(env.region)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['region'],
+        message: `${env.region} is not in allowedRegions (${env.allowedRegions.join(', ')})`,
+      });
+    }
+  });
+
+export type EnvironmentValues = z.infer<typeof environmentValuesSchema>;
+
+/** A validated deployment environment. */
+export interface Environment extends EnvironmentValues {
+  readonly name: EnvironmentName;
+}
+
+/** All three environments must be declared; `z.record` over an enum is exhaustive. */
+const environmentsSchema = z.record(z.enum(ENVIRONMENT_NAMES), environmentValuesSchema);
+
+export class EnvironmentConfigError extends Error {
+  override readonly name = 'EnvironmentConfigError';
+}
+
+function describeIssues(error: z.ZodError, root: string): string {
+  return error.issues.map((i) => `${[root, ...i.path.map(String)].join('.')}: ${i.message}`).join('; ');
+}
+
+/** The CDK context keys this module reads. */
+export interface EnvironmentContext {
+  /** The `environments` object from cdk.json. */
+  readonly environments?: unknown;
+  /** `-c env=<name>` selects one environment; absent means all of them. */
+  readonly env?: unknown;
+  /** `-c account=<id>` overrides the selected environment's account. */
+  readonly account?: unknown;
+}
+
+/**
+ * Validates the configuration and returns the selected environments, in declaration order.
+ * Throws an {@link EnvironmentConfigError} naming every invalid field.
+ */
+export function selectEnvironments(context: EnvironmentContext): Environment[] {
+  const { env, account } = context;
+  if (env !== undefined && !(ENVIRONMENT_NAMES as readonly unknown[]).includes(env)) {
+    throw new EnvironmentConfigError(`env: "${String(env)}" must be one of ${ENVIRONMENT_NAMES.join(', ')}`);
+  }
+  if (account !== undefined && env === undefined) {
+    throw new EnvironmentConfigError(
+      'account: overriding the account needs -c env=<name> to say which environment',
+    );
+  }
+  const raw = context.environments;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new EnvironmentConfigError(
+      'environments: missing from the CDK context (cdk.json) or not an object',
+    );
+  }
+  const withOverride =
+    account === undefined
+      ? raw
+      : {
+          ...raw,
+          [env as string]: { ...(raw as Record<string, object>)[env as string], account: String(account) },
+        };
+  const parsed = environmentsSchema.safeParse(withOverride);
+  if (!parsed.success) throw new EnvironmentConfigError(describeIssues(parsed.error, 'environments'));
+  const names = env === undefined ? ENVIRONMENT_NAMES : [env as EnvironmentName];
+  return names.map((name) => ({ name, ...parsed.data[name] }));
+}
+
+/** The CDK removal policy of an environment's stateful resources. */
+export const removalPolicyOf = (environment: Pick<Environment, 'removalPolicy'>): RemovalPolicy =>
+  environment.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;

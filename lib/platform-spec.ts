@@ -1,0 +1,125 @@
+/**
+ * The platform's resources as plain data, with no CDK import: the CDK stacks and the local
+ * platform both provision from this one description, so local and deployed cannot drift.
+ */
+import { fileURLToPath } from 'node:url';
+
+/** Repository root (this file lives in lib/). */
+export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * The Lambda handlers, as files relative to the repository root. The CDK app bundles exactly
+ * these files (NodejsFunction `entry`) and the local platform imports exactly these files.
+ */
+export const HANDLER_ENTRIES = {
+  processor: 'lambdas/processor/handler.ts',
+  lookup: 'lambdas/lookup/handler.ts',
+} as const;
+export type HandlerName = keyof typeof HANDLER_ENTRIES;
+
+/** Physical names of the data resources for one deployment prefix (e.g. `fp-dev`, `fp-local`). */
+export interface ResourceNames {
+  /** Kinesis stream all producers write to. */
+  readonly stream: string;
+  /** DynamoDB online store: latest feature values per entity per group. */
+  readonly onlineTable: string;
+  /** DynamoDB processing ledger: which record claimed which event id (exactly-once accounting). */
+  readonly ledgerTable: string;
+  /** S3 offline store: feature history as Parquet under `features/group=<g>/dt=<yyyy-mm-dd>/`. */
+  readonly offlineBucket: string;
+  /**
+   * S3 side outputs: `quarantine/`, `late/`, `duplicate/`, and the event source mapping's
+   * on-failure records under `aws/lambda/` (where AWS's S3 on-failure destination writes them).
+   */
+  readonly sideOutputBucket: string;
+  /** The stream processor function. */
+  readonly processorFunction: string;
+  /** The lookup API function. */
+  readonly lookupFunction: string;
+}
+
+export function resourceNames(prefix: string, bucketSuffix = ''): ResourceNames {
+  if (!/^[a-z][a-z0-9-]{1,20}$/.test(prefix)) {
+    throw new Error(`resource prefix "${prefix}" must match ^[a-z][a-z0-9-]{1,20}$`);
+  }
+  const suffix = bucketSuffix ? `-${bucketSuffix}` : '';
+  return {
+    stream: `${prefix}-events`,
+    onlineTable: `${prefix}-online`,
+    ledgerTable: `${prefix}-ledger`,
+    offlineBucket: `${prefix}-offline${suffix}`,
+    sideOutputBucket: `${prefix}-side-outputs${suffix}`,
+    processorFunction: `${prefix}-processor`,
+    lookupFunction: `${prefix}-lookup`,
+  };
+}
+
+/** Offline feature history: `<prefix>group=<group>/dt=<yyyy-mm-dd>/<batch>.parquet` in the offline bucket. */
+export const OFFLINE_FEATURES_PREFIX = 'features/';
+export const offlineGroupPrefix = (group: string): string => `${OFFLINE_FEATURES_PREFIX}group=${group}/`;
+
+/** Key schema and TTL of a DynamoDB table; both tables use a single string partition key `pk`. */
+export interface TableSpec {
+  readonly partitionKey: { readonly name: string; readonly type: 'S' };
+  readonly timeToLiveAttribute: string;
+}
+
+/** Online store: item `pk = <group>#<entityId>`; TTL from the group's `ttlMs` (epoch seconds). */
+export const ONLINE_TABLE: TableSpec = {
+  partitionKey: { name: 'pk', type: 'S' },
+  timeToLiveAttribute: 'expires_at',
+};
+/** Ledger: item `pk = event#<contract>#<eventId>`; kept for the dedupe horizon. */
+export const LEDGER_TABLE: TableSpec = {
+  partitionKey: { name: 'pk', type: 'S' },
+  timeToLiveAttribute: 'expires_at',
+};
+
+/** How long the ledger remembers an event id, i.e. how late a producer retry is still recognised. */
+export const DEDUPE_HORIZON_SECONDS = 7 * 24 * 3600;
+
+/**
+ * The event source mapping between the stream and the processor: the CDK app configures AWS's
+ * with these values and the local event source mapping honours the same ones.
+ */
+export interface StreamSourceSettings {
+  /** Records per invocation (AWS: 1-10,000). */
+  readonly batchSize: number;
+  /** How long to gather records before invoking (AWS: 0-300 s). */
+  readonly maxBatchingWindowMs: number;
+  /** Split a failing batch in two and retry each half. */
+  readonly bisectBatchOnError: boolean;
+  /** Retries of a failing batch before its records go to the on-failure destination (AWS: 0-10,000). */
+  readonly retryAttempts: number;
+  /** Records older than this go to the on-failure destination instead of being retried (AWS: 60-604,800 s). */
+  readonly maxRecordAgeSeconds: number;
+  /** Concurrent batches per shard (AWS: 1-10); order is kept per partition key. */
+  readonly parallelizationFactor: number;
+  readonly startingPosition: 'TRIM_HORIZON' | 'LATEST';
+}
+
+export const STREAM_SOURCE_DEFAULTS: StreamSourceSettings = {
+  batchSize: 500,
+  maxBatchingWindowMs: 1_000,
+  bisectBatchOnError: true,
+  retryAttempts: 5,
+  maxRecordAgeSeconds: 24 * 3600,
+  parallelizationFactor: 1,
+  startingPosition: 'TRIM_HORIZON',
+};
+
+/** Environment variables of the processor function (its composition root reads them). */
+export const processorEnvironment = (names: ResourceNames): Record<string, string> => ({
+  ONLINE_TABLE: names.onlineTable,
+  LEDGER_TABLE: names.ledgerTable,
+  OFFLINE_BUCKET: names.offlineBucket,
+  SIDE_OUTPUT_BUCKET: names.sideOutputBucket,
+});
+
+/** Environment variables of the lookup function. */
+export const lookupEnvironment = (names: ResourceNames): Record<string, string> => ({
+  ONLINE_TABLE: names.onlineTable,
+});
+
+/** Lookup API routes (API Gateway REST API resources, IAM-authorised). */
+export const LOOKUP_ROUTES = [{ method: 'GET', resource: '/v1/features/{group}/{entityId}' }] as const;

@@ -1,0 +1,156 @@
+/**
+ * Demo traffic for the local platform: card payments with a known share of malformed records,
+ * producer retries (same event id, new record), out-of-order and late events, plus the answer
+ * the platform must arrive at (counts and the latest values per entity), computed here
+ * independently of the processor.
+ */
+import { featureGroups } from '../schemas/index.js';
+
+export type DemoKind = 'valid' | 'duplicate' | 'malformed' | 'late';
+
+export interface DemoRecord {
+  readonly kind: DemoKind;
+  readonly partitionKey: string;
+  readonly data: Uint8Array;
+}
+
+export interface ExpectedEntity {
+  readonly group: string;
+  readonly entityId: string;
+  readonly eventId: string;
+  readonly eventTime: number;
+  /** Expected value of every non-PII feature. */
+  readonly values: Readonly<Record<string, unknown>>;
+}
+
+export interface DemoPlan {
+  readonly records: readonly DemoRecord[];
+  readonly expected: {
+    readonly counts: Readonly<Record<'applied' | 'duplicates' | 'quarantined' | 'late', number>>;
+    readonly entities: readonly ExpectedEntity[];
+  };
+}
+
+export interface DemoOptions {
+  readonly events: number;
+  readonly now: number;
+  readonly seed?: number;
+  readonly customers?: number;
+  readonly merchants?: number;
+}
+
+/** mulberry32: a small seeded generator, so a demo run can be replayed exactly. */
+const rng = (seed: number) => () => {
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+};
+
+const MALFORMED: ((e: Record<string, unknown>) => string)[] = [
+  () => '{"contract":"transaction","version":1,"event":{"eventId":', // truncated JSON
+  (e) => JSON.stringify({ contract: 'transaction', version: 1, event: { ...e, currency: 'dirham' } }),
+  (e) =>
+    JSON.stringify({ contract: 'transaction', version: 1, event: { ...e, customerEmail: 'not-an-email' } }),
+  (e) => JSON.stringify({ contract: 'transaction', version: 1, event: { ...e, amountMinor: -5 } }),
+  (e) => JSON.stringify({ contract: 'refund', version: 1, event: e }),
+  (e) => JSON.stringify(e), // no envelope
+];
+
+const encode = (s: string) => new TextEncoder().encode(s);
+
+export function planDemoTraffic(options: DemoOptions): DemoPlan {
+  const random = rng(options.seed ?? 42);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
+  const customers = Array.from(
+    { length: options.customers ?? 200 },
+    (_, i) => `cus_${String(i).padStart(6, '0')}`,
+  );
+  const merchants = Array.from(
+    { length: options.merchants ?? 40 },
+    (_, i) => `mer_${String(i).padStart(5, '0')}`,
+  );
+  const sent: Record<string, unknown>[] = [];
+  const records: DemoRecord[] = [];
+  const counts = { applied: 0, duplicates: 0, quarantined: 0, late: 0 };
+  const onTime: Record<string, unknown>[] = [];
+
+  for (let i = 0; i < options.events; i++) {
+    const roll = random();
+    const customerId = pick(customers);
+    const event: Record<string, unknown> = {
+      eventId: `evt_${(options.seed ?? 42).toString(36)}_${i.toString(36).padStart(6, '0')}`,
+      customerId,
+      merchantId: pick(merchants),
+      amountMinor: Math.floor(random() * 500_000),
+      currency: pick(['AED', 'AED', 'AED', 'USD', 'EUR', 'SAR']),
+      country: pick(['AE', 'AE', 'AE', 'SA', 'GB', 'IN']),
+      channel: pick(['pos', 'ecommerce', 'atm', 'wallet']),
+      customerEmail: `${customerId}@example.ae`,
+      // Out of order within the hour of allowed lateness: up to 30 minutes in the past.
+      eventTime: new Date(options.now - Math.floor(random() * 30 * 60_000)).toISOString(),
+    };
+    if (roll < 0.02 && i > 0) {
+      records.push({ kind: 'malformed', partitionKey: customerId, data: encode(pick(MALFORMED)(event)) });
+      counts.quarantined++;
+    } else if (roll < 0.05 && sent.length > 0) {
+      const original = pick(sent);
+      const envelope = { contract: 'transaction', version: 1, event: original };
+      records.push({
+        kind: 'duplicate',
+        partitionKey: String(original.customerId),
+        data: encode(JSON.stringify(envelope)),
+      });
+      counts.duplicates++;
+    } else {
+      const late = roll < 0.07;
+      if (late)
+        event.eventTime = new Date(
+          options.now - 3 * 3_600_000 - Math.floor(random() * 3_600_000),
+        ).toISOString();
+      const envelope = { contract: 'transaction', version: 1, event };
+      records.push({
+        kind: late ? 'late' : 'valid',
+        partitionKey: customerId,
+        data: encode(JSON.stringify(envelope)),
+      });
+      sent.push(event);
+      if (late) counts.late++;
+      else {
+        counts.applied++;
+        onTime.push(event);
+      }
+    }
+  }
+  return { records, expected: { counts, entities: expectedLatest(onTime) } };
+}
+
+/** For each entity of each group, the event with the greatest (eventTime, eventId). */
+function expectedLatest(events: readonly Record<string, unknown>[]): ExpectedEntity[] {
+  const out: ExpectedEntity[] = [];
+  for (const group of featureGroups) {
+    const newest = new Map<string, Record<string, unknown>>();
+    for (const e of events) {
+      const id = String(e[group.entity.field]);
+      const current = newest.get(id);
+      const newer =
+        !current ||
+        Date.parse(String(e.eventTime)) > Date.parse(String(current.eventTime)) ||
+        (Date.parse(String(e.eventTime)) === Date.parse(String(current.eventTime)) &&
+          String(e.eventId) > String(current.eventId));
+      if (newer) newest.set(id, e);
+    }
+    for (const [entityId, e] of newest) {
+      const values: Record<string, unknown> = {};
+      for (const f of group.features) if (f.classification !== 'pii') values[f.name] = e[f.field];
+      out.push({
+        group: group.name,
+        entityId,
+        eventId: String(e.eventId),
+        eventTime: Date.parse(String(e.eventTime)),
+        values,
+      });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,22 @@
+import { defineFeatureGroup, latest } from './feature-group.js';
+import { transaction } from './transaction.contract.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+export const customer = defineFeatureGroup({
+  name: 'customer',
+  description: 'What the card holder did last, for fraud scoring',
+  source: transaction,
+  entity: { name: 'customer_id', field: 'customerId' },
+  ttlMs: 30 * DAY,
+  allowedLatenessMs: 1 * HOUR,
+  features: {
+    last_amount_minor: latest('amountMinor', 'amount of the latest transaction, minor units'),
+    last_currency: latest('currency', 'currency of the latest transaction'),
+    last_country: latest('country', 'country of the latest transaction'),
+    last_channel: latest('channel', 'channel of the latest transaction'),
+    last_merchant_id: latest('merchantId', 'merchant of the latest transaction'),
+    email: latest('customerEmail', 'contact e-mail on the latest transaction (PII)'),
+  },
+});

@@ -1,0 +1,151 @@
+import type { CfnResource, Stack } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+
+import type { IConstruct } from 'constructs';
+import { describe, expect, it } from 'vitest';
+import { LEDGER_TABLE, ONLINE_TABLE } from '../../lib/platform-spec.js';
+import { featureGroups, offlineColumns } from '../../schemas/index.js';
+import { pick, synthesizeAll } from './platform-fixture.js';
+
+const all = synthesizeAll();
+const logicalId = (stack: Stack, construct: IConstruct) =>
+  stack.getLogicalId(construct.node.defaultChild as CfnResource);
+
+/** Glue type per offline column type, written out here independently of the implementation. */
+const GLUE_TYPE = {
+  string: 'string',
+  int64: 'bigint',
+  int32: 'int',
+  float64: 'double',
+  boolean: 'boolean',
+  timestamp: 'timestamp',
+};
+
+describe.each(['dev', 'staging', 'prod'] as const)('data stack (%s)', (name) => {
+  const { deployment, data: template } = pick(all, name);
+  const { names, data: stack, environment } = deployment;
+  const keyArn = { 'Fn::GetAtt': [logicalId(stack, stack.dataKey), 'Arn'] };
+  const retain = environment.removalPolicy === 'retain';
+
+  it('creates one customer-managed key with rotation', () => {
+    template.resourceCountIs('AWS::KMS::Key', 1);
+    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  it.each([
+    ['online', names.onlineTable, ONLINE_TABLE],
+    ['ledger', names.ledgerTable, LEDGER_TABLE],
+  ])('gives the %s table its spec key schema, KMS encryption, PITR and TTL', (_, tableName, spec) => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      TableName: tableName,
+      KeySchema: [{ AttributeName: spec.partitionKey.name, KeyType: 'HASH' }],
+      AttributeDefinitions: [
+        { AttributeName: spec.partitionKey.name, AttributeType: spec.partitionKey.type },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: keyArn },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      TimeToLiveSpecification: { AttributeName: spec.timeToLiveAttribute, Enabled: true },
+      DeletionProtectionEnabled: retain,
+    });
+  });
+
+  it(`${retain ? 'retains' : 'deletes'} the tables with the stack, as the environment says`, () => {
+    const policy = retain ? 'Retain' : 'Delete';
+    const tables = template.findResources('AWS::DynamoDB::Table', {
+      DeletionPolicy: policy,
+      UpdateReplacePolicy: policy,
+    });
+    expect(Object.keys(tables)).toHaveLength(2);
+  });
+
+  it.each([
+    ['offline', () => names.offlineBucket],
+    ['side-output', () => names.sideOutputBucket],
+  ])('encrypts the %s bucket with the key, blocks public access and logs access', (_, bucketName) => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketName: bucketName(),
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          {
+            BucketKeyEnabled: true,
+            ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keyArn },
+          },
+        ],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      VersioningConfiguration: { Status: 'Enabled' },
+      LoggingConfiguration: { DestinationBucketName: { Ref: logicalId(stack, stack.accessLogsBucket) } },
+    });
+  });
+
+  it('denies every request to every bucket that does not use TLS', () => {
+    const policies = template.findResources('AWS::S3::BucketPolicy', {
+      Properties: {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      },
+    });
+    expect(Object.keys(policies)).toHaveLength(3);
+  });
+
+  it('names the Glue database after the environment', () => {
+    template.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: { Name: `fp_${name}` } });
+  });
+
+  it.each(featureGroups.map((g) => [g.name, g] as const))(
+    'gives the %s Glue table exactly the offline columns, Parquet, and dt partition projection',
+    (groupName, group) => {
+      const location = `s3://${names.offlineBucket}/features/group=${groupName}/`;
+      template.hasResourceProperties('AWS::Glue::Table', {
+        DatabaseName: `fp_${name}`,
+        TableInput: {
+          Name: groupName,
+          TableType: 'EXTERNAL_TABLE',
+          PartitionKeys: [Match.objectLike({ Name: 'dt', Type: 'string' })],
+          Parameters: Match.objectLike({
+            'projection.enabled': 'true',
+            'projection.dt.type': 'date',
+            'projection.dt.format': 'yyyy-MM-dd',
+            'projection.dt.range': Match.stringLikeRegexp('^\\d{4}-\\d{2}-\\d{2},NOW$'),
+            'storage.location.template': `${location}dt=\${dt}/`,
+          }),
+          StorageDescriptor: {
+            Location: location,
+            InputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
+            OutputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
+            SerdeInfo: {
+              SerializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe',
+            },
+            Columns: Match.exact(
+              offlineColumns(group).map((c) => ({
+                Name: c.name,
+                Type: GLUE_TYPE[c.type],
+                Comment: c.description,
+              })),
+            ),
+          },
+        },
+      });
+    },
+  );
+
+  it('tags stored data with its most sensitive classification', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      TableName: names.onlineTable,
+      Tags: Match.arrayWith([
+        { Key: 'data-classification', Value: 'pii' },
+        { Key: 'environment', Value: name },
+        { Key: 'project', Value: 'feature-platform' },
+      ]),
+    });
+  });
+});

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { buildApp } from '../../lib/app-builder.js';
+import { selectEnvironments } from '../../lib/environments.js';
+import { cdkContext } from './platform-fixture.js';
+
+describe('environment configuration', () => {
+  it('selects every environment, in order, when no env is given', () => {
+    const selected = selectEnvironments(cdkContext());
+    expect(selected.map((e) => e.name)).toEqual(['dev', 'staging', 'prod']);
+  });
+
+  it('selects only the environment named by -c env', () => {
+    const selected = selectEnvironments({ ...cdkContext(), env: 'prod' });
+    expect(selected).toHaveLength(1);
+    expect(selected[0]).toMatchObject({
+      name: 'prod',
+      account: '333333333333',
+      shardCount: 4,
+      removalPolicy: 'retain',
+    });
+  });
+
+  it('overrides the selected environment account with -c account', () => {
+    const [prod] = selectEnvironments({ ...cdkContext(), env: 'prod', account: '444444444444' });
+    expect(prod?.account).toBe('444444444444');
+  });
+
+  it('rejects an account override that does not say which environment it is for', () => {
+    expect(() => selectEnvironments({ ...cdkContext(), account: '444444444444' })).toThrow(
+      /account: .*-c env=/,
+    );
+  });
+
+  it('rejects an unknown environment name', () => {
+    expect(() => selectEnvironments({ ...cdkContext(), env: 'qa' })).toThrow(
+      'env: "qa" must be one of dev, staging, prod',
+    );
+  });
+
+  it('rejects a region outside allowedRegions, naming the field', () => {
+    const context = cdkContext();
+    context.environments.prod = { ...context.environments.prod, region: 'eu-central-1' };
+    expect(() => selectEnvironments(context)).toThrow(
+      /environments\.prod\.region: eu-central-1 is not in allowedRegions/,
+    );
+  });
+
+  it.each([
+    ['shardCount', 0, /environments\.staging\.shardCount: Too small/],
+    ['shardCount', 501, /environments\.staging\.shardCount: Too big/],
+    ['retentionHours', 12, /environments\.staging\.retentionHours: Too small/],
+    ['account', '12345', /environments\.staging\.account: must be a 12-digit AWS account id/],
+    ['removalPolicy', 'snapshot', /environments\.staging\.removalPolicy: /],
+    ['logRetentionDays', 2, /environments\.staging\.logRetentionDays: must be one of 1, 3, 5/],
+    ['allowedRegions', [], /environments\.staging\.allowedRegions: /],
+  ])('rejects %s = %j, naming the field', (field, value, message) => {
+    const context = cdkContext();
+    context.environments.staging = { ...context.environments.staging, [field]: value };
+    expect(() => selectEnvironments(context)).toThrow(message);
+  });
+
+  it('rejects an account override that is not an account id, naming the field', () => {
+    expect(() => selectEnvironments({ ...cdkContext(), env: 'dev', account: 'abc' })).toThrow(
+      /environments\.dev\.account: must be a 12-digit/,
+    );
+  });
+
+  it('requires all three environments to be declared', () => {
+    const context = cdkContext();
+    delete context.environments.staging;
+    expect(() => selectEnvironments(context)).toThrow(/environments\.staging: /);
+  });
+
+  it('rejects keys it does not know, so a typo is not silently ignored', () => {
+    const context = cdkContext();
+    context.environments.dev = { ...context.environments.dev, shardcount: 2 };
+    expect(() => selectEnvironments(context)).toThrow(/environments\.dev: Unrecognized key: "shardcount"/);
+  });
+
+  it('fails the whole synth when the configuration is bad', () => {
+    const context = cdkContext();
+    context.environments.prod = { ...context.environments.prod, shardCount: 0 };
+    expect(() => buildApp(context)).toThrow(/environments\.prod\.shardCount/);
+  });
+});

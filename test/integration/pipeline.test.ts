@@ -1,0 +1,211 @@
+/**
+ * The whole pipeline on the stand-ins: Kinesis -> local event source mapping -> the real
+ * processor handler -> DynamoDB and S3 -> the real lookup handler over HTTP.
+ */
+
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { KinesisClient, PutRecordCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { localDynamoDbClient, localKinesisClient, localS3Client } from '../../local/clients.js';
+import {
+  importHandler,
+  type LocalEndpoints,
+  type LocalPlatform,
+  startLocalPlatform,
+} from '../../local/platform.js';
+import { envelope, inputRecords, kinesisEvent, transaction } from '../support/records.js';
+import { uniquePrefix } from '../support/resources.js';
+import { getJson, listKeys, readParquetRows } from '../support/s3.js';
+
+/** The lookup answer or problem, as a test reads it. */
+interface LookupBody {
+  eventId?: string;
+  eventTime?: string;
+  status?: number;
+  detail?: string;
+  features: Record<string, { value: unknown; eventTime: string; status: string }>;
+}
+
+describe('pipeline on the stand-ins', () => {
+  const standIns = inject('standIns');
+  const kinesis = localKinesisClient(standIns);
+  const s3 = localS3Client(standIns);
+  const dynamodb = localDynamoDbClient(standIns);
+  let platform: LocalPlatform;
+
+  beforeAll(async () => {
+    platform = await startLocalPlatform({
+      prefix: uniquePrefix('pipe'),
+      standIns,
+      stateDir: mkdtempSync(join(tmpdir(), 'fp-state-')),
+      shardCount: 2,
+      streamSource: { maxBatchingWindowMs: 50 },
+    });
+  });
+  afterAll(async () => {
+    await platform?.stop();
+  });
+
+  const put = async (events: { partitionKey: string; payload: string }[]) => {
+    const out = await kinesis.send(
+      new PutRecordsCommand({
+        StreamName: platform.names.stream,
+        Records: events.map((e) => ({
+          PartitionKey: e.partitionKey,
+          Data: new TextEncoder().encode(e.payload),
+        })),
+      }),
+    );
+    expect(out.FailedRecordCount).toBe(0);
+    await platform.eventSourceMapping.drain(30_000);
+  };
+  const lookup = async (group: string, id: string) => {
+    const res = await fetch(`${platform.endpoints.api.url}/v1/features/${group}/${id}`);
+    return {
+      status: res.status,
+      type: res.headers.get('content-type'),
+      body: (await res.json()) as LookupBody,
+    };
+  };
+  const now = () => new Date().toISOString();
+
+  it('makes a valid event visible through the lookup API', async () => {
+    const e = transaction({
+      customerId: 'cus_vis1',
+      merchantId: 'mer_vis1',
+      amountMinor: 777,
+      eventTime: now(),
+    });
+    await put([{ partitionKey: e.customerId, payload: envelope(e) }]);
+
+    const customer = await lookup('customer', 'cus_vis1');
+    expect(customer.status).toBe(200);
+    expect(customer.body.eventId).toBe(e.eventId);
+    expect(customer.body.eventTime).toBe(e.eventTime);
+    expect(customer.body.features.last_amount_minor).toEqual({
+      value: 777,
+      eventTime: e.eventTime,
+      status: 'present',
+    });
+    expect(customer.body.features.email).toEqual({ value: null, eventTime: e.eventTime, status: 'masked' });
+    const merchant = await lookup('merchant', 'mer_vis1');
+    expect(merchant.body.features.last_customer_country?.value).toBe('AE');
+  });
+
+  it('does not let a late older event overwrite a newer value, and keeps both offline', async () => {
+    const t = Date.now();
+    const newer = transaction({
+      customerId: 'cus_ooo1',
+      amountMinor: 2,
+      eventTime: new Date(t).toISOString(),
+    });
+    const older = transaction({
+      customerId: 'cus_ooo1',
+      amountMinor: 1,
+      eventTime: new Date(t - 600_000).toISOString(),
+    });
+    await put([{ partitionKey: 'cus_ooo1', payload: envelope(newer) }]);
+    await put([{ partitionKey: 'cus_ooo1', payload: envelope(older) }]);
+
+    const got = await lookup('customer', 'cus_ooo1');
+    expect(got.body.features.last_amount_minor?.value).toBe(2);
+    const rows = await readParquetRows(s3, platform.names.offlineBucket, 'features/group=customer/');
+    const mine = rows.filter((r) => r.customer_id === 'cus_ooo1');
+    expect(mine.map((r) => r.last_amount_minor).sort()).toEqual([1n, 2n]);
+    expect(mine[0]?.event_time).toBeInstanceOf(Date);
+  });
+
+  it('changes nothing when Lambda delivers the same batch again', async () => {
+    const handler =
+      await importHandler<(e: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse>>('processor');
+    const records = inputRecords(
+      [
+        envelope(transaction({ customerId: 'cus_redo', eventTime: now() })),
+        envelope(transaction({ customerId: 'cus_redo', eventTime: now() })),
+      ],
+      { shardId: 'shardId-000000000009', arrivalTime: Date.now() },
+    );
+    const event = kinesisEvent(records);
+    const state = async () => ({
+      online: (
+        await dynamodb.send(new ScanCommand({ TableName: platform.names.onlineTable, ConsistentRead: true }))
+      ).Items,
+      ledger: (
+        await dynamodb.send(new ScanCommand({ TableName: platform.names.ledgerTable, ConsistentRead: true }))
+      ).Items?.map(({ claimed_at: _, expires_at: __, ...rest }) => rest),
+      offline: await listKeys(s3, platform.names.offlineBucket),
+    });
+
+    expect(await handler(event)).toEqual({ batchItemFailures: [] });
+    const before = await state();
+    expect(await handler(event)).toEqual({ batchItemFailures: [] });
+    expect(await state()).toEqual(before);
+  });
+
+  it('quarantines an invalid record with its reason and applies the rest of the batch', async () => {
+    const good = transaction({ customerId: 'cus_qok1', eventTime: now() });
+    const bad = JSON.stringify({
+      contract: 'transaction',
+      version: 1,
+      event: { ...good, eventId: 'evt_bad00001', currency: 'dirham' },
+    });
+    await put([
+      { partitionKey: 'cus_qok1', payload: bad },
+      { partitionKey: 'cus_qok1', payload: envelope(good) },
+    ]);
+
+    expect((await lookup('customer', 'cus_qok1')).body.eventId).toBe(good.eventId);
+    const keys = await listKeys(s3, platform.names.sideOutputBucket, 'quarantine/');
+    const entries = await Promise.all(
+      keys.map((k) => getJson<Record<string, string>>(s3, platform.names.sideOutputBucket, k)),
+    );
+    const entry = entries.find((q) => Buffer.from(q.data as string, 'base64').toString() === bad);
+    expect(entry?.reason).toMatch(/violates contract transaction v1: currency: must be an ISO 4217 code/);
+    expect(entry?.kind).toBe('quarantine');
+  });
+
+  it('serves events from a producer that only knows .local/endpoints.json and the plain AWS SDK', async () => {
+    // What a producer team in another codebase does: read the file, build a default client, send.
+    const file = JSON.parse(readFileSync(platform.endpointsFile, 'utf8')) as LocalEndpoints;
+    const foreign = new KinesisClient({
+      region: file.region,
+      endpoint: file.kinesis.endpoint,
+      credentials: file.credentials,
+    });
+    const event = { ...(file.envelope.example as { event: Record<string, unknown> }).event };
+    Object.assign(event, { eventId: 'evt_foreign_0001', customerId: 'cus_foreign1', eventTime: now() });
+    await foreign.send(
+      new PutRecordCommand({
+        StreamName: file.kinesis.streamName,
+        PartitionKey: 'cus_foreign1',
+        Data: new TextEncoder().encode(JSON.stringify({ contract: 'transaction', version: 1, event })),
+      }),
+    );
+    foreign.destroy();
+
+    let got = await fetch(`${file.api.url}/v1/features/customer/cus_foreign1`);
+    for (let i = 0; got.status === 404 && i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      got = await fetch(`${file.api.url}/v1/features/customer/cus_foreign1`);
+    }
+    expect(got.status).toBe(200);
+    expect(((await got.json()) as { eventId: string }).eventId).toBe('evt_foreign_0001');
+  });
+
+  it.each([
+    ['an unknown entity', 'customer/cus_nobody1', 404, /no customer features for cus_nobody1/],
+    ['a malformed entity id', 'customer/bob', 400, /customer_id is malformed/],
+    ['an unknown group', 'account/cus_0001', 400, /unknown feature group "account"/],
+  ])('answers %s with a problem+json %i', async (_, path, status, detail) => {
+    const [group, id] = path.split('/') as [string, string];
+    const got = await lookup(group, id);
+    expect(got.status).toBe(status);
+    expect(got.type).toBe('application/problem+json');
+    expect(got.body).toMatchObject({ status });
+    expect(got.body.detail).toMatch(detail);
+  });
+});

@@ -1,0 +1,81 @@
+/** Builders for stream records and transaction events used across tests. */
+import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import type { InputRecord } from '../../lambdas/core/decode.js';
+
+export const BASE_TIME = Date.parse('2026-11-25T10:00:00.000Z');
+
+export interface TransactionFields {
+  eventId: string;
+  customerId: string;
+  merchantId: string;
+  amountMinor: number;
+  currency: string;
+  country: string;
+  channel: string;
+  customerEmail: string;
+  eventTime: string;
+}
+
+let counter = 0;
+export function transaction(overrides: Partial<TransactionFields> = {}): TransactionFields {
+  counter++;
+  return {
+    eventId: `evt_test_${String(counter).padStart(8, '0')}`,
+    customerId: 'cus_0001',
+    merchantId: 'mer_0001',
+    amountMinor: 1250,
+    currency: 'AED',
+    country: 'AE',
+    channel: 'pos',
+    customerEmail: 'cus_0001@example.ae',
+    eventTime: new Date(BASE_TIME).toISOString(),
+    ...overrides,
+  };
+}
+
+export const envelope = (event: unknown, contract = 'transaction', version = 1): string =>
+  JSON.stringify({ contract, version, event });
+
+/** Stream records for payloads, on one shard with increasing sequence numbers. */
+export function inputRecords(
+  payloads: readonly string[],
+  options: { shardId?: string; firstSequence?: bigint; arrivalTime?: number } = {},
+): InputRecord[] {
+  const shardId = options.shardId ?? 'shardId-000000000000';
+  const first = options.firstSequence ?? 49_600_000_000_000_000_000_000_000_000_000_000_000_000_000n;
+  return payloads.map((payload, i) => {
+    const sequenceNumber = String(first + BigInt(i) * 10n);
+    return {
+      recordId: `${shardId}:${sequenceNumber}`,
+      shardId,
+      sequenceNumber,
+      partitionKey: 'pk',
+      arrivalTime: options.arrivalTime ?? BASE_TIME + 1_000,
+      data: Buffer.from(payload).toString('base64'),
+    };
+  });
+}
+
+/** The same records as Lambda delivers them. */
+export function kinesisEvent(records: readonly InputRecord[]): KinesisStreamEvent {
+  return {
+    Records: records.map(
+      (r): KinesisStreamRecord => ({
+        kinesis: {
+          kinesisSchemaVersion: '1.0',
+          partitionKey: r.partitionKey,
+          sequenceNumber: r.sequenceNumber,
+          data: r.data,
+          approximateArrivalTimestamp: r.arrivalTime / 1000,
+        },
+        eventSource: 'aws:kinesis',
+        eventVersion: '1.0',
+        eventID: r.recordId,
+        eventName: 'aws:kinesis:record',
+        invokeIdentityArn: 'arn:aws:iam::000000000000:role/processor',
+        awsRegion: 'me-central-1',
+        eventSourceARN: 'arn:aws:kinesis:me-central-1:000000000000:stream/test',
+      }),
+    ),
+  };
+}
