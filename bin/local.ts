@@ -88,7 +88,10 @@ async function main(): Promise<number> {
   for (const s of lookups.samples) log(`\nGET ${s.path}\n${JSON.stringify(s.body, null, 2)}`);
   log();
   log(`lookup API:  ${platform.endpoints.api.url}/v1/features/{group}/{entityId}`);
-  log(`try:         ${platform.endpoints.api.example}`);
+  const samplePath = lookups.samples[0]?.path;
+  log(
+    `try:         ${samplePath ? `curl -s ${platform.endpoints.api.url}${samplePath}` : platform.endpoints.api.example}`,
+  );
   log(`endpoints:   ${platform.endpointsFile} (point any AWS SDK producer at the local stream)`);
 
   if (opts.exit) {
