@@ -68,9 +68,7 @@ async function main(): Promise<number> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
-  log(
-    `platform up: stream ${platform.names.stream}, tables ${platform.names.onlineTable} and ${platform.names.ledgerTable}`,
-  );
+  log(`platform up: stream ${platform.names.stream}, online table ${platform.names.onlineTable}`);
   log(`sending ${opts.events} demo events (with malformed, duplicated and late ones on purpose) ...`);
   const { summary, lookups } = await runDemo(platform, {
     events: opts.events,

@@ -42,7 +42,6 @@ function addEnvironment(app: App, environment: Environment): PlatformDeployment 
     description: `Feature platform ${environment.name}: event stream and processor`,
     dataKey: data.dataKey,
     onlineTable: data.onlineTable,
-    ledgerTable: data.ledgerTable,
     offlineBucket: data.offlineBucket,
     sideOutputBucket: data.sideOutputBucket,
   });

@@ -8,7 +8,7 @@ import { OfflineCatalog } from './constructs/offline-catalog.js';
 import { PlatformTable } from './constructs/platform-table.js';
 import { SecureBucket } from './constructs/secure-bucket.js';
 import { type Environment, removalPolicyOf } from './environments.js';
-import { LEDGER_TABLE, ONLINE_TABLE, type ResourceNames } from './platform-spec.js';
+import { ONLINE_TABLE, type ResourceNames } from './platform-spec.js';
 import { PLATFORM_STACK_DEFAULTS as D } from './platform-stack-defaults.js';
 
 export interface DataStackProps extends StackProps {
@@ -22,11 +22,10 @@ export interface DataStackProps extends StackProps {
   readonly featureGroups: readonly FeatureGroup[];
 }
 
-/** The stateful part: data key, online store and ledger tables, offline and side-output buckets, Glue catalog. */
+/** The stateful part: data key, online store table, offline and side-output buckets, Glue catalog. */
 export class DataStack extends Stack {
   public readonly dataKey: kms.Key;
   public readonly onlineTable: dynamodb.Table;
-  public readonly ledgerTable: dynamodb.Table;
   public readonly accessLogsBucket: s3.Bucket;
   public readonly offlineBucket: s3.Bucket;
   public readonly sideOutputBucket: s3.Bucket;
@@ -52,11 +51,6 @@ export class DataStack extends Stack {
       ...tableProps,
       tableName: names.onlineTable,
       spec: ONLINE_TABLE,
-    }).table;
-    this.ledgerTable = new PlatformTable(this, 'LedgerTable', {
-      ...tableProps,
-      tableName: names.ledgerTable,
-      spec: LEDGER_TABLE,
     }).table;
 
     const bucketProps = { removalPolicy, autoDeleteObjects: !retain };

@@ -18,7 +18,6 @@ export interface IngestStackProps extends StackProps {
   /** Key the stream is encrypted with (the data stack's). */
   readonly dataKey: kms.IKey;
   readonly onlineTable: dynamodb.ITable;
-  readonly ledgerTable: dynamodb.ITable;
   readonly offlineBucket: s3.IBucket;
   /** Receives quarantined and late records, and the event source mapping's failed batches. */
   readonly sideOutputBucket: s3.IBucket;
@@ -63,7 +62,6 @@ export class IngestStack extends Stack {
     });
 
     props.onlineTable.grantReadWriteData(this.processor);
-    props.ledgerTable.grantReadWriteData(this.processor);
     props.offlineBucket.grantPut(this.processor);
     props.sideOutputBucket.grantPut(this.processor);
     props.dataKey.grantEncryptDecrypt(this.processor);

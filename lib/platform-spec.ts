@@ -21,10 +21,11 @@ export type HandlerName = keyof typeof HANDLER_ENTRIES;
 export interface ResourceNames {
   /** Kinesis stream all producers write to. */
   readonly stream: string;
-  /** DynamoDB online store: latest feature values per entity per group. */
+  /**
+   * DynamoDB online store: one item per entity per group with its latest values, window tiles,
+   * per-shard checkpoints and recent event ids (the exactly-once state).
+   */
   readonly onlineTable: string;
-  /** DynamoDB processing ledger: which record claimed which event id (exactly-once accounting). */
-  readonly ledgerTable: string;
   /** S3 offline store: feature history as Parquet under `features/group=<g>/dt=<yyyy-mm-dd>/`. */
   readonly offlineBucket: string;
   /**
@@ -46,7 +47,6 @@ export function resourceNames(prefix: string, bucketSuffix = ''): ResourceNames 
   return {
     stream: `${prefix}-events`,
     onlineTable: `${prefix}-online`,
-    ledgerTable: `${prefix}-ledger`,
     offlineBucket: `${prefix}-offline${suffix}`,
     sideOutputBucket: `${prefix}-side-outputs${suffix}`,
     processorFunction: `${prefix}-processor`,
@@ -64,19 +64,11 @@ export interface TableSpec {
   readonly timeToLiveAttribute: string;
 }
 
-/** Online store: item `pk = <group>#<entityId>`; TTL from the group's `ttlMs` (epoch seconds). */
+/** Online store: item `pk = <group>#<entityId>`; TTL after the group's TTL and longest window (epoch seconds). */
 export const ONLINE_TABLE: TableSpec = {
   partitionKey: { name: 'pk', type: 'S' },
   timeToLiveAttribute: 'expires_at',
 };
-/** Ledger: item `pk = event#<contract>#<eventId>`; kept for the dedupe horizon. */
-export const LEDGER_TABLE: TableSpec = {
-  partitionKey: { name: 'pk', type: 'S' },
-  timeToLiveAttribute: 'expires_at',
-};
-
-/** How long the ledger remembers an event id, i.e. how late a producer retry is still recognised. */
-export const DEDUPE_HORIZON_SECONDS = 7 * 24 * 3600;
 
 /**
  * The event source mapping between the stream and the processor: the CDK app configures AWS's
@@ -111,7 +103,6 @@ export const STREAM_SOURCE_DEFAULTS: StreamSourceSettings = {
 /** Environment variables of the processor function (its composition root reads them). */
 export const processorEnvironment = (names: ResourceNames): Record<string, string> => ({
   ONLINE_TABLE: names.onlineTable,
-  LEDGER_TABLE: names.ledgerTable,
   OFFLINE_BUCKET: names.offlineBucket,
   SIDE_OUTPUT_BUCKET: names.sideOutputBucket,
 });

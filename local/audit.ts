@@ -1,11 +1,13 @@
 /**
  * Counts what became of every record from the stores themselves, not from the processor's own
- * report: the ledger says which events were applied or late, the side-output bucket holds one
- * object per quarantined or duplicate record. A reconciliation job in AWS would do the same.
+ * report: applied events are the distinct event ids in the offline feature history, late ones the
+ * late side-output objects whose outcome is `late`, and quarantined and duplicate records one
+ * side-output object each. A reconciliation job in AWS (Athena over the same prefixes) does the same.
  */
-import { type DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
-import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
-import type { ResourceNames } from '../lib/platform-spec.js';
+import { GetObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import { parquetReadObjects } from 'hyparquet';
+import { mapWithConcurrency } from '../lambdas/adapters/concurrency.js';
+import { OFFLINE_FEATURES_PREFIX, type ResourceNames } from '../lib/platform-spec.js';
 
 export interface AuditCounts {
   readonly applied: number;
@@ -14,33 +16,44 @@ export interface AuditCounts {
   readonly late: number;
 }
 
-async function countObjects(s3: S3Client, bucket: string, prefix: string): Promise<number> {
-  let n = 0;
+async function keys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const out: string[] = [];
   for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: prefix })) {
-    n += page.KeyCount ?? page.Contents?.length ?? 0;
+    for (const o of page.Contents ?? []) if (o.Key) out.push(o.Key);
   }
-  return n;
+  return out;
 }
 
-export async function auditOutcomes(
-  clients: { dynamodb: DynamoDBClient; s3: S3Client },
-  names: ResourceNames,
-): Promise<AuditCounts> {
-  let applied = 0;
-  let late = 0;
-  const scan = paginateScan(
-    { client: clients.dynamodb },
-    { TableName: names.ledgerTable, ProjectionExpression: 'outcome', ConsistentRead: true },
-  );
-  for await (const page of scan) {
-    for (const item of page.Items ?? []) {
-      if (item.outcome?.S === 'applied') applied++;
-      else if (item.outcome?.S === 'late') late++;
-    }
-  }
-  const [quarantined, duplicates] = await Promise.all([
-    countObjects(clients.s3, names.sideOutputBucket, 'quarantine/'),
-    countObjects(clients.s3, names.sideOutputBucket, 'duplicate/'),
+async function bytes(s3: S3Client, bucket: string, key: string): Promise<Uint8Array> {
+  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return (await out.Body?.transformToByteArray()) ?? new Uint8Array();
+}
+
+export async function auditOutcomes(clients: { s3: S3Client }, names: ResourceNames): Promise<AuditCounts> {
+  const { s3 } = clients;
+  const [offlineKeys, lateKeys, quarantineKeys, duplicateKeys] = await Promise.all([
+    keys(s3, names.offlineBucket, OFFLINE_FEATURES_PREFIX),
+    keys(s3, names.sideOutputBucket, 'late/'),
+    keys(s3, names.sideOutputBucket, 'quarantine/'),
+    keys(s3, names.sideOutputBucket, 'duplicate/'),
   ]);
-  return { applied, duplicates, quarantined, late };
+  const applied = new Set<string>();
+  await mapWithConcurrency(offlineKeys, 8, async (key) => {
+    const b = await bytes(s3, names.offlineBucket, key);
+    const file = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+    for (const row of await parquetReadObjects({ file, columns: ['event_id'] }))
+      applied.add(String(row.event_id));
+  });
+  const lateOutcomes = await mapWithConcurrency(lateKeys, 8, async (key) => {
+    const entry = JSON.parse(new TextDecoder().decode(await bytes(s3, names.sideOutputBucket, key))) as {
+      outcome?: string;
+    };
+    return entry.outcome === 'late';
+  });
+  return {
+    applied: applied.size,
+    duplicates: duplicateKeys.length,
+    quarantined: quarantineKeys.length,
+    late: lateOutcomes.filter(Boolean).length,
+  };
 }

@@ -3,10 +3,13 @@
  * processor has handled all of it, then reconcile the stores and the API against the plan.
  */
 import { SingleBar } from 'cli-progress';
+import { groupsFedBy } from '../schemas/index.js';
+import { transaction } from '../schemas/transaction.contract.js';
 import { auditOutcomes } from './audit.js';
-import { localDynamoDbClient, localKinesisClient, localS3Client } from './clients.js';
+import { localKinesisClient, localS3Client } from './clients.js';
 import { planDemoTraffic } from './demo-traffic.js';
 import type { LocalPlatform } from './platform.js';
+import { referenceFeatures } from './reference-features.js';
 import { sendRecords } from './send-records.js';
 import { type LookupCheck, verifyLookups } from './verify-lookups.js';
 
@@ -59,14 +62,16 @@ export async function runDemo(
 
   await platform.eventSourceMapping.drain(options.drainTimeoutMs ?? 300_000);
 
-  const dynamodb = localDynamoDbClient(platform.standIns);
   const s3 = localS3Client(platform.standIns);
-  const audit = await auditOutcomes({ dynamodb, s3 }, platform.names);
-  dynamodb.destroy();
+  const audit = await auditOutcomes({ s3 }, platform.names);
   s3.destroy();
-  const lookups = await verifyLookups(platform.endpoints.api.url, plan.expected.entities);
+  const reference = referenceFeatures(
+    plan.events.map((fields) => ({ contract: transaction, fields })),
+    groupsFedBy,
+  );
+  const lookups = await verifyLookups(platform.endpoints.api.url, [...reference.entities.values()]);
 
-  const e = plan.expected.counts;
+  const e = { ...reference.counts, quarantined: plan.quarantined };
   const accounted = audit.applied + audit.duplicates + audit.quarantined + audit.late;
   const consistent =
     sent.unsent.length === 0 &&

@@ -4,7 +4,6 @@
  * the platform must arrive at (counts and the latest values per entity), computed here
  * independently of the processor.
  */
-import { featureGroups } from '../schemas/index.js';
 
 export type DemoKind = 'valid' | 'duplicate' | 'malformed' | 'late';
 
@@ -14,21 +13,11 @@ export interface DemoRecord {
   readonly data: Uint8Array;
 }
 
-export interface ExpectedEntity {
-  readonly group: string;
-  readonly entityId: string;
-  readonly eventId: string;
-  readonly eventTime: number;
-  /** Expected value of every non-PII feature. */
-  readonly values: Readonly<Record<string, unknown>>;
-}
-
 export interface DemoPlan {
   readonly records: readonly DemoRecord[];
-  readonly expected: {
-    readonly counts: Readonly<Record<'applied' | 'duplicates' | 'quarantined' | 'late', number>>;
-    readonly entities: readonly ExpectedEntity[];
-  };
+  /** The valid records' events, in send order (what the reference recomputation replays). */
+  readonly events: readonly Record<string, unknown>[];
+  readonly quarantined: number;
 }
 
 export interface DemoOptions {
@@ -70,10 +59,10 @@ export function planDemoTraffic(options: DemoOptions): DemoPlan {
     { length: options.merchants ?? 40 },
     (_, i) => `mer_${String(i).padStart(5, '0')}`,
   );
-  const sent: Record<string, unknown>[] = [];
+  const onTimeSent: Record<string, unknown>[] = [];
   const records: DemoRecord[] = [];
-  const counts = { applied: 0, duplicates: 0, quarantined: 0, late: 0 };
-  const onTime: Record<string, unknown>[] = [];
+  const events: Record<string, unknown>[] = [];
+  let quarantined = 0;
 
   for (let i = 0; i < options.events; i++) {
     const roll = random();
@@ -92,17 +81,19 @@ export function planDemoTraffic(options: DemoOptions): DemoPlan {
     };
     if (roll < 0.02 && i > 0) {
       records.push({ kind: 'malformed', partitionKey: customerId, data: encode(pick(MALFORMED)(event)) });
-      counts.quarantined++;
-    } else if (roll < 0.05 && sent.length > 0) {
-      const original = pick(sent);
+      quarantined++;
+    } else if (roll < 0.05 && onTimeSent.length > 0) {
+      // A producer retry: the same event again, moments later.
+      const original = pick(onTimeSent);
       const envelope = { contract: 'transaction', version: 1, event: original };
       records.push({
         kind: 'duplicate',
         partitionKey: String(original.customerId),
         data: encode(JSON.stringify(envelope)),
       });
-      counts.duplicates++;
+      events.push(original);
     } else {
+      // Late: hours behind; late indeed once its customer has newer events (the reference decides).
       const late = roll < 0.07;
       if (late)
         event.eventTime = new Date(
@@ -114,43 +105,9 @@ export function planDemoTraffic(options: DemoOptions): DemoPlan {
         partitionKey: customerId,
         data: encode(JSON.stringify(envelope)),
       });
-      sent.push(event);
-      if (late) counts.late++;
-      else {
-        counts.applied++;
-        onTime.push(event);
-      }
+      events.push(event);
+      if (!late) onTimeSent.push(event);
     }
   }
-  return { records, expected: { counts, entities: expectedLatest(onTime) } };
-}
-
-/** For each entity of each group, the event with the greatest (eventTime, eventId). */
-function expectedLatest(events: readonly Record<string, unknown>[]): ExpectedEntity[] {
-  const out: ExpectedEntity[] = [];
-  for (const group of featureGroups) {
-    const newest = new Map<string, Record<string, unknown>>();
-    for (const e of events) {
-      const id = String(e[group.entity.field]);
-      const current = newest.get(id);
-      const newer =
-        !current ||
-        Date.parse(String(e.eventTime)) > Date.parse(String(current.eventTime)) ||
-        (Date.parse(String(e.eventTime)) === Date.parse(String(current.eventTime)) &&
-          String(e.eventId) > String(current.eventId));
-      if (newer) newest.set(id, e);
-    }
-    for (const [entityId, e] of newest) {
-      const values: Record<string, unknown> = {};
-      for (const f of group.features) if (f.classification !== 'pii') values[f.name] = e[f.field];
-      out.push({
-        group: group.name,
-        entityId,
-        eventId: String(e.eventId),
-        eventTime: Date.parse(String(e.eventTime)),
-        values,
-      });
-    }
-  }
-  return out;
+  return { records, events, quarantined };
 }

@@ -47,7 +47,6 @@ export interface LocalEndpoints {
   readonly dynamodb: {
     readonly endpoint: string;
     readonly onlineTable: string;
-    readonly ledgerTable: string;
   };
   readonly s3: {
     readonly endpoint: string;
@@ -139,11 +138,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
         secretAccessKey: standIns.credentials.secretAccessKey,
       },
       kinesis: { endpoint: standIns.kinesis, streamName: names.stream },
-      dynamodb: {
-        endpoint: standIns.dynamodb,
-        onlineTable: names.onlineTable,
-        ledgerTable: names.ledgerTable,
-      },
+      dynamodb: { endpoint: standIns.dynamodb, onlineTable: names.onlineTable },
       s3: {
         endpoint: standIns.s3,
         forcePathStyle: true,

@@ -16,7 +16,7 @@ import {
   waitUntilStreamExists,
 } from '@aws-sdk/client-kinesis';
 import { BucketAlreadyOwnedByYou, CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
-import { LEDGER_TABLE, ONLINE_TABLE, type ResourceNames, type TableSpec } from '../lib/platform-spec.js';
+import { ONLINE_TABLE, type ResourceNames, type TableSpec } from '../lib/platform-spec.js';
 
 export interface ProvisionClients {
   readonly kinesis: KinesisClient;
@@ -83,7 +83,6 @@ export async function provision(
   await Promise.all([
     stream,
     createTable(clients.dynamodb, names.onlineTable, ONLINE_TABLE),
-    createTable(clients.dynamodb, names.ledgerTable, LEDGER_TABLE),
     createBucket(clients.s3, names.offlineBucket),
     createBucket(clients.s3, names.sideOutputBucket),
   ]);

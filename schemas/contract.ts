@@ -21,6 +21,11 @@ export interface EventContract<S extends z.ZodObject = z.ZodObject> {
   readonly eventIdField: FieldName<S>;
   /** Event time (ISO-8601 with offset); all features are computed in event time. */
   readonly eventTimeField: FieldName<S>;
+  /**
+   * The field producers must use as the Kinesis partition key. Kinesis keeps order per partition
+   * key, and exactly-once processing relies on it; a record keyed otherwise is quarantined.
+   */
+  readonly partitionKeyField: FieldName<S>;
   /** Classification of every field; the type forces each field to be classified. */
   readonly classification: { readonly [K in FieldName<S>]-?: Classification };
   /** Column type of every field, derived once from the schema. */
@@ -34,6 +39,7 @@ export interface ContractInput<S extends z.ZodObject> {
   readonly schema: S;
   readonly eventIdField: FieldName<S>;
   readonly eventTimeField: FieldName<S>;
+  readonly partitionKeyField: FieldName<S>;
   readonly classification: { readonly [K in FieldName<S>]-?: Classification };
 }
 
@@ -66,6 +72,11 @@ export function defineContract<S extends z.ZodObject>(input: ContractInput<S>): 
       throw new DefinitionError(`contract ${input.name}: field "${field}" has no classification`);
     }
     fieldTypes[field] = fieldTypeOf(input.name, field, json.properties?.[field]);
+  }
+  if (fieldTypes[input.partitionKeyField] !== 'string') {
+    throw new DefinitionError(
+      `contract ${input.name}: partitionKeyField "${input.partitionKeyField}" must be a string field`,
+    );
   }
   if (fieldTypes[input.eventTimeField] !== 'timestamp') {
     throw new DefinitionError(

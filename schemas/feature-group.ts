@@ -11,7 +11,30 @@ export interface LatestFeatureSpec<F extends string = string> {
   readonly description: string;
 }
 
-export type FeatureSpec<F extends string = string> = LatestFeatureSpec<F>;
+/** Aggregations over sliding event-time windows. `last` is the latest value inside the window. */
+export const aggregations = ['count', 'sum', 'min', 'max', 'mean', 'last', 'distinct'] as const;
+export type Aggregation = (typeof aggregations)[number];
+
+/** Sliding windows, by event time, and the tile size each is kept in (exact to the tile). */
+export const WINDOWS = {
+  '5m': { ms: 5 * 60_000, tileMs: 60_000 },
+  '1h': { ms: 3_600_000, tileMs: 5 * 60_000 },
+  '24h': { ms: 24 * 3_600_000, tileMs: 3_600_000 },
+  '7d': { ms: 7 * 24 * 3_600_000, tileMs: 24 * 3_600_000 },
+} as const;
+export type WindowName = keyof typeof WINDOWS;
+
+/** An aggregation of a field (or of events, for `count`) over one or more sliding windows. */
+export interface WindowFeatureSpec<F extends string = string> {
+  readonly kind: 'window';
+  readonly fn: Aggregation;
+  /** The aggregated field; absent for `count`. */
+  readonly field?: F;
+  readonly windows: readonly WindowName[];
+  readonly description: string;
+}
+
+export type FeatureSpec<F extends string = string> = LatestFeatureSpec<F> | WindowFeatureSpec<F>;
 
 export const latest = <F extends string>(field: F, description: string): LatestFeatureSpec<F> => ({
   kind: 'latest',
@@ -19,14 +42,36 @@ export const latest = <F extends string>(field: F, description: string): LatestF
   description,
 });
 
+/** `window('sum', 'amountMinor', ['1h', '24h'], ...)` declares `<name>_1h` and `<name>_24h`. */
+export const window = <F extends string>(
+  fn: Exclude<Aggregation, 'count'>,
+  field: F,
+  windows: readonly WindowName[],
+  description: string,
+): WindowFeatureSpec<F> => ({ kind: 'window', fn, field, windows, description });
+
+/** `count(['5m', '1h'], ...)`: the number of events in each window. */
+export const count = (windows: readonly WindowName[], description: string): WindowFeatureSpec<never> => ({
+  kind: 'window',
+  fn: 'count',
+  windows,
+  description,
+});
+
 /** A feature with everything derived from its source field. */
 export interface ResolvedFeature {
   readonly name: string;
   readonly kind: FeatureSpec['kind'];
+  /** Source field; for `count`, the contract's event id field. */
   readonly field: string;
   readonly description: string;
   readonly type: FieldType;
   readonly classification: Classification;
+  /** For window features. */
+  readonly fn?: Aggregation;
+  readonly window?: WindowName;
+  readonly windowMs?: number;
+  readonly tileMs?: number;
 }
 
 export interface FeatureGroupInput<C extends EventContract> {
@@ -86,17 +131,54 @@ export function defineFeatureGroup<C extends EventContract>(input: FeatureGroupI
       `${where}: entity.field "${input.entity.field}" must be a string field of ${contract.name}`,
     );
   }
-  const features = Object.entries(input.features).map(([name, spec]): ResolvedFeature => {
-    if (!NAME.test(name) || RESERVED_COLUMNS.includes(name) || name === input.entity.name) {
-      throw new DefinitionError(`${where}: feature name "${name}" is invalid or reserved`);
-    }
-    const type = contract.fieldTypes[spec.field];
-    const classification = contract.classification[spec.field];
+  const features = Object.entries(input.features).flatMap(([name, spec]): ResolvedFeature[] => {
+    const field = spec.field ?? contract.eventIdField;
+    const type = contract.fieldTypes[field];
+    const classification = spec.field ? contract.classification[field] : 'public';
     if (!type || !classification) {
-      throw new DefinitionError(`${where}: feature "${name}" reads unknown field "${spec.field}"`);
+      throw new DefinitionError(`${where}: feature "${name}" reads unknown field "${field}"`);
     }
-    return { name, kind: spec.kind, field: spec.field, description: spec.description, type, classification };
+    if (spec.kind === 'latest')
+      return [{ name, kind: 'latest', field, description: spec.description, type, classification }];
+    if (spec.fn !== 'count' && !spec.field)
+      throw new DefinitionError(`${where}: feature "${name}" (${spec.fn}) needs a field`);
+    if (['sum', 'mean'].includes(spec.fn) && type !== 'int64' && type !== 'float64') {
+      throw new DefinitionError(
+        `${where}: feature "${name}" (${spec.fn}) needs a numeric field, "${field}" is ${type}`,
+      );
+    }
+    if (spec.windows.length === 0)
+      throw new DefinitionError(`${where}: feature "${name}" declares no windows`);
+    const aggregateType: FieldType =
+      spec.fn === 'count' || spec.fn === 'distinct' ? 'int64' : spec.fn === 'mean' ? 'float64' : type;
+    return spec.windows.map((w) => {
+      if (!(w in WINDOWS)) throw new DefinitionError(`${where}: feature "${name}" has unknown window "${w}"`);
+      return {
+        name: `${name}_${w}`,
+        kind: 'window',
+        field,
+        description: `${spec.description} (${w} sliding window)`,
+        type: aggregateType,
+        classification,
+        fn: spec.fn,
+        window: w,
+        windowMs: WINDOWS[w].ms,
+        tileMs: WINDOWS[w].tileMs,
+      };
+    });
   });
+  const seen = new Set<string>();
+  for (const f of features) {
+    if (
+      !NAME.test(f.name) ||
+      RESERVED_COLUMNS.includes(f.name) ||
+      f.name === input.entity.name ||
+      seen.has(f.name)
+    ) {
+      throw new DefinitionError(`${where}: feature name "${f.name}" is invalid, reserved or repeated`);
+    }
+    seen.add(f.name);
+  }
   if (features.length === 0) throw new DefinitionError(`${where}: declares no features`);
   return {
     name: input.name,
@@ -121,6 +203,13 @@ export interface OfflineColumn {
   readonly description: string;
 }
 
+/** The features whose values an event carries by itself (latest values): the offline history. */
+export const latestFeatures = (group: FeatureGroup): ResolvedFeature[] =>
+  group.features.filter((f) => f.kind === 'latest');
+/** The windowed aggregates, kept online as tiles and combined at read time. */
+export const windowFeatures = (group: FeatureGroup): ResolvedFeature[] =>
+  group.features.filter((f) => f.kind === 'window');
+
 /** The offline feature-history columns of a group; partition column `dt` (UTC date of event time) is extra. */
 export function offlineColumns(group: FeatureGroup): OfflineColumn[] {
   return [
@@ -129,6 +218,6 @@ export function offlineColumns(group: FeatureGroup): OfflineColumn[] {
     { name: 'event_id', type: 'string', description: 'producer-assigned event id; unique per event' },
     { name: 'ingestion_time', type: 'timestamp', description: 'arrival time in the stream (UTC)' },
     { name: 'contract_version', type: 'int32', description: `version of the ${group.source.name} contract` },
-    ...group.features.map((f) => ({ name: f.name, type: f.type, description: f.description })),
+    ...latestFeatures(group).map((f) => ({ name: f.name, type: f.type, description: f.description })),
   ];
 }

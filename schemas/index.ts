@@ -5,8 +5,14 @@ import { merchant } from './merchant.features.js';
 import { transaction } from './transaction.contract.js';
 
 export type { Classification, EventContract, FieldType } from './contract.js';
-export type { FeatureGroup, OfflineColumn, ResolvedFeature } from './feature-group.js';
-export { offlineColumns } from './feature-group.js';
+export type {
+  Aggregation,
+  FeatureGroup,
+  OfflineColumn,
+  ResolvedFeature,
+  WindowName,
+} from './feature-group.js';
+export { latestFeatures, offlineColumns, WINDOWS, windowFeatures } from './feature-group.js';
 
 /** Every contract the platform accepts, by name. */
 export const contracts: ReadonlyMap<string, EventContract> = new Map([[transaction.name, transaction]]);

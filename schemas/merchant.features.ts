@@ -1,4 +1,4 @@
-import { defineFeatureGroup, latest } from './feature-group.js';
+import { count, defineFeatureGroup, latest, window } from './feature-group.js';
 import { transaction } from './transaction.contract.js';
 
 const HOUR = 3_600_000;
@@ -16,5 +16,8 @@ export const merchant = defineFeatureGroup({
     last_currency: latest('currency', 'currency of the latest transaction'),
     last_channel: latest('channel', 'channel of the latest transaction'),
     last_customer_country: latest('country', 'card holder country of the latest transaction'),
+    txn_count: count(['5m', '1h', '24h'], 'number of transactions'),
+    amount_sum: window('sum', 'amountMinor', ['1h', '24h'], 'total amount, minor units'),
+    amount_mean: window('mean', 'amountMinor', ['24h'], 'mean amount, minor units'),
   },
 });

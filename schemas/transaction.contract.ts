@@ -34,6 +34,7 @@ export const transaction = defineContract({
   }),
   eventIdField: 'eventId',
   eventTimeField: 'eventTime',
+  partitionKeyField: 'customerId',
   classification: {
     eventId: 'public',
     customerId: 'confidential',

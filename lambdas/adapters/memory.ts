@@ -2,46 +2,45 @@
  * In-memory implementations of the ports, with the same contracts as the AWS ones: for unit
  * tests, the processor benchmark, and as the reference the store adapters are tested against.
  */
-import { compareEventOrder, entityKeyOf } from '../core/latest-values.js';
+import { entityKeyOf } from '../core/latest-values.js';
 import type {
-  ClaimResult,
   EntityKey,
-  EventClaim,
-  EventLedger,
-  FeatureRecord,
-  LatestWriteResult,
+  EntityStore,
+  EntityWrite,
   OfflineBatch,
   OfflineSink,
-  OnlineStore,
   PutResult,
+  SaveResult,
   SideOutput,
   SideOutputEntry,
+  StoredEntity,
 } from '../core/ports.js';
 
-export class InMemoryOnlineStore implements OnlineStore {
-  readonly items = new Map<string, FeatureRecord>();
-  async putLatest(records: readonly FeatureRecord[]): Promise<LatestWriteResult[]> {
-    return records.map((r) => {
-      const current = this.items.get(entityKeyOf(r));
-      if (current && compareEventOrder(r, current) <= 0) return 'stale';
-      this.items.set(entityKeyOf(r), r);
-      return 'applied';
+export class InMemoryEntityStore implements EntityStore {
+  readonly items = new Map<string, StoredEntity & { expiresAt: number }>();
+  writes = 0;
+  async load(keys: readonly EntityKey[]): Promise<(StoredEntity | undefined)[]> {
+    // A copy, as a real store returns: callers must not share state with the store.
+    return keys.map((k) => {
+      const item = this.items.get(entityKeyOf(k));
+      return item ? { state: structuredClone(item.state), version: item.version } : undefined;
     });
   }
-  async getLatest(keys: readonly EntityKey[]): Promise<(FeatureRecord | undefined)[]> {
-    return keys.map((k) => this.items.get(entityKeyOf(k)));
-  }
-}
-
-export class InMemoryEventLedger implements EventLedger {
-  readonly claims = new Map<string, EventClaim>();
-  async claim(claims: readonly EventClaim[]): Promise<ClaimResult[]> {
-    return claims.map((c) => {
-      const owner = this.claims.get(c.eventKey);
-      if (owner && owner.recordId !== c.recordId) return { duplicateOf: owner.recordId };
-      this.claims.set(c.eventKey, c);
-      return 'claimed';
+  async save(writes: readonly EntityWrite[]): Promise<SaveResult[]> {
+    return writes.map((w) => {
+      const current = this.items.get(entityKeyOf(w.key));
+      if ((current?.version ?? 0) !== w.expectedVersion) return 'conflict';
+      this.writes++;
+      this.items.set(entityKeyOf(w.key), {
+        state: structuredClone(w.state),
+        version: w.expectedVersion + 1,
+        expiresAt: w.expiresAt,
+      });
+      return 'saved';
     });
+  }
+  state(group: string, entityId: string) {
+    return this.items.get(entityKeyOf({ group, entityId }))?.state;
   }
 }
 

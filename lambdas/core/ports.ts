@@ -7,20 +7,9 @@
  *   so the caller can retry exactly what did not happen.
  */
 
-export type FeatureValue = string | number | boolean | null;
+import type { TileSet } from './tiles.js';
 
-/** The latest feature values of one entity in one group, as of one event. */
-export interface FeatureRecord {
-  readonly group: string;
-  readonly entityId: string;
-  readonly eventTime: number;
-  readonly eventId: string;
-  readonly ingestionTime: number;
-  readonly contractVersion: number;
-  readonly values: Readonly<Record<string, FeatureValue>>;
-  /** Epoch seconds after which the online copy is expired (group TTL from event time). */
-  readonly expiresAt: number;
-}
+export type FeatureValue = string | number | boolean | null;
 
 export interface EntityKey {
   readonly group: string;
@@ -30,40 +19,64 @@ export interface EntityKey {
 export type Failed = { readonly failed: Error };
 /** Result of a plain write: done, or failed. */
 export type PutResult = 'stored' | Failed;
-/** `applied`: the write is now the stored value; `stale`: a newer (or the same) event is already stored. */
-export type LatestWriteResult = 'applied' | 'stale' | Failed;
 
-export interface OnlineStore {
-  /**
-   * Stores each record unless the stored one is newer by (eventTime, eventId); equal means the same
-   * event, so a redelivered write is a no-op. At most one record per entity key per call.
-   */
-  putLatest(records: readonly FeatureRecord[]): Promise<LatestWriteResult[]>;
-  /** The stored records, `undefined` for a key never written. Expiry is the caller's decision. */
-  getLatest(keys: readonly EntityKey[]): Promise<(FeatureRecord | undefined)[]>;
-}
-
-/** What became of a record that owns its event. */
-export type ClaimOutcome = 'applied' | 'late';
-
-/**
- * "Record `recordId` carries event `eventKey`, with this outcome." The first record to claim an
- * event id owns it; the ledger is also the audit of what was applied and what was late.
- */
-export interface EventClaim {
-  readonly eventKey: string;
-  readonly recordId: string;
+/** The latest values of an entity in a group: those of its newest event by (eventTime, eventId). */
+export interface LatestValues {
   readonly eventTime: number;
-  readonly outcome: ClaimOutcome;
+  readonly eventId: string;
+  readonly ingestionTime: number;
+  readonly contractVersion: number;
+  readonly values: Readonly<Record<string, FeatureValue>>;
 }
-/**
- * `claimed`: this record owns the event (first time, or the same record again on redelivery);
- * `duplicateOf`: another record already owns it (a producer retry or a duplicate send).
- */
-export type ClaimResult = 'claimed' | { readonly duplicateOf: string } | Failed;
 
-export interface EventLedger {
-  claim(claims: readonly EventClaim[]): Promise<ClaimResult[]>;
+/** What became of an event, remembered by the entity that owns its partition key. */
+export interface RecentEvent {
+  /** the record that carried it: `<shardId>:<sequenceNumber>` */
+  readonly r: string;
+  /** event time */
+  readonly t: number;
+  /** groups it was late for (absent: none) */
+  readonly lg?: readonly string[];
+}
+
+/**
+ * Everything the platform keeps online about one entity in one group. One item, rewritten whole
+ * by one conditional write per batch.
+ */
+export interface EntityState {
+  /** Newest event time applied: the entity's watermark is this minus the group's allowed lateness. */
+  maxEventTime: number | null;
+  latest: LatestValues | null;
+  tiles: TileSet;
+  /** Per source shard, the zero-padded sequence number of the last record this entity has processed. */
+  checkpoints: Record<string, string>;
+  /** Event ids seen within the lateness horizon (only in the group keyed by the partition key). */
+  recent: Record<string, RecentEvent>;
+}
+
+export interface StoredEntity {
+  readonly state: EntityState;
+  /** Optimistic-concurrency version; a write must name the version it read. */
+  readonly version: number;
+}
+
+export interface EntityWrite {
+  readonly key: EntityKey;
+  readonly state: EntityState;
+  /** The version read; 0 for an entity never written. */
+  readonly expectedVersion: number;
+  /** Epoch seconds after which the item may be deleted (TTL). */
+  readonly expiresAt: number;
+}
+
+/** `conflict`: someone else wrote the entity since it was read; read again and recompute. */
+export type SaveResult = 'saved' | 'conflict' | Failed;
+
+export interface EntityStore {
+  /** The stored entities, `undefined` for a key never written. */
+  load(keys: readonly EntityKey[]): Promise<(StoredEntity | undefined)[]>;
+  /** Saves each write iff the stored version still equals `expectedVersion`. */
+  save(writes: readonly EntityWrite[]): Promise<SaveResult[]>;
 }
 
 /** One row of a group's offline feature history. */
@@ -105,6 +118,8 @@ export interface SideOutputEntry {
   readonly reason: string;
   /** For `late`: the groups it was late for (an event can be late for one group and not another). */
   readonly groups?: readonly string[];
+  /** The record's outcome: `late` if late for every group it feeds, else `applied` (late for some only). */
+  readonly outcome?: 'late' | 'applied';
   /** The record's bytes, base64, exactly as they arrived. */
   readonly data: string;
 }

@@ -1,44 +1,59 @@
 /**
- * One batch of stream records -> online store, offline store and side outputs, exactly once in
- * effect. Every record ends in exactly one outcome: applied, duplicate, quarantined or late.
+ * One batch of stream records -> entity states (online), feature history (offline) and side
+ * outputs, exactly once in effect. Every record ends in exactly one outcome: applied, duplicate,
+ * quarantined or late.
  *
- * Why it is exactly once (issue 2's design; windowed aggregates will extend it):
- * - An event is owned by the first record that claims its id in the ledger (conditional put, which
- *   the same record passes again on redelivery). A producer retry under a new sequence number finds
- *   the claim and is a duplicate; a redelivered record finds its own claim and is re-applied.
- * - Re-applying is harmless: the online write is guarded by (eventTime, eventId), so the same event
- *   is a no-op and an older one never overwrites a newer; offline and side-output objects are named
- *   after the records they hold, so a redelivered batch rewrites them instead of adding copies.
- * - Lateness is judged against the record's own arrival time, which Kinesis fixes, so a redelivery
- *   decides exactly as the first delivery did.
- * - Whatever write fails marks its records failed; the handler reports the lowest, Lambda redelivers
- *   from there, and the steps above make the replayed prefix a no-op.
+ * Why it is exactly once (the argument, step by step):
+ * 1. Kinesis keeps order per partition key, and producers must key records by the contract's
+ *    `partitionKeyField` (others are quarantined). The group keyed by that field is the event's
+ *    *authority*: its entity sees all of that key's records, in order, under any parallelization
+ *    factor, bisect or resharding (Lambda finishes a parent shard before its children).
+ * 2. Each entity item remembers, per source shard, the last record it processed. A redelivered
+ *    record (whole batch, partial batch after a failure, a bisected half, a crash after some writes)
+ *    is at or before that checkpoint and changes nothing; a new one is after it.
+ * 3. The authority entity decides once per event, and stores the decision with the event id for the
+ *    lateness horizon: a producer retry (same event id, new record) is a duplicate; the event is late
+ *    for a group if its time is before the authority's watermark (newest event time minus the
+ *    group's allowed lateness). Decisions depend only on the authority's ordered history, so every
+ *    delivery of a record reaches the same one, and a redelivery re-reads it instead of re-deciding.
+ * 4. Other groups' entities (e.g. a merchant, fed by many customers) apply the authority's decisions
+ *    and skip records at or before their own per-shard checkpoint. This needs records of one shard
+ *    in order for that entity, which holds with ParallelizationFactor 1 (enforced by the platform
+ *    config when such groups exist).
+ * 5. Each entity is written once per batch, whole, on the condition that its version is the one
+ *    read (optimistic concurrency): concurrent batches of other shards re-read and recompute.
+ * 6. Nothing is marked done past the first record that did not complete: later groups and outputs
+ *    only handle records before it, Lambda redelivers from it, and steps 2-3 make the rest no-ops.
+ *    Offline and side-output objects are named after their records, so rewriting them is harmless.
  */
 import type { EventContract, FeatureGroup } from '../../schemas/index.js';
-import { decodeRecord, type InputRecord, type ValidEvent } from './decode.js';
-import { newestPerEntity, toFeatureRecord, utcDate } from './latest-values.js';
-import type {
-  EventClaim,
-  EventLedger,
-  FeatureRecord,
-  OfflineBatch,
-  OfflineSink,
-  OnlineStore,
-  SideOutput,
-  SideOutputEntry,
-} from './ports.js';
+import { buildOutputs } from './batch-outputs.js';
+import { type Committed, commitEntities } from './commit-entities.js';
+import { decodeRecord, type InputRecord } from './decode.js';
+import {
+  advanceCheckpoint,
+  alreadyProcessed,
+  applyEvent,
+  type EntityRecord,
+  expiresAt,
+  isLate,
+  pruneState,
+} from './entity-state.js';
+import { entityKeyOf } from './latest-values.js';
+import type { EntityKey, EntityStore, OfflineSink, SideOutput } from './ports.js';
 import { isFailed } from './ports.js';
-import { compareSequence } from './sequence.js';
+import { padSequence } from './sequence.js';
 
 export type Outcome = 'applied' | 'duplicate' | 'quarantined' | 'late';
 
 export interface ProcessorDeps {
   readonly contracts: ReadonlyMap<string, EventContract>;
   readonly groupsFedBy: (contractName: string) => readonly FeatureGroup[];
-  readonly online: OnlineStore;
-  readonly ledger: EventLedger;
+  readonly entities: EntityStore;
   readonly offline: OfflineSink;
   readonly sideOutput: SideOutput;
+  /** Backoff between write-conflict retries (tests inject an instant one). */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 export interface BatchResult {
@@ -51,165 +66,254 @@ export interface BatchResult {
   readonly errors: readonly Error[];
 }
 
-interface Candidate {
+/** What the authority decided for a record. */
+export type Decision =
+  | { readonly kind: 'owner'; readonly lateGroups: readonly string[] }
+  | { readonly kind: 'duplicate'; readonly owner: string }
+  /** processed long ago; its decision is past the lateness horizon (nothing to redo) */
+  | { readonly kind: 'forgotten' };
+
+/** A record that passed validation, as every group sees it. */
+export interface Candidate extends EntityRecord {
   readonly record: InputRecord;
-  readonly event: ValidEvent;
-  readonly lateFor: readonly FeatureGroup[];
-  readonly onTimeFor: readonly FeatureGroup[];
+  readonly groups: readonly FeatureGroup[];
+  readonly authority: FeatureGroup;
 }
 
-const eventKeyOf = (e: ValidEvent) => `${e.contract.name}#${e.eventId}`;
+const entityOf = (group: FeatureGroup, c: Candidate): EntityKey => ({
+  group: group.name,
+  entityId: String(c.event.fields[group.entity.field]),
+});
+
+/** The group keyed by the contract's partition key field. */
+export const authorityOf = (
+  contract: EventContract,
+  groups: readonly FeatureGroup[],
+): FeatureGroup | undefined => groups.find((g) => g.entity.field === contract.partitionKeyField);
 
 export async function processBatch(
   records: readonly InputRecord[],
   deps: ProcessorDeps,
 ): Promise<BatchResult> {
-  const outcomes = new Map<string, Outcome>();
-  const failedIds = new Set<string>();
-  const errors: Error[] = [];
-  const fail = (recordIds: Iterable<string>, error: Error) => {
-    for (const id of recordIds) failedIds.add(id);
-    errors.push(error);
-  };
-  const side: SideOutputEntry[] = [];
-  const entry = (record: InputRecord, kind: SideOutputEntry['kind'], reason: string, groups?: string[]) =>
-    side.push({
-      kind,
-      recordId: record.recordId,
-      shardId: record.shardId,
-      partitionKey: record.partitionKey,
-      arrivalTime: record.arrivalTime,
-      reason,
-      data: record.data,
-      ...(groups ? { groups } : {}),
-    });
-
-  // 1. Decode and validate; split by lateness; first record of an event id in the batch is its candidate.
+  const quarantined = new Map<InputRecord, string>();
+  const withinBatchDuplicates = new Map<InputRecord, string>();
   const candidates: Candidate[] = [];
-  const firstInBatch = new Map<string, InputRecord>();
-  for (const record of records) {
+  const firstOfEvent = new Map<string, InputRecord>();
+  const sorted = [...records].sort((a, b) =>
+    padSequence(a.sequenceNumber) < padSequence(b.sequenceNumber) ? -1 : 1,
+  );
+  for (const record of sorted) {
     const decoded = decodeRecord(record, deps.contracts);
     if (!decoded.ok) {
-      outcomes.set(record.recordId, 'quarantined');
-      entry(record, 'quarantine', decoded.reason);
+      quarantined.set(record, decoded.reason);
       continue;
     }
-    const key = eventKeyOf(decoded.event);
-    const owner = firstInBatch.get(key);
-    if (owner) {
-      outcomes.set(record.recordId, 'duplicate');
-      entry(record, 'duplicate', `event ${key} is already carried by record ${owner.recordId}`);
+    const { event } = decoded;
+    const key = String(event.fields[event.contract.partitionKeyField]);
+    if (record.partitionKey !== key) {
+      quarantined.set(
+        record,
+        `partition key must be the event's ${event.contract.partitionKeyField} (per-entity order depends on it)`,
+      );
       continue;
     }
-    firstInBatch.set(key, record);
-    const groups = deps.groupsFedBy(decoded.event.contract.name);
-    const lateFor = groups.filter((g) => decoded.event.eventTime < record.arrivalTime - g.allowedLatenessMs);
+    const groups = deps.groupsFedBy(event.contract.name);
+    const authority = authorityOf(event.contract, groups);
+    if (!authority) {
+      quarantined.set(
+        record,
+        `contract ${event.contract.name} feeds no group keyed by ${event.contract.partitionKeyField}`,
+      );
+      continue;
+    }
+    const eventKey = `${event.contract.name}#${event.eventId}`;
+    const first = firstOfEvent.get(eventKey);
+    if (first) {
+      withinBatchDuplicates.set(record, first.recordId);
+      continue;
+    }
+    firstOfEvent.set(eventKey, record);
     candidates.push({
       record,
-      event: decoded.event,
-      lateFor,
-      onTimeFor: groups.filter((g) => !lateFor.includes(g)),
+      recordId: record.recordId,
+      shardId: record.shardId,
+      paddedSequence: padSequence(record.sequenceNumber),
+      arrivalTime: record.arrivalTime,
+      event,
+      groups,
+      authority,
     });
   }
 
-  // 2. Claim each event id for its record (also records the outcome for the audit).
-  const claims: EventClaim[] = candidates.map((c) => ({
-    eventKey: eventKeyOf(c.event),
-    recordId: c.record.recordId,
-    eventTime: c.event.eventTime,
-    outcome: c.lateFor.length > 0 && c.onTimeFor.length === 0 ? 'late' : 'applied',
-  }));
-  const claimResults = await deps.ledger.claim(claims);
-  const owned: Candidate[] = [];
-  candidates.forEach((c, i) => {
-    const result = claimResults[i];
-    if (result === undefined || isFailed(result)) {
-      fail([c.record.recordId], result?.failed ?? new Error('ledger returned no result'));
-    } else if (result === 'claimed') {
-      owned.push(c);
-      outcomes.set(c.record.recordId, (claims[i] as EventClaim).outcome);
-      if (c.lateFor.length > 0) {
-        const names = c.lateFor.map((g) => g.name);
-        const lateness = c.lateFor.map((g) => `${g.name} ${g.allowedLatenessMs / 1000}s`).join(', ');
-        entry(
-          c.record,
-          'late',
-          `event time is beyond the allowed lateness behind arrival (${lateness})`,
-          names,
-        );
-      }
-    } else {
-      outcomes.set(c.record.recordId, 'duplicate');
-      entry(
-        c.record,
-        'duplicate',
-        `event ${eventKeyOf(c.event)} is already carried by record ${result.duplicateOf}`,
-      );
+  const errors: Error[] = [];
+  let firstFailed: string | undefined; // padded sequence number of the first record not completed
+  const markFailed = (cs: readonly { paddedSequence: string }[], error: Error) => {
+    errors.push(error);
+    for (const c of cs)
+      if (firstFailed === undefined || c.paddedSequence < firstFailed) firstFailed = c.paddedSequence;
+  };
+  const before = (c: { paddedSequence: string }) =>
+    firstFailed === undefined || c.paddedSequence < firstFailed;
+  const byEntity = (group: FeatureGroup, cs: readonly Candidate[]) => {
+    const m = new Map<string, { key: EntityKey; records: Candidate[] }>();
+    for (const c of cs) {
+      const key = entityOf(group, c);
+      const k = entityKeyOf(key);
+      m.set(k, m.get(k) ?? { key, records: [] });
+      m.get(k)?.records.push(c);
     }
-  });
+    return m;
+  };
+  const groupsByName = new Map(candidates.flatMap((c) => c.groups.map((g) => [g.name, g] as const)));
+  const commit = async <D>(
+    group: FeatureGroup,
+    entities: Map<string, { key: EntityKey; records: Candidate[] }>,
+    compute: Parameters<typeof commitEntities<D>>[2],
+  ) => {
+    const results = await commitEntities(
+      deps.entities,
+      [...entities.values()].map((e) => e.key),
+      compute,
+      (_, s) => expiresAt(s, group),
+      { sleep: deps.sleep },
+    );
+    for (const [k, r] of results) if (!r.ok) markFailed(entities.get(k)?.records ?? [], r.error);
+    return results;
+  };
 
-  // 3. Feature records of the owned, on-time events: newest per entity online, all of them offline.
-  const produced: { record: InputRecord; feature: FeatureRecord }[] = [];
-  for (const c of owned) {
-    for (const group of c.onTimeFor) {
-      produced.push({ record: c.record, feature: toFeatureRecord(group, c.event, c.record.arrivalTime) });
-    }
+  // Phase A: each authority entity decides for its records (duplicate? late for which groups?) and applies its own.
+  const decisions = new Map<string, Decision>();
+  for (const authority of new Set(candidates.map((c) => c.authority))) {
+    const entities = byEntity(
+      authority,
+      candidates.filter((c) => c.authority === authority),
+    );
+    const results: Map<string, Committed<Map<string, Decision>>> = await commit(
+      authority,
+      entities,
+      (key, base) => {
+        const state = structuredClone(base);
+        const info = new Map<string, Decision>();
+        let changed = false;
+        for (const c of entities.get(entityKeyOf(key))?.records ?? []) {
+          const seen = state.recent[c.event.eventId];
+          if (alreadyProcessed(state, c)) {
+            info.set(
+              c.recordId,
+              !seen
+                ? { kind: 'forgotten' }
+                : seen.r === c.recordId
+                  ? { kind: 'owner', lateGroups: seen.lg ?? [] }
+                  : { kind: 'duplicate', owner: seen.r },
+            );
+            continue;
+          }
+          changed = true;
+          advanceCheckpoint(state, c);
+          if (seen && seen.r !== c.recordId) {
+            info.set(c.recordId, { kind: 'duplicate', owner: seen.r });
+            continue;
+          }
+          const lateGroups = c.groups.filter((g) => isLate(state, g, c.event.eventTime)).map((g) => g.name);
+          state.recent[c.event.eventId] = {
+            r: c.recordId,
+            t: c.event.eventTime,
+            ...(lateGroups.length ? { lg: lateGroups } : {}),
+          };
+          if (!lateGroups.includes(authority.name)) applyEvent(state, authority, c);
+          info.set(c.recordId, { kind: 'owner', lateGroups });
+        }
+        if (changed) pruneState(state, authority);
+        return { state, changed, info };
+      },
+    );
+    for (const r of results.values()) if (r.ok) for (const [id, d] of r.info) decisions.set(id, d);
   }
-  const sourceOf = new Map(produced.map((p) => [p.feature, p.record]));
-  const newest = newestPerEntity(produced.map((p) => p.feature));
-  const offline = offlineBatches(produced);
 
-  // 4. Write everything; a failed write fails exactly the records it carried.
-  const [onlineResults, offlineResults, sideResults] = await Promise.all([
-    deps.online.putLatest(newest),
-    deps.offline.append(offline.map((o) => o.batch)),
-    deps.sideOutput.put(side),
-  ]);
-  onlineResults.forEach((r, i) => {
-    if (isFailed(r)) fail([(sourceOf.get(newest[i] as FeatureRecord) as InputRecord).recordId], r.failed);
+  // Phase B: the other groups apply the decisions, for the records before the first failure.
+  for (const group of groupsByName.values()) {
+    const mine = candidates.filter((c) => {
+      const d = decisions.get(c.recordId);
+      return (
+        c.authority !== group &&
+        c.groups.includes(group) &&
+        before(c) &&
+        d?.kind === 'owner' &&
+        !d.lateGroups.includes(group.name)
+      );
+    });
+    if (mine.length === 0) continue;
+    const entities = byEntity(group, mine);
+    await commit(group, entities, (key, base) => {
+      const state = structuredClone(base);
+      let changed = false;
+      for (const c of entities.get(entityKeyOf(key))?.records ?? []) {
+        if (alreadyProcessed(state, c)) continue;
+        advanceCheckpoint(state, c);
+        applyEvent(state, group, c);
+        changed = true;
+      }
+      if (changed) pruneState(state, group);
+      return { state, changed, info: null };
+    });
+  }
+
+  // Phase C: side outputs and feature history for the records before the first failure.
+  const done = candidates.filter(before);
+  const outputs = buildOutputs({
+    quarantined,
+    withinBatchDuplicates,
+    candidates: done,
+    decisions,
+    groupsByName,
   });
+  const [offlineResults, sideResults] = await Promise.all([
+    deps.offline.append(outputs.offline.map((o) => o.batch)),
+    deps.sideOutput.put(outputs.side),
+  ]);
   offlineResults.forEach((r, i) => {
-    if (isFailed(r)) fail((offline[i] as { recordIds: string[] }).recordIds, r.failed);
+    if (isFailed(r)) markFailed(outputs.offline[i]?.records ?? [], r.failed);
   });
   sideResults.forEach((r, i) => {
-    if (isFailed(r)) fail([(side[i] as SideOutputEntry).recordId], r.failed);
+    const e = outputs.side[i];
+    if (isFailed(r) && e)
+      markFailed(
+        [{ paddedSequence: padSequence(e.recordId.slice(e.recordId.lastIndexOf(':') + 1)) }],
+        r.failed,
+      );
   });
 
+  // Outcomes of the records before the first failure; everything from it on is redelivered.
+  const candidateOf = new Map(candidates.map((c) => [c.recordId, c]));
+  const outcomes = new Map<string, Outcome>();
   const counts: Record<Outcome, number> = { applied: 0, duplicate: 0, quarantined: 0, late: 0 };
-  const bySequence = new Map(records.map((r) => [r.recordId, r.sequenceNumber]));
-  for (const id of failedIds) outcomes.delete(id);
-  for (const outcome of outcomes.values()) counts[outcome]++;
-  const failed = [...failedIds].map((id) => bySequence.get(id) as string).sort(compareSequence);
+  const failed: string[] = [];
+  for (const record of sorted) {
+    if (firstFailed !== undefined && padSequence(record.sequenceNumber) >= firstFailed) {
+      failed.push(record.sequenceNumber);
+      continue;
+    }
+    const outcome = outcomeOf(record, quarantined, withinBatchDuplicates, decisions, candidateOf);
+    outcomes.set(record.recordId, outcome);
+    counts[outcome]++;
+  }
   return { outcomes, counts, failed, errors };
 }
 
-/** Offline rows grouped by group and UTC date, each batch named after the records it holds. */
-function offlineBatches(produced: readonly { record: InputRecord; feature: FeatureRecord }[]) {
-  const byPartition = new Map<string, { record: InputRecord; feature: FeatureRecord }[]>();
-  for (const p of produced) {
-    const key = `${p.feature.group}/${utcDate(p.feature.eventTime)}`;
-    byPartition.set(key, [...(byPartition.get(key) ?? []), p]);
+function outcomeOf(
+  record: InputRecord,
+  quarantined: ReadonlyMap<InputRecord, string>,
+  withinBatchDuplicates: ReadonlyMap<InputRecord, string>,
+  decisions: ReadonlyMap<string, Decision>,
+  candidateOf: ReadonlyMap<string, Candidate>,
+): Outcome {
+  if (quarantined.has(record)) return 'quarantined';
+  if (withinBatchDuplicates.has(record)) return 'duplicate';
+  const d = decisions.get(record.recordId);
+  if (d?.kind === 'duplicate') return 'duplicate';
+  if (d?.kind === 'owner') {
+    const c = candidateOf.get(record.recordId);
+    return c && d.lateGroups.length === c.groups.length ? 'late' : 'applied';
   }
-  return [...byPartition.values()].map((items) => {
-    const first = items[0] as (typeof items)[number];
-    const sorted = items
-      .map((i) => i.record)
-      .sort((a, b) => compareSequence(a.sequenceNumber, b.sequenceNumber));
-    const lo = sorted[0] as InputRecord;
-    const hi = sorted[sorted.length - 1] as InputRecord;
-    const batch: OfflineBatch = {
-      group: first.feature.group,
-      dt: utcDate(first.feature.eventTime),
-      batchId: `${lo.shardId}-${lo.sequenceNumber}-${hi.sequenceNumber}`,
-      rows: items.map(({ feature: f }) => ({
-        entityId: f.entityId,
-        eventTime: f.eventTime,
-        eventId: f.eventId,
-        ingestionTime: f.ingestionTime,
-        contractVersion: f.contractVersion,
-        values: f.values,
-      })),
-    };
-    return { batch, recordIds: items.map((i) => i.record.recordId) };
-  });
+  return 'applied';
 }

@@ -6,14 +6,14 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { featureGroupsByName } from '../../schemas/index.js';
-import { DynamoDbOnlineStore } from '../adapters/dynamodb-online-store.js';
+import { DynamoDbEntityStore } from '../adapters/dynamodb-entity-store.js';
 import { lookupEntity } from '../core/lookup.js';
-import type { OnlineStore } from '../core/ports.js';
+import type { EntityStore } from '../core/ports.js';
 import { dynamoDbClientConfig, lookupConfigSchema, readConfig } from '../shared/config.js';
 import { json, problem } from './http.js';
 
 const logger = new Logger({ serviceName: 'feature-lookup' });
-let store: OnlineStore | undefined;
+let store: EntityStore | undefined;
 
 const ROUTE = '/v1/features/{group}/{entityId}';
 
@@ -55,7 +55,7 @@ async function route(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult
     const why = id.error.issues.map((i) => i.message).join('; ');
     return problem(400, 'invalid-entity-id', `${group.entity.name} is malformed: ${why}`, event.path);
   }
-  store ??= new DynamoDbOnlineStore({
+  store ??= new DynamoDbEntityStore({
     tableName: readConfig(lookupConfigSchema, process.env).ONLINE_TABLE,
     clientConfig: dynamoDbClientConfig(),
   });

@@ -1,7 +1,5 @@
-import { DEDUPE_HORIZON_SECONDS } from '../../lib/platform-spec.js';
 import { contracts, featureGroups, groupsFedBy } from '../../schemas/index.js';
-import { DynamoDbEventLedger } from '../adapters/dynamodb-event-ledger.js';
-import { DynamoDbOnlineStore } from '../adapters/dynamodb-online-store.js';
+import { DynamoDbEntityStore } from '../adapters/dynamodb-entity-store.js';
 import { S3OfflineSink } from '../adapters/s3-offline-sink.js';
 import { S3SideOutput } from '../adapters/s3-side-output.js';
 import type { ProcessorDeps } from '../core/process-batch.js';
@@ -13,11 +11,9 @@ export function createProcessorDeps(config: ProcessorConfig): ProcessorDeps {
   return {
     contracts,
     groupsFedBy,
-    online: new DynamoDbOnlineStore({ tableName: config.ONLINE_TABLE, clientConfig: dynamoDbClientConfig() }),
-    ledger: new DynamoDbEventLedger({
-      tableName: config.LEDGER_TABLE,
+    entities: new DynamoDbEntityStore({
+      tableName: config.ONLINE_TABLE,
       clientConfig: dynamoDbClientConfig(),
-      horizonSeconds: DEDUPE_HORIZON_SECONDS,
     }),
     offline: new S3OfflineSink({
       bucket: config.OFFLINE_BUCKET,

@@ -14,7 +14,6 @@ const name = (what: string) => z.string({ error: `is required (${what})` }).min(
 
 export const processorConfigSchema = z.object({
   ONLINE_TABLE: name('DynamoDB online store table'),
-  LEDGER_TABLE: name('DynamoDB event ledger table'),
   OFFLINE_BUCKET: name('S3 offline store bucket'),
   SIDE_OUTPUT_BUCKET: name('S3 quarantine/late/duplicate bucket'),
   /** `true` for an S3-compatible endpoint such as the local s3rver. */

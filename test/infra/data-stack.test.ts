@@ -3,7 +3,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
-import { LEDGER_TABLE, ONLINE_TABLE } from '../../lib/platform-spec.js';
+import { ONLINE_TABLE } from '../../lib/platform-spec.js';
 import { featureGroups, offlineColumns } from '../../schemas/index.js';
 import { pick, synthesizeAll } from './platform-fixture.js';
 
@@ -32,23 +32,23 @@ describe.each(['dev', 'staging', 'prod'] as const)('data stack (%s)', (name) => 
     template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
   });
 
-  it.each([
-    ['online', names.onlineTable, ONLINE_TABLE],
-    ['ledger', names.ledgerTable, LEDGER_TABLE],
-  ])('gives the %s table its spec key schema, KMS encryption, PITR and TTL', (_, tableName, spec) => {
-    template.hasResourceProperties('AWS::DynamoDB::Table', {
-      TableName: tableName,
-      KeySchema: [{ AttributeName: spec.partitionKey.name, KeyType: 'HASH' }],
-      AttributeDefinitions: [
-        { AttributeName: spec.partitionKey.name, AttributeType: spec.partitionKey.type },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: keyArn },
-      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-      TimeToLiveSpecification: { AttributeName: spec.timeToLiveAttribute, Enabled: true },
-      DeletionProtectionEnabled: retain,
-    });
-  });
+  it.each([['online', names.onlineTable, ONLINE_TABLE]])(
+    'gives the %s table its spec key schema, KMS encryption, PITR and TTL',
+    (_, tableName, spec) => {
+      template.hasResourceProperties('AWS::DynamoDB::Table', {
+        TableName: tableName,
+        KeySchema: [{ AttributeName: spec.partitionKey.name, KeyType: 'HASH' }],
+        AttributeDefinitions: [
+          { AttributeName: spec.partitionKey.name, AttributeType: spec.partitionKey.type },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+        SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: keyArn },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        TimeToLiveSpecification: { AttributeName: spec.timeToLiveAttribute, Enabled: true },
+        DeletionProtectionEnabled: retain,
+      });
+    },
+  );
 
   it(`${retain ? 'retains' : 'deletes'} the tables with the stack, as the environment says`, () => {
     const policy = retain ? 'Retain' : 'Delete';
@@ -56,7 +56,7 @@ describe.each(['dev', 'staging', 'prod'] as const)('data stack (%s)', (name) => 
       DeletionPolicy: policy,
       UpdateReplacePolicy: policy,
     });
-    expect(Object.keys(tables)).toHaveLength(2);
+    expect(Object.keys(tables)).toHaveLength(1);
   });
 
   it.each([

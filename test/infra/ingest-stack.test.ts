@@ -90,19 +90,19 @@ describe.each(['dev', 'staging', 'prod'] as const)('ingest stack (%s)', (name) =
     );
   });
 
-  it.each([
-    ['online', () => data.onlineTable],
-    ['ledger', () => data.ledgerTable],
-  ])('lets the processor read and conditionally write the %s table', (_, table) => {
-    expect(allowedActionsOn(template, processorRole, logicalId(data, table()))).toEqual(
-      expect.arrayContaining([
-        'dynamodb:GetItem',
-        'dynamodb:UpdateItem',
-        'dynamodb:PutItem',
-        'dynamodb:ConditionCheckItem',
-      ]),
-    );
-  });
+  it.each([['online', () => data.onlineTable]])(
+    'lets the processor read and conditionally write the %s table',
+    (_, table) => {
+      expect(allowedActionsOn(template, processorRole, logicalId(data, table()))).toEqual(
+        expect.arrayContaining([
+          'dynamodb:GetItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:PutItem',
+          'dynamodb:ConditionCheckItem',
+        ]),
+      );
+    },
+  );
 
   it.each([
     ['offline', () => data.offlineBucket],

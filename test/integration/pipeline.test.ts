@@ -134,9 +134,6 @@ describe('pipeline on the stand-ins', () => {
       online: (
         await dynamodb.send(new ScanCommand({ TableName: platform.names.onlineTable, ConsistentRead: true }))
       ).Items,
-      ledger: (
-        await dynamodb.send(new ScanCommand({ TableName: platform.names.ledgerTable, ConsistentRead: true }))
-      ).Items?.map(({ claimed_at: _, expires_at: __, ...rest }) => rest),
       offline: await listKeys(s3, platform.names.offlineBucket),
     });
 

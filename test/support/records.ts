@@ -36,20 +36,32 @@ export function transaction(overrides: Partial<TransactionFields> = {}): Transac
 export const envelope = (event: unknown, contract = 'transaction', version = 1): string =>
   JSON.stringify({ contract, version, event });
 
-/** Stream records for payloads, on one shard with increasing sequence numbers. */
+/** Sequence number of the first test record on a shard; later batches start at `FIRST_SEQUENCE + n`. */
+export const FIRST_SEQUENCE = 49_600_000_000_000_000_000_000_000_000_000_000_000_000_000n;
+
+/** The customer id in a payload, as a producer would use it for the partition key. */
+const partitionKeyOf = (payload: string): string => {
+  try {
+    return String((JSON.parse(payload) as { event?: { customerId?: string } }).event?.customerId ?? 'none');
+  } catch {
+    return 'none';
+  }
+};
+
+/** Stream records for payloads, on one shard with increasing sequence numbers, keyed by customer id. */
 export function inputRecords(
   payloads: readonly string[],
   options: { shardId?: string; firstSequence?: bigint; arrivalTime?: number } = {},
 ): InputRecord[] {
   const shardId = options.shardId ?? 'shardId-000000000000';
-  const first = options.firstSequence ?? 49_600_000_000_000_000_000_000_000_000_000_000_000_000_000n;
+  const first = options.firstSequence ?? FIRST_SEQUENCE;
   return payloads.map((payload, i) => {
     const sequenceNumber = String(first + BigInt(i) * 10n);
     return {
       recordId: `${shardId}:${sequenceNumber}`,
       shardId,
       sequenceNumber,
-      partitionKey: 'pk',
+      partitionKey: partitionKeyOf(payload),
       arrivalTime: options.arrivalTime ?? BASE_TIME + 1_000,
       data: Buffer.from(payload).toString('base64'),
     };

@@ -1,27 +1,28 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
-  InMemoryEventLedger,
+  InMemoryEntityStore,
   InMemoryOfflineSink,
-  InMemoryOnlineStore,
   InMemorySideOutput,
 } from '../../lambdas/adapters/memory.js';
-import type { Failed, FeatureRecord, LatestWriteResult } from '../../lambdas/core/ports.js';
+import type { EntityStore, EntityWrite, SaveResult } from '../../lambdas/core/ports.js';
 import { type ProcessorDeps, processBatch } from '../../lambdas/core/process-batch.js';
-import { contracts, groupsFedBy } from '../../schemas/index.js';
-import { BASE_TIME, envelope, inputRecords, transaction } from '../support/records.js';
+import { evaluateWindows } from '../../lambdas/core/tiles.js';
+import { contracts, featureGroupsByName, groupsFedBy } from '../../schemas/index.js';
+import { BASE_TIME, envelope, FIRST_SEQUENCE, inputRecords, transaction } from '../support/records.js';
+
+const customer = featureGroupsByName.get('customer');
+const iso = (t: number) => new Date(t).toISOString();
 
 describe('processBatch', () => {
-  let online: InMemoryOnlineStore;
-  let ledger: InMemoryEventLedger;
+  let entities: InMemoryEntityStore;
   let offline: InMemoryOfflineSink;
   let side: InMemorySideOutput;
   let deps: ProcessorDeps;
   beforeEach(() => {
-    online = new InMemoryOnlineStore();
-    ledger = new InMemoryEventLedger();
+    entities = new InMemoryEntityStore();
     offline = new InMemoryOfflineSink();
     side = new InMemorySideOutput();
-    deps = { contracts, groupsFedBy, online, ledger, offline, sideOutput: side };
+    deps = { contracts, groupsFedBy, entities, offline, sideOutput: side, sleep: async () => {} };
   });
 
   it('applies a valid event to every group it feeds, online and offline', async () => {
@@ -30,50 +31,50 @@ describe('processBatch', () => {
 
     expect(result.counts).toEqual({ applied: 1, duplicate: 0, quarantined: 0, late: 0 });
     expect(result.failed).toEqual([]);
-    expect(online.items.get('customer#cus_aaaa')?.values.last_amount_minor).toBe(4200);
-    expect(online.items.get('merchant#mer_bbbb')?.values.last_amount_minor).toBe(4200);
+    expect(entities.state('customer', 'cus_aaaa')?.latest?.values.last_amount_minor).toBe(4200);
+    expect(entities.state('merchant', 'mer_bbbb')?.latest?.values.last_amount_minor).toBe(4200);
     expect(offline.rows('customer')).toHaveLength(1);
     expect(offline.rows('merchant')[0]?.eventId).toBe(e.eventId);
   });
 
-  it('keeps the newer value when an older event arrives later', async () => {
-    const newer = transaction({ amountMinor: 2, eventTime: new Date(BASE_TIME).toISOString() });
-    const older = transaction({ amountMinor: 1, eventTime: new Date(BASE_TIME - 60_000).toISOString() });
+  it('keeps the newer value when an older event arrives later, and counts both in the windows', async () => {
+    const newer = transaction({ amountMinor: 2, eventTime: iso(BASE_TIME) });
+    const older = transaction({ amountMinor: 1, eventTime: iso(BASE_TIME - 60_000) });
     await processBatch(inputRecords([envelope(newer)]), deps);
-    const result = await processBatch(inputRecords([envelope(older)], { firstSequence: 5n }), deps);
+    const result = await processBatch(
+      inputRecords([envelope(older)], { firstSequence: FIRST_SEQUENCE + 1000n }),
+      deps,
+    );
 
     expect(result.counts.applied).toBe(1);
-    expect(online.items.get('customer#cus_0001')?.values.last_amount_minor).toBe(2);
-    expect(offline.rows('customer').map((r) => r.values.last_amount_minor)).toEqual([2, 1]);
+    const state = entities.state('customer', 'cus_0001');
+    expect(state?.latest?.values.last_amount_minor).toBe(2);
+    const windows = evaluateWindows(customer as never, state?.tiles ?? {}, BASE_TIME);
+    expect(windows).toMatchObject({
+      txn_count_1h: 2,
+      amount_sum_1h: 3,
+      amount_min_24h: 1,
+      amount_max_24h: 2,
+    });
   });
 
   it('breaks equal event times by event id, whatever the arrival order', async () => {
-    const at = new Date(BASE_TIME).toISOString();
-    const a = transaction({ eventId: 'evt_aaaaaaaa', amountMinor: 1, eventTime: at });
-    const b = transaction({ eventId: 'evt_bbbbbbbb', amountMinor: 2, eventTime: at });
+    const a = transaction({ eventId: 'evt_aaaaaaaa', amountMinor: 1, eventTime: iso(BASE_TIME) });
+    const b = transaction({ eventId: 'evt_bbbbbbbb', amountMinor: 2, eventTime: iso(BASE_TIME) });
     await processBatch(inputRecords([envelope(b), envelope(a)]), deps);
-    expect(online.items.get('customer#cus_0001')?.eventId).toBe('evt_bbbbbbbb');
+    expect(entities.state('customer', 'cus_0001')?.latest?.eventId).toBe('evt_bbbbbbbb');
   });
 
-  it('writes one online record per entity per batch', async () => {
-    const writes: FeatureRecord[][] = [];
-    const counting = {
-      ...deps,
-      online: {
-        ...online,
-        getLatest: online.getLatest.bind(online),
-        putLatest: async (r: readonly FeatureRecord[]) => {
-          writes.push([...r]);
-          return online.putLatest(r);
-        },
-      },
-    };
-    const events = [1, 2, 3].map((i) =>
-      transaction({ amountMinor: i, eventTime: new Date(BASE_TIME + i).toISOString() }),
-    );
-    await processBatch(inputRecords(events.map((e) => envelope(e))), counting);
-    expect(writes[0]?.filter((w) => w.group === 'customer')).toHaveLength(1);
-    expect(online.items.get('customer#cus_0001')?.values.last_amount_minor).toBe(3);
+  it('writes each entity once per batch', async () => {
+    const events = [1, 2, 3].map((i) => transaction({ amountMinor: i, eventTime: iso(BASE_TIME + i) }));
+    await processBatch(inputRecords(events.map((e) => envelope(e))), deps);
+    expect(entities.writes).toBe(2); // one customer, one merchant
+    expect(
+      evaluateWindows(customer as never, entities.state('customer', 'cus_0001')?.tiles ?? {}, BASE_TIME + 5),
+    ).toMatchObject({
+      txn_count_5m: 3,
+      amount_sum_1h: 6,
+    });
   });
 
   it('changes nothing when the same batch is delivered again', async () => {
@@ -82,25 +83,31 @@ describe('processBatch', () => {
       envelope(transaction({ customerId: 'cus_0002' })),
     ]);
     await processBatch(records, deps);
-    const snapshot = structuredClone([...online.items.entries()]);
+    const snapshot = structuredClone([...entities.items.entries()]);
     const again = await processBatch(records, deps);
 
     expect(again.counts).toEqual({ applied: 2, duplicate: 0, quarantined: 0, late: 0 });
-    expect([...online.items.entries()]).toEqual(snapshot);
+    expect([...entities.items.entries()]).toEqual(snapshot);
     expect(offline.rows('customer')).toHaveLength(2);
-    expect(ledger.claims.size).toBe(2);
   });
 
-  it('counts a producer retry under a new sequence number as a duplicate', async () => {
+  it('counts a producer retry under a new sequence number as a duplicate, once', async () => {
     const e = transaction();
     await processBatch(inputRecords([envelope(e)]), deps);
-    const retry = await processBatch(inputRecords([envelope(e)], { firstSequence: 900n }), deps);
+    const retry = await processBatch(
+      inputRecords([envelope(e)], { firstSequence: FIRST_SEQUENCE + 900n }),
+      deps,
+    );
 
     expect(retry.counts).toEqual({ applied: 0, duplicate: 1, quarantined: 0, late: 0 });
     expect(side.ofKind('duplicate')[0]?.reason).toMatch(
       /already carried by record shardId-000000000000:49600/,
     );
-    expect(offline.rows('customer')).toHaveLength(1);
+    expect(
+      evaluateWindows(customer as never, entities.state('customer', 'cus_0001')?.tiles ?? {}, BASE_TIME),
+    ).toMatchObject({
+      txn_count_1h: 1,
+    });
   });
 
   it('counts a repeated event id within one batch once', async () => {
@@ -132,45 +139,75 @@ describe('processBatch', () => {
       const [q] = side.ofKind('quarantine');
       expect(q?.reason).toMatch(reason);
       expect(q?.data).toBe(records[0]?.data);
-      expect(online.items.has('customer#cus_good')).toBe(true);
+      expect(entities.state('customer', 'cus_good')).toBeDefined();
     },
   );
+
+  it('quarantines a record whose partition key is not its customer id', async () => {
+    const [record] = inputRecords([envelope(transaction())]);
+    if (!record) throw new Error('no record');
+    const result = await processBatch([{ ...record, partitionKey: 'random-key' }], deps);
+    expect(result.counts.quarantined).toBe(1);
+    expect(side.ofKind('quarantine')[0]?.reason).toMatch(/partition key must be the event's customerId/);
+  });
 
   it('never puts a field value into a quarantine reason', async () => {
     await processBatch(inputRecords([envelope(transaction({ customerEmail: 'secret-person' }))]), deps);
     expect(side.ofKind('quarantine')[0]?.reason).not.toContain('secret-person');
   });
 
-  it('sends an event beyond the allowed lateness to the late output instead of the stores', async () => {
-    const late = transaction({ eventTime: new Date(BASE_TIME - 2 * 3_600_000).toISOString() });
-    const result = await processBatch(inputRecords([envelope(late)]), deps);
+  it('sends an event older than the watermark to the late output instead of the stores', async () => {
+    await processBatch(inputRecords([envelope(transaction({ eventTime: iso(BASE_TIME) }))]), deps);
+    const late = transaction({ eventTime: iso(BASE_TIME - 2 * 3_600_000) });
+    const result = await processBatch(
+      inputRecords([envelope(late)], { firstSequence: FIRST_SEQUENCE + 1000n }),
+      deps,
+    );
 
     expect(result.counts).toEqual({ applied: 0, duplicate: 0, quarantined: 0, late: 1 });
-    expect(side.ofKind('late')[0]?.groups).toEqual(['customer', 'merchant']);
-    expect(online.items.size).toBe(0);
-    expect(offline.objects.size).toBe(0);
-    expect([...ledger.claims.values()][0]?.outcome).toBe('late');
+    expect(side.ofKind('late')[0]).toMatchObject({ groups: ['customer', 'merchant'], outcome: 'late' });
+    expect(offline.rows('customer').map((r) => r.eventId)).not.toContain(late.eventId);
+    expect(
+      evaluateWindows(customer as never, entities.state('customer', 'cus_0001')?.tiles ?? {}, BASE_TIME),
+    ).toMatchObject({
+      txn_count_24h: 1,
+    });
   });
 
-  it('reports the records of a failed write and completes the others', async () => {
-    const failing = {
-      getLatest: online.getLatest.bind(online),
-      putLatest: async (rs: readonly FeatureRecord[]): Promise<LatestWriteResult[]> =>
-        rs.map(
-          (r): LatestWriteResult =>
-            r.entityId === 'cus_bad1' ? ({ failed: new Error('throttled') } as Failed) : 'applied',
-        ),
+  it('applies an old event while the entity has nothing newer (the watermark is per entity)', async () => {
+    const old = transaction({ eventTime: iso(BASE_TIME - 2 * 3_600_000) });
+    const result = await processBatch(inputRecords([envelope(old)]), deps);
+    expect(result.counts.applied).toBe(1);
+  });
+
+  it('reports the first record of a failed write and completes only the records before it', async () => {
+    const failing: EntityStore = {
+      load: (keys) => entities.load(keys),
+      save: async (writes: readonly EntityWrite[]): Promise<SaveResult[]> => {
+        const results = await entities.save(writes.filter((w) => w.key.entityId !== 'cus_bad1'));
+        return writes.map((w) =>
+          w.key.entityId === 'cus_bad1'
+            ? { failed: new Error('throttled') }
+            : (results.shift() as SaveResult),
+        );
+      },
     };
     const records = inputRecords([
       envelope(transaction({ customerId: 'cus_good' })),
       envelope(transaction({ customerId: 'cus_bad1' })),
       envelope(transaction({ customerId: 'cus_also' })),
     ]);
-    const result = await processBatch(records, { ...deps, online: failing });
+    const result = await processBatch(records, { ...deps, entities: failing });
 
-    expect(result.failed).toEqual([records[1]?.sequenceNumber]);
-    expect(result.outcomes.has(records[1]?.recordId as string)).toBe(false);
-    expect(result.counts.applied).toBe(2);
+    expect(result.failed).toEqual([records[1]?.sequenceNumber, records[2]?.sequenceNumber]);
+    expect([...result.outcomes.keys()]).toEqual([records[0]?.recordId]);
     expect(result.errors[0]?.message).toBe('throttled');
+    // Redelivery from the failed record completes it; the record that was written is not applied twice.
+    const redelivered = await processBatch(records.slice(1), deps);
+    expect(redelivered.failed).toEqual([]);
+    expect(entities.state('customer', 'cus_also')?.checkpoints).toBeDefined();
+    const merchantTiles = entities.state('merchant', 'mer_0001')?.tiles ?? {};
+    const merchant = featureGroupsByName.get('merchant');
+    expect(evaluateWindows(merchant as never, merchantTiles, BASE_TIME).txn_count_1h).toBe(3);
   });
 });

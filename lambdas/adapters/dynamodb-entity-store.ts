@@ -1,0 +1,165 @@
+/**
+ * Entity states on DynamoDB: one item per entity per group, `pk = <group>#<entityId>`. The latest
+ * values are top-level attributes (a lookup can project just the ones it needs) next to
+ * `event_time`, `event_id`, `ingestion_time`, `contract_version`, the TTL attribute `expires_at`
+ * and `version`; tiles, per-shard checkpoints and recent event ids are one JSON attribute `st`.
+ * A save is one PutItem on `attribute_not_exists(pk)` (new) or `version = :read` (optimistic concurrency).
+ */
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type {
+  EntityKey,
+  EntityState,
+  EntityStore,
+  EntityWrite,
+  SaveResult,
+  StoredEntity,
+} from '../core/ports.js';
+import { mapWithConcurrency } from './concurrency.js';
+import { asError, isConditionalCheckFailed, OnlineStoreError } from './errors.js';
+
+export interface DynamoDbEntityStoreProps {
+  readonly tableName: string;
+  /** A client to use; otherwise one is created lazily from `clientConfig`. */
+  readonly client?: DynamoDBClient;
+  readonly clientConfig?: DynamoDBClientConfig;
+  /** Writes in flight at once. @default 32 */
+  readonly concurrency?: number;
+}
+
+const BATCH_GET_MAX = 100;
+/** Attributes that are not latest feature values. */
+const META = new Set([
+  'pk',
+  'group',
+  'entity_id',
+  'version',
+  'expires_at',
+  'event_time',
+  'event_id',
+  'ingestion_time',
+  'contract_version',
+  'st',
+]);
+
+export const entityItemKey = (k: EntityKey): string => `${k.group}#${k.entityId}`;
+
+export class DynamoDbEntityStore implements EntityStore {
+  #doc?: DynamoDBDocumentClient;
+  /** Write capacity units consumed by saves (ReturnConsumedCapacity), for cost measurements. */
+  consumedWriteUnits = 0;
+  constructor(private readonly props: DynamoDbEntityStoreProps) {}
+
+  private get doc(): DynamoDBDocumentClient {
+    this.#doc ??= DynamoDBDocumentClient.from(
+      this.props.client ?? new DynamoDBClient(this.props.clientConfig ?? {}),
+      {
+        marshallOptions: { removeUndefinedValues: true },
+      },
+    );
+    return this.#doc;
+  }
+
+  async load(keys: readonly EntityKey[]): Promise<(StoredEntity | undefined)[]> {
+    const found = new Map<string, Record<string, unknown>>();
+    const unique = [...new Set(keys.map(entityItemKey))];
+    const chunks: string[][] = [];
+    for (let i = 0; i < unique.length; i += BATCH_GET_MAX) chunks.push(unique.slice(i, i + BATCH_GET_MAX));
+    await Promise.all(chunks.map((chunk) => this.batchGet(chunk, found)));
+    return keys.map((k) => {
+      const item = found.get(entityItemKey(k));
+      return item ? toStored(item) : undefined;
+    });
+  }
+
+  /** BatchGetItem (consistent reads: a save must see the version last written), UnprocessedKeys retried. */
+  private async batchGet(pks: string[], found: Map<string, Record<string, unknown>>): Promise<void> {
+    let pending: Record<string, unknown>[] = pks.map((pk) => ({ pk }));
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 0) {
+        if (attempt > 8) throw new OnlineStoreError(`${pending.length} keys stayed unprocessed`, 'online');
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(1000, 25 * 2 ** attempt)));
+      }
+      const out = await this.doc.send(
+        new BatchGetCommand({
+          RequestItems: { [this.props.tableName]: { Keys: pending, ConsistentRead: true } },
+        }),
+      );
+      for (const item of out.Responses?.[this.props.tableName] ?? []) found.set(String(item.pk), item);
+      pending =
+        (out.UnprocessedKeys?.[this.props.tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
+    }
+  }
+
+  save(writes: readonly EntityWrite[]): Promise<SaveResult[]> {
+    return mapWithConcurrency(writes, this.props.concurrency ?? 32, (w) => this.saveOne(w));
+  }
+
+  private async saveOne(w: EntityWrite): Promise<SaveResult> {
+    const { latest, ...rest } = w.state;
+    const item: Record<string, unknown> = {
+      ...(latest?.values ?? {}),
+      pk: entityItemKey(w.key),
+      group: w.key.group,
+      entity_id: w.key.entityId,
+      version: w.expectedVersion + 1,
+      expires_at: w.expiresAt,
+      st: JSON.stringify(rest),
+      ...(latest
+        ? {
+            event_time: latest.eventTime,
+            event_id: latest.eventId,
+            ingestion_time: latest.ingestionTime,
+            contract_version: latest.contractVersion,
+          }
+        : {}),
+    };
+    for (const [k, v] of Object.entries(item)) if (v === null) delete item[k];
+    try {
+      const out = await this.doc.send(
+        new PutCommand({
+          TableName: this.props.tableName,
+          Item: item,
+          // A new entity must not exist yet; an existing one must still be at the version read.
+          ...(w.expectedVersion === 0
+            ? { ConditionExpression: 'attribute_not_exists(pk)' }
+            : {
+                ConditionExpression: '#v = :v',
+                ExpressionAttributeNames: { '#v': 'version' },
+                ExpressionAttributeValues: { ':v': w.expectedVersion },
+              }),
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      this.consumedWriteUnits += out.ConsumedCapacity?.CapacityUnits ?? 0;
+      return 'saved';
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return 'conflict';
+      const message = `write of ${entityItemKey(w.key)} failed: ${asError(error).message}`;
+      return { failed: new OnlineStoreError(message, 'online', { cause: error }) };
+    }
+  }
+}
+
+function toStored(item: Record<string, unknown>): StoredEntity {
+  const rest = JSON.parse(String(item.st ?? '{}')) as Omit<EntityState, 'latest'>;
+  const values: Record<string, string | number | boolean | null> = {};
+  for (const [k, v] of Object.entries(item)) if (!META.has(k)) values[k] = v as string | number | boolean;
+  const state: EntityState = {
+    maxEventTime: rest.maxEventTime ?? null,
+    tiles: rest.tiles ?? {},
+    checkpoints: rest.checkpoints ?? {},
+    recent: rest.recent ?? {},
+    latest:
+      item.event_time === undefined
+        ? null
+        : {
+            eventTime: Number(item.event_time),
+            eventId: String(item.event_id),
+            ingestionTime: Number(item.ingestion_time),
+            contractVersion: Number(item.contract_version),
+            values,
+          },
+  };
+  return { state, version: Number(item.version ?? 0) };
+}

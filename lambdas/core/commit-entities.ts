@@ -1,0 +1,94 @@
+/**
+ * Read-compute-write of entity states with optimistic concurrency: load, compute the new state
+ * from what was read, save on the condition that nobody wrote in between; on a conflict, load
+ * again and recompute (bounded, with jittered backoff). One write per entity per call.
+ */
+
+import { emptyState } from './entity-state.js';
+import { entityKeyOf } from './latest-values.js';
+import type { EntityKey, EntityState, EntityStore } from './ports.js';
+import { isFailed } from './ports.js';
+
+export interface Computed<D> {
+  readonly state: EntityState;
+  /** False when nothing changed: no write is made. */
+  readonly changed: boolean;
+  readonly info: D;
+}
+
+export type Committed<D> =
+  | { readonly ok: true; readonly info: D }
+  | { readonly ok: false; readonly error: Error };
+
+export class ConflictError extends Error {
+  override readonly name = 'ConflictError';
+}
+
+export interface CommitOptions {
+  readonly maxAttempts?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function commitEntities<D>(
+  store: EntityStore,
+  keys: readonly EntityKey[],
+  /** Must not mutate `base`. */
+  compute: (key: EntityKey, base: EntityState) => Computed<D>,
+  expiresAt: (key: EntityKey, state: EntityState) => number,
+  options: CommitOptions = {},
+): Promise<Map<string, Committed<D>>> {
+  const results = new Map<string, Committed<D>>();
+  const maxAttempts = options.maxAttempts ?? 8;
+  let pending = [...keys];
+  for (let attempt = 1; pending.length > 0; attempt++) {
+    let loaded: Awaited<ReturnType<EntityStore['load']>>;
+    try {
+      loaded = await store.load(pending);
+    } catch (error) {
+      for (const k of pending) results.set(entityKeyOf(k), { ok: false, error: error as Error });
+      break;
+    }
+    const computed = pending.map((key, i) => ({
+      key,
+      stored: loaded[i],
+      out: compute(key, loaded[i]?.state ?? emptyState()),
+    }));
+    const toSave = computed.filter((c) => c.out.changed);
+    for (const c of computed)
+      if (!c.out.changed) results.set(entityKeyOf(c.key), { ok: true, info: c.out.info });
+    const saved = await store.save(
+      toSave.map((c) => ({
+        key: c.key,
+        state: c.out.state,
+        expectedVersion: c.stored?.version ?? 0,
+        expiresAt: expiresAt(c.key, c.out.state),
+      })),
+    );
+    const conflicts: EntityKey[] = [];
+    saved.forEach((result, i) => {
+      const c = toSave[i] as (typeof toSave)[number];
+      if (result === 'saved') results.set(entityKeyOf(c.key), { ok: true, info: c.out.info });
+      else if (result === 'conflict') conflicts.push(c.key);
+      else
+        results.set(entityKeyOf(c.key), {
+          ok: false,
+          error: isFailed(result) ? result.failed : new Error('no result'),
+        });
+    });
+    if (conflicts.length > 0 && attempt >= maxAttempts) {
+      for (const k of conflicts) {
+        results.set(entityKeyOf(k), {
+          ok: false,
+          error: new ConflictError(`${entityKeyOf(k)}: ${attempt} write conflicts`),
+        });
+      }
+      break;
+    }
+    pending = conflicts;
+    if (pending.length > 0)
+      await (options.sleep ?? defaultSleep)(Math.random() * Math.min(1000, 10 * 2 ** attempt));
+  }
+  return results;
+}

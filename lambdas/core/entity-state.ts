@@ -1,0 +1,75 @@
+/**
+ * One entity's online state in one group, and the pure steps that change it: apply an event
+ * (latest value, tiles, watermark), remember which records it has processed per shard, prune.
+ */
+import type { FeatureGroup } from '../../schemas/index.js';
+import { latestFeatures } from '../../schemas/index.js';
+import type { ValidEvent } from './decode.js';
+import { compareEventOrder, featureValueOf } from './latest-values.js';
+import type { EntityState, FeatureValue } from './ports.js';
+import { addToTiles, pruneTiles, tilePlan } from './tiles.js';
+
+export const emptyState = (): EntityState => ({
+  maxEventTime: null,
+  latest: null,
+  tiles: {},
+  checkpoints: {},
+  recent: {},
+});
+
+/** A record as an entity sees it. `paddedSequence` is the fixed-width sequence number. */
+export interface EntityRecord {
+  readonly recordId: string;
+  readonly shardId: string;
+  readonly paddedSequence: string;
+  readonly arrivalTime: number;
+  readonly event: ValidEvent;
+}
+
+/** True if this entity already processed the record (it is at or before the shard's checkpoint). */
+export const alreadyProcessed = (state: EntityState, r: EntityRecord): boolean =>
+  (state.checkpoints[r.shardId] ?? '') >= r.paddedSequence;
+
+export function advanceCheckpoint(state: EntityState, r: EntityRecord): void {
+  if ((state.checkpoints[r.shardId] ?? '') < r.paddedSequence)
+    state.checkpoints[r.shardId] = r.paddedSequence;
+}
+
+/** Late for the group: older than the entity's watermark (newest event time minus allowed lateness). */
+export const isLate = (state: EntityState, group: FeatureGroup, eventTime: number): boolean =>
+  state.maxEventTime !== null && eventTime < state.maxEventTime - group.allowedLatenessMs;
+
+/** Applies an on-time event: watermark, latest values under the (eventTime, eventId) guard, tiles. */
+export function applyEvent(state: EntityState, group: FeatureGroup, r: EntityRecord): void {
+  const { event } = r;
+  state.maxEventTime = Math.max(state.maxEventTime ?? event.eventTime, event.eventTime);
+  if (!state.latest || compareEventOrder(event, state.latest) > 0) {
+    const values: Record<string, FeatureValue> = {};
+    for (const f of latestFeatures(group)) values[f.name] = featureValueOf(event.fields[f.field], f.type);
+    state.latest = {
+      eventTime: event.eventTime,
+      eventId: event.eventId,
+      ingestionTime: r.arrivalTime,
+      contractVersion: event.contractVersion,
+      values,
+    };
+  }
+  addToTiles(state.tiles, tilePlan(group), event);
+}
+
+/** How long past the lateness horizon an event id is remembered, for producer retries. */
+export const RECENT_MARGIN_MS = 10 * 60_000;
+
+/** Drops tiles no window reaches and event ids no retry can still match (the latter would be late). */
+export function pruneState(state: EntityState, group: FeatureGroup): void {
+  if (state.maxEventTime === null) return;
+  pruneTiles(state.tiles, tilePlan(group), state.maxEventTime);
+  const horizon = state.maxEventTime - group.allowedLatenessMs - RECENT_MARGIN_MS;
+  for (const [id, seen] of Object.entries(state.recent)) if (seen.t < horizon) delete state.recent[id];
+}
+
+/** When the item may go: after the group's TTL and its longest window have both passed. */
+export function expiresAt(state: EntityState, group: FeatureGroup): number {
+  const longest = Math.max(0, ...group.features.map((f) => f.windowMs ?? 0));
+  return Math.ceil(((state.maxEventTime ?? Date.now()) + Math.max(group.ttlMs, longest)) / 1000);
+}

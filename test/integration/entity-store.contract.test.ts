@@ -1,0 +1,103 @@
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { DynamoDbEntityStore } from '../../lambdas/adapters/dynamodb-entity-store.js';
+import { InMemoryEntityStore } from '../../lambdas/adapters/memory.js';
+import { emptyState } from '../../lambdas/core/entity-state.js';
+import type { EntityState, EntityStore } from '../../lambdas/core/ports.js';
+import { provisionTestResources } from '../support/aws-resources.js';
+import { BASE_TIME } from '../support/records.js';
+
+const state = (amount: number | null, eventId = 'evt_1'): EntityState => ({
+  ...emptyState(),
+  maxEventTime: BASE_TIME,
+  latest: {
+    eventTime: BASE_TIME,
+    eventId,
+    ingestionTime: BASE_TIME + 5,
+    contractVersion: 1,
+    values: { last_amount_minor: amount, last_currency: 'AED' },
+  },
+  tiles: {
+    '60000': {
+      [String(BASE_TIME)]: { n: 2, f: { amountMinor: { c: 2, s: 30, mn: 10, mx: 20, d: ['a', 'b'] } } },
+    },
+  },
+  checkpoints: { 'shardId-000000000000': '0'.repeat(100) + '1'.repeat(29) },
+  recent: { evt_1: { r: 'shardId-000000000000:1', t: BASE_TIME, lg: ['merchant'] } },
+});
+// In the future: DynamoDB Local really deletes expired items, as DynamoDB does.
+const expiresAt = () => Math.ceil(Date.now() / 1000) + 3600;
+const key = (entityId: string) => ({ group: 'customer', entityId });
+
+// The same contract, run against every implementation of the port.
+const implementations: [string, () => Promise<EntityStore>][] = [
+  ['in memory', async () => new InMemoryEntityStore()],
+  [
+    'DynamoDB',
+    async () => {
+      const { names, dynamodb } = await provisionTestResources(inject('standIns'));
+      return new DynamoDbEntityStore({ tableName: names.onlineTable, client: dynamodb });
+    },
+  ],
+];
+
+describe.each(implementations)('EntityStore contract: %s', (_, create) => {
+  let store: EntityStore;
+  beforeAll(async () => {
+    store = await create();
+  });
+
+  it('stores a new entity and reads back the same state with version 1', async () => {
+    expect(
+      await store.save([
+        { key: key('cus_a001'), state: state(10), expectedVersion: 0, expiresAt: expiresAt() },
+      ]),
+    ).toEqual(['saved']);
+    const [got] = await store.load([key('cus_a001')]);
+    expect(got).toEqual({ state: state(10), version: 1 });
+  });
+
+  it('refuses a write based on a stale version, as a conflict', async () => {
+    await store.save([{ key: key('cus_a002'), state: state(1), expectedVersion: 0, expiresAt: expiresAt() }]);
+    expect(
+      await store.save([
+        { key: key('cus_a002'), state: state(2), expectedVersion: 1, expiresAt: expiresAt() },
+      ]),
+    ).toEqual(['saved']);
+    expect(
+      await store.save([
+        { key: key('cus_a002'), state: state(3), expectedVersion: 1, expiresAt: expiresAt() },
+      ]),
+    ).toEqual(['conflict']);
+    expect(
+      await store.save([
+        { key: key('cus_a003'), state: state(3), expectedVersion: 4, expiresAt: expiresAt() },
+      ]),
+    ).toEqual(['conflict']);
+    const [got] = await store.load([key('cus_a002')]);
+    expect(got?.state.latest?.values.last_amount_minor).toBe(2);
+  });
+
+  it('keeps a null latest value as missing', async () => {
+    await store.save([
+      { key: key('cus_a004'), state: state(null), expectedVersion: 0, expiresAt: expiresAt() },
+    ]);
+    const [got] = await store.load([key('cus_a004')]);
+    expect(got?.state.latest?.values.last_amount_minor ?? null).toBeNull();
+  });
+
+  it('returns results in request order with explicit misses, past one BatchGetItem page', async () => {
+    const keys = Array.from({ length: 130 }, (_, i) => key(`cus_m${String(i).padStart(4, '0')}`));
+    const results = await store.save(
+      keys.map((k, i) => ({
+        key: k,
+        state: state(i, `evt_${i}`),
+        expectedVersion: 0,
+        expiresAt: expiresAt(),
+      })),
+    );
+    expect(results.every((r) => r === 'saved')).toBe(true);
+    const got = await store.load([key('cus_none'), ...keys]);
+    expect(got[0]).toBeUndefined();
+    expect(got.slice(1).map((g) => g?.state.latest?.eventId)).toEqual(keys.map((_, i) => `evt_${i}`));
+  });
+});
