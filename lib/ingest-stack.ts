@@ -4,6 +4,7 @@ import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
+import { groupsNeedingShardOrder } from '../schemas/index.js';
 import { PlatformFunction } from './constructs/platform-function.js';
 import { StreamEventSource } from './constructs/stream-event-source.js';
 import { type Environment, removalPolicyOf } from './environments.js';
@@ -59,6 +60,7 @@ export class IngestStack extends Stack {
       streamRetention: retentionPeriod,
       target: this.processor.function,
       onFailureBucket: props.sideOutputBucket,
+      groupsNeedingShardOrder: groupsNeedingShardOrder(),
     });
 
     props.onlineTable.grantReadWriteData(this.processor);

@@ -90,6 +90,23 @@ export interface StreamSourceSettings {
   readonly startingPosition: 'TRIM_HORIZON' | 'LATEST';
 }
 
+/**
+ * Refuses a parallelization factor above 1 while groups that need each shard's records in order
+ * exist (groups not keyed by the partition key: Lambda keeps order per partition key only).
+ */
+export function assertParallelizationSafe(
+  parallelizationFactor: number,
+  groupsNeedingShardOrder: readonly string[],
+): void {
+  if (parallelizationFactor > 1 && groupsNeedingShardOrder.length > 0) {
+    throw new Error(
+      `parallelizationFactor ${parallelizationFactor} needs every feature group keyed by its stream's partition key; ` +
+        `${groupsNeedingShardOrder.join(', ')} ${groupsNeedingShardOrder.length > 1 ? 'are' : 'is'} not, ` +
+        'so exactly-once processing requires parallelizationFactor 1 (or a stream partitioned by that entity)',
+    );
+  }
+}
+
 export const STREAM_SOURCE_DEFAULTS: StreamSourceSettings = {
   batchSize: 500,
   maxBatchingWindowMs: 1_000,

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import {
+  assertParallelizationSafe,
   HANDLER_ENTRIES,
   type HandlerName,
   lookupEnvironment,
@@ -17,6 +18,7 @@ import {
   resourceNames,
   type StreamSourceSettings,
 } from '../lib/platform-spec.js';
+import { groupsNeedingShardOrder } from '../schemas/index.js';
 import { type LocalApi, startLocalApi } from './api-server.js';
 import { localDynamoDbClient, localKinesisClient, localS3Client } from './clients.js';
 import { type KinesisHandler, LocalEventSourceMapping } from './event-source-mapping.js';
@@ -115,6 +117,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
     const processor = await importHandler<KinesisHandler>('processor');
     const lookup = await importHandler<(e: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>>('lookup');
 
+    assertParallelizationSafe(options.streamSource?.parallelizationFactor ?? 1, groupsNeedingShardOrder());
     const eventSourceMapping = new LocalEventSourceMapping({
       kinesis,
       streamName: names.stream,

@@ -1,4 +1,4 @@
-import type { EventContract } from './contract.js';
+import { DefinitionError, type EventContract } from './contract.js';
 import { customer } from './customer.features.js';
 import type { FeatureGroup } from './feature-group.js';
 import { merchant } from './merchant.features.js';
@@ -27,3 +27,21 @@ export const featureGroupsByName: ReadonlyMap<string, FeatureGroup> = new Map(
 /** The groups fed by a contract. */
 export const groupsFedBy = (contractName: string): FeatureGroup[] =>
   featureGroups.filter((g) => g.source.name === contractName);
+
+/**
+ * Groups whose entity is not their contract's partition key (e.g. merchant, fed by a stream keyed by
+ * customer): exactly-once for them relies on each shard's records in order, i.e. ParallelizationFactor 1.
+ */
+export const groupsNeedingShardOrder = (groups: readonly FeatureGroup[] = featureGroups): string[] =>
+  groups.filter((g) => g.entity.field !== g.source.partitionKeyField).map((g) => g.name);
+
+// Every contract that feeds a group must feed one keyed by its partition key: that group decides
+// duplicates and lateness for the event (see lambdas/core/process-batch.ts).
+for (const contract of contracts.values()) {
+  const fed = groupsFedBy(contract.name);
+  if (fed.length > 0 && !fed.some((g) => g.entity.field === contract.partitionKeyField)) {
+    throw new DefinitionError(
+      `contract ${contract.name}: no feature group is keyed by its partition key field "${contract.partitionKeyField}"`,
+    );
+  }
+}

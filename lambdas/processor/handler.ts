@@ -13,10 +13,22 @@ import { toInputRecord } from './kinesis-event.js';
 
 const logger = new Logger({ serviceName: 'feature-processor' });
 const metrics = new Metrics({ namespace: 'FeaturePlatform', serviceName: 'feature-processor' });
-let deps: ProcessorDeps | undefined;
 
-export const handler = async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
-  deps ??= createProcessorDeps(readConfig(processorConfigSchema, process.env));
+/** A processor handler over the given adapters (created on first use); `handler` below is the deployed one. */
+export function createHandler(
+  makeDeps: () => ProcessorDeps,
+): (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse> {
+  let deps: ProcessorDeps | undefined;
+  return async (event) => {
+    deps ??= makeDeps();
+    return handle(event, deps);
+  };
+}
+
+/** The deployed handler: adapters configured from the function's environment. */
+export const handler = createHandler(() => createProcessorDeps(readConfig(processorConfigSchema, process.env)));
+
+async function handle(event: KinesisStreamEvent, deps: ProcessorDeps): Promise<KinesisStreamBatchResponse> {
   const result = await processBatch(event.Records.map(toInputRecord), deps);
 
   const { applied, duplicate, quarantined, late } = result.counts;
@@ -44,4 +56,4 @@ export const handler = async (event: KinesisStreamEvent): Promise<KinesisStreamB
     logger.info('batch processed', summary);
   }
   return { batchItemFailures: result.failed.map((itemIdentifier) => ({ itemIdentifier })) };
-};
+}

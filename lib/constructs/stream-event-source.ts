@@ -5,7 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import type { StreamSourceSettings } from '../platform-spec.js';
+import { assertParallelizationSafe, type StreamSourceSettings } from '../platform-spec.js';
 import { STREAM_EVENT_SOURCE_DEFAULTS } from './stream-event-source-defaults.js';
 import { withDefaults } from './with-defaults.js';
 
@@ -23,6 +23,12 @@ export interface StreamEventSourceProps {
    * @default STREAM_SOURCE_DEFAULTS (lib/platform-spec.ts)
    */
   readonly settings?: StreamSourceSettings;
+  /**
+   * Feature groups that need each shard's records in order (see `groupsNeedingShardOrder` in schemas/);
+   * while any exist, a parallelization factor above 1 is refused.
+   * @default []
+   */
+  readonly groupsNeedingShardOrder?: readonly string[];
   /**
    * Maximum GetRecords iterator age that raises the alarm.
    * @default Duration.seconds(60)
@@ -53,6 +59,11 @@ export class StreamEventSource extends Construct {
         `${this.node.path}: maxRecordAgeSeconds (${s.maxRecordAgeSeconds}) exceeds the stream retention ` +
           `(${p.streamRetention.toSeconds()} s); records would expire before reaching the on-failure bucket`,
       );
+    }
+    try {
+      assertParallelizationSafe(s.parallelizationFactor, props.groupsNeedingShardOrder ?? []);
+    } catch (error) {
+      throw new Error(`${this.node.path}: ${(error as Error).message}`);
     }
     if (s.maxBatchingWindowMs % 1000 !== 0) {
       throw new Error(

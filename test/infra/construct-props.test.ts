@@ -147,6 +147,31 @@ describe('StreamEventSource', () => {
       () => new StreamEventSource(stack, 'E', { ...props, settings, streamRetention: Duration.days(7) }),
     ).toThrow('maxBatchingWindowMs (500) must be whole seconds');
   });
+
+  it('refuses a parallelization factor above 1 while a group needs its shard in order', () => {
+    const { stack, ...props } = parts();
+    const settings = { ...STREAM_SOURCE_DEFAULTS, parallelizationFactor: 4 };
+    expect(
+      () =>
+        new StreamEventSource(stack, 'E', {
+          ...props,
+          settings,
+          streamRetention: Duration.days(7),
+          groupsNeedingShardOrder: ['merchant'],
+        }),
+    ).toThrow('Test/E: parallelizationFactor 4 needs every feature group keyed by its stream');
+  });
+
+  it('accepts a parallelization factor of 10 when every group is keyed by the partition key', () => {
+    const { stack, ...props } = parts();
+    const settings = { ...STREAM_SOURCE_DEFAULTS, parallelizationFactor: 10 };
+    const source = new StreamEventSource(stack, 'E', {
+      ...props,
+      settings,
+      streamRetention: Duration.days(7),
+    });
+    expect(source.eventSource).toBeDefined();
+  });
 });
 
 describe('LookupApi', () => {

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineContract } from '../../schemas/contract.js';
+import { count, defineFeatureGroup, latest, window } from '../../schemas/feature-group.js';
+import { featureGroupsByName, groupsNeedingShardOrder, offlineColumns } from '../../schemas/index.js';
+import { transaction } from '../../schemas/transaction.contract.js';
+
+const base = {
+  name: 'g',
+  description: 'd',
+  source: transaction,
+  entity: { name: 'customer_id', field: 'customerId' as const },
+  ttlMs: 1000,
+  allowedLatenessMs: 0,
+};
+
+describe('feature definitions', () => {
+  it('derives one feature per window, with its tile size', () => {
+    const g = defineFeatureGroup({ ...base, features: { n: count(['5m', '7d'], 'events') } });
+    expect(g.features.map((f) => [f.name, f.type, f.tileMs])).toEqual([
+      ['n_5m', 'int64', 60_000],
+      ['n_7d', 'int64', 86_400_000],
+    ]);
+  });
+
+  it('derives column types from the contract: mean is a double, the rest keep the field type', () => {
+    const g = defineFeatureGroup({
+      ...base,
+      features: {
+        a: window('mean', 'amountMinor', ['1h'], 'm'),
+        b: window('max', 'amountMinor', ['1h'], 'x'),
+      },
+    });
+    expect(g.features.map((f) => f.type)).toEqual(['float64', 'int64']);
+  });
+
+  it('keeps only latest values in the offline history columns', () => {
+    const customer = featureGroupsByName.get('customer');
+    const names = offlineColumns(customer as never).map((c) => c.name);
+    expect(names).toContain('last_amount_minor');
+    expect(names.some((n) => n.startsWith('txn_count'))).toBe(false);
+  });
+
+  it.each([
+    [
+      'a sum of a string field',
+      { s: window('sum', 'currency', ['1h'], 's') },
+      /needs a numeric field, "currency" is string/,
+    ],
+    [
+      'a reserved name',
+      { event_time: latest('amountMinor', 'x') },
+      /"event_time" is invalid, reserved or repeated/,
+    ],
+    [
+      'a name repeated by a window',
+      { n_1h: latest('amountMinor', 'x'), n: count(['1h'], 'c') },
+      /"n_1h" is invalid, reserved or repeated/,
+    ],
+    ['no windows', { n: count([], 'c') }, /declares no windows/],
+  ])('refuses %s, naming it', (_, features, message) => {
+    expect(() => defineFeatureGroup({ ...base, features })).toThrow(message);
+  });
+
+  it('refuses a contract whose partition key is not a string field', () => {
+    expect(() =>
+      defineContract({
+        name: 'c',
+        version: 1,
+        description: 'd',
+        schema: z.object({ id: z.string(), n: z.int(), t: z.iso.datetime() }),
+        eventIdField: 'id',
+        eventTimeField: 't',
+        partitionKeyField: 'n',
+        classification: { id: 'public', n: 'public', t: 'public' },
+      }),
+    ).toThrow('partitionKeyField "n" must be a string field');
+  });
+
+  it('knows which groups need their shard in order: those not keyed by the partition key', () => {
+    expect(groupsNeedingShardOrder()).toEqual(['merchant']);
+  });
+});
