@@ -12,13 +12,13 @@ function tilesOf(
   events: { t: number; amount: number; merchant?: string; channel?: string; id?: string }[],
 ): TileSet {
   const tiles: TileSet = {};
-  events.forEach((e, i) =>
+  for (const [i, e] of events.entries()) {
     addToTiles(tiles, tilePlan(customer), {
       eventTime: e.t,
       eventId: e.id ?? `evt_${i}`,
       fields: { amountMinor: e.amount, merchantId: e.merchant ?? 'mer_0001', channel: e.channel ?? 'pos' },
-    }),
-  );
+    });
+  }
   return tiles;
 }
 
