@@ -26,7 +26,9 @@ export function createHandler(
 }
 
 /** The deployed handler: adapters configured from the function's environment. */
-export const handler = createHandler(() => createProcessorDeps(readConfig(processorConfigSchema, process.env)));
+export const handler = createHandler(() =>
+  createProcessorDeps(readConfig(processorConfigSchema, process.env)),
+);
 
 async function handle(event: KinesisStreamEvent, deps: ProcessorDeps): Promise<KinesisStreamBatchResponse> {
   const result = await processBatch(event.Records.map(toInputRecord), deps);
