@@ -130,4 +130,7 @@ export const lookupEnvironment = (names: ResourceNames): Record<string, string> 
 });
 
 /** Lookup API routes (API Gateway REST API resources, IAM-authorised). */
-export const LOOKUP_ROUTES = [{ method: 'GET', resource: '/v1/features/{group}/{entityId}' }] as const;
+export const LOOKUP_ROUTES = [
+  { method: 'GET', resource: '/v1/features/{group}/{entityId}' },
+  { method: 'POST', resource: '/v1/features:get' },
+] as const;

@@ -7,6 +7,7 @@ import type {
   EntityKey,
   EntityStore,
   EntityWrite,
+  LoadOptions,
   OfflineBatch,
   OfflineSink,
   PutResult,
@@ -19,7 +20,8 @@ import type {
 export class InMemoryEntityStore implements EntityStore {
   readonly items = new Map<string, StoredEntity & { expiresAt: number }>();
   writes = 0;
-  async load(keys: readonly EntityKey[]): Promise<(StoredEntity | undefined)[]> {
+  /** Returns whole entities whatever the projection asked (the contract allows more). */
+  async load(keys: readonly EntityKey[], _options?: LoadOptions): Promise<(StoredEntity | undefined)[]> {
     // A copy, as a real store returns: callers must not share state with the store.
     return keys.map((k) => {
       const item = this.items.get(entityKeyOf(k));

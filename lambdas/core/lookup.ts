@@ -1,69 +1,114 @@
 /**
- * Feature lookup: the latest values of one entity in one group with their event times, and its
- * windowed aggregates combined from tiles as of the request time; expired by the group's TTL at
- * read time (DynamoDB's own TTL deletes lazily, up to days later); PII-classified features masked.
+ * Feature lookup for model services: rows of entities x feature references across groups, read
+ * with one projected load per group (only the requested values; tiles only if a window is asked),
+ * latest values with their event times, windowed aggregates combined from tiles as of the request
+ * time, TTL enforced at read time (DynamoDB's own TTL deletes lazily, up to days later) and
+ * PII-classified features masked unless the caller may see them.
  */
-import type { FeatureGroup } from '../../schemas/index.js';
-import type { EntityStore, FeatureValue } from './ports.js';
+import type { FeatureGroup, ResolvedFeature } from '../../schemas/index.js';
+import type { EntityKey, EntityStore, FeatureValue, StoredEntity } from './ports.js';
 import { evaluateWindows } from './tiles.js';
 
-export type FeatureStatus = 'present' | 'missing' | 'masked';
+/** `present` (null if the event lacked the field), `not_found` (no such entity), `expired` (older than the TTL), `masked` (PII). */
+export type FeatureStatus = 'present' | 'not_found' | 'expired' | 'masked';
 
-export interface FeatureView {
+export interface FeatureCell {
   readonly value: FeatureValue;
   /** Latest values: the event time they come from. Window aggregates: the time they are computed as of. */
-  readonly eventTime: string;
+  readonly eventTime: string | null;
   readonly status: FeatureStatus;
 }
 
-export interface EntityFeatures {
-  readonly group: string;
-  readonly entity: { readonly name: string; readonly id: string };
-  readonly eventId: string;
-  readonly eventTime: string;
-  readonly ingestionTime: string;
-  /** How old the values are: request time minus event time. */
-  readonly freshnessMs: number;
-  readonly features: Readonly<Record<string, FeatureView>>;
+/** A requested feature: `<group>:<feature>`. */
+export interface FeatureRef {
+  readonly ref: string;
+  readonly group: FeatureGroup;
+  readonly feature: ResolvedFeature;
 }
 
-export type LookupResult =
-  | { readonly found: true; readonly features: EntityFeatures }
-  | { readonly found: false; readonly reason: 'unknown' | 'expired' };
+export interface LookupRequest {
+  /** Per row, the entity ids by entity name (`customer_id`, `merchant_id`). */
+  readonly entities: readonly Readonly<Record<string, string>>[];
+  readonly features: readonly FeatureRef[];
+  /** Whether the caller may see PII-classified features of a group. */
+  readonly seesPii: (group: FeatureGroup) => boolean;
+  readonly now: number;
+}
 
-export async function lookupEntity(
-  group: FeatureGroup,
-  entityId: string,
-  store: EntityStore,
-  now: number,
-): Promise<LookupResult> {
-  const [stored] = await store.load([{ group: group.name, entityId }]);
-  const record = stored?.state.latest;
-  if (!stored || !record) return { found: false, reason: 'unknown' };
-  if (record.eventTime + group.ttlMs <= now) return { found: false, reason: 'expired' };
-  const eventTime = new Date(record.eventTime).toISOString();
-  const asOf = new Date(now).toISOString();
-  const windows = evaluateWindows(group, stored.state.tiles, now);
-  const features: Record<string, FeatureView> = {};
-  for (const f of group.features) {
-    const windowed = f.kind === 'window';
-    const value = (windowed ? windows[f.name] : record.values[f.name]) ?? null;
-    const at = windowed ? asOf : eventTime;
-    features[f.name] =
-      f.classification === 'pii'
-        ? { value: null, eventTime: at, status: 'masked' }
-        : { value, eventTime: at, status: value === null ? 'missing' : 'present' };
-  }
-  return {
-    found: true,
-    features: {
-      group: group.name,
-      entity: { name: group.entity.name, id: entityId },
-      eventId: record.eventId,
-      eventTime,
-      ingestionTime: new Date(record.ingestionTime).toISOString(),
-      freshnessMs: Math.max(0, now - record.eventTime),
-      features,
-    },
-  };
+export interface LookupRow {
+  readonly entity: Readonly<Record<string, string>>;
+  readonly features: Readonly<Record<string, FeatureCell>>;
+  /** Per group: request time minus the event time of the values; null when not found or expired. */
+  readonly freshnessMs: Readonly<Record<string, number | null>>;
+  /** Per group: the event the latest values come from (null when not found or expired). */
+  readonly events: Readonly<
+    Record<
+      string,
+      { readonly eventId: string; readonly eventTime: string; readonly ingestionTime: string } | null
+    >
+  >;
+}
+
+export async function lookupFeatures(store: EntityStore, request: LookupRequest): Promise<LookupRow[]> {
+  const byGroup = new Map<FeatureGroup, FeatureRef[]>();
+  for (const f of request.features) byGroup.set(f.group, [...(byGroup.get(f.group) ?? []), f]);
+  const asOf = new Date(request.now).toISOString();
+
+  const loaded = new Map<FeatureGroup, (StoredEntity | undefined)[]>();
+  await Promise.all(
+    [...byGroup].map(async ([group, refs]) => {
+      const keys: EntityKey[] = request.entities.map((e) => ({
+        group: group.name,
+        entityId: e[group.entity.name] as string,
+      }));
+      const options = {
+        latest: refs.filter((r) => r.feature.kind === 'latest').map((r) => r.feature.name),
+        tiles: refs.some((r) => r.feature.kind === 'window'),
+      };
+      loaded.set(group, await store.load(keys, options));
+    }),
+  );
+
+  return request.entities.map((entity, row) => {
+    const features: Record<string, FeatureCell> = {};
+    const freshnessMs: Record<string, number | null> = {};
+    const events: Record<string, LookupRow['events'][string]> = {};
+    for (const [group, refs] of byGroup) {
+      const latest = loaded.get(group)?.[row]?.state.latest;
+      const stored = loaded.get(group)?.[row];
+      const status: FeatureStatus | undefined = !latest
+        ? 'not_found'
+        : latest.eventTime + group.ttlMs <= request.now
+          ? 'expired'
+          : undefined;
+      freshnessMs[group.name] = status || !latest ? null : Math.max(0, request.now - latest.eventTime);
+      events[group.name] =
+        status || !latest
+          ? null
+          : {
+              eventId: latest.eventId,
+              eventTime: new Date(latest.eventTime).toISOString(),
+              ingestionTime: new Date(latest.ingestionTime).toISOString(),
+            };
+      const windows =
+        !status && refs.some((r) => r.feature.kind === 'window')
+          ? evaluateWindows(group, stored?.state.tiles ?? {}, request.now)
+          : {};
+      for (const { ref, feature } of refs) {
+        const windowed = feature.kind === 'window';
+        const eventTime =
+          !latest || status ? null : windowed ? asOf : new Date(latest.eventTime).toISOString();
+        if (status) features[ref] = { value: null, eventTime: null, status };
+        else if (feature.classification === 'pii' && !request.seesPii(group))
+          features[ref] = { value: null, eventTime, status: 'masked' };
+        else
+          features[ref] = {
+            value: (windowed ? windows[feature.name] : latest?.values[feature.name]) ?? null,
+            eventTime,
+            status: 'present',
+          };
+      }
+    }
+    return { entity, features, freshnessMs, events };
+  });
 }

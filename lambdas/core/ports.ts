@@ -72,9 +72,18 @@ export interface EntityWrite {
 /** `conflict`: someone else wrote the entity since it was read; read again and recompute. */
 export type SaveResult = 'saved' | 'conflict' | Failed;
 
+/**
+ * What a reader needs of the entities (a projection): the named latest values, and the tiles or
+ * not. A store may return more; it must return at least this.
+ */
+export interface LoadOptions {
+  readonly latest: readonly string[];
+  readonly tiles: boolean;
+}
+
 export interface EntityStore {
-  /** The stored entities, `undefined` for a key never written. */
-  load(keys: readonly EntityKey[]): Promise<(StoredEntity | undefined)[]>;
+  /** The stored entities, `undefined` for a key never written. Without `options`, everything. */
+  load(keys: readonly EntityKey[], options?: LoadOptions): Promise<(StoredEntity | undefined)[]>;
   /** Saves each write iff the stored version still equals `expectedVersion`. */
   save(writes: readonly EntityWrite[]): Promise<SaveResult[]>;
 }

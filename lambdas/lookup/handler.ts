@@ -1,71 +1,116 @@
 /**
- * Lookup API (API Gateway REST proxy, IAM-authorised). Thin: route, validate the path against the
- * feature group definition, call the core, map to JSON or problem+json. Bad input is always a 4xx
- * with a message; an unexpected error is a 500 problem without internals, logged with its request id.
+ * Lookup API (API Gateway REST proxy, IAM-authorised). Thin: route, validate against the feature
+ * group definitions, authorize, call the core, map to JSON or problem+json. Bad input is always a
+ * 4xx with a message; an unexpected error is a 500 problem without internals. One audit line per
+ * request (principal, groups, entity count, decision, latency), never a feature value.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { featureGroupsByName } from '../../schemas/index.js';
 import { DynamoDbEntityStore } from '../adapters/dynamodb-entity-store.js';
-import { lookupEntity } from '../core/lookup.js';
+import { type FeatureRef, type LookupRow, lookupFeatures } from '../core/lookup.js';
 import type { EntityStore } from '../core/ports.js';
 import { dynamoDbClientConfig, lookupConfigSchema, readConfig } from '../shared/config.js';
 import { json, problem } from './http.js';
+import { parseGet, parsePost } from './requests.js';
 
 const logger = new Logger({ serviceName: 'feature-lookup' });
-let store: EntityStore | undefined;
 
-const ROUTE = '/v1/features/{group}/{entityId}';
+export interface LookupDeps {
+  readonly store: EntityStore;
+  readonly maxEntities: number;
+  readonly now?: () => number;
+}
 
-export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
-  const started = performance.now();
-  const requestId = event.requestContext?.requestId;
-  let response: APIGatewayProxyResult;
-  try {
-    response = await route(event);
-  } catch (error) {
-    logger.error('lookup failed', { requestId, error: error as Error });
-    response = problem(500, 'internal', `the lookup failed; quote request id ${requestId ?? 'unknown'}`);
-  }
-  logger.info('lookup', {
-    requestId,
-    principal: event.requestContext?.identity?.userArn ?? null,
-    route: event.resource,
-    group: event.pathParameters?.group ?? null,
-    status: response.statusCode,
-    latencyMs: Math.round((performance.now() - started) * 100) / 100,
-  });
-  return response;
-};
+interface Audit {
+  groups: string[];
+  entities: number;
+  decision: 'allow' | 'invalid' | 'not-found';
+}
 
-async function route(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
-  if (event.resource !== ROUTE) return problem(404, 'no-route', `no route ${event.httpMethod} ${event.path}`);
-  if (event.httpMethod !== 'GET')
-    return problem(405, 'method', `${event.httpMethod} is not allowed on ${ROUTE}`);
-  const groupName = event.pathParameters?.group ?? '';
-  const entityId = event.pathParameters?.entityId ?? '';
-  const group = featureGroupsByName.get(groupName);
-  if (!group) {
-    return problem(400, 'unknown-group', `unknown feature group "${groupName.slice(0, 64)}"`, event.path, {
-      groups: [...featureGroupsByName.keys()],
+/** A lookup handler over the given adapters (created on first use); `handler` below is the deployed one. */
+export function createHandler(
+  makeDeps: () => LookupDeps,
+): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
+  let deps: LookupDeps | undefined;
+  return async (event) => {
+    const started = performance.now();
+    const requestId = event.requestContext?.requestId;
+    const audit: Audit = { groups: [], entities: 0, decision: 'invalid' };
+    let response: APIGatewayProxyResult;
+    try {
+      deps ??= makeDeps();
+      response = await route(event, deps, audit);
+    } catch (error) {
+      logger.error('lookup failed', { requestId, error: error as Error });
+      response = problem(500, 'internal', `the lookup failed; quote request id ${requestId ?? 'unknown'}`);
+    }
+    logger.info('lookup', {
+      requestId,
+      principal: event.requestContext?.identity?.userArn ?? null,
+      route: `${event.httpMethod} ${event.resource}`,
+      ...audit,
+      status: response.statusCode,
+      latencyMs: Math.round((performance.now() - started) * 100) / 100,
+    });
+    return response;
+  };
+}
+
+export const handler = createHandler(() => {
+  const config = readConfig(lookupConfigSchema, process.env);
+  return {
+    store: new DynamoDbEntityStore({ tableName: config.ONLINE_TABLE, clientConfig: dynamoDbClientConfig() }),
+    maxEntities: config.LOOKUP_MAX_ENTITIES,
+  };
+});
+
+async function route(
+  event: APIGatewayProxyEvent,
+  deps: LookupDeps,
+  audit: Audit,
+): Promise<APIGatewayProxyResult> {
+  const now = (deps.now ?? Date.now)();
+  const key = `${event.httpMethod} ${event.resource}`;
+  if (key === 'GET /v1/features/{group}/{entityId}') {
+    const parsed = parseGet(event.pathParameters, event.queryStringParameters);
+    if (!parsed.ok) return parsed.problem;
+    const { group, entityId, refs } = parsed.value;
+    Object.assign(audit, { groups: [group.name], entities: 1, decision: 'allow' });
+    const entity = { [group.entity.name]: entityId };
+    const [row] = await lookupFeatures(deps.store, {
+      entities: [entity],
+      features: refs,
+      seesPii: () => false,
+      now,
+    });
+    const found = row?.events[group.name];
+    if (!row || !found) {
+      audit.decision = 'not-found';
+      const status = row?.features[refs[0]?.ref ?? '']?.status;
+      const detail =
+        status === 'expired'
+          ? `${group.name} features of ${entityId} are older than the group's TTL`
+          : `no ${group.name} features for ${entityId}`;
+      return problem(404, 'entity-not-found', detail, event.path);
+    }
+    return json(200, {
+      group: group.name,
+      entity: { name: group.entity.name, id: entityId },
+      ...found,
+      freshnessMs: row.freshnessMs[group.name],
+      features: Object.fromEntries(refs.map((r) => [r.feature.name, row.features[r.ref]])),
     });
   }
-  const id = group.entity.idSchema.safeParse(entityId);
-  if (!id.success) {
-    const why = id.error.issues.map((i) => i.message).join('; ');
-    return problem(400, 'invalid-entity-id', `${group.entity.name} is malformed: ${why}`, event.path);
+  if (key === 'POST /v1/features:get') {
+    const parsed = parsePost(event.body, event.isBase64Encoded, deps.maxEntities);
+    if (!parsed.ok) return parsed.problem;
+    const { refs, entities } = parsed.value;
+    Object.assign(audit, { groups: groupsOf(refs), entities: entities.length, decision: 'allow' });
+    const rows = await lookupFeatures(deps.store, { entities, features: refs, seesPii: () => false, now });
+    return json(200, { asOf: new Date(now).toISOString(), rows: rows.map(toRow) });
   }
-  store ??= new DynamoDbEntityStore({
-    tableName: readConfig(lookupConfigSchema, process.env).ONLINE_TABLE,
-    clientConfig: dynamoDbClientConfig(),
-  });
-  const result = await lookupEntity(group, id.data, store, Date.now());
-  if (!result.found) {
-    const detail =
-      result.reason === 'expired'
-        ? `${group.name} features of ${id.data} are older than the group's TTL`
-        : `no ${group.name} features for ${id.data}`;
-    return problem(404, 'entity-not-found', detail, event.path);
-  }
-  return json(200, result.features);
+  return problem(404, 'no-route', `no route ${event.httpMethod} ${event.path}`);
 }
+
+const groupsOf = (refs: readonly FeatureRef[]) => [...new Set(refs.map((r) => r.group.name))];
+const toRow = (r: LookupRow) => ({ entity: r.entity, features: r.features, freshnessMs: r.freshnessMs });

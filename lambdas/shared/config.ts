@@ -23,6 +23,8 @@ export type ProcessorConfig = z.infer<typeof processorConfigSchema>;
 
 export const lookupConfigSchema = z.object({
   ONLINE_TABLE: name('DynamoDB online store table'),
+  /** Entities one POST /v1/features:get may ask for (each group's keys are read 100 per BatchGetItem). */
+  LOOKUP_MAX_ENTITIES: z.coerce.number().int().min(1).max(1000).default(100),
 });
 export type LookupConfig = z.infer<typeof lookupConfigSchema>;
 

@@ -96,6 +96,34 @@ describe('pipeline on the stand-ins', () => {
     expect(merchant.body.features.last_customer_country?.value).toBe('AE');
   });
 
+  it('answers a batch lookup across groups over HTTP, rows in request order', async () => {
+    const e = transaction({
+      customerId: 'cus_bat1',
+      merchantId: 'mer_bat1',
+      amountMinor: 42,
+      eventTime: now(),
+    });
+    await put([{ partitionKey: e.customerId, payload: envelope(e) }]);
+    const res = await fetch(`${platform.endpoints.api.url}/v1/features:get`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        features: ['customer:amount_sum_1h', 'merchant:txn_count_1h'],
+        entities: [
+          { customer_id: 'cus_none', merchant_id: 'mer_bat1' },
+          { customer_id: 'cus_bat1', merchant_id: 'mer_bat1' },
+        ],
+      }),
+    });
+    expect(res.status).toBe(200);
+    const { rows } = (await res.json()) as {
+      rows: { features: Record<string, { value: unknown; status: string }> }[];
+    };
+    expect(rows.map((r) => r.features['customer:amount_sum_1h']?.status)).toEqual(['not_found', 'present']);
+    expect(rows[1]?.features['customer:amount_sum_1h']?.value).toBe(42);
+    expect(rows[0]?.features['merchant:txn_count_1h']?.value).toBe(1);
+  });
+
   it('does not let a late older event overwrite a newer value, and keeps both offline', async () => {
     const t = Date.now();
     const newer = transaction({
