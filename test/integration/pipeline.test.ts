@@ -10,6 +10,7 @@ import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { KinesisClient, PutRecordCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { FeatureApiError, FeatureClient } from '../../clients/feature-client.js';
 import { localDynamoDbClient, localKinesisClient, localS3Client } from '../../local/clients.js';
 import {
   importHandler,
@@ -122,6 +123,30 @@ describe('pipeline on the stand-ins', () => {
     expect(rows.map((r) => r.features['customer:amount_sum_1h']?.status)).toEqual(['not_found', 'present']);
     expect(rows[1]?.features['customer:amount_sum_1h']?.value).toBe(42);
     expect(rows[0]?.features['merchant:txn_count_1h']?.value).toBe(1);
+  });
+
+  it('serves the typed FeatureClient, signed with the local credentials, and maps problems to errors', async () => {
+    const e = transaction({ customerId: 'cus_cli1', amountMinor: 9, eventTime: now() });
+    await put([{ partitionKey: e.customerId, payload: envelope(e) }]);
+    const client = new FeatureClient({
+      baseUrl: platform.endpoints.api.url,
+      region: platform.endpoints.region,
+      credentials: platform.endpoints.credentials,
+    });
+
+    const one = await client.getEntity('customer', 'cus_cli1', ['last_amount_minor']);
+    expect(one.features.last_amount_minor?.value).toBe(9);
+    const batch = await client.getFeatures({
+      features: ['customer:txn_count_1h'],
+      entities: [{ customer_id: 'cus_cli1' }],
+    });
+    expect(batch.rows[0]?.features['customer:txn_count_1h']?.value).toBe(1);
+    const error = await client.getEntity('customer', 'bob').catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(FeatureApiError);
+    expect(error).toMatchObject({
+      status: 400,
+      problem: { detail: expect.stringMatching(/customer_id is malformed/) },
+    });
   });
 
   it('does not let a late older event overwrite a newer value, and keeps both offline', async () => {
