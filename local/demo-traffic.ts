@@ -4,6 +4,8 @@
  * the platform must arrive at (counts and the latest values per entity), computed here
  * independently of the processor.
  */
+import { upgradeEvent } from '../schemas/contract.js';
+import { transaction } from '../schemas/transaction.contract.js';
 
 export type DemoKind = 'valid' | 'duplicate' | 'malformed' | 'late';
 
@@ -15,7 +17,7 @@ export interface DemoRecord {
 
 export interface DemoPlan {
   readonly records: readonly DemoRecord[];
-  /** The valid records' events, in send order (what the reference recomputation replays). */
+  /** The valid records' events in the current contract shape, in send order (what the reference replays). */
   readonly events: readonly Record<string, unknown>[];
   readonly quarantined: number;
 }
@@ -42,6 +44,9 @@ const MALFORMED: ((e: Record<string, unknown>) => string)[] = [
   (e) =>
     JSON.stringify({ contract: 'transaction', version: 1, event: { ...e, customerEmail: 'not-an-email' } }),
   (e) => JSON.stringify({ contract: 'transaction', version: 1, event: { ...e, amountMinor: -5 } }),
+  (e) => JSON.stringify({ contract: 'transaction', version: 1, event: { ...e, currency: 'JPY' } }), // rule: settled currency
+  (e) => JSON.stringify({ contract: 'transaction', version: 2, event: { ...e, amountMinor: 90_000_000 } }), // rule: amount limit
+  (e) => JSON.stringify({ contract: 'transaction', version: 3, event: e }), // unregistered version
   (e) => JSON.stringify({ contract: 'refund', version: 1, event: e }),
   (e) => JSON.stringify(e), // no envelope
 ];
@@ -59,7 +64,11 @@ export function planDemoTraffic(options: DemoOptions): DemoPlan {
     { length: options.merchants ?? 40 },
     (_, i) => `mer_${String(i).padStart(5, '0')}`,
   );
-  const onTimeSent: Record<string, unknown>[] = [];
+  const onTimeSent: {
+    version: number;
+    payload: Record<string, unknown>;
+    current: Record<string, unknown>;
+  }[] = [];
   const records: DemoRecord[] = [];
   const events: Record<string, unknown>[] = [];
   let quarantined = 0;
@@ -85,13 +94,13 @@ export function planDemoTraffic(options: DemoOptions): DemoPlan {
     } else if (roll < 0.05 && onTimeSent.length > 0) {
       // A producer retry: the same event again, moments later.
       const original = pick(onTimeSent);
-      const envelope = { contract: 'transaction', version: 1, event: original };
+      const envelope = { contract: 'transaction', version: original.version, event: original.payload };
       records.push({
         kind: 'duplicate',
-        partitionKey: String(original.customerId),
+        partitionKey: String(original.payload.customerId),
         data: encode(JSON.stringify(envelope)),
       });
-      events.push(original);
+      events.push(original.current);
     } else {
       // Late: hours behind; late indeed once its customer has newer events (the reference decides).
       const late = roll < 0.07;
@@ -99,14 +108,19 @@ export function planDemoTraffic(options: DemoOptions): DemoPlan {
         event.eventTime = new Date(
           options.now - 3 * 3_600_000 - Math.floor(random() * 3_600_000),
         ).toISOString();
-      const envelope = { contract: 'transaction', version: 1, event };
+      // Most producers send v2; some still send v1, which the processor upgrades.
+      const version = random() < 0.8 ? 2 : 1;
+      if (version === 2)
+        Object.assign(event, { mcc: pick(['5411', '5812', '5999', '6011']), cardPresent: random() < 0.6 });
+      const current = version === 1 ? upgradeEvent(transaction, 1, event) : event;
+      const envelope = { contract: 'transaction', version, event };
       records.push({
         kind: late ? 'late' : 'valid',
         partitionKey: customerId,
         data: encode(JSON.stringify(envelope)),
       });
-      events.push(event);
-      if (!late) onTimeSent.push(event);
+      events.push(current);
+      if (!late) onTimeSent.push({ version, payload: event, current });
     }
   }
   return { records, events, quarantined };

@@ -18,6 +18,7 @@ export const customer = defineFeatureGroup({
     last_channel: latest('channel', 'channel of the latest transaction'),
     last_merchant_id: latest('merchantId', 'merchant of the latest transaction'),
     email: latest('customerEmail', 'contact e-mail on the latest transaction (PII)'),
+    last_card_present: latest('cardPresent', 'whether the card was present in the latest transaction'),
     txn_count: count(['5m', '1h', '24h', '7d'], 'number of transactions'),
     amount_sum: window('sum', 'amountMinor', ['1h', '24h', '7d'], 'total amount, minor units'),
     amount_mean: window('mean', 'amountMinor', ['24h', '7d'], 'mean amount, minor units'),

@@ -3,6 +3,7 @@
  * act on; reasons name fields and rules, never the values (which may be PII).
  */
 import { z } from 'zod';
+import { upgradeEvent } from '../../schemas/contract.js';
 import type { EventContract } from '../../schemas/index.js';
 
 /** A stream record, independent of Lambda's event shape. */
@@ -38,8 +39,8 @@ export type Decoded =
   | { readonly ok: true; readonly event: ValidEvent }
   | { readonly ok: false; readonly reason: string };
 
-/** How far ahead of its arrival an event time may be (clock skew); further is a producer bug. */
-export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
+/** The largest clock skew any contract allows (tiles are kept this much longer). */
+export const MAX_FUTURE_SKEW_MS = 15 * 60_000;
 
 const describeIssues = (issues: readonly z.core.$ZodIssue[]): string =>
   issues
@@ -64,22 +65,40 @@ export function decodeRecord(record: InputRecord, contracts: ReadonlyMap<string,
   const { contract: name, version, event } = envelope.data;
   const contract = contracts.get(name);
   if (!contract) return { ok: false, reason: `unknown contract "${name.slice(0, 64)}"` };
-  if (version !== contract.version) {
-    return { ok: false, reason: `contract ${name} has no version ${version} (current: ${contract.version})` };
+  const older = contract.previousVersions.find((p) => p.version === version);
+  if (version !== contract.version && !older) {
+    const known = [...contract.previousVersions.map((p) => p.version), contract.version].join(', ');
+    return { ok: false, reason: `contract ${name} has no version ${version} (registered: ${known})` };
   }
-  const parsed = contract.schema.safeParse(event);
-  if (!parsed.success) {
+  const asSent = (older?.schema ?? contract.schema).safeParse(event);
+  if (!asSent.success) {
     return {
       ok: false,
-      reason: `violates contract ${name} v${version}: ${describeIssues(parsed.error.issues)}`,
+      reason: `violates contract ${name} v${version}: ${describeIssues(asSent.error.issues)}`,
+    };
+  }
+  // An older version is brought to the current shape, which must then hold too.
+  const parsed = older
+    ? contract.schema.safeParse(upgradeEvent(contract, version, asSent.data as Record<string, unknown>))
+    : asSent;
+  if (!parsed.success) {
+    const why = describeIssues(parsed.error.issues);
+    return {
+      ok: false,
+      reason: `contract ${name} v${version} does not upgrade to v${contract.version}: ${why}`,
     };
   }
   const fields = parsed.data as Record<string, unknown>;
+  for (const rule of contract.rules) {
+    if (!rule.check(fields))
+      return { ok: false, reason: `data quality rule "${rule.name}" failed: ${rule.description}` };
+  }
   const eventTime = Date.parse(String(fields[contract.eventTimeField]));
-  if (eventTime > record.arrivalTime + MAX_FUTURE_SKEW_MS) {
+  if (eventTime > record.arrivalTime + contract.maxFutureSkewMs) {
+    const minutes = contract.maxFutureSkewMs / 60_000;
     return {
       ok: false,
-      reason: `${contract.eventTimeField} is more than 5 minutes after the record's arrival`,
+      reason: `${contract.eventTimeField} is more than ${minutes} minutes after the record's arrival`,
     };
   }
   return {
