@@ -3,6 +3,7 @@
  * the real processor handler behind a local event source mapping, the real lookup handler behind
  * a local API Gateway, and `.local/endpoints.json` for producers that know nothing of this code.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -88,6 +89,9 @@ function configureFunctionEnvironment(standIns: StandInEndpoints, names: Resourc
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+    // Local stand-ins for Secrets Manager and KMS: fresh random keys for each run.
+    PII_TOKEN_KEY: process.env.PII_TOKEN_KEY ?? randomBytes(32).toString('base64'),
+    PII_SEAL_KEY: process.env.PII_SEAL_KEY ?? randomBytes(32).toString('base64'),
     ...processorEnvironment(names),
     ...lookupEnvironment(names),
   });

@@ -221,3 +221,24 @@ export function offlineColumns(group: FeatureGroup): OfflineColumn[] {
     ...latestFeatures(group).map((f) => ({ name: f.name, type: f.type, description: f.description })),
   ];
 }
+
+/** A contract field as an offline column name: snake_case, as Glue and Athena expect. */
+export const columnName = (field: string): string => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** The raw-events dataset of a contract: the event's current shape, one row per applied event. */
+export function eventColumns(contract: EventContract): OfflineColumn[] {
+  const skip = new Set<string>([contract.eventIdField, contract.eventTimeField]);
+  return [
+    { name: 'event_id', type: 'string', description: 'producer-assigned event id; unique per event' },
+    { name: 'event_time', type: 'timestamp', description: 'event time (UTC)' },
+    { name: 'ingestion_time', type: 'timestamp', description: 'arrival time in the stream (UTC)' },
+    { name: 'contract_version', type: 'int32', description: `version of the ${contract.name} contract the producer sent` },
+    ...Object.entries(contract.fieldTypes)
+      .filter(([field]) => !skip.has(field))
+      .map(([field, type]) => ({
+        name: columnName(field),
+        type: type as FieldType,
+        description: `${field} (${contract.classification[field as keyof typeof contract.classification]})`,
+      })),
+  ];
+}

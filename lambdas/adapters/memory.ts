@@ -2,13 +2,16 @@
  * In-memory implementations of the ports, with the same contracts as the AWS ones: for unit
  * tests, the processor benchmark, and as the reference the store adapters are tested against.
  */
+import { featureGroupsByName } from '../../schemas/index.js';
 import { entityKeyOf } from '../core/latest-values.js';
 import type {
   EntityKey,
   EntityStore,
   EntityWrite,
+  FeatureValue,
   LoadOptions,
   OfflineBatch,
+  OfflineRow,
   OfflineSink,
   PutResult,
   SaveResult,
@@ -47,16 +50,34 @@ export class InMemoryEntityStore implements EntityStore {
 }
 
 export class InMemoryOfflineSink implements OfflineSink {
-  /** Keyed like the S3 objects: group/dt/batchId, so a rewrite replaces. */
+  /** Keyed like the S3 objects: prefix + dt + batchId, so a rewrite replaces. */
   readonly objects = new Map<string, OfflineBatch>();
   async append(batches: readonly OfflineBatch[]): Promise<PutResult[]> {
     return batches.map((b) => {
-      this.objects.set(`${b.group}/${b.dt}/${b.batchId}`, b);
+      this.objects.set(`${b.prefix}dt=${b.dt}/${b.batchId}`, b);
       return 'stored';
     });
   }
-  rows(group: string) {
-    return [...this.objects.values()].filter((b) => b.group === group).flatMap((b) => b.rows);
+  /** A group's feature-history rows, as entity id, event id and time, and latest values. */
+  rows(group: string): OfflineRow[] {
+    const entity = featureGroupsByName.get(group)?.entity.name ?? '';
+    return [...this.objects.values()]
+      .filter((b) => b.prefix === `features/group=${group}/`)
+      .flatMap((b) => b.rows)
+      .map(({ [entity]: entityId, event_id, event_time, ingestion_time, contract_version, ...values }) => ({
+        entityId: String(entityId),
+        eventId: String(event_id),
+        eventTime: Number(event_time),
+        ingestionTime: Number(ingestion_time),
+        contractVersion: Number(contract_version),
+        values: values as Record<string, FeatureValue>,
+      }));
+  }
+  /** A contract's raw-event rows. */
+  events(contract: string): Readonly<Record<string, unknown>>[] {
+    return [...this.objects.values()]
+      .filter((b) => b.prefix === `events/contract=${contract}/`)
+      .flatMap((b) => b.rows);
   }
 }
 

@@ -1,15 +1,14 @@
-/** Feature-history rows -> Parquet bytes, with the column order and types of `offlineColumns(group)`. */
+/** Offline rows -> Parquet bytes, in the column order and types the dataset declares. */
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import type { FeatureGroup, OfflineColumn } from '../../schemas/index.js';
-import { offlineColumns } from '../../schemas/index.js';
-import type { OfflineRow } from '../core/ports.js';
+import type { OfflineColumn } from '../../schemas/index.js';
 
 type SchemaElement = NonNullable<Parameters<typeof parquetWriteBuffer>[0]['schema']>[number];
 
+/** Columns that are never null in any dataset. */
 const REQUIRED = new Set(['event_time', 'event_id', 'ingestion_time', 'contract_version']);
 
-function element(column: OfflineColumn, required: boolean): SchemaElement {
-  const repetition_type = required ? 'REQUIRED' : 'OPTIONAL';
+function element(column: OfflineColumn): SchemaElement {
+  const repetition_type = REQUIRED.has(column.name) ? 'REQUIRED' : 'OPTIONAL';
   const name = column.name;
   switch (column.type) {
     case 'string':
@@ -39,34 +38,15 @@ function cell(column: OfflineColumn, value: unknown): unknown {
   return value;
 }
 
-export function toParquet(group: FeatureGroup, rows: readonly OfflineRow[]): Uint8Array {
-  const columns = offlineColumns(group);
-  const [entityColumn] = columns;
-  const get = (row: OfflineRow, name: string): unknown => {
-    if (name === entityColumn?.name) return row.entityId;
-    switch (name) {
-      case 'event_time':
-        return row.eventTime;
-      case 'event_id':
-        return row.eventId;
-      case 'ingestion_time':
-        return row.ingestionTime;
-      case 'contract_version':
-        return row.contractVersion;
-      default:
-        return row.values[name];
-    }
-  };
+export function toParquet(
+  columns: readonly OfflineColumn[],
+  rows: readonly Readonly<Record<string, unknown>>[],
+  metadata: Record<string, string> = {},
+): Uint8Array {
   const buffer = parquetWriteBuffer({
-    columnData: columns.map((c) => ({
-      name: c.name,
-      data: rows.map((r) => cell(c, get(r, c.name))) as never,
-    })),
-    schema: [
-      { name: 'root', num_children: columns.length },
-      ...columns.map((c, i) => element(c, i === 0 || REQUIRED.has(c.name))),
-    ],
-    kvMetadata: [{ key: 'feature_group', value: group.name }],
+    columnData: columns.map((c) => ({ name: c.name, data: rows.map((r) => cell(c, r[c.name])) as never })),
+    schema: [{ name: 'root', num_children: columns.length }, ...columns.map(element)],
+    kvMetadata: Object.entries(metadata).map(([key, value]) => ({ key, value })),
     createdBy: 'feature-platform',
   });
   return new Uint8Array(buffer);

@@ -2,16 +2,19 @@
  * Side outputs on S3: one JSON object per record and kind at
  * `<kind>/dt=<arrival yyyy-mm-dd>/<shardId>/<sequenceNumber>.json` (kind: quarantine, late,
  * duplicate), holding the reason and the raw payload, so nothing is lost and a redelivery
- * rewrites the same object.
+ * rewrites the same object. The payload may carry PII, so it is sealed under the PII key
+ * (`sealedData`); the reason never holds a value.
  */
 import { PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { utcDate } from '../core/latest-values.js';
-import type { PutResult, SideOutput, SideOutputEntry } from '../core/ports.js';
+import type { PayloadSealer, PutResult, SideOutput, SideOutputEntry } from '../core/ports.js';
 import { mapWithConcurrency } from './concurrency.js';
 import { asError, SideOutputError } from './errors.js';
 
 export interface S3SideOutputProps {
   readonly bucket: string;
+  /** Seals each raw payload under the PII key (it may carry PII). Without one, payloads are stored as sent. */
+  readonly sealer?: PayloadSealer;
   readonly client?: S3Client;
   readonly clientConfig?: S3ClientConfig;
 }
@@ -30,6 +33,13 @@ export class S3SideOutput implements SideOutput {
     return this.#s3;
   }
 
+  async #document(entry: SideOutputEntry): Promise<Record<string, unknown>> {
+    const { data, ...rest } = entry;
+    const doc = { ...rest, arrivalTime: new Date(entry.arrivalTime).toISOString() };
+    if (!this.props.sealer) return { ...doc, data };
+    return { ...doc, sealedData: await this.props.sealer.seal(Buffer.from(data, 'base64')) };
+  }
+
   put(entries: readonly SideOutputEntry[]): Promise<PutResult[]> {
     return mapWithConcurrency(entries, 8, async (entry) => {
       const key = sideOutputKey(entry);
@@ -38,7 +48,7 @@ export class S3SideOutput implements SideOutput {
           new PutObjectCommand({
             Bucket: this.props.bucket,
             Key: key,
-            Body: JSON.stringify({ ...entry, arrivalTime: new Date(entry.arrivalTime).toISOString() }),
+            Body: JSON.stringify(await this.#document(entry)),
             ContentType: 'application/json',
           }),
         );

@@ -60,12 +60,26 @@ export function applyEvent(state: EntityState, group: FeatureGroup, r: EntityRec
 /** How long past the lateness horizon an event id is remembered, for producer retries. */
 export const RECENT_MARGIN_MS = 10 * 60_000;
 
-/** Drops tiles no window reaches and event ids no retry can still match (the latter would be late). */
-export function pruneState(state: EntityState, group: FeatureGroup): void {
+/**
+ * True once an event remembered at event time `t` is past the horizon: a retry of it is decided as
+ * if its id had never been seen (it can only be late), whether or not pruning dropped it yet.
+ */
+export const isForgotten = (state: EntityState, group: FeatureGroup, t: number): boolean =>
+  state.maxEventTime !== null && t < state.maxEventTime - group.allowedLatenessMs - RECENT_MARGIN_MS;
+
+/** Where a retry decided after its id was forgotten keeps its decision (the id's own entry is never overwritten). */
+export const retryKey = (eventId: string, recordId: string): string => `${eventId}@${recordId}`;
+
+/**
+ * Drops tiles no window reaches and forgotten event ids, except the ids of `keep` (the records of
+ * the batch being processed: a redelivery of them re-reads their decisions).
+ */
+export function pruneState(state: EntityState, group: FeatureGroup, keep?: ReadonlySet<string>): void {
   if (state.maxEventTime === null) return;
   pruneTiles(state.tiles, tilePlan(group), state.maxEventTime);
-  const horizon = state.maxEventTime - group.allowedLatenessMs - RECENT_MARGIN_MS;
-  for (const [id, seen] of Object.entries(state.recent)) if (seen.t < horizon) delete state.recent[id];
+  for (const [key, seen] of Object.entries(state.recent))
+    if (!keep?.has(key.split('@')[0] as string) && isForgotten(state, group, seen.t))
+      delete state.recent[key];
 }
 
 /** When the item may go: after the group's TTL and its longest window have both passed. */

@@ -7,6 +7,7 @@
  *   so the caller can retry exactly what did not happen.
  */
 
+import type { OfflineColumn } from '../../schemas/index.js';
 import type { TileSet } from './tiles.js';
 
 export type FeatureValue = string | number | boolean | null;
@@ -99,14 +100,18 @@ export interface OfflineRow {
 }
 
 /**
- * Rows of one group and one UTC date (`dt`). `batchId` names the records they came from, so a
- * redelivered batch rewrites the same object instead of adding a copy.
+ * Rows of one offline dataset partition (a feature group's history, or a contract's raw events)
+ * for one UTC date. `batchId` names the records they came from, so a redelivered batch rewrites
+ * the same object instead of adding a copy.
  */
 export interface OfflineBatch {
-  readonly group: string;
+  /** The dataset's key prefix: `features/group=<group>/` or `events/contract=<contract>/`. */
+  readonly prefix: string;
   readonly dt: string;
   readonly batchId: string;
-  readonly rows: readonly OfflineRow[];
+  readonly columns: readonly OfflineColumn[];
+  /** Keyed by column name; timestamps as epoch milliseconds. */
+  readonly rows: readonly Readonly<Record<string, unknown>>[];
 }
 
 export interface OfflineSink {
@@ -138,3 +143,27 @@ export interface SideOutput {
 }
 
 export const isFailed = (r: unknown): r is Failed => typeof r === 'object' && r !== null && 'failed' in r;
+
+/**
+ * Replaces PII values with stable tokens (keyed HMAC) before anything is stored: the same value
+ * always gives the same token, so joins and distinct counts still work; the value cannot be read back.
+ */
+export interface Tokenizer {
+  /** Tokens in request order; `field` is part of the MAC so equal values of different fields differ. */
+  tokenize(items: readonly { readonly field: string; readonly value: string }[]): Promise<string[]>;
+}
+
+/** A payload encrypted under the PII key (envelope encryption): only holders of that key can read it. */
+export interface SealedPayload {
+  readonly alg: 'AES-256-GCM';
+  /** The data key, encrypted by KMS (base64), or the id of a local key. */
+  readonly encryptedKey: string;
+  readonly iv: string;
+  readonly tag: string;
+  readonly ciphertext: string;
+}
+
+export interface PayloadSealer {
+  seal(plaintext: Uint8Array): Promise<SealedPayload>;
+  unseal(sealed: SealedPayload): Promise<Uint8Array>;
+}

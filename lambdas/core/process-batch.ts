@@ -26,6 +26,7 @@
  *    only handle records before it, Lambda redelivers from it, and steps 2-3 make the rest no-ops.
  *    Offline and side-output objects are named after their records, so rewriting them is harmless.
  */
+import { randomBytes } from 'node:crypto';
 import type { EventContract, FeatureGroup } from '../../schemas/index.js';
 import { buildOutputs } from './batch-outputs.js';
 import { type Committed, commitEntities } from './commit-entities.js';
@@ -36,13 +37,16 @@ import {
   applyEvent,
   type EntityRecord,
   expiresAt,
+  isForgotten,
   isLate,
   pruneState,
+  retryKey,
 } from './entity-state.js';
 import { entityKeyOf } from './latest-values.js';
-import type { EntityKey, EntityStore, OfflineSink, SideOutput } from './ports.js';
+import type { EntityKey, EntityStore, OfflineSink, SideOutput, Tokenizer } from './ports.js';
 import { isFailed } from './ports.js';
 import { padSequence } from './sequence.js';
+import { HmacTokenizer } from './tokens.js';
 
 export type Outcome = 'applied' | 'duplicate' | 'quarantined' | 'late';
 
@@ -52,6 +56,11 @@ export interface ProcessorDeps {
   readonly entities: EntityStore;
   readonly offline: OfflineSink;
   readonly sideOutput: SideOutput;
+  /**
+   * Replaces PII-classified field values with tokens before anything is stored.
+   * @default tokens under a random per-process key: never raw PII, but not stable across processes
+   */
+  readonly tokenizer?: Tokenizer;
   /** Backoff between write-conflict retries (tests inject an instant one). */
   readonly sleep?: (ms: number) => Promise<void>;
 }
@@ -96,9 +105,7 @@ export async function processBatch(
   deps: ProcessorDeps,
 ): Promise<BatchResult> {
   const quarantined = new Map<InputRecord, string>();
-  const withinBatchDuplicates = new Map<InputRecord, string>();
   const candidates: Candidate[] = [];
-  const firstOfEvent = new Map<string, InputRecord>();
   const sorted = [...records].sort((a, b) =>
     padSequence(a.sequenceNumber) < padSequence(b.sequenceNumber) ? -1 : 1,
   );
@@ -126,13 +133,6 @@ export async function processBatch(
       );
       continue;
     }
-    const eventKey = `${event.contract.name}#${event.eventId}`;
-    const first = firstOfEvent.get(eventKey);
-    if (first) {
-      withinBatchDuplicates.set(record, first.recordId);
-      continue;
-    }
-    firstOfEvent.set(eventKey, record);
     candidates.push({
       record,
       recordId: record.recordId,
@@ -144,6 +144,8 @@ export async function processBatch(
       authority,
     });
   }
+
+  await tokenizePii(candidates, deps.tokenizer ?? ephemeralTokenizer);
 
   const errors: Error[] = [];
   let firstFailed: string | undefined; // padded sequence number of the first record not completed
@@ -195,27 +197,29 @@ export async function processBatch(
         const state = structuredClone(base);
         const info = new Map<string, Decision>();
         let changed = false;
-        for (const c of entities.get(entityKeyOf(key))?.records ?? []) {
+        const records = entities.get(entityKeyOf(key))?.records ?? [];
+        for (const c of records) {
           const seen = state.recent[c.event.eventId];
           if (alreadyProcessed(state, c)) {
+            const own = seen?.r === c.recordId ? seen : state.recent[retryKey(c.event.eventId, c.recordId)];
             info.set(
               c.recordId,
-              !seen
-                ? { kind: 'forgotten' }
-                : seen.r === c.recordId
-                  ? { kind: 'owner', lateGroups: seen.lg ?? [] }
-                  : { kind: 'duplicate', owner: seen.r },
+              own
+                ? { kind: 'owner', lateGroups: own.lg ?? [] }
+                : seen
+                  ? { kind: 'duplicate', owner: seen.r }
+                  : { kind: 'forgotten' },
             );
             continue;
           }
           changed = true;
           advanceCheckpoint(state, c);
-          if (seen && seen.r !== c.recordId) {
+          if (seen && seen.r !== c.recordId && !isForgotten(state, authority, seen.t)) {
             info.set(c.recordId, { kind: 'duplicate', owner: seen.r });
             continue;
           }
           const lateGroups = c.groups.filter((g) => isLate(state, g, c.event.eventTime)).map((g) => g.name);
-          state.recent[c.event.eventId] = {
+          state.recent[seen ? retryKey(c.event.eventId, c.recordId) : c.event.eventId] = {
             r: c.recordId,
             t: c.event.eventTime,
             ...(lateGroups.length ? { lg: lateGroups } : {}),
@@ -223,7 +227,7 @@ export async function processBatch(
           if (!lateGroups.includes(authority.name)) applyEvent(state, authority, c);
           info.set(c.recordId, { kind: 'owner', lateGroups });
         }
-        if (changed) pruneState(state, authority);
+        if (changed) pruneState(state, authority, new Set(records.map((c) => c.event.eventId)));
         return { state, changed, info };
       },
     );
@@ -262,7 +266,6 @@ export async function processBatch(
   const done = candidates.filter(before);
   const outputs = buildOutputs({
     quarantined,
-    withinBatchDuplicates,
     candidates: done,
     decisions,
     groupsByName,
@@ -293,22 +296,46 @@ export async function processBatch(
       failed.push(record.sequenceNumber);
       continue;
     }
-    const outcome = outcomeOf(record, quarantined, withinBatchDuplicates, decisions, candidateOf);
+    const outcome = outcomeOf(record, quarantined, decisions, candidateOf);
     outcomes.set(record.recordId, outcome);
     counts[outcome]++;
   }
   return { outcomes, counts, failed, errors };
 }
 
+const ephemeralTokenizer = new HmacTokenizer(async () => randomBytes(32));
+
+/** Every PII-classified field value becomes its token, in place, before any state or output sees it. */
+async function tokenizePii(candidates: Candidate[], tokenizer: Tokenizer): Promise<void> {
+  const items: { field: string; value: string; at: { c: number; field: string } }[] = [];
+  candidates.forEach((c, i) => {
+    const { contract, fields } = c.event;
+    for (const [field, value] of Object.entries(fields)) {
+      const classification = contract.classification[field as keyof typeof contract.classification];
+      if (classification === 'pii' && typeof value === 'string')
+        items.push({ field, value, at: { c: i, field } });
+    }
+  });
+  const tokens = await tokenizer.tokenize(items);
+  const replaced = new Map<number, Record<string, unknown>>();
+  items.forEach((item, k) => {
+    const fields = replaced.get(item.at.c) ?? { ...(candidates[item.at.c] as Candidate).event.fields };
+    fields[item.at.field] = tokens[k];
+    replaced.set(item.at.c, fields);
+  });
+  for (const [i, fields] of replaced) {
+    const c = candidates[i] as Candidate;
+    candidates[i] = { ...c, event: { ...c.event, fields } };
+  }
+}
+
 function outcomeOf(
   record: InputRecord,
   quarantined: ReadonlyMap<InputRecord, string>,
-  withinBatchDuplicates: ReadonlyMap<InputRecord, string>,
   decisions: ReadonlyMap<string, Decision>,
   candidateOf: ReadonlyMap<string, Candidate>,
 ): Outcome {
   if (quarantined.has(record)) return 'quarantined';
-  if (withinBatchDuplicates.has(record)) return 'duplicate';
   const d = decisions.get(record.recordId);
   if (d?.kind === 'duplicate') return 'duplicate';
   if (d?.kind === 'owner') {

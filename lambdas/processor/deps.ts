@@ -1,13 +1,23 @@
-import { contracts, featureGroups, groupsFedBy } from '../../schemas/index.js';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { contracts, groupsFedBy } from '../../schemas/index.js';
+import { AesGcmSealer, kmsDataKeys, localDataKey } from '../adapters/aes-gcm-sealer.js';
 import { DynamoDbEntityStore } from '../adapters/dynamodb-entity-store.js';
+import { keyFromBase64, secretsManagerKey } from '../adapters/hmac-tokenizer.js';
 import { S3OfflineSink } from '../adapters/s3-offline-sink.js';
 import { S3SideOutput } from '../adapters/s3-side-output.js';
 import type { ProcessorDeps } from '../core/process-batch.js';
+import { HmacTokenizer } from '../core/tokens.js';
 import { dynamoDbClientConfig, type ProcessorConfig, s3ClientConfig } from '../shared/config.js';
 
-/** The processor's adapters, chosen by configuration. */
+/** The processor's adapters, chosen by configuration (AWS services in AWS, local keys on `npm start`). */
 export function createProcessorDeps(config: ProcessorConfig): ProcessorDeps {
   const s3Config = s3ClientConfig(config.S3_FORCE_PATH_STYLE === 'true');
+  const tokenKey = config.PII_TOKEN_SECRET_ARN
+    ? secretsManagerKey({ secretId: config.PII_TOKEN_SECRET_ARN, clientConfig: { maxAttempts: 5 } })
+    : async () => keyFromBase64(config.PII_TOKEN_KEY as string, 'PII_TOKEN_KEY');
+  const dataKeys = config.PII_KMS_KEY_ID
+    ? kmsDataKeys({ kms: new KMSClient({ maxAttempts: 5 }), keyId: config.PII_KMS_KEY_ID })
+    : localDataKey(keyFromBase64(config.PII_SEAL_KEY as string, 'PII_SEAL_KEY').subarray(0, 32));
   return {
     contracts,
     groupsFedBy,
@@ -15,11 +25,12 @@ export function createProcessorDeps(config: ProcessorConfig): ProcessorDeps {
       tableName: config.ONLINE_TABLE,
       clientConfig: dynamoDbClientConfig(),
     }),
-    offline: new S3OfflineSink({
-      bucket: config.OFFLINE_BUCKET,
-      groups: featureGroups,
+    offline: new S3OfflineSink({ bucket: config.OFFLINE_BUCKET, clientConfig: s3Config }),
+    sideOutput: new S3SideOutput({
+      bucket: config.SIDE_OUTPUT_BUCKET,
       clientConfig: s3Config,
+      sealer: new AesGcmSealer(dataKeys),
     }),
-    sideOutput: new S3SideOutput({ bucket: config.SIDE_OUTPUT_BUCKET, clientConfig: s3Config }),
+    tokenizer: new HmacTokenizer(tokenKey),
   };
 }

@@ -12,13 +12,30 @@ export class ConfigError extends Error {
 
 const name = (what: string) => z.string({ error: `is required (${what})` }).min(1, `is required (${what})`);
 
-export const processorConfigSchema = z.object({
-  ONLINE_TABLE: name('DynamoDB online store table'),
-  OFFLINE_BUCKET: name('S3 offline store bucket'),
-  SIDE_OUTPUT_BUCKET: name('S3 quarantine/late/duplicate bucket'),
-  /** `true` for an S3-compatible endpoint such as the local s3rver. */
-  S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false'),
-});
+export const processorConfigSchema = z
+  .object({
+    ONLINE_TABLE: name('DynamoDB online store table'),
+    OFFLINE_BUCKET: name('S3 offline store bucket'),
+    SIDE_OUTPUT_BUCKET: name('S3 quarantine/late/duplicate bucket'),
+    /** `true` for an S3-compatible endpoint such as the local s3rver. */
+    S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false'),
+    /** Secrets Manager secret holding the PII tokenization key (AWS) ... */
+    PII_TOKEN_SECRET_ARN: z.string().min(1).optional(),
+    /** ... or the key itself, base64 (local runs only). */
+    PII_TOKEN_KEY: z.string().min(1).optional(),
+    /** KMS key (id or ARN) that seals raw payloads in the side outputs (AWS) ... */
+    PII_KMS_KEY_ID: z.string().min(1).optional(),
+    /** ... or a 32-byte key, base64 (local runs only). */
+    PII_SEAL_KEY: z.string().min(1).optional(),
+  })
+  .refine((c) => Boolean(c.PII_TOKEN_SECRET_ARN) !== Boolean(c.PII_TOKEN_KEY), {
+    path: ['PII_TOKEN_SECRET_ARN'],
+    message: 'exactly one of PII_TOKEN_SECRET_ARN and PII_TOKEN_KEY is required (the PII tokenization key)',
+  })
+  .refine((c) => Boolean(c.PII_KMS_KEY_ID) !== Boolean(c.PII_SEAL_KEY), {
+    path: ['PII_KMS_KEY_ID'],
+    message: 'exactly one of PII_KMS_KEY_ID and PII_SEAL_KEY is required (the key that seals raw payloads)',
+  });
 export type ProcessorConfig = z.infer<typeof processorConfigSchema>;
 
 export const lookupConfigSchema = z.object({
@@ -28,7 +45,7 @@ export const lookupConfigSchema = z.object({
 });
 export type LookupConfig = z.infer<typeof lookupConfigSchema>;
 
-export function readConfig<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv): z.infer<S> {
+export function readConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.infer<S> {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ');

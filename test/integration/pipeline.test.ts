@@ -11,6 +11,7 @@ import { KinesisClient, PutRecordCommand, PutRecordsCommand } from '@aws-sdk/cli
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { FeatureApiError, FeatureClient } from '../../clients/feature-client.js';
+import { AesGcmSealer, localDataKey } from '../../lambdas/adapters/aes-gcm-sealer.js';
 import { localDynamoDbClient, localKinesisClient, localS3Client } from '../../local/clients.js';
 import {
   importHandler,
@@ -20,7 +21,7 @@ import {
 } from '../../local/platform.js';
 import { envelope, inputRecords, kinesisEvent, transaction } from '../support/records.js';
 import { uniquePrefix } from '../support/resources.js';
-import { getJson, listKeys, readParquetRows } from '../support/s3.js';
+import { getBytes, getJson, listKeys, readParquetRows } from '../support/s3.js';
 
 /** The lookup answer or problem, as a test reads it. */
 interface LookupBody {
@@ -213,7 +214,13 @@ describe('pipeline on the stand-ins', () => {
     const entries = await Promise.all(
       keys.map((k) => getJson<Record<string, string>>(s3, platform.names.sideOutputBucket, k)),
     );
-    const entry = entries.find((q) => Buffer.from(q.data as string, 'base64').toString() === bad);
+    // Raw payloads are sealed under the PII key; an operator holding the key can read them back.
+    const sealer = new AesGcmSealer(localDataKey(Buffer.from(process.env.PII_SEAL_KEY as string, 'base64')));
+    const opened = await Promise.all(
+      entries.map(async (q) => Buffer.from(await sealer.unseal(q.sealedData as never)).toString()),
+    );
+    const entry = entries[opened.indexOf(bad)];
+    expect(entry?.data).toBeUndefined();
     expect(entry?.reason).toMatch(/violates contract transaction v1: currency: must be an ISO 4217 code/);
     expect(entry?.kind).toBe('quarantine');
   });
@@ -244,6 +251,39 @@ describe('pipeline on the stand-ins', () => {
     }
     expect(got.status).toBe(200);
     expect(((await got.json()) as { eventId: string }).eventId).toBe('evt_foreign_0001');
+  });
+
+  it('stores no raw PII anywhere: online items, offline Parquet and side outputs hold tokens or sealed payloads', async () => {
+    const email = 'very.private.person@example.ae';
+    const e = transaction({ customerId: 'cus_pii1', customerEmail: email, eventTime: now() });
+    const invalid = JSON.stringify({
+      contract: 'transaction',
+      version: 2,
+      event: { ...e, eventId: 'evt_pii_bad1', currency: 'JPY' },
+    });
+    await put([
+      { partitionKey: 'cus_pii1', payload: envelope(e) },
+      { partitionKey: 'cus_pii1', payload: envelope(e) },
+      { partitionKey: 'cus_pii1', payload: invalid },
+    ]);
+
+    const items =
+      (await dynamodb.send(new ScanCommand({ TableName: platform.names.onlineTable }))).Items ?? [];
+    const texts = [JSON.stringify(items)];
+    for (const bucket of [platform.names.offlineBucket, platform.names.sideOutputBucket]) {
+      for (const key of await listKeys(s3, bucket)) {
+        texts.push(
+          key.endsWith('.parquet')
+            ? JSON.stringify(await readParquetRows(s3, bucket, key), (_, v) =>
+                typeof v === 'bigint' ? String(v) : v,
+              )
+            : new TextDecoder().decode(await getBytes(s3, bucket, key)),
+        );
+      }
+    }
+    expect(texts.join('\n')).toContain('cus_pii1'); // the entity is there...
+    expect(texts.join('\n')).not.toContain(email); // ...its e-mail is not
+    expect(texts.join('\n')).not.toContain('very.private.person');
   });
 
   it.each([
