@@ -3,6 +3,7 @@
  * processor has handled all of it, then reconcile the stores and the API against the plan.
  */
 import { SingleBar } from 'cli-progress';
+import { FeatureEventProducer } from '../clients/feature-event-producer.js';
 import { groupsFedBy } from '../schemas/index.js';
 import { transaction } from '../schemas/transaction.contract.js';
 import { auditOutcomes } from './audit.js';
@@ -10,7 +11,6 @@ import { localKinesisClient, localS3Client } from './clients.js';
 import { planDemoTraffic } from './demo-traffic.js';
 import type { LocalPlatform } from './platform.js';
 import { referenceFeatures } from './reference-features.js';
-import { sendRecords } from './send-records.js';
 import { type LookupCheck, verifyLookups } from './verify-lookups.js';
 
 export interface DemoSummary {
@@ -51,12 +51,13 @@ export async function runDemo(
       })
     : undefined;
   bar?.start(plan.records.length, 0);
-  const sent = await sendRecords(
+  // Raw on purpose: the plan's malformed records must reach the processor's quarantine unvalidated.
+  const producer = new FeatureEventProducer({
     kinesis,
-    platform.names.stream,
-    plan.records.map((r) => ({ PartitionKey: r.partitionKey, Data: r.data })),
-    (n) => bar?.update(n),
-  );
+    streamName: platform.names.stream,
+    contract: transaction,
+  });
+  const sent = await producer.sendRaw(plan.records, { onProgress: (p) => bar?.update(p.sent) });
   bar?.stop();
   kinesis.destroy();
 
@@ -75,6 +76,7 @@ export async function runDemo(
   const accounted = audit.applied + audit.duplicates + audit.quarantined + audit.late;
   const consistent =
     sent.unsent.length === 0 &&
+    sent.rejected.length === 0 &&
     accounted === sent.sent &&
     audit.applied === e.applied &&
     audit.duplicates === e.duplicates &&
@@ -93,7 +95,7 @@ export async function runDemo(
       seconds: Math.round((performance.now() - started) / 10) / 100,
       consistent,
       expected: e,
-      unsent: sent.unsent.length,
+      unsent: sent.unsent.length + sent.rejected.length,
     },
     lookups,
   };

@@ -7,6 +7,9 @@
  * The AWS behaviours matched, with their sources, are documented in `esm/invocation.ts` (retry
  * policy), `esm/shard-poller.ts` (reading and batching) and `on-failure-destination.ts`.
  *
+ * For exactly-once tests, `faults` injects what AWS may do at any time, on purpose and often:
+ * redeliveries of succeeded batches and crashes after the handler's writes (`esm/faults.ts`).
+ *
  * Not emulated: checkpoints survive only as long as the object (a new mapping starts again at its
  * starting position), tumbling windows, filters, enhanced fan-out, AT_TIMESTAMP.
  */
@@ -14,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { type KinesisClient, ListShardsCommand, type Shard } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { STREAM_SOURCE_DEFAULTS, type StreamSourceSettings } from '../lib/platform-spec.js';
+import { type EventSourceMappingFaults, InjectedCrashError, validatedFaults } from './esm/faults.js';
 import {
   type Attempt,
   DrainTimeoutError,
@@ -30,6 +34,11 @@ import {
 import { abortableSleep, ShardPoller } from './esm/shard-poller.js';
 import { type OnFailureDestination, OnFailureSender } from './on-failure-destination.js';
 
+export {
+  type EventSourceMappingFaults,
+  type FaultContext,
+  InjectedCrashError,
+} from './esm/faults.js';
 export {
   DrainTimeoutError,
   EventSourceMappingError,
@@ -70,6 +79,11 @@ export interface LocalEventSourceMappingProps {
   readonly onInvocation?: (info: InvocationInfo) => void;
   /** Called when a shard stops on an error that is not the function's (also rejects drain()). */
   readonly onError?: (error: EventSourceMappingError) => void;
+  /**
+   * Faults to inject, for exactly-once tests: redeliveries of succeeded batches and crashes after
+   * the handler ran (see `esm/faults.ts`). @default none: only what AWS's mapping itself does
+   */
+  readonly faults?: EventSourceMappingFaults;
 }
 
 export interface EventSourceMappingStats {
@@ -85,6 +99,10 @@ export interface EventSourceMappingStats {
   readonly partialFailures: number;
   readonly invalidResponses: number;
   readonly shardsFinished: number;
+  /** Invocations whose response a `faults.crash` hook threw away (also counted in functionErrors). */
+  readonly injectedCrashes: number;
+  /** Extra invocations made by `faults.redeliverEvery`. */
+  readonly injectedRedeliveries: number;
 }
 
 type Records = readonly KinesisStreamRecord[];
@@ -110,7 +128,12 @@ export class LocalEventSourceMapping {
     partialFailures: 0,
     invalidResponses: 0,
     shardsFinished: 0,
+    injectedCrashes: 0,
+    injectedRedeliveries: 0,
   };
+  private readonly faults: EventSourceMappingFaults;
+  /** Invocations that succeeded, for `faults.redeliverEvery`. */
+  private succeededInvocations = 0;
   private readonly shards = new Map<string, ShardEntry>();
   private readonly abort = new AbortController();
   private readonly timing: { poll: number; backoff: number; timeout: number; discovery: number };
@@ -124,6 +147,7 @@ export class LocalEventSourceMapping {
   constructor(private readonly props: LocalEventSourceMappingProps) {
     this.settings = validatedSettings({ ...STREAM_SOURCE_DEFAULTS, ...props.settings });
     this.uuid = props.uuid ?? randomUUID();
+    this.faults = validatedFaults(props.faults);
     this.timing = {
       poll: props.pollIntervalMs ?? 200,
       backoff: props.retryBackoffMs ?? 500,
@@ -305,11 +329,39 @@ export class LocalEventSourceMapping {
   }
 
   private async invoke(shardId: string, records: Records, attempt: number): Promise<Attempt> {
+    const result = await this.invokeOnce(shardId, records, attempt);
+    const every = this.faults.redeliverEvery;
+    if (result.outcome !== 'ok' || every === undefined || ++this.succeededInvocations % every !== 0)
+      return result;
+    // A retry after a lost response: the same records again; this answer is the one that counts.
+    this.counters.injectedRedeliveries += 1;
+    return this.invokeOnce(shardId, records, attempt + 1);
+  }
+
+  private async invokeOnce(shardId: string, records: Records, attempt: number): Promise<Attempt> {
     const context = lambdaContext(this.ready().identity, Date.now() + this.timing.timeout);
     const startedAt = performance.now();
     this.counters.invocations += 1;
     this.counters.recordsDelivered += records.length;
-    const result = await invokeHandler(this.props.handler, records, context, this.timing.timeout);
+    const firstSequenceNumber = records[0]?.kinesis.sequenceNumber ?? '';
+    const lastSequenceNumber = records[records.length - 1]?.kinesis.sequenceNumber ?? '';
+    let result = await invokeHandler(this.props.handler, records, context, this.timing.timeout);
+    if (
+      result.outcome !== 'error' &&
+      this.faults.crash?.({
+        shardId,
+        invocation: this.counters.invocations,
+        records: records.length,
+        firstSequenceNumber,
+        lastSequenceNumber,
+        attempt,
+        outcome: result.outcome,
+      })
+    ) {
+      this.counters.injectedCrashes += 1;
+      const error = new InjectedCrashError('injected crash: the handler ran, its response was lost');
+      result = { outcome: 'error', requestId: result.requestId, functionError: true, error };
+    }
     if (result.outcome === 'partial') this.counters.partialFailures += 1;
     if (result.outcome === 'error')
       this.counters[result.functionError ? 'functionErrors' : 'invalidResponses'] += 1;
@@ -317,8 +369,8 @@ export class LocalEventSourceMapping {
       shardId,
       requestId: result.requestId,
       records: records.length,
-      firstSequenceNumber: records[0]?.kinesis.sequenceNumber ?? '',
-      lastSequenceNumber: records[records.length - 1]?.kinesis.sequenceNumber ?? '',
+      firstSequenceNumber,
+      lastSequenceNumber,
       outcome: result.outcome,
       attempt,
       durationMs: performance.now() - startedAt,

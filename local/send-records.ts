@@ -1,35 +1,19 @@
 /**
- * PutRecords in chunks of at most 500 records / 5 MiB, retrying only the records a partial
- * failure rejected, with backoff. (Issue 4 grows this into the typed producer client.)
+ * The former minimal PutRecords helper, now a thin wrapper over the producer client's sender
+ * (clients/feature-event-producer.ts: batching, partial-failure retries with jittered backoff,
+ * order per partition key). Kept only for callers still on this signature; new code uses
+ * `FeatureEventProducer#send` or `#sendRaw`.
  */
-import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
-
-const MAX_RECORDS = 500;
-const MAX_BYTES = 5 * 1024 * 1024;
+import type { KinesisClient, PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import { RecordSender } from '../clients/producer/record-sender.js';
 
 export interface SendResult {
   readonly sent: number;
-  /** Records still rejected after every retry, with the service's error code. */
+  /** Records not sent, with the service's error code (`InvalidRecord` for one Kinesis would refuse). */
   readonly unsent: readonly { readonly index: number; readonly errorCode: string }[];
 }
 
-function* chunks(entries: readonly PutRecordsRequestEntry[]): Generator<number[]> {
-  let current: number[] = [];
-  let bytes = 0;
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i] as PutRecordsRequestEntry;
-    const size = (e.Data?.byteLength ?? 0) + Buffer.byteLength(e.PartitionKey ?? '');
-    if (current.length === MAX_RECORDS || (current.length > 0 && bytes + size > MAX_BYTES)) {
-      yield current;
-      current = [];
-      bytes = 0;
-    }
-    current.push(i);
-    bytes += size;
-  }
-  if (current.length) yield current;
-}
-
+/** @deprecated use `FeatureEventProducer#sendRaw` */
 export async function sendRecords(
   kinesis: KinesisClient,
   streamName: string,
@@ -37,31 +21,21 @@ export async function sendRecords(
   onProgress: (sent: number) => void = () => {},
   maxAttempts = 6,
 ): Promise<SendResult> {
-  let sent = 0;
-  const unsent: { index: number; errorCode: string }[] = [];
-  for (const chunk of chunks(entries)) {
-    let pending = chunk;
-    for (let attempt = 1; pending.length > 0; attempt++) {
-      const out = await kinesis.send(
-        new PutRecordsCommand({
-          StreamName: streamName,
-          Records: pending.map((i) => entries[i] as PutRecordsRequestEntry),
-        }),
-      );
-      const failed: { index: number; errorCode: string }[] = [];
-      (out.Records ?? []).forEach((r, j) => {
-        if (r.ErrorCode) failed.push({ index: pending[j] as number, errorCode: r.ErrorCode });
-      });
-      sent += pending.length - failed.length;
-      onProgress(sent);
-      if (failed.length === 0) break;
-      if (attempt >= maxAttempts) {
-        unsent.push(...failed);
-        break;
-      }
-      pending = failed.map((f) => f.index);
-      await new Promise((r) => setTimeout(r, Math.random() * Math.min(2000, 50 * 2 ** attempt)));
-    }
-  }
-  return { sent, unsent };
+  const sender = new RecordSender({
+    kinesis: () => kinesis,
+    streamName,
+    maxAttempts,
+    backoff: { baseDelayMs: 50, maxDelayMs: 2000, random: Math.random },
+    ordering: 'batched',
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  });
+  const report = await sender.send(
+    entries.map((e) => ({ partitionKey: e.PartitionKey ?? '', data: e.Data ?? new Uint8Array() })),
+    { onProgress: (p) => onProgress(p.sent) },
+  );
+  const invalid = report.rejected.map((r) => ({ index: r.index, errorCode: 'InvalidRecord' }));
+  return {
+    sent: report.sent,
+    unsent: [...report.unsent, ...invalid].sort((a, b) => a.index - b.index),
+  };
 }

@@ -67,7 +67,7 @@ export const RECENT_MARGIN_MS = 10 * 60_000;
 export const isForgotten = (state: EntityState, group: FeatureGroup, t: number): boolean =>
   state.maxEventTime !== null && t < state.maxEventTime - group.allowedLatenessMs - RECENT_MARGIN_MS;
 
-/** Where a retry decided after its id was forgotten keeps its decision (the id's own entry is never overwritten). */
+/** Where a record decided past the id horizon keeps its decision (the id's own entry is never overwritten). */
 export const retryKey = (eventId: string, recordId: string): string => `${eventId}@${recordId}`;
 
 /**

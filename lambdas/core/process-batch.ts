@@ -16,6 +16,10 @@
  *    for a group if its time is before the authority's watermark (newest event time minus the
  *    group's allowed lateness). Decisions depend only on the authority's ordered history, so every
  *    delivery of a record reaches the same one, and a redelivery re-reads it instead of re-deciding.
+ *    So that this holds whatever the batch boundaries: an id counts as seen only within the horizon
+ *    (pruned yet or not), within a batch as across batches; and a batch never prunes the ids of its
+ *    own records, which stay readable until a later batch changes the entity (by then, step 6, they
+ *    completed).
  * 4. Other groups' entities (e.g. a merchant, fed by many customers) apply the authority's decisions
  *    and skip records at or before their own per-shard checkpoint. This needs records of one shard
  *    in order for that entity, which holds with ParallelizationFactor 1 (enforced by the platform
@@ -214,12 +218,16 @@ export async function processBatch(
           }
           changed = true;
           advanceCheckpoint(state, c);
-          if (seen && seen.r !== c.recordId && !isForgotten(state, authority, seen.t)) {
+          // Past the id horizon an event counts as never seen (pruned or not yet): it can only be late.
+          const forgotten = isForgotten(state, authority, c.event.eventTime);
+          if (seen && seen.r !== c.recordId && !forgotten) {
             info.set(c.recordId, { kind: 'duplicate', owner: seen.r });
             continue;
           }
           const lateGroups = c.groups.filter((g) => isLate(state, g, c.event.eventTime)).map((g) => g.name);
-          state.recent[seen ? retryKey(c.event.eventId, c.recordId) : c.event.eventId] = {
+          // The id's own entry is written once, by its first record within the horizon, and never
+          // overwritten: a redelivered duplicate of it must still read its owner there.
+          state.recent[forgotten ? retryKey(c.event.eventId, c.recordId) : c.event.eventId] = {
             r: c.recordId,
             t: c.event.eventTime,
             ...(lateGroups.length ? { lg: lateGroups } : {}),

@@ -54,7 +54,10 @@ export const canonicalJson = (value: unknown): string => `${JSON.stringify(canon
 /** Throws unless `json` is an object schema whose additional properties are forbidden. */
 export function assertClosedObject(contract: string, version: number, json: unknown): ObjectJsonSchema {
   if (!isPlainObject(json) || json.type !== 'object' || !isPlainObject(json.properties)) {
-    throw new SchemaExportError(`contract ${contract} v${version}: JSON Schema is not an object schema`, contract);
+    throw new SchemaExportError(
+      `contract ${contract} v${version}: JSON Schema is not an object schema`,
+      contract,
+    );
   }
   if (json.additionalProperties !== false) {
     throw new SchemaExportError(

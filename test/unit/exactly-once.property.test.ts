@@ -1,0 +1,225 @@
+/**
+ * The exactly-once argument of lambdas/core/process-batch.ts, checked on generated scenarios: random
+ * streams (hot and cold keys, out-of-order and late event times, producer retries, malformed
+ * records) on one or more shards, resharded mid-stream, delivered as Lambda may (random batches,
+ * partial failures, crashes after some writes, write conflicts, bisection, redelivery of finished
+ * batches, replays after a lost checkpoint, parallelization lanes), then compared with a
+ * brute-force recomputation. In-process, on the in-memory ports.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  InMemoryEntityStore,
+  InMemoryOfflineSink,
+  InMemorySideOutput,
+} from '../../lambdas/adapters/memory.js';
+import type { InputRecord } from '../../lambdas/core/decode.js';
+import type { EntityStore } from '../../lambdas/core/ports.js';
+import { type ProcessorDeps, processBatch } from '../../lambdas/core/process-batch.js';
+import { compareSequence } from '../../lambdas/core/sequence.js';
+import { contracts } from '../../schemas/index.js';
+import { differencesFromReference, testTokenizer } from '../property/reference-check.js';
+import {
+  customerGroup,
+  merchantGroup,
+  type ScenarioShape,
+  type StreamScenario,
+  streamScenario,
+} from '../property/stream-scenarios.js';
+import { faultyDeps } from '../support/fault-stores.js';
+import { DeliverySchedule, type DeliveryStats, deliverAll, type Invoke } from '../support/simulated-shard.js';
+
+/** What the generated scenarios exercised, summed over a property's runs (so a vacuous generator fails). */
+interface Coverage extends DeliveryStats {
+  scenarios: number;
+  records: number;
+  realConflicts: number;
+  reshards: number;
+  late: number;
+  duplicates: number;
+  quarantined: number;
+  /** Offline rows of an event beyond its first, per group (rewrites under other batch boundaries). */
+  repeatedOfflineRows: number;
+}
+
+const emptyCoverage = (): Coverage => ({
+  scenarios: 0,
+  records: 0,
+  invocations: 0,
+  crashes: 0,
+  partialFailures: 0,
+  redeliveries: 0,
+  replays: 0,
+  bisections: 0,
+  realConflicts: 0,
+  reshards: 0,
+  late: 0,
+  duplicates: 0,
+  quarantined: 0,
+  repeatedOfflineRows: 0,
+});
+
+/** Runs a scenario to completion; resolves with the differences from the reference (none expected). */
+async function run(scenario: StreamScenario, coverage: Coverage): Promise<string[]> {
+  const entities = new InMemoryEntityStore();
+  const offline = new InMemoryOfflineSink();
+  const side = new InMemorySideOutput();
+  const counted: EntityStore = {
+    load: (keys) => entities.load(keys),
+    save: async (writes) => {
+      const results = await entities.save(writes);
+      coverage.realConflicts += results.filter((r) => r === 'conflict').length;
+      return results;
+    },
+  };
+  const base: ProcessorDeps = {
+    contracts,
+    groupsFedBy: () => scenario.groups,
+    entities: counted,
+    offline,
+    sideOutput: side,
+    tokenizer: testTokenizer,
+    sleep: async () => {},
+  };
+  const problems: string[] = [];
+  const invoke: Invoke = async (records, delivery) => {
+    const result = await processBatch(records, faultyDeps(base, delivery.faults));
+    problems.push(...resultContractViolations(records, result.failed, result.outcomes));
+    return result.failed;
+  };
+  const { parallelizationFactor } = scenario;
+  const stats = await deliverAll(scenario.shards, {
+    parallelizationFactor,
+    schedule: new DeliverySchedule(scenario.schedule, scenario.calmBatchSize),
+    invoke,
+  });
+  if (scenario.finalReplay) {
+    // Every checkpoint lost: the whole stream again, from each shard's start. Nothing may change online.
+    const before = structuredClone([...entities.items]);
+    await deliverAll(scenario.shards, {
+      parallelizationFactor,
+      schedule: new DeliverySchedule([], scenario.calmBatchSize + 3),
+      invoke,
+    });
+    if (JSON.stringify([...entities.items]) !== JSON.stringify(before))
+      problems.push('replaying the whole stream changed the online store');
+  }
+
+  for (const key of Object.keys(stats) as (keyof DeliveryStats)[]) coverage[key] += stats[key];
+  coverage.scenarios++;
+  coverage.records += scenario.sent.length;
+  coverage.reshards += scenario.shards.some((s) => s.parents.length > 0 && s.records.length > 0) ? 1 : 0;
+  coverage.late += side.ofKind('late').length;
+  coverage.duplicates += side.ofKind('duplicate').length;
+  coverage.quarantined += side.ofKind('quarantine').length;
+  for (const g of scenario.groups) {
+    const rows = offline.rows(g.name);
+    coverage.repeatedOfflineRows += rows.length - new Set(rows.map((r) => r.eventId)).size;
+  }
+  return [
+    ...problems,
+    ...differencesFromReference(scenario.sent, scenario.groups, { entities, offline, side }),
+  ];
+}
+
+/** The batch result's own contract: `failed` is every record from the first failed one; the rest have outcomes. */
+function resultContractViolations(
+  records: readonly InputRecord[],
+  failed: readonly string[],
+  outcomes: ReadonlyMap<string, unknown>,
+): string[] {
+  const sorted = [...records].sort((a, b) => compareSequence(a.sequenceNumber, b.sequenceNumber));
+  const cut = failed.length === 0 ? sorted.length : sorted.findIndex((r) => r.sequenceNumber === failed[0]);
+  const suffix = sorted.slice(Math.max(cut, 0)).map((r) => r.sequenceNumber);
+  const completed = sorted.slice(0, Math.max(cut, 0)).map((r) => r.recordId);
+  if (cut < 0 || JSON.stringify(suffix) !== JSON.stringify(failed))
+    return [`failed ${JSON.stringify(failed)} is not the batch from its first failed record on`];
+  if (completed.some((id) => !outcomes.has(id)) || outcomes.size !== completed.length)
+    return ['outcomes do not cover exactly the completed records'];
+  return [];
+}
+
+/** `EXACTLY_ONCE_RUNS=10` runs ten times as many scenarios (a soak); the seed is printed on failure. */
+const RUNS_FACTOR = Number(process.env.EXACTLY_ONCE_RUNS ?? 1);
+/** Each property takes a few seconds here; the unit project's 5 s default is too tight for a busy CI runner. */
+const TIMEOUT_MS = 60_000 * RUNS_FACTOR;
+
+async function checkProperty(shape: ScenarioShape, numRuns: number): Promise<Coverage> {
+  const coverage = emptyCoverage();
+  await fc.assert(
+    fc.asyncProperty(streamScenario(shape), async (scenario) => {
+      expect(await run(scenario, coverage)).toEqual([]);
+    }),
+    { numRuns: numRuns * RUNS_FACTOR },
+  );
+  if (process.env.EXACTLY_ONCE_STATS) console.info(JSON.stringify(coverage));
+  return coverage;
+}
+
+/** Each kind of trouble happened somewhere in the runs: the property was not checked on calm streams only. */
+const expectTroubleEverywhere = (c: Coverage) => {
+  expect(c.records / c.scenarios).toBeGreaterThan(20);
+  for (const k of ['crashes', 'partialFailures', 'redeliveries', 'replays', 'bisections'] as const)
+    expect(c[k], k).toBeGreaterThan(c.scenarios / 10);
+  for (const k of ['late', 'duplicates', 'quarantined'] as const)
+    expect(c[k], k).toBeGreaterThan(c.scenarios);
+};
+
+describe('exactly-once effect under everything Lambda and Kinesis do (property)', () => {
+  it(
+    'matches the batch recomputation on one shard with customer and merchant groups, whatever fails',
+    async () => {
+      const coverage = await checkProperty(
+        {
+          groups: [customerGroup, merchantGroup],
+          maxShards: 1,
+          maxParallelization: 1,
+          reshard: false,
+          maxRecords: 100,
+        },
+        200,
+      );
+      expectTroubleEverywhere(coverage);
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    'matches the batch recomputation across concurrent shards and a split or merge, with merchants fed by every shard',
+    async () => {
+      const coverage = await checkProperty(
+        {
+          groups: [customerGroup, merchantGroup],
+          maxShards: 3,
+          maxParallelization: 1,
+          reshard: true,
+          maxRecords: 100,
+        },
+        150,
+      );
+      expectTroubleEverywhere(coverage);
+      expect(coverage.reshards).toBeGreaterThan(coverage.scenarios / 3);
+      expect(coverage.realConflicts).toBeGreaterThan(0);
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    'matches the batch recomputation with a parallelization factor up to 10 when every group is keyed by the partition key',
+    async () => {
+      const coverage = await checkProperty(
+        {
+          groups: [customerGroup],
+          maxShards: 2,
+          maxParallelization: 10,
+          reshard: true,
+          maxRecords: 100,
+        },
+        150,
+      );
+      expectTroubleEverywhere(coverage);
+      expect(coverage.reshards).toBeGreaterThan(coverage.scenarios / 3);
+    },
+    TIMEOUT_MS,
+  );
+});
