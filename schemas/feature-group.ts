@@ -232,7 +232,11 @@ export function eventColumns(contract: EventContract): OfflineColumn[] {
     { name: 'event_id', type: 'string', description: 'producer-assigned event id; unique per event' },
     { name: 'event_time', type: 'timestamp', description: 'event time (UTC)' },
     { name: 'ingestion_time', type: 'timestamp', description: 'arrival time in the stream (UTC)' },
-    { name: 'contract_version', type: 'int32', description: `version of the ${contract.name} contract the producer sent` },
+    {
+      name: 'contract_version',
+      type: 'int32',
+      description: `version of the ${contract.name} contract the producer sent`,
+    },
     ...Object.entries(contract.fieldTypes)
       .filter(([field]) => !skip.has(field))
       .map(([field, type]) => ({

@@ -12,7 +12,14 @@ export type {
   ResolvedFeature,
   WindowName,
 } from './feature-group.js';
-export { columnName, eventColumns, latestFeatures, offlineColumns, WINDOWS, windowFeatures } from './feature-group.js';
+export {
+  columnName,
+  eventColumns,
+  latestFeatures,
+  offlineColumns,
+  WINDOWS,
+  windowFeatures,
+} from './feature-group.js';
 
 /** Every contract the platform accepts, by name. */
 export const contracts: ReadonlyMap<string, EventContract> = new Map([[transaction.name, transaction]]);

@@ -46,7 +46,8 @@ const get = (group: string, entityId: string, features?: string) =>
   });
 const post = (body: unknown) =>
   request('POST', '/v1/features:get', { body: typeof body === 'string' ? body : JSON.stringify(body) });
-const parse = (r: APIGatewayProxyResult) => JSON.parse(r.body) as Record<string, any>; // biome-ignore lint/suspicious/noExplicitAny: test reads arbitrary JSON
+// biome-ignore lint/suspicious/noExplicitAny: the test reads arbitrary JSON bodies
+const parse = (r: APIGatewayProxyResult) => JSON.parse(r.body) as Record<string, any>;
 
 describe('lookup API handler', () => {
   const store = new SpyStore();
