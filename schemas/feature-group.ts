@@ -83,8 +83,14 @@ export interface FeatureGroupInput<C extends EventContract> {
   readonly entity: { readonly name: string; readonly field: FieldOf<C> };
   /** Online values older than this (by event time) are expired. */
   readonly ttlMs: number;
-  /** How far behind the arrival time an event may be and still be applied; later goes to the late output. */
+  /** How far behind the entity's newest event an event may be and still be applied; older goes to the late output. */
   readonly allowedLatenessMs: number;
+  /**
+   * Event ids an entity of the group keyed by the partition key remembers for deduplication. Past
+   * it the oldest are evicted and events older than them are decided late, so an item stays well
+   * under DynamoDB's 400 KB even for a very hot entity (about 110 bytes per id). @default 500
+   */
+  readonly maxRecentEvents?: number;
   readonly features: { readonly [name: string]: FeatureSpec<FieldOf<C>> };
 }
 
@@ -101,6 +107,7 @@ export interface FeatureGroup {
   };
   readonly ttlMs: number;
   readonly allowedLatenessMs: number;
+  readonly maxRecentEvents: number;
   readonly features: readonly ResolvedFeature[];
 }
 
@@ -124,6 +131,12 @@ export function defineFeatureGroup<C extends EventContract>(input: FeatureGroupI
   if (!NAME.test(input.entity.name)) throw new DefinitionError(`${where}: entity.name must match ${NAME}`);
   if (!(input.ttlMs > 0)) throw new DefinitionError(`${where}: ttlMs must be positive`);
   if (!(input.allowedLatenessMs >= 0)) throw new DefinitionError(`${where}: allowedLatenessMs must be >= 0`);
+  if (
+    input.maxRecentEvents !== undefined &&
+    !(Number.isInteger(input.maxRecentEvents) && input.maxRecentEvents >= 10)
+  ) {
+    throw new DefinitionError(`${where}: maxRecentEvents must be an integer of at least 10`);
+  }
   const contract = input.source as EventContract;
   const idSchema = contract.schema.shape[input.entity.field] as z.ZodType<string> | undefined;
   if (!idSchema || contract.fieldTypes[input.entity.field] !== 'string') {
@@ -192,6 +205,7 @@ export function defineFeatureGroup<C extends EventContract>(input: FeatureGroupI
     },
     ttlMs: input.ttlMs,
     allowedLatenessMs: input.allowedLatenessMs,
+    maxRecentEvents: input.maxRecentEvents ?? 500,
     features,
   };
 }

@@ -171,6 +171,7 @@ function toStored(item: Record<string, unknown>): StoredEntity {
     tiles: rest.tiles ?? {},
     checkpoints: rest.checkpoints ?? {},
     recent: rest.recent ?? {},
+    ...(rest.floor !== undefined ? { floor: rest.floor } : {}),
     latest:
       item.event_time === undefined
         ? null

@@ -34,7 +34,7 @@ const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 export async function commitEntities<D>(
   store: EntityStore,
   keys: readonly EntityKey[],
-  /** Must not mutate `base`. */
+  /** May change `base`: it is the caller's own copy (a store returns copies; a conflict loads again). */
   compute: (key: EntityKey, base: EntityState) => Computed<D>,
   expiresAt: (key: EntityKey, state: EntityState) => number,
   options: CommitOptions = {},

@@ -65,7 +65,8 @@ export const RECENT_MARGIN_MS = 10 * 60_000;
  * if its id had never been seen (it can only be late), whether or not pruning dropped it yet.
  */
 export const isForgotten = (state: EntityState, group: FeatureGroup, t: number): boolean =>
-  state.maxEventTime !== null && t < state.maxEventTime - group.allowedLatenessMs - RECENT_MARGIN_MS;
+  (state.maxEventTime !== null && t < state.maxEventTime - group.allowedLatenessMs - RECENT_MARGIN_MS) ||
+  (state.floor !== undefined && t < state.floor);
 
 /** Where a record decided past the id horizon keeps its decision (the id's own entry is never overwritten). */
 export const retryKey = (eventId: string, recordId: string): string => `${eventId}@${recordId}`;
@@ -77,9 +78,22 @@ export const retryKey = (eventId: string, recordId: string): string => `${eventI
 export function pruneState(state: EntityState, group: FeatureGroup, keep?: ReadonlySet<string>): void {
   if (state.maxEventTime === null) return;
   pruneTiles(state.tiles, tilePlan(group), state.maxEventTime);
-  for (const [key, seen] of Object.entries(state.recent))
-    if (!keep?.has(key.split('@')[0] as string) && isForgotten(state, group, seen.t))
-      delete state.recent[key];
+  const kept = (key: string) => keep?.has(key.split('@')[0] as string) ?? false;
+  for (const [key, seen] of Object.entries(state.recent)) {
+    if (!kept(key) && isForgotten(state, group, seen.t)) delete state.recent[key];
+  }
+  // Bounded memory: past `maxRecentEvents` ids, the oldest go and the floor rises above them, so a
+  // retry of an evicted event is decided late (kept in the late output), never applied twice.
+  const entries = Object.entries(state.recent);
+  if (entries.length <= group.maxRecentEvents) return;
+  const evictable = entries
+    .filter(([key]) => !kept(key))
+    .sort(([ka, a], [kb, b]) => a.t - b.t || (ka < kb ? -1 : 1))
+    .slice(0, entries.length - group.maxRecentEvents);
+  for (const [key, seen] of evictable) {
+    delete state.recent[key];
+    state.floor = Math.max(state.floor ?? seen.t + 1, seen.t + 1);
+  }
 }
 
 /** When the item may go: after the group's TTL and its longest window have both passed. */

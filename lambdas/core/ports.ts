@@ -53,6 +53,11 @@ export interface EntityState {
   checkpoints: Record<string, string>;
   /** Event ids seen within the lateness horizon (only in the group keyed by the partition key). */
   recent: Record<string, RecentEvent>;
+  /**
+   * Event time below which ids were evicted to keep the item bounded (`maxRecentEvents`): an event
+   * older than this is decided as late, never applied twice. Absent until the first eviction.
+   */
+  floor?: number;
 }
 
 export interface StoredEntity {

@@ -198,7 +198,7 @@ export async function processBatch(
       authority,
       entities,
       (key, base) => {
-        const state = structuredClone(base);
+        const state = base; // a private copy: the store returns copies, and a conflict reloads
         const info = new Map<string, Decision>();
         let changed = false;
         const records = entities.get(entityKeyOf(key))?.records ?? [];
@@ -224,7 +224,10 @@ export async function processBatch(
             info.set(c.recordId, { kind: 'duplicate', owner: seen.r });
             continue;
           }
-          const lateGroups = c.groups.filter((g) => isLate(state, g, c.event.eventTime)).map((g) => g.name);
+          // A forgotten event (past the id horizon or below the eviction floor) is late everywhere.
+          const lateGroups = c.groups
+            .filter((g) => forgotten || isLate(state, g, c.event.eventTime))
+            .map((g) => g.name);
           // The id's own entry is written once, by its first record within the horizon, and never
           // overwritten: a redelivered duplicate of it must still read its owner there.
           state.recent[forgotten ? retryKey(c.event.eventId, c.recordId) : c.event.eventId] = {
@@ -257,7 +260,7 @@ export async function processBatch(
     if (mine.length === 0) continue;
     const entities = byEntity(group, mine);
     await commit(group, entities, (key, base) => {
-      const state = structuredClone(base);
+      const state = base; // a private copy: the store returns copies, and a conflict reloads
       let changed = false;
       for (const c of entities.get(entityKeyOf(key))?.records ?? []) {
         if (alreadyProcessed(state, c)) continue;

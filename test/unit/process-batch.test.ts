@@ -211,3 +211,48 @@ describe('processBatch', () => {
     expect(evaluateWindows(merchant as never, merchantTiles, BASE_TIME).txn_count_1h).toBe(3);
   });
 });
+
+describe('processBatch with a very hot entity', () => {
+  it('keeps the item bounded: past maxRecentEvents ids the oldest are evicted, and a retry of one is late, never applied twice', async () => {
+    const customer = featureGroupsByName.get('customer');
+    const merchant = featureGroupsByName.get('merchant');
+    if (!customer || !merchant) throw new Error('groups');
+    const hot = { ...customer, maxRecentEvents: 10 };
+    const entities = new InMemoryEntityStore();
+    const side = new InMemorySideOutput();
+    const deps: ProcessorDeps = {
+      contracts,
+      groupsFedBy: () => [hot, merchant],
+      entities,
+      offline: new InMemoryOfflineSink(),
+      sideOutput: side,
+      sleep: async () => {},
+    };
+    const events = Array.from({ length: 25 }, (_, i) =>
+      transaction({ eventTime: iso(BASE_TIME + i * 1000) }),
+    );
+    await processBatch(inputRecords(events.map((e) => envelope(e))), deps);
+    const state = entities.state('customer', 'cus_0001');
+    expect(Object.keys(state?.recent ?? {}).length).toBeLessThanOrEqual(25);
+    // A later batch prunes to the bound; the oldest ids are gone and the floor is above them.
+    await processBatch(
+      inputRecords([envelope(transaction({ eventTime: iso(BASE_TIME + 30_000) }))], {
+        firstSequence: FIRST_SEQUENCE + 1000n,
+      }),
+      deps,
+    );
+    const after = entities.state('customer', 'cus_0001');
+    expect(Object.keys(after?.recent ?? {})).toHaveLength(10);
+    expect(after?.floor).toBeGreaterThan(BASE_TIME);
+
+    const retry = await processBatch(
+      inputRecords([envelope(events[0])], { firstSequence: FIRST_SEQUENCE + 2000n }),
+      deps,
+    );
+    expect(retry.counts).toEqual({ applied: 0, duplicate: 0, quarantined: 0, late: 1 });
+    expect(
+      evaluateWindows(hot as never, entities.state('customer', 'cus_0001')?.tiles ?? {}, BASE_TIME + 30_000)
+        .txn_count_1h,
+    ).toBe(26);
+  });
+});
