@@ -217,9 +217,16 @@ export interface OfflineColumn {
   readonly description: string;
 }
 
+const latestOf = new WeakMap<FeatureGroup, ResolvedFeature[]>();
 /** The features whose values an event carries by itself (latest values): the offline history. */
-export const latestFeatures = (group: FeatureGroup): ResolvedFeature[] =>
-  group.features.filter((f) => f.kind === 'latest');
+export function latestFeatures(group: FeatureGroup): ResolvedFeature[] {
+  let latest = latestOf.get(group);
+  if (!latest) {
+    latest = group.features.filter((f) => f.kind === 'latest');
+    latestOf.set(group, latest);
+  }
+  return latest;
+}
 /** The windowed aggregates, kept online as tiles and combined at read time. */
 export const windowFeatures = (group: FeatureGroup): ResolvedFeature[] =>
   group.features.filter((f) => f.kind === 'window');
@@ -237,7 +244,15 @@ export function offlineColumns(group: FeatureGroup): OfflineColumn[] {
 }
 
 /** A contract field as an offline column name: snake_case, as Glue and Athena expect. */
-export const columnName = (field: string): string => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+const columnNames = new Map<string, string>();
+export function columnName(field: string): string {
+  let name = columnNames.get(field);
+  if (name === undefined) {
+    name = field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    columnNames.set(field, name);
+  }
+  return name;
+}
 
 /** The raw-events dataset of a contract: the event's current shape, one row per applied event. */
 export function eventColumns(contract: EventContract): OfflineColumn[] {
