@@ -4,10 +4,8 @@
  * unless given; against `npm start` it signs with the local credentials from `.local/endpoints.json`.
  * A problem+json answer becomes a `FeatureApiError` carrying the status and the problem.
  */
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import { Hash } from '@smithy/hash-node';
-import { SignatureV4 } from '@smithy/signature-v4';
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import type { SignatureV4 } from '@smithy/signature-v4';
+import { type Credentials, executeApiSigner, signedFetch } from './sigv4.js';
 
 export type FeatureValue = string | number | boolean | null;
 export type FeatureStatus = 'present' | 'not_found' | 'expired' | 'masked';
@@ -57,7 +55,7 @@ export interface FeatureClientProps {
   readonly baseUrl: string;
   readonly region: string;
   /** @default the AWS SDK's default provider chain */
-  readonly credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  readonly credentials?: Credentials;
   /** @default globalThis.fetch */
   readonly fetch?: typeof fetch;
   /** Per request. @default 2000 */
@@ -71,12 +69,7 @@ export class FeatureClient {
 
   constructor(private readonly props: FeatureClientProps) {
     this.#base = new URL(props.baseUrl.endsWith('/') ? props.baseUrl : `${props.baseUrl}/`);
-    this.#signer = new SignatureV4({
-      service: 'execute-api',
-      region: props.region,
-      credentials: props.credentials ?? defaultProvider(),
-      sha256: Hash.bind(null, 'sha256'),
-    });
+    this.#signer = executeApiSigner(props.region, props.credentials);
     this.#fetch = props.fetch ?? globalThis.fetch;
   }
 
@@ -101,25 +94,14 @@ export class FeatureClient {
   async #request<T>(method: string, path: string, query?: Record<string, string>, body?: string): Promise<T> {
     const url = new URL(path, this.#base);
     for (const [k, v] of Object.entries(query ?? {})) url.searchParams.set(k, v);
-    const headers: Record<string, string> = { host: url.host, accept: 'application/json' };
+    const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const signed = await this.#signer.sign({
-      method,
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port: url.port ? Number(url.port) : undefined,
-      path: url.pathname,
-      query: Object.fromEntries(url.searchParams),
-      headers,
-      body,
-    });
-    const { host: _, ...sent } = signed.headers;
-    const res = await this.#fetch(url, {
-      method,
-      headers: sent,
-      body,
-      signal: AbortSignal.timeout(this.props.timeoutMs ?? 2000),
-    });
+    const res = await signedFetch(
+      this.#signer,
+      url,
+      { method, headers, body, signal: AbortSignal.timeout(this.props.timeoutMs ?? 2000) },
+      this.#fetch,
+    );
     const text = await res.text();
     if (!res.ok) {
       let problem: Problem | undefined;

@@ -33,6 +33,8 @@ export interface ResourceNames {
    * on-failure records under `aws/lambda/` (where AWS's S3 on-failure destination writes them).
    */
   readonly sideOutputBucket: string;
+  /** The deployment prefix; IAM roles of lib/access-roles.ts are named `<prefix>-<role>`. */
+  readonly prefix: string;
   /** The stream processor function. */
   readonly processorFunction: string;
   /** The lookup API function. */
@@ -49,6 +51,7 @@ export function resourceNames(prefix: string, bucketSuffix = ''): ResourceNames 
     onlineTable: `${prefix}-online`,
     offlineBucket: `${prefix}-offline${suffix}`,
     sideOutputBucket: `${prefix}-side-outputs${suffix}`,
+    prefix,
     processorFunction: `${prefix}-processor`,
     lookupFunction: `${prefix}-lookup`,
   };
@@ -127,6 +130,7 @@ export const processorEnvironment = (names: ResourceNames): Record<string, strin
 /** Environment variables of the lookup function. */
 export const lookupEnvironment = (names: ResourceNames): Record<string, string> => ({
   ONLINE_TABLE: names.onlineTable,
+  ACCESS_ROLE_PREFIX: names.prefix,
 });
 
 /** Lookup API routes (API Gateway REST API resources, IAM-authorised). */

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { LOOKUP_ROUTES } from '../lib/platform-spec.js';
+import { type LocalIdentity, verifySigV4 } from './iam-auth.js';
 
 export type ProxyHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
 
@@ -64,6 +65,7 @@ export function toProxyEvent(
   url: URL,
   route: CompiledRoute,
   body: string | null,
+  identity?: LocalIdentity,
 ): APIGatewayProxyEvent {
   const match = route.pattern.exec(url.pathname) as RegExpExecArray;
   const pathParameters: Record<string, string> = {};
@@ -104,11 +106,11 @@ export function toProxyEvent(
       resourceId: 'local',
       resourcePath: route.resource,
       identity: {
-        accessKey: null,
+        accessKey: identity?.accessKeyId ?? null,
         accountId: '000000000000',
         apiKey: null,
         apiKeyId: null,
-        caller: 'local',
+        caller: identity?.role ?? null,
         clientCert: null,
         cognitoAuthenticationProvider: null,
         cognitoAuthenticationType: null,
@@ -116,9 +118,9 @@ export function toProxyEvent(
         cognitoIdentityPoolId: null,
         principalOrgId: null,
         sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
-        user: 'local',
+        user: identity?.role ?? null,
         userAgent: req.headers['user-agent'] ?? null,
-        userArn: 'arn:aws:iam::000000000000:user/local',
+        userArn: identity?.arn ?? null,
       },
     },
   };
@@ -129,8 +131,14 @@ export interface LocalApi {
   close(): Promise<void>;
 }
 
-/** Serves the handler on 127.0.0.1 (port 0 = a free port). */
-export async function startLocalApi(handler: ProxyHandler, port = 0): Promise<LocalApi> {
+/** IAM auth as API Gateway does it: a valid SigV4 signature by one of these identities. */
+export interface LocalIamAuth {
+  readonly identities: readonly LocalIdentity[];
+  readonly region: string;
+}
+
+/** Serves the handler on 127.0.0.1 (port 0 = a free port), behind IAM auth when `auth` is given. */
+export async function startLocalApi(handler: ProxyHandler, port = 0, auth?: LocalIamAuth): Promise<LocalApi> {
   const server: Server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -145,9 +153,28 @@ export async function startLocalApi(handler: ProxyHandler, port = 0): Promise<Lo
           JSON.stringify({ title: 'Payload Too Large', status: 413, detail: 'body over 1 MiB' }),
         );
       }
+      let identity: LocalIdentity | undefined;
+      if (auth) {
+        const verdict = await verifySigV4(auth.identities, {
+          method: req.method ?? 'GET',
+          url,
+          headers: req.headers,
+          body,
+          region: auth.region,
+        });
+        if (!verdict.ok) {
+          // API Gateway's own answer to a request IAM auth refuses.
+          res.writeHead(403, {
+            'content-type': 'application/json',
+            'x-amzn-errortype': 'IncompleteSignatureException',
+          });
+          return res.end(JSON.stringify({ message: verdict.message }));
+        }
+        identity = verdict.identity;
+      }
       let result: APIGatewayProxyResult;
       try {
-        result = await handler(toProxyEvent(req, url, route, body));
+        result = await handler(toProxyEvent(req, url, route, body, identity));
       } catch {
         // API Gateway answers 502 when the integration itself fails; so does this.
         res.writeHead(502, { 'content-type': 'application/problem+json' });

@@ -70,7 +70,9 @@ export async function runDemo(
     plan.events.map((fields) => ({ contract: transaction, fields })),
     groupsFedBy,
   );
-  const lookups = await verifyLookups(platform.endpoints.api.url, [...reference.entities.values()]);
+  const lookups = await verifyLookups({ ...platform.endpoints.api, region: platform.endpoints.region }, [
+    ...reference.entities.values(),
+  ]);
 
   const e = { ...reference.counts, quarantined: plan.quarantined };
   const accounted = audit.applied + audit.duplicates + audit.quarantined + audit.late;

@@ -23,6 +23,7 @@ import { groupsNeedingShardOrder } from '../schemas/index.js';
 import { type LocalApi, startLocalApi } from './api-server.js';
 import { localDynamoDbClient, localKinesisClient, localS3Client } from './clients.js';
 import { type KinesisHandler, LocalEventSourceMapping } from './event-source-mapping.js';
+import { localIdentities } from './iam-auth.js';
 import { S3OnFailureDestination } from './on-failure-destination.js';
 import { provision } from './provision.js';
 import { type StandInEndpoints, type StandIns, startStandIns } from './stand-ins.js';
@@ -57,7 +58,17 @@ export interface LocalEndpoints {
     readonly offlineBucket: string;
     readonly sideOutputBucket: string;
   };
-  readonly api: { readonly url: string; readonly example: string };
+  readonly api: {
+    readonly url: string;
+    readonly example: string;
+    /**
+     * Local credentials of every declared access role (lib/access-roles.ts): the lookup API takes
+     * requests signed (SigV4, `execute-api`) by one of them, as API Gateway's IAM auth does.
+     */
+    readonly roles: Readonly<
+      Record<string, { readonly accessKeyId: string; readonly secretAccessKey: string; readonly arn: string }>
+    >;
+  };
   readonly envelope: { readonly description: string; readonly example: unknown };
 }
 
@@ -70,6 +81,15 @@ export interface LocalPlatform {
   /** Stops the mapping, the API and (if it started them) the stand-ins. Safe to call twice. */
   stop(): Promise<void>;
 }
+
+/** A signed curl call (curl 7.75+ signs SigV4 itself). */
+export const curlExample = (
+  url: string,
+  path: string,
+  region: string,
+  identity?: { accessKeyId: string; secretAccessKey: string },
+): string =>
+  `curl -s --aws-sigv4 "aws:amz:${region}:execute-api" --user "${identity?.accessKeyId}:${identity?.secretAccessKey}" ${url}${path}`;
 
 /** The exact modules the CDK app bundles (lib/platform-spec.ts HANDLER_ENTRIES). */
 export async function importHandler<T>(name: HandlerName): Promise<T> {
@@ -135,7 +155,12 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
     await eventSourceMapping.start();
     cleanups.push(() => eventSourceMapping.stop());
 
-    const api: LocalApi = await startLocalApi(lookup, options.apiPort ?? 0);
+    const identities = localIdentities(names.prefix);
+    const api: LocalApi = await startLocalApi(lookup, options.apiPort ?? 0, {
+      identities,
+      region: standIns.region,
+    });
+    const fraud = identities.find((i) => i.role === 'consumer-fraud-scoring') ?? identities[0];
     cleanups.push(() => api.close());
 
     const endpoints: LocalEndpoints = {
@@ -152,7 +177,16 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
         offlineBucket: names.offlineBucket,
         sideOutputBucket: names.sideOutputBucket,
       },
-      api: { url: api.url, example: `curl -s ${api.url}/v1/features/customer/cus_000001` },
+      api: {
+        url: api.url,
+        example: curlExample(api.url, '/v1/features/customer/cus_000001', standIns.region, fraud),
+        roles: Object.fromEntries(
+          identities.map((i) => [
+            i.role,
+            { accessKeyId: i.accessKeyId, secretAccessKey: i.secretAccessKey, arn: i.arn },
+          ]),
+        ),
+      },
       envelope: {
         description: 'Each record is UTF-8 JSON {contract, version, event}; partition key = the customer id',
         example: {

@@ -3,9 +3,9 @@
  * with one projected load per group (only the requested values; tiles only if a window is asked),
  * latest values with their event times, windowed aggregates combined from tiles as of the request
  * time, TTL enforced at read time (DynamoDB's own TTL deletes lazily, up to days later) and
- * PII-classified features masked unless the caller may see them.
+ * features above the caller's clearance masked (PII, unless cleared).
  */
-import type { FeatureGroup, ResolvedFeature } from '../../schemas/index.js';
+import type { Classification, FeatureGroup, ResolvedFeature } from '../../schemas/index.js';
 import type { EntityKey, EntityStore, FeatureValue, StoredEntity } from './ports.js';
 import { evaluateWindows } from './tiles.js';
 
@@ -30,8 +30,8 @@ export interface LookupRequest {
   /** Per row, the entity ids by entity name (`customer_id`, `merchant_id`). */
   readonly entities: readonly Readonly<Record<string, string>>[];
   readonly features: readonly FeatureRef[];
-  /** Whether the caller may see PII-classified features of a group. */
-  readonly seesPii: (group: FeatureGroup) => boolean;
+  /** Whether the caller may see values of this classification in clear (otherwise they are masked). */
+  readonly sees: (classification: Classification) => boolean;
   readonly now: number;
 }
 
@@ -99,7 +99,7 @@ export async function lookupFeatures(store: EntityStore, request: LookupRequest)
         const eventTime =
           !latest || status ? null : windowed ? asOf : new Date(latest.eventTime).toISOString();
         if (status) features[ref] = { value: null, eventTime: null, status };
-        else if (feature.classification === 'pii' && !request.seesPii(group))
+        else if (!request.sees(feature.classification))
           features[ref] = { value: null, eventTime, status: 'masked' };
         else
           features[ref] = {

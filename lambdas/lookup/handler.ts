@@ -10,6 +10,7 @@ import { DynamoDbEntityStore } from '../adapters/dynamodb-entity-store.js';
 import { type FeatureRef, type LookupRow, lookupFeatures } from '../core/lookup.js';
 import type { EntityStore } from '../core/ports.js';
 import { dynamoDbClientConfig, lookupConfigSchema, readConfig } from '../shared/config.js';
+import { type Authorization, authorize } from './authorize.js';
 import { json, problem } from './http.js';
 import { parseGet, parsePost } from './requests.js';
 
@@ -18,13 +19,17 @@ const logger = new Logger({ serviceName: 'feature-lookup' });
 export interface LookupDeps {
   readonly store: EntityStore;
   readonly maxEntities: number;
+  /** IAM roles of this deployment are named `<prefix>-<declared role>`. */
+  readonly rolePrefix: string;
   readonly now?: () => number;
 }
 
 interface Audit {
   groups: string[];
   entities: number;
-  decision: 'allow' | 'invalid' | 'not-found';
+  role?: string;
+  decision: 'allow' | 'deny' | 'invalid' | 'not-found';
+  reason?: string;
 }
 
 /** A lookup handler over the given adapters (created on first use); `handler` below is the deployed one. */
@@ -61,6 +66,7 @@ export const handler = createHandler(() => {
   return {
     store: new DynamoDbEntityStore({ tableName: config.ONLINE_TABLE, clientConfig: dynamoDbClientConfig() }),
     maxEntities: config.LOOKUP_MAX_ENTITIES,
+    rolePrefix: config.ACCESS_ROLE_PREFIX,
   };
 });
 
@@ -75,12 +81,15 @@ async function route(
     const parsed = parseGet(event.pathParameters, event.queryStringParameters);
     if (!parsed.ok) return parsed.problem;
     const { group, entityId, refs } = parsed.value;
-    Object.assign(audit, { groups: [group.name], entities: 1, decision: 'allow' });
+    Object.assign(audit, { groups: [group.name], entities: 1 });
+    const auth = authorize(deps.rolePrefix, principalOf(event), { groups: [group.name], batch: false });
+    if (!auth.ok) return denied(audit, auth);
+    Object.assign(audit, { decision: 'allow', role: auth.role.name });
     const entity = { [group.entity.name]: entityId };
     const [row] = await lookupFeatures(deps.store, {
       entities: [entity],
       features: refs,
-      seesPii: () => false,
+      sees: auth.sees,
       now,
     });
     const found = row?.events[group.name];
@@ -105,11 +114,21 @@ async function route(
     const parsed = parsePost(event.body, event.isBase64Encoded, deps.maxEntities);
     if (!parsed.ok) return parsed.problem;
     const { refs, entities } = parsed.value;
-    Object.assign(audit, { groups: groupsOf(refs), entities: entities.length, decision: 'allow' });
-    const rows = await lookupFeatures(deps.store, { entities, features: refs, seesPii: () => false, now });
+    Object.assign(audit, { groups: groupsOf(refs), entities: entities.length });
+    const auth = authorize(deps.rolePrefix, principalOf(event), { groups: groupsOf(refs), batch: true });
+    if (!auth.ok) return denied(audit, auth);
+    Object.assign(audit, { decision: 'allow', role: auth.role.name });
+    const rows = await lookupFeatures(deps.store, { entities, features: refs, sees: auth.sees, now });
     return json(200, { asOf: new Date(now).toISOString(), rows: rows.map(toRow) });
   }
   return problem(404, 'no-route', `no route ${event.httpMethod} ${event.path}`);
+}
+
+const principalOf = (event: APIGatewayProxyEvent) => event.requestContext?.identity?.userArn ?? null;
+
+function denied(audit: Audit, auth: Extract<Authorization, { ok: false }>): APIGatewayProxyResult {
+  Object.assign(audit, { decision: 'deny', reason: auth.reason });
+  return auth.problem;
 }
 
 const groupsOf = (refs: readonly FeatureRef[]) => [...new Set(refs.map((r) => r.group.name))];

@@ -42,6 +42,8 @@ export const lookupConfigSchema = z.object({
   ONLINE_TABLE: name('DynamoDB online store table'),
   /** Entities one POST /v1/features:get may ask for (each group's keys are read 100 per BatchGetItem). */
   LOOKUP_MAX_ENTITIES: z.coerce.number().int().min(1).max(1000).default(100),
+  /** IAM roles of this deployment are `<prefix>-<role>` (lib/access-roles.ts). */
+  ACCESS_ROLE_PREFIX: name('deployment prefix of the access roles, e.g. fp-prod'),
 });
 export type LookupConfig = z.infer<typeof lookupConfigSchema>;
 

@@ -11,6 +11,7 @@ import { KinesisClient, PutRecordCommand, PutRecordsCommand } from '@aws-sdk/cli
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { FeatureApiError, FeatureClient } from '../../clients/feature-client.js';
+import { executeApiSigner, signedFetch } from '../../clients/sigv4.js';
 import { AesGcmSealer, localDataKey } from '../../lambdas/adapters/aes-gcm-sealer.js';
 import { localDynamoDbClient, localKinesisClient, localS3Client } from '../../local/clients.js';
 import {
@@ -66,7 +67,7 @@ describe('pipeline on the stand-ins', () => {
     await platform.eventSourceMapping.drain(30_000);
   };
   const lookup = async (group: string, id: string) => {
-    const res = await fetch(`${platform.endpoints.api.url}/v1/features/${group}/${id}`);
+    const res = await signedFetch(signer(), `${platform.endpoints.api.url}/v1/features/${group}/${id}`);
     return {
       status: res.status,
       type: res.headers.get('content-type'),
@@ -74,6 +75,9 @@ describe('pipeline on the stand-ins', () => {
     };
   };
   const now = () => new Date().toISOString();
+  /** Requests are signed as the fraud-scoring service, as API Gateway's IAM auth requires. */
+  const signer = () =>
+    executeApiSigner(platform.endpoints.region, platform.endpoints.api.roles['consumer-fraud-scoring']);
 
   it('makes a valid event visible through the lookup API', async () => {
     const e = transaction({
@@ -106,7 +110,7 @@ describe('pipeline on the stand-ins', () => {
       eventTime: now(),
     });
     await put([{ partitionKey: e.customerId, payload: envelope(e) }]);
-    const res = await fetch(`${platform.endpoints.api.url}/v1/features:get`, {
+    const res = await signedFetch(signer(), `${platform.endpoints.api.url}/v1/features:get`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -132,7 +136,7 @@ describe('pipeline on the stand-ins', () => {
     const client = new FeatureClient({
       baseUrl: platform.endpoints.api.url,
       region: platform.endpoints.region,
-      credentials: platform.endpoints.credentials,
+      credentials: platform.endpoints.api.roles['consumer-fraud-scoring'],
     });
 
     const one = await client.getEntity('customer', 'cus_cli1', ['last_amount_minor']);
@@ -244,10 +248,11 @@ describe('pipeline on the stand-ins', () => {
     );
     foreign.destroy();
 
-    let got = await fetch(`${file.api.url}/v1/features/customer/cus_foreign1`);
+    const consumer = executeApiSigner(file.region, file.api.roles['consumer-fraud-scoring']);
+    let got = await signedFetch(consumer, `${file.api.url}/v1/features/customer/cus_foreign1`);
     for (let i = 0; got.status === 404 && i < 100; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      got = await fetch(`${file.api.url}/v1/features/customer/cus_foreign1`);
+      got = await signedFetch(consumer, `${file.api.url}/v1/features/customer/cus_foreign1`);
     }
     expect(got.status).toBe(200);
     expect(((await got.json()) as { eventId: string }).eventId).toBe('evt_foreign_0001');
@@ -284,6 +289,29 @@ describe('pipeline on the stand-ins', () => {
     expect(texts.join('\n')).toContain('cus_pii1'); // the entity is there...
     expect(texts.join('\n')).not.toContain(email); // ...its e-mail is not
     expect(texts.join('\n')).not.toContain('very.private.person');
+  });
+
+  it('refuses an unsigned call, a bad signature and a role without the group, as IAM auth and RBAC say', async () => {
+    const url = `${platform.endpoints.api.url}/v1/features/customer/cus_vis1`;
+    expect((await fetch(url)).status).toBe(403);
+    const forged = executeApiSigner(platform.endpoints.region, {
+      accessKeyId: platform.endpoints.api.roles['consumer-fraud-scoring']?.accessKeyId ?? '',
+      secretAccessKey: 'not-the-secret',
+    });
+    const bad = await signedFetch(forged, url);
+    expect(bad.status).toBe(403);
+    expect(((await bad.json()) as { message: string }).message).toMatch(
+      /signature we calculated does not match/,
+    );
+    const merchantOnly = executeApiSigner(
+      platform.endpoints.region,
+      platform.endpoints.api.roles['consumer-merchant-risk'],
+    );
+    const denied = await signedFetch(merchantOnly, url);
+    expect(denied.status).toBe(403);
+    expect(((await denied.json()) as { detail: string }).detail).toMatch(
+      /consumer-merchant-risk may not read feature group\(s\) customer/,
+    );
   });
 
   it.each([

@@ -3,12 +3,14 @@
  * invalid rows -> the CLI's main -> Kinesis -> processor -> lookup API; invalid rows in the rejects
  * file with their line numbers and reasons.
  */
+
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { main } from '../../bin/produce.js';
+import { executeApiSigner, signedFetch } from '../../clients/sigv4.js';
 import { type LocalPlatform, startLocalPlatform } from '../../local/platform.js';
 import { type TransactionFields, transaction } from '../support/records.js';
 import { uniquePrefix } from '../support/resources.js';
@@ -73,7 +75,10 @@ describe('produce CLI on the stand-ins', () => {
   const lookupEventId = async (customerId: string): Promise<string | undefined> => {
     await platform.eventSourceMapping.drain(30_000);
     for (let i = 0; i < 50; i++) {
-      const res = await fetch(`${platform.endpoints.api.url}/v1/features/customer/${customerId}`);
+      const res = await signedFetch(
+        executeApiSigner(platform.endpoints.region, platform.endpoints.api.roles['consumer-fraud-scoring']),
+        `${platform.endpoints.api.url}/v1/features/customer/${customerId}`,
+      );
       if (res.status === 200) return ((await res.json()) as { eventId: string }).eventId;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -113,7 +118,10 @@ describe('produce CLI on the stand-ins', () => {
     expect(rejects[0]?.row).toMatchObject({ eventId: `evt_${run}_jbad1`, currency: 'dirham' });
     expect(await lookupEventId(a.customerId)).toBe(a.eventId);
     expect(await lookupEventId(b.customerId)).toBe(b.eventId);
-    const invalid = await fetch(`${platform.endpoints.api.url}/v1/features/customer/cus_${run}jbad3`);
+    const invalid = await signedFetch(
+      executeApiSigner(platform.endpoints.region, platform.endpoints.api.roles['consumer-fraud-scoring']),
+      `${platform.endpoints.api.url}/v1/features/customer/cus_${run}jbad3`,
+    );
     expect(invalid.status).toBe(404);
   });
 

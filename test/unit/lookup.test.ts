@@ -12,6 +12,12 @@ import { contracts, groupsFedBy } from '../../schemas/index.js';
 import { BASE_TIME, envelope, inputRecords, transaction } from '../support/records.js';
 
 const NOW = BASE_TIME + 60_000;
+const ROLE = (name: string) => `arn:aws:sts::111111111111:assumed-role/fp-test-${name}/session-1`;
+const as = (event: APIGatewayProxyEvent, role: string) =>
+  ({
+    ...event,
+    requestContext: { ...event.requestContext, identity: { userArn: role } },
+  }) as APIGatewayProxyEvent;
 
 /** Records every load, to show what each lookup reads. */
 class SpyStore extends InMemoryEntityStore {
@@ -35,7 +41,7 @@ const request = (
     queryStringParameters: null,
     body: null,
     isBase64Encoded: false,
-    requestContext: { requestId: 'r1', identity: { userArn: 'arn:aws:iam::1:role/fraud' } },
+    requestContext: { requestId: 'r1', identity: { userArn: ROLE('consumer-fraud-scoring') } },
     ...extra,
   }) as unknown as APIGatewayProxyEvent;
 
@@ -82,7 +88,12 @@ describe('lookup API handler', () => {
     };
     for (const [i, e] of events.entries())
       await processBatch(inputRecords([envelope(e)], { firstSequence: BigInt(i + 1) * 1000n }), deps);
-    handler = createHandler(() => ({ store: store as EntityStore, maxEntities: 3, now: () => NOW }));
+    handler = createHandler(() => ({
+      store: store as EntityStore,
+      maxEntities: 3,
+      now: () => NOW,
+      rolePrefix: 'fp-test',
+    }));
   });
 
   it('answers one entity with latest values, window aggregates, event times and freshness', async () => {
@@ -181,10 +192,45 @@ describe('lookup API handler', () => {
     expect(parse(res).detail).toMatch(detail);
   });
 
+  it.each([
+    [
+      'a role without the group',
+      as(get('customer', 'cus_aaaa'), ROLE('consumer-merchant-risk')),
+      /may not read feature group\(s\) customer/,
+    ],
+    [
+      'a role without the batch route',
+      as(
+        post({ features: ['merchant:txn_count_1h'], entities: [{ merchant_id: 'mer_xxxx' }] }),
+        ROLE('consumer-merchant-risk'),
+      ),
+      /missing: batch/,
+    ],
+    ['a data scientist', as(get('merchant', 'mer_xxxx'), ROLE('data-scientist')), /no feature consumer role/],
+    [
+      "another deployment's role",
+      as(
+        get('merchant', 'mer_xxxx'),
+        'arn:aws:sts::111111111111:assumed-role/fp-prod-consumer-fraud-scoring/s',
+      ),
+      /no feature consumer role/,
+    ],
+  ])('refuses %s with a 403 naming what is missing', async (_, event, detail) => {
+    const res = await handler(event);
+    expect(res.statusCode).toBe(403);
+    expect(parse(res).detail).toMatch(detail);
+  });
+
+  it('lets a role read the groups it is declared for', async () => {
+    const res = await handler(as(get('merchant', 'mer_xxxx'), ROLE('consumer-merchant-risk')));
+    expect(res.statusCode).toBe(200);
+  });
+
   it('answers a store failure with a 500 problem that leaks nothing', async () => {
     const broken = createHandler(() => ({
       store: { load: async () => Promise.reject(new Error('secret internals')), save: async () => [] },
       maxEntities: 100,
+      rolePrefix: 'fp-test',
     }));
     const res = await broken(get('customer', 'cus_aaaa'));
     expect(res.statusCode).toBe(500);
