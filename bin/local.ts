@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { runDemo } from '../local/demo-run.js';
-import { type LocalPlatform, startLocalPlatform } from '../local/platform.js';
+import { curlExample, type LocalPlatform, startLocalPlatform } from '../local/platform.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 let running: LocalPlatform | undefined;
@@ -88,7 +88,7 @@ async function main(): Promise<number> {
   log(`lookup API:  ${platform.endpoints.api.url}/v1/features/{group}/{entityId}`);
   const samplePath = lookups.samples[0]?.path;
   log(
-    `try:         ${samplePath ? `curl -s ${platform.endpoints.api.url}${samplePath}` : platform.endpoints.api.example}`,
+    `try:         ${samplePath ? curlExample(platform.endpoints.api.url, samplePath, platform.endpoints.region, platform.endpoints.api.roles['consumer-fraud-scoring']) : platform.endpoints.api.example}`,
   );
   log(`endpoints:   ${platform.endpointsFile} (point any AWS SDK producer at the local stream)`);
 

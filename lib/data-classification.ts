@@ -2,6 +2,10 @@ import type { Classification, EventContract, FeatureGroup } from '../schemas/ind
 
 const RANK: readonly Classification[] = ['public', 'confidential', 'pii'];
 
+/** Whether `level` is no more sensitive than `ceiling`. */
+export const isAtMost = (level: Classification, ceiling: Classification): boolean =>
+  RANK.indexOf(level) <= RANK.indexOf(ceiling);
+
 const highest = (levels: Iterable<Classification>): Classification => {
   let top: Classification = 'public';
   for (const level of levels) if (RANK.indexOf(level) > RANK.indexOf(top)) top = level;
@@ -15,3 +19,35 @@ export const contractsClassification = (contracts: Iterable<EventContract>): Cla
 /** The most sensitive value any of the groups stores (what the online and offline stores hold). */
 export const featureGroupsClassification = (groups: Iterable<FeatureGroup>): Classification =>
   highest([...groups].flatMap((g) => [g.entity.classification, ...g.features.map((f) => f.classification)]));
+
+/**
+ * The two customer-managed keys: `pii` encrypts whatever may hold a PII-classified value, `general`
+ * everything else (confidential and public data, logs, the audit trail, alarms).
+ */
+export type KeyClass = 'pii' | 'general';
+export const KEY_CLASSES: readonly KeyClass[] = ['pii', 'general'];
+
+/** The key a store holding data of this classification is encrypted with. */
+export const keyClassOf = (classification: Classification): KeyClass =>
+  classification === 'pii' ? 'pii' : 'general';
+
+/** The most sensitive classification each store may hold, derived from the contracts and groups. */
+export interface StoreClassifications {
+  /** Raw events as producers wrote them. */
+  readonly stream: Classification;
+  /** Latest values and window tiles of every group. */
+  readonly onlineTable: Classification;
+  /** Bucket default (feature history and raw event history); a group's objects may use its own class. */
+  readonly offlineBucket: Classification;
+  /** Quarantined, late and failed records keep their raw payloads. */
+  readonly sideOutputBucket: Classification;
+}
+
+export function storeClassifications(
+  contracts: Iterable<EventContract>,
+  groups: readonly FeatureGroup[],
+): StoreClassifications {
+  const raw = contractsClassification(contracts);
+  const stored = featureGroupsClassification(groups);
+  return { stream: raw, onlineTable: stored, offlineBucket: highest([raw, stored]), sideOutputBucket: raw };
+}

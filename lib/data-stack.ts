@@ -1,83 +1,168 @@
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import type { FeatureGroup } from '../schemas/index.js';
+import type { EventContract, FeatureGroup } from '../schemas/index.js';
+import { acknowledge } from './compliance.js';
+import { allowCloudTrailDelivery, trailArn } from './constructs/audit-trail.js';
+import { DataKeys } from './constructs/data-keys.js';
 import { OfflineCatalog } from './constructs/offline-catalog.js';
 import { PlatformTable } from './constructs/platform-table.js';
 import { SecureBucket } from './constructs/secure-bucket.js';
+import { TableBackup } from './constructs/table-backup.js';
+import { TokenizationKeySecret } from './constructs/tokenization-key-secret.js';
+import { type StoreClassifications, storeClassifications } from './data-classification.js';
+import type { DeploymentNames } from './deployment-names.js';
 import { type Environment, removalPolicyOf } from './environments.js';
-import { ONLINE_TABLE, type ResourceNames } from './platform-spec.js';
+import { SEAL_PAYLOADS_ACTIONS } from './permissions.js';
+import { ONLINE_TABLE } from './platform-spec.js';
 import { PLATFORM_STACK_DEFAULTS as D } from './platform-stack-defaults.js';
 
 export interface DataStackProps extends StackProps {
   /** The environment deployed. */
   readonly environment: Environment;
-  /** Resource name prefix, e.g. `fp-dev`. */
-  readonly prefix: string;
-  /** Physical names (`resourceNames(prefix, ...)`). */
-  readonly names: ResourceNames;
-  /** Feature groups that get an offline Glue table. */
+  /** Physical names (`deploymentNames(environment)`). */
+  readonly names: DeploymentNames;
+  /** Contracts the stream carries (their classification decides the stream's and side outputs' key). */
+  readonly contracts: Iterable<EventContract>;
+  /** Feature groups that get an offline Glue table (their classification decides the stores' key). */
   readonly featureGroups: readonly FeatureGroup[];
 }
 
-/** The stateful part: data key, online store table, offline and side-output buckets, Glue catalog. */
+/**
+ * Everything stateful: the two keys, the PII tokenization key's secret, the online store and its
+ * backups, the offline store and its catalog, the side outputs, the audit and query-result
+ * buckets, their access logs, the alarm topic.
+ */
 export class DataStack extends Stack {
-  public readonly dataKey: kms.Key;
+  public readonly keys: DataKeys;
+  /** The processor's PII tokenization (HMAC) key, encrypted with the PII key. */
+  public readonly piiTokenSecret: TokenizationKeySecret;
+  public readonly classifications: StoreClassifications;
   public readonly onlineTable: dynamodb.Table;
+  public readonly backup: TableBackup;
   public readonly accessLogsBucket: s3.Bucket;
   public readonly offlineBucket: s3.Bucket;
   public readonly sideOutputBucket: s3.Bucket;
+  public readonly auditBucket: s3.Bucket;
+  public readonly queryResultsBucket: s3.Bucket;
   public readonly catalog: OfflineCatalog;
+  public readonly alarmTopic: sns.Topic;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
-    const { environment, names, prefix } = props;
+    const { environment, names } = props;
     const retain = environment.removalPolicy === 'retain';
     const removalPolicy = removalPolicyOf(environment);
+    const trail = trailArn(this, names.trail);
+    this.classifications = storeClassifications(props.contracts, props.featureGroups);
+    const c = this.classifications;
 
-    // One key for every data class for now; a later change splits keys per classification.
-    this.dataKey = new kms.Key(this, 'DataKey', {
-      alias: `alias/${prefix}-data`,
-      description: `Feature platform ${environment.name}: stream, tables and buckets`,
-      enableKeyRotation: true,
+    this.keys = new DataKeys(this, 'Keys', {
+      aliasPrefix: names.prefix,
+      trailArns: [trail],
+      // The processor seals raw side-output payloads with data keys of the PII key (AES-GCM envelope).
+      directUse: [
+        {
+          sid: 'ProcessorSealsRawPayloads',
+          keyClass: 'pii',
+          principalArn: `arn:${this.partition}:iam::${this.account}:role/${names.processorRole}`,
+          actions: [...SEAL_PAYLOADS_ACTIONS],
+        },
+      ],
       pendingWindow: D.keyPendingWindow,
       removalPolicy,
     });
+    this.piiTokenSecret = new TokenizationKeySecret(this, 'PiiTokenKey', {
+      secretName: names.piiTokenSecret,
+      encryptionKey: this.keys.pii,
+      removalPolicy,
+    });
+    const keyOf = (classification: StoreClassifications[keyof StoreClassifications]) =>
+      this.keys.forClassification(classification);
 
-    const tableProps = { encryptionKey: this.dataKey, removalPolicy, deletionProtection: retain };
     this.onlineTable = new PlatformTable(this, 'OnlineTable', {
-      ...tableProps,
       tableName: names.onlineTable,
       spec: ONLINE_TABLE,
+      encryptionKey: keyOf(c.onlineTable),
+      removalPolicy,
+      deletionProtection: retain,
     }).table;
+    this.backup = new TableBackup(this, 'OnlineTableBackup', {
+      table: this.onlineTable,
+      encryptionKey: keyOf(c.onlineTable),
+      retention: Duration.days(environment.backupRetentionDays),
+    });
 
     const bucketProps = { removalPolicy, autoDeleteObjects: !retain };
     this.accessLogsBucket = new SecureBucket(this, 'AccessLogsBucket', {
       ...bucketProps,
-      expirationDays: D.accessLogExpirationDays,
+      expirationDays: environment.auditRetentionDays,
     }).bucket;
-    const dataBucketProps = {
-      ...bucketProps,
-      encryptionKey: this.dataKey,
-      serverAccessLogsBucket: this.accessLogsBucket,
-    };
-    this.offlineBucket = new SecureBucket(this, 'OfflineBucket', {
-      ...dataBucketProps,
+    const loggedBucket = (id: string, props: ConstructorParameters<typeof SecureBucket>[2]) =>
+      new SecureBucket(this, id, { ...bucketProps, serverAccessLogsBucket: this.accessLogsBucket, ...props })
+        .bucket;
+    this.offlineBucket = loggedBucket('OfflineBucket', {
       bucketName: names.offlineBucket,
+      encryptionKey: keyOf(c.offlineBucket),
       intelligentTieringAfterDays: D.offlineTieringAfterDays,
-    }).bucket;
-    this.sideOutputBucket = new SecureBucket(this, 'SideOutputBucket', {
-      ...dataBucketProps,
+    });
+    this.sideOutputBucket = loggedBucket('SideOutputBucket', {
       bucketName: names.sideOutputBucket,
+      encryptionKey: keyOf(c.sideOutputBucket),
       expirationDays: D.sideOutputExpirationDays,
-    }).bucket;
+    });
+    this.auditBucket = loggedBucket('AuditBucket', {
+      bucketName: names.auditBucket,
+      encryptionKey: this.keys.general,
+      expirationDays: environment.auditRetentionDays,
+    });
+    allowCloudTrailDelivery(this.auditBucket, trail, this.account);
+    // Results may hold whatever the queried groups hold: the PII key unless a workgroup says otherwise.
+    this.queryResultsBucket = loggedBucket('QueryResultsBucket', {
+      bucketName: names.queryResultsBucket,
+      encryptionKey: this.keys.pii,
+      expirationDays: D.queryResultExpirationDays,
+    });
 
     this.catalog = new OfflineCatalog(this, 'OfflineCatalog', {
-      databaseName: prefix.replaceAll('-', '_'),
+      databaseName: names.glueDatabase,
       bucketName: names.offlineBucket,
       groups: props.featureGroups,
     });
+    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+      topicName: names.alarmTopic,
+      displayName: `Feature platform ${environment.name} alarms`,
+      masterKey: this.keys.general,
+      enforceSSL: true,
+    });
+    this.acknowledgeBucketFindings();
+  }
+
+  private acknowledgeBucketFindings(): void {
+    const buckets = [
+      this.accessLogsBucket,
+      this.offlineBucket,
+      this.sideOutputBucket,
+      this.auditBucket,
+      this.queryResultsBucket,
+    ];
+    for (const bucket of buckets) {
+      acknowledge(
+        bucket,
+        'NIST.800.53.R5-S3BucketReplicationEnabled',
+        'Residency: data must stay in the allowed regions (prod: me-central-1 only), so cross-region replication ' +
+          'is off on purpose; S3 stores every object across at least three Availability Zones of the region, and ' +
+          'versioning with noncurrent-version retention protects against overwrite and deletion.',
+      );
+    }
+    acknowledge(
+      this.accessLogsBucket,
+      'NIST.800.53.R5-S3DefaultEncryptionKMS',
+      'S3 server access logging delivers only to target buckets with SSE-S3 default encryption (SSE-KMS is not ' +
+        'supported for access log targets, S3 User Guide); the bucket holds request metadata, not stored data, ' +
+        'is private, TLS-only and versioned.',
+    );
   }
 }

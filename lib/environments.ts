@@ -34,8 +34,12 @@ export const environmentValuesSchema = z
     logRetentionDays: z.int().refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {
       message: `must be one of ${LOG_RETENTION_DAYS.join(', ')}`,
     }),
-    /** Reserved concurrency of the lookup function; unset means the account's unreserved pool. */
-    lookupReservedConcurrency: z.int().min(1).optional(),
+    /** Reserved concurrency of the lookup function (the processor's follows from the shards). */
+    lookupReservedConcurrency: z.int().min(1),
+    /** Days AWS Backup keeps the online table's daily recovery points (PITR covers the last 35 days). */
+    backupRetentionDays: z.int().min(1).max(36500),
+    /** Days the audit trail's log files and the S3 server access logs are kept. */
+    auditRetentionDays: z.int().min(1).max(36500),
   })
   .superRefine((env, ctx) => {
     if (!env.allowedRegions.includes(env.region)) {
@@ -54,8 +58,41 @@ export interface Environment extends EnvironmentValues {
   readonly name: EnvironmentName;
 }
 
+/**
+ * The buyer's residency requirement: production data stays in the UAE region. An environment
+ * listed here may only allow (a subset of) these regions.
+ */
+export const REQUIRED_RESIDENCY: Readonly<Partial<Record<EnvironmentName, readonly string[]>>> = {
+  prod: ['me-central-1'],
+};
+
+/** Environments whose stateful resources must survive stack deletion (deletion protection). */
+export const MUST_RETAIN: readonly EnvironmentName[] = ['prod'];
+
 /** All three environments must be declared; `z.record` over an enum is exhaustive. */
-const environmentsSchema = z.record(z.enum(ENVIRONMENT_NAMES), environmentValuesSchema);
+const environmentsSchema = z
+  .record(z.enum(ENVIRONMENT_NAMES), environmentValuesSchema)
+  .superRefine((envs, ctx) => {
+    for (const name of ENVIRONMENT_NAMES) {
+      const env = envs[name];
+      const required = REQUIRED_RESIDENCY[name];
+      const outside = required ? env.allowedRegions.filter((r) => !required.includes(r)) : [];
+      if (outside.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name, 'allowedRegions'],
+          message: `${outside.join(', ')} outside the required residency of ${name} (${required?.join(', ')})`,
+        });
+      }
+      if (MUST_RETAIN.includes(name) && env.removalPolicy !== 'retain') {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name, 'removalPolicy'],
+          message: `${name} must retain its data (deletion protection); got ${env.removalPolicy}`,
+        });
+      }
+    }
+  });
 
 export class EnvironmentConfigError extends Error {
   override readonly name = 'EnvironmentConfigError';

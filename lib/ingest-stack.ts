@@ -1,27 +1,32 @@
 import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
-import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { groupsNeedingShardOrder } from '../schemas/index.js';
+import { processorPermissions } from './access-permissions.js';
+import { acknowledge } from './compliance.js';
 import { PlatformFunction } from './constructs/platform-function.js';
 import { StreamEventSource } from './constructs/stream-event-source.js';
 import { type Environment, removalPolicyOf } from './environments.js';
-import { processorEnvironment, type ResourceNames } from './platform-spec.js';
+import type { PlatformResources } from './permissions.js';
+import { deployedProcessorEnvironment, STREAM_SOURCE_DEFAULTS } from './platform-spec.js';
 import { PLATFORM_STACK_DEFAULTS as D } from './platform-stack-defaults.js';
 
 export interface IngestStackProps extends StackProps {
   /** The environment deployed. */
   readonly environment: Environment;
-  /** Physical names (`resourceNames(prefix, ...)`). */
-  readonly names: ResourceNames;
-  /** Key the stream is encrypted with (the data stack's). */
-  readonly dataKey: kms.IKey;
-  readonly onlineTable: dynamodb.ITable;
-  readonly offlineBucket: s3.IBucket;
-  /** Receives quarantined and late records, and the event source mapping's failed batches. */
+  /** Names, keys and classifications the processor's permissions are written against. */
+  readonly resources: PlatformResources;
+  /** Key the stream is encrypted with (the key of the contracts' classification). */
+  readonly streamKey: kms.IKey;
+  /** Key of the processor's log group. */
+  readonly logKey: kms.IKey;
+  /** Receives the event source mapping's failed batches (with their records). */
   readonly sideOutputBucket: s3.IBucket;
+  /** Where the pipeline's alarms notify. */
+  readonly alarmAction: cloudwatch.IAlarmAction;
 }
 
 /** The write path: the Kinesis stream and the processor that turns events into features. */
@@ -32,7 +37,8 @@ export class IngestStack extends Stack {
 
   constructor(scope: Construct, id: string, props: IngestStackProps) {
     super(scope, id, props);
-    const { environment, names } = props;
+    const { environment, resources } = props;
+    const { names } = resources;
     const removalPolicy = removalPolicyOf(environment);
     const retentionPeriod = Duration.hours(environment.retentionHours);
 
@@ -42,18 +48,45 @@ export class IngestStack extends Stack {
       shardCount: environment.shardCount,
       retentionPeriod,
       encryption: kinesis.StreamEncryption.KMS,
-      encryptionKey: props.dataKey,
+      encryptionKey: props.streamKey,
       removalPolicy,
     });
+    acknowledge(
+      this.stream,
+      'AwsSolutions-KDS3',
+      'The stream is encrypted with the customer-managed PII key instead of the AWS-managed aws/kinesis key on ' +
+        'purpose: the buyer controls the key, its rotation and a policy limited to kms:ViaService kinesis, which ' +
+        'an AWS-managed key cannot give.',
+    );
 
     this.processor = new PlatformFunction(this, 'Processor', {
       handler: 'processor',
       functionName: names.processorFunction,
-      environment: processorEnvironment(names),
+      // The PII key's policy names this role for direct data-key use (lib/data-stack.ts).
+      roleName: names.processorRole,
+      environment: deployedProcessorEnvironment(names, {
+        piiTokenSecretArn: resources.piiTokenSecretArn,
+        piiKmsKeyArn: resources.keys.pii,
+      }),
       ...D.processor,
+      reservedConcurrentExecutions:
+        environment.shardCount *
+        STREAM_SOURCE_DEFAULTS.parallelizationFactor *
+        D.processorConcurrencyPerShardLane,
+      permissions: processorPermissions(resources),
+      allowedRegions: environment.allowedRegions,
       logRetention: environment.logRetentionDays,
+      logEncryptionKey: props.logKey,
+      alarmAction: props.alarmAction,
       removalPolicy,
     });
+    acknowledge(
+      this.processor.function,
+      'NIST.800.53.R5-LambdaDLQ',
+      'Only the Kinesis event source mapping invokes the processor; a DLQ serves asynchronous invocations. Failed ' +
+        'batches are bisected, retried a bounded number of times, then written with their records to the S3 ' +
+        'on-failure destination (side-output bucket), so nothing is dropped.',
+    );
 
     this.streamSource = new StreamEventSource(this, 'StreamSource', {
       stream: this.stream,
@@ -61,11 +94,7 @@ export class IngestStack extends Stack {
       target: this.processor.function,
       onFailureBucket: props.sideOutputBucket,
       groupsNeedingShardOrder: groupsNeedingShardOrder(),
+      alarmAction: props.alarmAction,
     });
-
-    props.onlineTable.grantReadWriteData(this.processor);
-    props.offlineBucket.grantPut(this.processor);
-    props.sideOutputBucket.grantPut(this.processor);
-    props.dataKey.grantEncryptDecrypt(this.processor);
   }
 }

@@ -127,6 +127,28 @@ export const processorEnvironment = (names: ResourceNames): Record<string, strin
   SIDE_OUTPUT_BUCKET: names.sideOutputBucket,
 });
 
+/** Where the deployed processor finds its PII keys (AWS only; local runs set the keys themselves). */
+export interface ProcessorKeyLocations {
+  /** ARN of the Secrets Manager secret holding the tokenization key (base64). */
+  readonly piiTokenSecretArn: string;
+  /** ARN of the KMS key whose data keys seal raw payloads (the PII key). */
+  readonly piiKmsKeyArn: string;
+}
+
+/**
+ * Environment variables of the deployed processor: {@link processorEnvironment} plus the key
+ * locations (lambdas/shared/config.ts `processorConfigSchema`; never the local-only PII_TOKEN_KEY
+ * or PII_SEAL_KEY).
+ */
+export const deployedProcessorEnvironment = (
+  names: ResourceNames,
+  keys: ProcessorKeyLocations,
+): Record<string, string> => ({
+  ...processorEnvironment(names),
+  PII_TOKEN_SECRET_ARN: keys.piiTokenSecretArn,
+  PII_KMS_KEY_ID: keys.piiKmsKeyArn,
+});
+
 /** Environment variables of the lookup function. */
 export const lookupEnvironment = (names: ResourceNames): Record<string, string> => ({
   ONLINE_TABLE: names.onlineTable,

@@ -6,10 +6,17 @@ export const PLATFORM_STACK_DEFAULTS = {
   offlineTieringAfterDays: 30,
   /** Quarantined, late and failed records are kept this long for replay and audit. */
   sideOutputExpirationDays: 90,
-  /** S3 server access logs are kept this long. */
-  accessLogExpirationDays: 365,
-  /** A scheduled deletion of the data key can be cancelled within this window. */
+  /** Athena query results are kept this long (re-run the query for older ones). */
+  queryResultExpirationDays: 30,
+  /** A scheduled deletion of a data key can be cancelled within this window. */
   keyPendingWindow: Duration.days(30),
   processor: { memorySize: 1024, timeout: Duration.minutes(1) },
   lookup: { memorySize: 512, timeout: Duration.seconds(10) },
+  /**
+   * Processor concurrency reserved per shard and parallelization lane: 2 leaves room for the
+   * child shards of a split, which Lambda reads while the parent's last batches finish.
+   */
+  processorConcurrencyPerShardLane: 2,
+  /** Athena stops a query that would scan more than this (cost guard for a mistaken query). */
+  athenaBytesScannedCutoffPerQuery: 100 * 1024 ** 3,
 } as const;

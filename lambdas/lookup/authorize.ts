@@ -25,7 +25,7 @@ export function authorize(
   roles?: readonly AccessRole[],
 ): Authorization {
   const role = principalArn ? accessRoleOf(rolePrefix, principalArn, roles) : undefined;
-  if (!role || role.kind !== 'consumer') {
+  if (role?.kind !== 'consumer') {
     return deny(
       `the caller (${principalArn ?? 'anonymous'}) has no feature consumer role of this deployment (${rolePrefix}-*)`,
     );

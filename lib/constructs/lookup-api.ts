@@ -1,8 +1,10 @@
 import type { RemovalPolicy } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { acknowledge } from '../compliance.js';
 import { API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS, LOOKUP_API_DEFAULTS } from './lookup-api-defaults.js';
 import { withDefaults } from './with-defaults.js';
 
@@ -43,16 +45,26 @@ export interface LookupApiProps {
    */
   readonly accessLogRetention?: logs.RetentionDays;
   /**
-   * What happens to the access log group (and the account's API Gateway logging role).
+   * What happens to the log groups (and the account's API Gateway logging role).
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Customer-managed key of the access and execution log groups.
+   * @default - CloudWatch Logs' own encryption
+   */
+  readonly logEncryptionKey?: kms.IKey;
 }
 
-/** The lookup REST API: IAM auth on every method, access logs, X-Ray, stage throttling. */
+/**
+ * The lookup REST API: IAM auth and request validation on every method, access logs and error-level
+ * execution logs (no request or response bodies), X-Ray, stage throttling.
+ */
 export class LookupApi extends Construct {
   public readonly api: apigw.RestApi;
   public readonly accessLogGroup: logs.LogGroup;
+  /** The log group API Gateway writes execution errors to, created ahead with retention and key. */
+  public readonly executionLogGroup: logs.LogGroup;
   /** Method per `<METHOD> <resource>` route. */
   public readonly methods: ReadonlyMap<string, apigw.Method>;
 
@@ -70,10 +82,12 @@ export class LookupApi extends Construct {
         `${this.node.path}: throttlingBurstLimit (${p.throttlingBurstLimit}) is below throttlingRateLimit (${p.throttlingRateLimit})`,
       );
     }
-    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
+    const logProps = {
       retention: p.accessLogRetention,
+      encryptionKey: p.logEncryptionKey,
       removalPolicy: p.removalPolicy,
-    });
+    };
+    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', logProps);
     this.api = new apigw.RestApi(this, 'Api', {
       restApiName: p.restApiName,
       description: 'Feature platform lookup API (IAM-authorised)',
@@ -89,7 +103,20 @@ export class LookupApi extends Construct {
         throttlingBurstLimit: p.throttlingBurstLimit,
         accessLogDestination: new apigw.LogGroupLogDestination(this.accessLogGroup),
         accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields(),
+        loggingLevel: apigw.MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
       },
+    });
+    this.executionLogGroup = new logs.LogGroup(this, 'ExecutionLogs', {
+      ...logProps,
+      logGroupName: `API-Gateway-Execution-Logs_${this.api.restApiId}/${p.stageName}`,
+    });
+    this.api.deploymentStage.node.addDependency(this.executionLogGroup);
+    // API Gateway validates a body only against a model; the handler validates bodies against the
+    // contracts. Path parameters are required here.
+    const validator = this.api.addRequestValidator('RequestValidator', {
+      validateRequestBody: true,
+      validateRequestParameters: true,
     });
     // RestApi always adds an `Endpoint` output; the serving stack outputs the URL under a stable name.
     this.api.node.tryRemoveChild('Endpoint');
@@ -100,11 +127,46 @@ export class LookupApi extends Construct {
         throw new Error(`${this.node.path}: route resource "${route.resource}" must start with /`);
       }
       const resource = this.api.root.resourceForPath(route.resource);
+      const pathParameters = [...route.resource.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
       const method = resource.addMethod(route.method, integration, {
         authorizationType: apigw.AuthorizationType.IAM,
+        requestValidator: validator,
+        requestParameters: Object.fromEntries(pathParameters.map((n) => [`method.request.path.${n}`, true])),
       });
+      acknowledge(
+        method,
+        'AwsSolutions-COG4',
+        'Every method requires AWS_IAM (SigV4) authorization: callers are workloads and people holding the ' +
+          'declared IAM roles (lib/access-roles.ts), scoped per route by execute-api:Invoke; a Cognito user ' +
+          'pool would add a second identity store without adding control.',
+      );
       methods.set(`${route.method} ${route.resource}`, method);
     }
     this.methods = methods;
+    this.acknowledgeStageFindings(this.api.deploymentStage);
+  }
+
+  private acknowledgeStageFindings(stage: apigw.Stage): void {
+    acknowledge(
+      stage,
+      'NIST.800.53.R5-APIGWCacheEnabledAndEncrypted',
+      'No stage cache by design: responses are per-caller feature values whose freshness is the product, and a ' +
+        'cache shared across IAM callers could serve one role values masked differently for another.',
+    );
+    acknowledge(
+      stage,
+      'NIST.800.53.R5-APIGWSSLEnabled',
+      'Client certificates authenticate API Gateway to HTTP backends; the only integration is a Lambda proxy ' +
+        'invoked inside AWS with IAM, so there is no backend endpoint for a certificate to protect.',
+    );
+    const cloudWatchRole = this.api.node.tryFindChild('CloudWatchRole');
+    if (cloudWatchRole) {
+      acknowledge(
+        cloudWatchRole,
+        'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        "API Gateway's account-level logging role uses the AWS-maintained service-role policy documented for it; it " +
+          'lets the API Gateway service write its own logs to CloudWatch Logs and grants no data access.',
+      );
+    }
   }
 }

@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { LogLevel, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Permission } from '../permissions.js';
 
 /** Defaults of {@link PlatformFunction}. */
 export const PLATFORM_FUNCTION_DEFAULTS = {
@@ -11,6 +12,7 @@ export const PLATFORM_FUNCTION_DEFAULTS = {
   logLevel: 'INFO',
   environment: {} as Readonly<Record<string, string>>,
   errorsAlarmThreshold: 1,
+  permissions: [] as readonly Permission[],
 } as const;
 
 /**

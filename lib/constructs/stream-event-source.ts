@@ -39,6 +39,11 @@ export interface StreamEventSourceProps {
    * @default 5
    */
   readonly iteratorAgeAlarmEvaluationPeriods?: number;
+  /**
+   * Where the iterator-age alarm notifies.
+   * @default - no action
+   */
+  readonly alarmAction?: cloudwatch.IAlarmAction;
 }
 
 /**
@@ -93,5 +98,6 @@ export class StreamEventSource extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    if (p.alarmAction) this.iteratorAgeAlarm.addAlarmAction(p.alarmAction);
   }
 }

@@ -15,7 +15,9 @@ import { ONLINE_TABLE, STREAM_SOURCE_DEFAULTS } from '../../lib/platform-spec.js
 import { featureGroups } from '../../schemas/index.js';
 
 const newStack = () =>
-  new Stack(new App(), 'Test', { env: { account: '111111111111', region: 'me-central-1' } });
+  new Stack(new App({ builtinCloudFormationValidation: false }), 'Test', {
+    env: { account: '111111111111', region: 'me-central-1' },
+  });
 /** A function that needs no bundling. */
 const inlineFunction = (stack: Stack, timeout: Duration) =>
   new lambda.Function(stack, 'Fn', {

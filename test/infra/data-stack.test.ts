@@ -1,15 +1,10 @@
-import type { CfnResource, Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
-
-import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { ONLINE_TABLE } from '../../lib/platform-spec.js';
 import { featureGroups, offlineColumns } from '../../schemas/index.js';
-import { pick, synthesizeAll } from './platform-fixture.js';
+import { logicalId, pick, synthesizeAll } from './platform-fixture.js';
 
-const all = synthesizeAll();
-const logicalId = (stack: Stack, construct: IConstruct) =>
-  stack.getLogicalId(construct.node.defaultChild as CfnResource);
+const all = synthesizeAll({ bundling: false });
 
 /** Glue type per offline column type, written out here independently of the implementation. */
 const GLUE_TYPE = {
@@ -24,12 +19,17 @@ const GLUE_TYPE = {
 describe.each(['dev', 'staging', 'prod'] as const)('data stack (%s)', (name) => {
   const { deployment, data: template } = pick(all, name);
   const { names, data: stack, environment } = deployment;
-  const keyArn = { 'Fn::GetAtt': [logicalId(stack, stack.dataKey), 'Arn'] };
+  const keyArn = { 'Fn::GetAtt': [logicalId(stack, stack.keys.pii), 'Arn'] };
+  const generalKeyArn = { 'Fn::GetAtt': [logicalId(stack, stack.keys.general), 'Arn'] };
   const retain = environment.removalPolicy === 'retain';
 
-  it('creates one customer-managed key with rotation', () => {
-    template.resourceCountIs('AWS::KMS::Key', 1);
-    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  it('creates two customer-managed keys, one for PII and one for the rest, both rotating', () => {
+    template.resourceCountIs('AWS::KMS::Key', 2);
+    expect(
+      Object.keys(template.findResources('AWS::KMS::Key', { Properties: { EnableKeyRotation: true } })),
+    ).toHaveLength(2);
+    template.hasResourceProperties('AWS::KMS::Alias', { AliasName: `alias/fp-${name}-pii` });
+    template.hasResourceProperties('AWS::KMS::Alias', { AliasName: `alias/fp-${name}-general` });
   });
 
   it.each([['online', names.onlineTable, ONLINE_TABLE]])(
@@ -60,29 +60,34 @@ describe.each(['dev', 'staging', 'prod'] as const)('data stack (%s)', (name) => 
   });
 
   it.each([
-    ['offline', () => names.offlineBucket],
-    ['side-output', () => names.sideOutputBucket],
-  ])('encrypts the %s bucket with the key, blocks public access and logs access', (_, bucketName) => {
-    template.hasResourceProperties('AWS::S3::Bucket', {
-      BucketName: bucketName(),
-      BucketEncryption: {
-        ServerSideEncryptionConfiguration: [
-          {
-            BucketKeyEnabled: true,
-            ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keyArn },
-          },
-        ],
-      },
-      PublicAccessBlockConfiguration: {
-        BlockPublicAcls: true,
-        BlockPublicPolicy: true,
-        IgnorePublicAcls: true,
-        RestrictPublicBuckets: true,
-      },
-      VersioningConfiguration: { Status: 'Enabled' },
-      LoggingConfiguration: { DestinationBucketName: { Ref: logicalId(stack, stack.accessLogsBucket) } },
-    });
-  });
+    ['offline', () => names.offlineBucket, 'PII', () => keyArn],
+    ['side-output', () => names.sideOutputBucket, 'PII', () => keyArn],
+    ['query-results', () => names.queryResultsBucket, 'PII', () => keyArn],
+    ['audit', () => names.auditBucket, 'general', () => generalKeyArn],
+  ])(
+    'encrypts the %s bucket with the %s key, blocks public access and logs access',
+    (_, bucketName, _k, key) => {
+      template.hasResourceProperties('AWS::S3::Bucket', {
+        BucketName: bucketName(),
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [
+            {
+              BucketKeyEnabled: true,
+              ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: key() },
+            },
+          ],
+        },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        VersioningConfiguration: { Status: 'Enabled' },
+        LoggingConfiguration: { DestinationBucketName: { Ref: logicalId(stack, stack.accessLogsBucket) } },
+      });
+    },
+  );
 
   it('denies every request to every bucket that does not use TLS', () => {
     const policies = template.findResources('AWS::S3::BucketPolicy', {
@@ -94,7 +99,7 @@ describe.each(['dev', 'staging', 'prod'] as const)('data stack (%s)', (name) => 
         },
       },
     });
-    expect(Object.keys(policies)).toHaveLength(3);
+    expect(Object.keys(policies)).toHaveLength(5);
   });
 
   it('names the Glue database after the environment', () => {

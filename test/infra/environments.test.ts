@@ -53,6 +53,9 @@ describe('environment configuration', () => {
     ['removalPolicy', 'snapshot', /environments\.staging\.removalPolicy: /],
     ['logRetentionDays', 2, /environments\.staging\.logRetentionDays: must be one of 1, 3, 5/],
     ['allowedRegions', [], /environments\.staging\.allowedRegions: /],
+    ['lookupReservedConcurrency', undefined, /environments\.staging\.lookupReservedConcurrency: /],
+    ['backupRetentionDays', 0, /environments\.staging\.backupRetentionDays: Too small/],
+    ['auditRetentionDays', '365', /environments\.staging\.auditRetentionDays: /],
   ])('rejects %s = %j, naming the field', (field, value, message) => {
     const context = cdkContext();
     context.environments.staging = { ...context.environments.staging, [field]: value };
@@ -62,6 +65,14 @@ describe('environment configuration', () => {
   it('rejects an account override that is not an account id, naming the field', () => {
     expect(() => selectEnvironments({ ...cdkContext(), env: 'dev', account: 'abc' })).toThrow(
       /environments\.dev\.account: must be a 12-digit/,
+    );
+  });
+
+  it('refuses a production environment that would delete its data with the stack', () => {
+    const context = cdkContext();
+    context.environments.prod = { ...context.environments.prod, removalPolicy: 'destroy' };
+    expect(() => selectEnvironments(context)).toThrow(
+      /environments\.prod\.removalPolicy: prod must retain its data \(deletion protection\); got destroy/,
     );
   });
 

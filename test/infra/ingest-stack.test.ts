@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { CfnResource, Stack } from 'aws-cdk-lib';
+import type { Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
@@ -10,12 +10,10 @@ import {
   REPO_ROOT,
   STREAM_SOURCE_DEFAULTS,
 } from '../../lib/platform-spec.js';
-import { pick, synthesizeAll } from './platform-fixture.js';
+import { logicalId, pick, synthesizeAll } from './platform-fixture.js';
 import { allowedActionsOn } from './policy-statements.js';
 
 const all = synthesizeAll();
-const logicalId = (stack: Stack, construct: IConstruct) =>
-  stack.getLogicalId(construct.node.defaultChild as CfnResource);
 /** An ARN exported by the data stack and imported here. */
 const imported = (stack: Stack, construct: IConstruct) => ({
   'Fn::ImportValue': Match.stringLikeRegexp(`${logicalId(stack, construct)}Arn`),
@@ -24,14 +22,14 @@ const imported = (stack: Stack, construct: IConstruct) => ({
 describe.each(['dev', 'staging', 'prod'] as const)('ingest stack (%s)', (name) => {
   const { deployment, ingest: template } = pick(all, name);
   const { names, data, ingest, environment } = deployment;
-  const processorRole = 'ProcessorFunctionServiceRole';
+  const processorRole = 'ProcessorExecutionRole';
 
-  it('encrypts the stream with the data key and sizes it from the environment', () => {
+  it('encrypts the stream with the PII key (its events carry PII) and sizes it from the environment', () => {
     template.hasResourceProperties('AWS::Kinesis::Stream', {
       Name: names.stream,
       ShardCount: environment.shardCount,
       RetentionPeriodHours: environment.retentionHours,
-      StreamEncryption: { EncryptionType: 'KMS', KeyId: imported(data, data.dataKey) },
+      StreamEncryption: { EncryptionType: 'KMS', KeyId: imported(data, data.keys.pii) },
     });
   });
 
@@ -81,7 +79,7 @@ describe.each(['dev', 'staging', 'prod'] as const)('ingest stack (%s)', (name) =
   });
 
   it('lets the processor read the stream', () => {
-    expect(allowedActionsOn(template, processorRole, logicalId(ingest, ingest.stream))).toEqual(
+    expect(allowedActionsOn(template, processorRole, `stream/${names.stream}`)).toEqual(
       expect.arrayContaining([
         'kinesis:GetRecords',
         'kinesis:GetShardIterator',
@@ -90,10 +88,10 @@ describe.each(['dev', 'staging', 'prod'] as const)('ingest stack (%s)', (name) =
     );
   });
 
-  it.each([['online', () => data.onlineTable]])(
+  it.each([['online', () => names.onlineTable]])(
     'lets the processor read and conditionally write the %s table',
     (_, table) => {
-      expect(allowedActionsOn(template, processorRole, logicalId(data, table()))).toEqual(
+      expect(allowedActionsOn(template, processorRole, `table/${table()}`)).toEqual(
         expect.arrayContaining([
           'dynamodb:GetItem',
           'dynamodb:UpdateItem',
@@ -105,13 +103,21 @@ describe.each(['dev', 'staging', 'prod'] as const)('ingest stack (%s)', (name) =
   );
 
   it.each([
-    ['offline', () => data.offlineBucket],
-    ['side-output', () => data.sideOutputBucket],
+    ['offline', () => names.offlineBucket],
+    ['side-output', () => names.sideOutputBucket],
   ])('lets the processor write objects to the %s bucket and use the key', (_, bucket) => {
-    expect(allowedActionsOn(template, processorRole, logicalId(data, bucket()))).toContain('s3:PutObject');
-    expect(allowedActionsOn(template, processorRole, logicalId(data, data.dataKey))).toEqual(
-      expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey*']),
+    expect(allowedActionsOn(template, processorRole, `${bucket()}/*`)).toEqual(['s3:PutObject']);
+    expect(allowedActionsOn(template, processorRole, logicalId(data, data.keys.pii))).toEqual(
+      expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey']),
     );
+  });
+
+  it('alarms to the alarm topic', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarms).toHaveLength(2);
+    for (const alarm of alarms) {
+      expect(JSON.stringify(alarm.Properties.AlarmActions)).toContain(logicalId(data, data.alarmTopic));
+    }
   });
 
   it('alarms when the stream consumer falls a minute behind', () => {

@@ -1,16 +1,12 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { CfnResource, Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
-import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { HANDLER_ENTRIES, LOOKUP_ROUTES, lookupEnvironment, REPO_ROOT } from '../../lib/platform-spec.js';
-import { pick, synthesizeAll } from './platform-fixture.js';
-import { allowedActionsOn } from './policy-statements.js';
+import { logicalId, pick, synthesizeAll } from './platform-fixture.js';
+import { allowedActionsOn, identityPolicies } from './policy-statements.js';
 
 const all = synthesizeAll();
-const logicalId = (stack: Stack, construct: IConstruct) =>
-  stack.getLogicalId(construct.node.defaultChild as CfnResource);
 
 describe.each(['dev', 'staging', 'prod'] as const)('serving stack (%s)', (name) => {
   const { deployment, serving: template } = pick(all, name);
@@ -31,7 +27,9 @@ describe.each(['dev', 'staging', 'prod'] as const)('serving stack (%s)', (name) 
       template.hasResourceProperties('AWS::ApiGateway::Method', {
         HttpMethod: method,
         AuthorizationType: 'AWS_IAM',
-        ResourceId: { Ref: Match.stringLikeRegexp(pathParts.map((p) => p.replace(/[{}]/g, '')).join('')) },
+        ResourceId: {
+          Ref: Match.stringLikeRegexp(pathParts.map((p) => p.replace(/[^A-Za-z0-9]/g, '')).join('')),
+        },
         Integration: { Type: 'AWS_PROXY', IntegrationHttpMethod: 'POST' },
       });
     },
@@ -64,24 +62,99 @@ describe.each(['dev', 'staging', 'prod'] as const)('serving stack (%s)', (name) 
       Architectures: ['arm64'],
       TracingConfig: { Mode: 'Active' },
       Environment: { Variables: Match.objectLike(lookupEnvironment(names)) },
-      ReservedConcurrentExecutions: environment.lookupReservedConcurrency ?? Match.absent(),
+      ReservedConcurrentExecutions: environment.lookupReservedConcurrency,
     });
   });
 
   it('lets the lookup only read single items, batches and queries from the online table', () => {
-    const actions = allowedActionsOn(
-      template,
-      'LookupFunctionServiceRole',
-      logicalId(data, data.onlineTable),
-    );
+    const actions = allowedActionsOn(template, 'LookupExecutionRole', `table/${names.onlineTable}`);
     expect(actions).toEqual(['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query']);
   });
 
-  it('gives the lookup no write action on any table and only decrypt on the key', () => {
-    const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+  it('gives the lookup no write action on any table and only decrypt (through DynamoDB) on the key', () => {
+    const policies = JSON.stringify(identityPolicies(template));
     expect(policies).not.toMatch(/dynamodb:(Put|Update|Delete|BatchWrite|Scan|\*)/);
-    expect(allowedActionsOn(template, 'LookupFunctionServiceRole', logicalId(data, data.dataKey))).toEqual([
+    expect(allowedActionsOn(template, 'LookupExecutionRole', logicalId(data, data.keys.pii))).toEqual([
       'kms:Decrypt',
+      'kms:DescribeKey',
     ]);
+    template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Sid: 'DecryptOnlineStore',
+            Condition: {
+              StringEquals: Match.objectLike({
+                'kms:ViaService': [`dynamodb.${environment.region}.amazonaws.com`],
+              }),
+            },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('logs API execution errors without bodies, into a log group created ahead with the general key', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: [
+        Match.objectLike({
+          HttpMethod: '*',
+          ResourcePath: '/*',
+          LoggingLevel: 'ERROR',
+          DataTraceEnabled: false,
+        }),
+      ],
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: {
+        'Fn::Join': [
+          '',
+          ['API-Gateway-Execution-Logs_', { Ref: logicalId(serving, serving.api.api) }, '/api'],
+        ],
+      },
+      RetentionInDays: environment.logRetentionDays,
+      KmsKeyId: Match.anyValue(),
+    });
+  });
+
+  it('validates path parameters of every method', () => {
+    template.hasResourceProperties('AWS::ApiGateway::RequestValidator', {
+      ValidateRequestBody: true,
+      ValidateRequestParameters: true,
+    });
+    template.hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: 'GET',
+      RequestParameters: { 'method.request.path.group': true, 'method.request.path.entityId': true },
+      RequestValidatorId: Match.anyValue(),
+    });
+  });
+
+  it('puts a WAF web ACL with a rate limit and AWS managed rules in front of the stage, and logs it redacted', () => {
+    template.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Scope: 'REGIONAL',
+      DefaultAction: { Allow: {} },
+      Rules: Match.arrayWith([
+        Match.objectLike({ Name: 'RateLimitPerAddress', Action: { Block: {} } }),
+        Match.objectLike({ Name: 'AWSManagedRulesAmazonIpReputationList' }),
+        Match.objectLike({ Name: 'AWSManagedRulesKnownBadInputsRuleSet' }),
+        Match.objectLike({ Name: 'AWSManagedRulesCommonRuleSet' }),
+      ]),
+    });
+    template.hasResourceProperties('AWS::WAFv2::WebACLAssociation', {
+      ResourceArn: Match.objectLike({ 'Fn::Join': Match.anyValue() }),
+    });
+    template.hasResourceProperties('AWS::WAFv2::LoggingConfiguration', {
+      LogDestinationConfigs: [
+        `arn:aws:logs:${environment.region}:${environment.account}:log-group:aws-waf-logs-fp-${name}-lookup`,
+      ],
+      RedactedFields: [
+        { SingleHeader: { Name: 'authorization' } },
+        { SingleHeader: { Name: 'x-amz-security-token' } },
+      ],
+    });
+  });
+
+  it('exports the API id under a fixed name for the access stack', () => {
+    template.hasOutput('LookupApiId', { Export: { Name: `fp-${name}-lookup-api-id` } });
   });
 });

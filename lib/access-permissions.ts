@@ -1,0 +1,289 @@
+/**
+ * The permissions of every role, derived from the declarations (lib/access-roles.ts) and the
+ * resources of one environment. Pure data: the stacks turn it into policies, the tests read it.
+ */
+import type { AccessRole, ConsumerRole, DataScientistRole } from './access-roles.js';
+import { featureGroupsClassification } from './data-classification.js';
+import { workgroupName } from './deployment-names.js';
+import {
+  arns,
+  distinct,
+  KEY_ADMIN_ACTIONS,
+  type Permission,
+  type PlatformResources,
+  SEAL_PAYLOADS_ACTIONS,
+} from './permissions.js';
+import { LOOKUP_ROUTES, offlineGroupPrefix } from './platform-spec.js';
+
+/** The only table actions the lookup function may take: reads. */
+export const LOOKUP_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'] as const;
+
+/**
+ * What the stream processor does: read the stream, write the stores and side outputs, read the
+ * tokenization key, and seal raw payloads with data keys of the PII key.
+ */
+export function processorPermissions(r: PlatformResources): Permission[] {
+  const a = arns(r);
+  const { names, stores } = r;
+  const objectKeys = distinct([
+    a.key(stores.offlineBucket),
+    a.key(stores.sideOutputBucket),
+    ...r.groups.map((g) => a.key(featureGroupsClassification([g]))),
+  ]);
+  const perBatch =
+    "object keys are generated per batch (prefix, date, record range), so the grant covers the bucket's objects; " +
+    'it cannot read or delete them';
+  return [
+    {
+      sid: 'ReadStream',
+      actions: [
+        'kinesis:DescribeStream',
+        'kinesis:DescribeStreamSummary',
+        'kinesis:GetRecords',
+        'kinesis:GetShardIterator',
+        'kinesis:ListShards',
+      ],
+      resources: [a.stream],
+    },
+    { sid: 'DecryptStream', actions: ['kms:Decrypt'], resources: [a.key(stores.stream)], via: ['kinesis'] },
+    {
+      sid: 'ReadWriteOnlineStore',
+      actions: [
+        'dynamodb:GetItem',
+        'dynamodb:BatchGetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:ConditionCheckItem',
+      ],
+      resources: [a.onlineTable],
+    },
+    {
+      sid: 'UseOnlineStoreKey',
+      actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
+      resources: [a.key(stores.onlineTable)],
+      via: ['dynamodb'],
+    },
+    {
+      sid: 'WriteOfflineStore',
+      actions: ['s3:PutObject'],
+      resources: [a.objects(names.offlineBucket, '')],
+      wildcardReason: `put-only, ${perBatch}`,
+    },
+    {
+      sid: 'WriteSideOutputs',
+      actions: ['s3:PutObject'],
+      resources: [a.objects(names.sideOutputBucket, '')],
+      wildcardReason: `put-only, ${perBatch}; Lambda's S3 on-failure destination writes under aws/lambda/`,
+    },
+    // Lambda's S3 on-failure destination needs ListBucket on its bucket (Lambda developer guide).
+    { sid: 'ListSideOutputs', actions: ['s3:ListBucket'], resources: [a.bucket(names.sideOutputBucket)] },
+    { sid: 'EncryptObjects', actions: ['kms:GenerateDataKey'], resources: objectKeys, via: ['s3'] },
+    {
+      sid: 'ReadTokenizationKey',
+      actions: ['secretsmanager:GetSecretValue'],
+      resources: [r.piiTokenSecretArn],
+    },
+    // Direct calls (no kms:ViaService), which the PII key's policy allows to this role only. The
+    // Decrypt also covers Secrets Manager decrypting the tokenization key's secret for this role.
+    { sid: 'SealRawPayloads', actions: [...SEAL_PAYLOADS_ACTIONS], resources: [r.keys.pii] },
+  ];
+}
+
+/** What the lookup function does: read items of the online store. */
+export function lookupPermissions(r: PlatformResources): Permission[] {
+  const a = arns(r);
+  return [
+    { sid: 'ReadOnlineStore', actions: [...LOOKUP_TABLE_ACTIONS], resources: [a.onlineTable] },
+    {
+      sid: 'DecryptOnlineStore',
+      actions: ['kms:Decrypt', 'kms:DescribeKey'],
+      resources: [a.key(r.stores.onlineTable)],
+      via: ['dynamodb'],
+    },
+  ];
+}
+
+/** execute-api ARNs of the routes a consumer may call: `{group}` routes per group, the rest if batch. */
+export function consumerRouteArns(role: ConsumerRole, apiStageArn: string): string[] {
+  return LOOKUP_ROUTES.flatMap((route) => {
+    const arn = (resource: string) =>
+      `${apiStageArn}/${route.method}${resource.replaceAll(/\{[^}]+\}/g, '*')}`;
+    if (route.resource.includes('{group}')) {
+      return role.groups.map((g) => arn(route.resource.replace('{group}', g)));
+    }
+    return role.batch ? [arn(route.resource)] : [];
+  });
+}
+
+function dataScientistPermissions(role: DataScientistRole, r: PlatformResources): Permission[] {
+  const a = arns(r);
+  const { names } = r;
+  const groups = r.groups.filter((g) => role.groups.includes(g.name));
+  const workgroup = workgroupName(names.prefix, role.name);
+  return [
+    {
+      sid: 'ReadOfflineHistory',
+      actions: ['s3:GetObject'],
+      resources: groups.map((g) => a.objects(names.offlineBucket, offlineGroupPrefix(g.name))),
+      wildcardReason:
+        "objects under the allowed group's own prefix (features/group=<group>/), named per date and batch",
+    },
+    {
+      sid: 'ListOfflineHistory',
+      actions: ['s3:ListBucket'],
+      resources: [a.bucket(names.offlineBucket)],
+      conditions: { StringLike: { 's3:prefix': groups.map((g) => `${offlineGroupPrefix(g.name)}*`) } },
+    },
+    {
+      sid: 'LocateBuckets',
+      actions: ['s3:GetBucketLocation'],
+      resources: [a.bucket(names.offlineBucket), a.bucket(names.queryResultsBucket)],
+    },
+    {
+      sid: 'DecryptOfflineHistory',
+      actions: ['kms:Decrypt'],
+      resources: distinct(groups.map((g) => a.key(featureGroupsClassification([g])))),
+      via: ['s3'],
+    },
+    {
+      sid: 'ReadCatalog',
+      actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartitions'],
+      resources: [a.glueCatalog, a.glueDatabase, ...groups.map((g) => a.glueTable(g.name))],
+    },
+    {
+      sid: 'QueryInOwnWorkgroup',
+      actions: [
+        'athena:GetWorkGroup',
+        'athena:StartQueryExecution',
+        'athena:GetQueryExecution',
+        'athena:GetQueryResults',
+        'athena:StopQueryExecution',
+      ],
+      resources: [a.workgroup(workgroup)],
+    },
+    {
+      sid: 'WriteQueryResults',
+      actions: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+      resources: [a.objects(names.queryResultsBucket, `${workgroup}/`)],
+      wildcardReason: "result objects under the role's own workgroup prefix, named by Athena per query id",
+    },
+    {
+      sid: 'ListQueryResults',
+      actions: ['s3:ListBucket'],
+      resources: [a.bucket(names.queryResultsBucket)],
+      conditions: { StringLike: { 's3:prefix': [`${workgroup}/*`] } },
+    },
+    {
+      sid: 'EncryptQueryResults',
+      actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+      resources: [a.key(role.clearance)],
+      via: ['s3'],
+    },
+  ];
+}
+
+/** The permissions of a declared role in one environment. */
+export function accessRolePermissions(role: AccessRole, r: PlatformResources): Permission[] {
+  const a = arns(r);
+  const { names } = r;
+  switch (role.kind) {
+    case 'producer':
+      return [
+        { sid: 'PutEvents', actions: ['kinesis:PutRecord', 'kinesis:PutRecords'], resources: [a.stream] },
+        {
+          sid: 'EncryptEvents',
+          actions: ['kms:GenerateDataKey'],
+          resources: [a.key(r.stores.stream)],
+          via: ['kinesis'],
+        },
+      ];
+    case 'consumer':
+      return [
+        {
+          sid: 'InvokeLookupRoutes',
+          actions: ['execute-api:Invoke'],
+          resources: consumerRouteArns(role, r.apiStageArn),
+          wildcardReason:
+            'the wildcard is the entity id in the path; each resource is one route of one allowed feature group',
+        },
+      ];
+    case 'data-scientist':
+      return dataScientistPermissions(role, r);
+    case 'operator': {
+      const functions = [names.processorFunction, names.lookupFunction];
+      return [
+        {
+          sid: 'DescribePipeline',
+          actions: ['kinesis:DescribeStreamSummary', 'kinesis:ListShards'],
+          resources: [a.stream],
+        },
+        {
+          sid: 'DescribeOnlineStore',
+          actions: [
+            'dynamodb:DescribeTable',
+            'dynamodb:DescribeContinuousBackups',
+            'dynamodb:DescribeTimeToLive',
+          ],
+          resources: [a.onlineTable],
+        },
+        {
+          sid: 'DescribeAndThrottleFunctions',
+          actions: [
+            'lambda:GetFunctionConfiguration',
+            'lambda:GetFunctionConcurrency',
+            'lambda:PutFunctionConcurrency',
+            'lambda:DeleteFunctionConcurrency',
+          ],
+          resources: functions.map(a.function),
+        },
+        {
+          sid: 'ReadFunctionLogs',
+          actions: ['logs:FilterLogEvents', 'logs:GetLogEvents', 'logs:DescribeLogStreams'],
+          resources: functions.map((f) => a.logStreams(`/aws/lambda/${f}`)),
+          wildcardReason:
+            "the log streams of the platform functions' own log groups (stream names are per container)",
+        },
+        {
+          sid: 'ReadMetricsAndAlarms',
+          actions: ['cloudwatch:GetMetricData', 'cloudwatch:ListMetrics', 'cloudwatch:DescribeAlarms'],
+          resources: ['*'],
+          wildcardReason:
+            'CloudWatch GetMetricData and ListMetrics support no resource-level permissions (AWS Service ' +
+            'Authorization Reference); read-only metrics and alarm states, no stored data',
+        },
+      ];
+    }
+    case 'admin':
+      return [
+        {
+          sid: 'DeployWithCdk',
+          actions: ['sts:AssumeRole'],
+          resources: ['deploy', 'file-publishing', 'lookup'].map(a.cdkBootstrapRole),
+        },
+        { sid: 'AdministerKeys', actions: [...KEY_ADMIN_ACTIONS], resources: [r.keys.pii, r.keys.general] },
+        {
+          sid: 'AdministerStores',
+          actions: [
+            'dynamodb:DescribeTable',
+            'dynamodb:DescribeContinuousBackups',
+            'dynamodb:UpdateContinuousBackups',
+            'kinesis:DescribeStreamSummary',
+            'kinesis:UpdateShardCount',
+          ],
+          resources: [a.onlineTable, a.stream],
+        },
+        { sid: 'EraseOnlineEntities', actions: ['dynamodb:DeleteItem'], resources: [a.onlineTable] },
+        {
+          sid: 'EraseStoredObjects',
+          actions: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
+          resources: [a.objects(names.offlineBucket, ''), a.objects(names.sideOutputBucket, '')],
+          wildcardReason: 'erasure requests delete named objects (and their versions) without reading them',
+        },
+        {
+          sid: 'ReviewAuditTrail',
+          actions: ['cloudtrail:GetTrailStatus', 'cloudtrail:GetEventSelectors'],
+          resources: [a.trail],
+        },
+      ];
+  }
+}

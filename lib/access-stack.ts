@@ -1,0 +1,84 @@
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as athena from 'aws-cdk-lib/aws-athena';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { Construct } from 'constructs';
+import { accessRolePermissions } from './access-permissions.js';
+import { type AccessRole, accessRoleName, validateAccessRoles } from './access-roles.js';
+import { PlatformRole } from './constructs/platform-role.js';
+import { workgroupName } from './deployment-names.js';
+import { type Environment, removalPolicyOf } from './environments.js';
+import { arns, type PlatformResources } from './permissions.js';
+import { PLATFORM_STACK_DEFAULTS as D } from './platform-stack-defaults.js';
+
+export interface AccessStackProps extends StackProps {
+  /** The environment deployed. */
+  readonly environment: Environment;
+  /** Names, keys, API and groups the roles' permissions are written against. */
+  readonly resources: PlatformResources;
+  /** The declared roles (lib/access-roles.ts). */
+  readonly roles: readonly AccessRole[];
+}
+
+/**
+ * Role-based access as IAM: one role per declaration, assumable by principals of the account
+ * that are allowed to assume it, holding exactly the declared permissions; an Athena workgroup per
+ * data scientist role, with results under its own prefix encrypted with the key of its clearance.
+ */
+export class AccessStack extends Stack {
+  /** Role per declared role name. */
+  public readonly roles: ReadonlyMap<string, PlatformRole>;
+  /** Athena workgroup per data scientist role name. */
+  public readonly workgroups: ReadonlyMap<string, athena.CfnWorkGroup>;
+
+  constructor(scope: Construct, id: string, props: AccessStackProps) {
+    super(scope, id, props);
+    const { environment, resources } = props;
+    const { names } = resources;
+    try {
+      validateAccessRoles(props.roles, resources.groups);
+    } catch (error) {
+      throw new Error(`${this.node.path}: ${(error as Error).message}`);
+    }
+    const roles = new Map<string, PlatformRole>();
+    const workgroups = new Map<string, athena.CfnWorkGroup>();
+    for (const declared of props.roles) {
+      const role = new PlatformRole(this, `Role-${declared.name}`, {
+        roleName: accessRoleName(names.prefix, declared),
+        description: declared.description,
+        assumedBy: new iam.AccountPrincipal(this.account),
+        permissions: accessRolePermissions(declared, resources),
+        allowedRegions: environment.allowedRegions,
+      });
+      roles.set(declared.name, role);
+      new CfnOutput(this, `RoleArn-${declared.name}`, {
+        description: `${declared.kind} role: ${declared.description}`,
+        value: role.role.roleArn,
+      });
+      if (declared.kind !== 'data-scientist') continue;
+      const name = workgroupName(names.prefix, declared.name);
+      workgroups.set(
+        declared.name,
+        new athena.CfnWorkGroup(this, `Workgroup-${declared.name}`, {
+          name,
+          description: `Athena workgroup of ${accessRoleName(names.prefix, declared)}`,
+          recursiveDeleteOption: removalPolicyOf(environment) === RemovalPolicy.DESTROY,
+          workGroupConfiguration: {
+            enforceWorkGroupConfiguration: true,
+            publishCloudWatchMetricsEnabled: true,
+            bytesScannedCutoffPerQuery: D.athenaBytesScannedCutoffPerQuery,
+            resultConfiguration: {
+              outputLocation: `s3://${names.queryResultsBucket}/${name}/`,
+              expectedBucketOwner: this.account,
+              encryptionConfiguration: {
+                encryptionOption: 'SSE_KMS',
+                kmsKey: arns(resources).key(declared.clearance),
+              },
+            },
+          },
+        }),
+      );
+    }
+    this.roles = roles;
+    this.workgroups = workgroups;
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * Data residency, checked on the synthesized templates of every stack (a CDK validation plugin, so
+ * `cdk synth` fails with a report naming the resource): the stack's region, every region any
+ * property mentions (replicas, ARNs, endpoints, cross-region exports) and every destination that
+ * does not name an allowed region or a resource of the app.
+ */
+import { readFileSync } from 'node:fs';
+import {
+  CfnResource,
+  type IPolicyValidationContext,
+  type IPolicyValidationPlugin,
+  type PolicyValidationPluginReport,
+  type PolicyViolation,
+  Stack,
+} from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+
+/** An AWS region code anywhere in a string (commercial, GovCloud, ISO, China). */
+const REGION =
+  /\b(?:af|ap|ca|cn|eu|il|me|mx|sa|us)(?:-gov|-iso[a-z]?)?-(?:central|north|south|east|west|northeast|northwest|southeast|southwest)-\d{1,2}\b/g;
+/** Property paths that send data somewhere (replication, on-failure, log delivery, ...). */
+const DESTINATION = /destination/i;
+
+type Template = { Resources?: Record<string, { Type: string; Properties?: unknown }> };
+type Finding = { rule: string; logicalId?: string; location: string; message: string };
+
+/** An intrinsic function (`Ref`, `Fn::*`) as one string; references become `<...>`. */
+function flatten(node: unknown): string {
+  if (typeof node === 'string') return node;
+  if (node === null || typeof node !== 'object') return String(node);
+  if (Array.isArray(node)) return node.map(flatten).join(',');
+  const [key, value] = Object.entries(node)[0] ?? [];
+  if (key === 'Fn::Join' && Array.isArray(value)) return (value[1] as unknown[]).map(flatten).join(value[0]);
+  if (key === 'Ref' || key === 'Fn::GetAtt' || key === 'Fn::ImportValue') return `<${flatten(value)}>`;
+  return `<${key}:${flatten(value)}>`;
+}
+
+const isIntrinsic = (node: object) => {
+  const keys = Object.keys(node);
+  return keys.length === 1 && (keys[0] === 'Ref' || (keys[0]?.startsWith('Fn::') ?? false));
+};
+
+/** Every region a template's resources mention, and destinations no region or reference vouches for. */
+export function residencyFindings(template: Template, allowedRegions: readonly string[]): Finding[] {
+  const findings: Finding[] = [];
+  const allowed = allowedRegions.join(', ');
+  const visit = (logicalId: string, node: unknown, path: string) => {
+    if (node !== null && typeof node === 'object' && !isIntrinsic(node)) {
+      for (const [key, child] of Object.entries(node)) visit(logicalId, child, path ? `${path}.${key}` : key);
+      return;
+    }
+    if (node === null || node === undefined) return;
+    const text = flatten(node);
+    const regions = text.match(REGION) ?? [];
+    for (const region of new Set(regions)) {
+      if (!allowedRegions.includes(region)) {
+        findings.push({
+          rule: 'Residency-RegionOutsideAllowed',
+          logicalId,
+          location: path,
+          message: `${path} references ${region}, outside the allowed regions (${allowed})`,
+        });
+      }
+    }
+    // A reference to a resource of the app is vouched for by that resource's own stack region.
+    const appReferences = (text.match(/<[^<>]*>/g) ?? []).filter((r) => !r.startsWith('<AWS::'));
+    const location = typeof node === 'string' || typeof node === 'object';
+    if (location && DESTINATION.test(path) && regions.length === 0 && appReferences.length === 0) {
+      findings.push({
+        rule: 'Residency-UnverifiableDestination',
+        logicalId,
+        location: path,
+        message: `${path} sends data to "${text}", which names no region and no resource of this app`,
+      });
+    }
+  };
+  for (const [logicalId, resource] of Object.entries(template.Resources ?? {})) {
+    visit(logicalId, resource.Properties, 'Properties');
+  }
+  return findings;
+}
+
+/**
+ * The residency check: every stack of the app must be declared with its allowed regions, be
+ * deployed to one of them and mention no other.
+ */
+export class ResidencyChecks implements IPolicyValidationPlugin {
+  public readonly name = 'Residency';
+  private readonly allowed = new Map<string, readonly string[]>();
+
+  /** Declares the regions a stack's resources may live in and refer to. */
+  public declare(stack: Stack, allowedRegions: readonly string[]): void {
+    if (allowedRegions.length === 0) throw new Error(`${stack.node.path}: allowedRegions must not be empty`);
+    this.allowed.set(stack.node.path, allowedRegions);
+  }
+
+  public validate(context: IPolicyValidationContext): PolicyValidationPluginReport {
+    const violations: PolicyViolation[] = [];
+    for (const stack of context.stackTemplates) {
+      const allowedRegions = this.allowed.get(stack.stackConstructPath);
+      const findings: Finding[] = [];
+      if (!allowedRegions) {
+        findings.push({
+          rule: 'Residency-Undeclared',
+          location: 'Stack',
+          message: 'no allowed regions declared',
+        });
+      } else {
+        if (!stack.region || !allowedRegions.includes(stack.region)) {
+          findings.push({
+            rule: 'Residency-StackRegion',
+            location: 'Stack',
+            message: `deploys to ${stack.region ?? 'an unspecified region'}, outside the allowed regions (${allowedRegions.join(', ')})`,
+          });
+        }
+        const template = JSON.parse(readFileSync(stack.templatePath, 'utf8')) as Template;
+        findings.push(...residencyFindings(template, allowedRegions));
+      }
+      const paths = constructPaths(context.appConstruct, stack.stackConstructPath);
+      for (const f of findings) {
+        const constructPath = f.logicalId
+          ? (paths.get(f.logicalId) ?? `${stack.stackConstructPath}/${f.logicalId}`)
+          : stack.stackConstructPath;
+        violations.push({
+          ruleName: f.rule,
+          description: `${constructPath}: ${f.message}`,
+          // Fatal: CDK lets `Validations.acknowledge` suppress errors, but not fatal violations.
+          severity: 'fatal',
+          fix: "Keep every resource, replica, destination and reference in the environment's allowedRegions (cdk.json)",
+          violatingResources: [
+            {
+              constructPath,
+              resourceLogicalId: f.logicalId,
+              templatePath: stack.templatePath,
+              locations: [f.location],
+            },
+          ],
+        });
+      }
+    }
+    return { success: violations.length === 0, violations };
+  }
+}
+
+/** Construct path of each CloudFormation resource of a stack, by logical id. */
+function constructPaths(app: IConstruct, stackPath: string): Map<string, string> {
+  const stack = app.node.findAll().find((c) => Stack.isStack(c) && c.node.path === stackPath) as
+    | Stack
+    | undefined;
+  const paths = new Map<string, string>();
+  if (!stack) return paths;
+  for (const c of stack.node.findAll()) {
+    if (CfnResource.isCfnResource(c) && Stack.of(c) === stack)
+      paths.set(stack.resolve(c.logicalId), c.node.path);
+  }
+  return paths;
+}

@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { authorize } from '../../lambdas/lookup/authorize.js';
+import { consumerRouteArns } from '../../lib/access-permissions.js';
+import {
+  ACCESS_ROLES,
+  type AccessRole,
+  accessRoleName,
+  accessRoleOf,
+  type ConsumerRole,
+  seesInClear,
+  validateAccessRoles,
+} from '../../lib/access-roles.js';
+import { featureGroups } from '../../schemas/index.js';
+
+const consumer = (over: Partial<ConsumerRole> = {}): ConsumerRole => ({
+  kind: 'consumer',
+  name: 'consumer-x',
+  description: 'x',
+  groups: ['merchant'],
+  batch: false,
+  clearance: 'confidential',
+  ...over,
+});
+
+describe('access role declarations', () => {
+  it('declares valid roles: every kind the issue names, each once', () => {
+    expect(() => validateAccessRoles(ACCESS_ROLES, featureGroups)).not.toThrow();
+    expect(new Set(ACCESS_ROLES.map((r) => r.kind))).toEqual(
+      new Set(['producer', 'consumer', 'data-scientist', 'operator', 'admin']),
+    );
+  });
+
+  it.each<[string, AccessRole[], RegExp]>([
+    [
+      'an unknown group',
+      [consumer({ groups: ['shop'] })],
+      /consumer-x: groups names unknown feature group "shop"/,
+    ],
+    ['no group', [consumer({ groups: [] })], /consumer-x: groups must not be empty/],
+    [
+      'a group twice',
+      [consumer({ groups: ['merchant', 'merchant'] })],
+      /consumer-x: groups lists a group twice/,
+    ],
+    ['the same name twice', [consumer(), consumer()], /consumer-x: declared twice/],
+    ['a name with capitals', [consumer({ name: 'Consumer' })], /access role Consumer: name must match/],
+    [
+      'a data scientist below the clearance of a group',
+      [
+        {
+          kind: 'data-scientist',
+          name: 'ds',
+          description: 'x',
+          groups: ['customer'],
+          clearance: 'confidential',
+        },
+      ],
+      /ds: group customer holds pii data above the role's clearance \(confidential\)/,
+    ],
+  ])('refuses %s, naming the role', (_, roles, message) => {
+    expect(() => validateAccessRoles(roles, featureGroups)).toThrow(message);
+  });
+
+  it('accepts a batch consumer of some groups: the lookup handler checks the groups of a batch request', () => {
+    const role = consumer({ batch: true });
+    expect(() => validateAccessRoles([role], featureGroups)).not.toThrow();
+    // What the relaxation relies on: the handler refuses a batch request naming a group outside the role's.
+    const caller = 'arn:aws:sts::333333333333:assumed-role/fp-prod-consumer-x/s';
+    const decide = (groups: string[]) => authorize('fp-prod', caller, { groups, batch: true }, [role]);
+    expect(decide(['merchant']).ok).toBe(true);
+    expect(decide(['merchant', 'customer'])).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/consumer-x may not read feature group\(s\) customer/),
+    });
+  });
+
+  it.each([
+    [
+      'arn:aws:sts::333333333333:assumed-role/fp-prod-consumer-merchant-risk/session-1',
+      'consumer-merchant-risk',
+    ],
+    ['arn:aws:iam::333333333333:role/fp-prod-operator', 'operator'],
+    ['arn:aws:sts::333333333333:assumed-role/fp-dev-operator/s', undefined],
+    ['arn:aws:iam::333333333333:user/alice', undefined],
+  ])('recognises the declared role behind %s', (arn, expected) => {
+    expect(accessRoleOf('fp-prod', arn)?.name).toBe(expected);
+  });
+
+  it('names roles after the environment prefix', () => {
+    expect(accessRoleName('fp-prod', { name: 'admin' })).toBe('fp-prod-admin');
+  });
+
+  it('shows PII in clear only to roles cleared for it', () => {
+    const cleared = ACCESS_ROLES.find((r) => r.name === 'data-scientist-pii');
+    const fraud = ACCESS_ROLES.find((r) => r.name === 'consumer-fraud-scoring');
+    if (!cleared || !fraud) throw new Error('roles missing');
+    expect(seesInClear(cleared, 'pii')).toBe(true);
+    expect(seesInClear(fraud, 'pii')).toBe(false);
+    expect(seesInClear(fraud, 'confidential')).toBe(true);
+    expect(seesInClear({ kind: 'admin', name: 'admin', description: '' }, 'public')).toBe(false);
+  });
+
+  it('scopes a consumer to the single-entity route of each of its groups, and the batch route only if declared', () => {
+    const stage = 'arn:aws:execute-api:me-central-1:333333333333:abc123/api';
+    expect(consumerRouteArns(consumer(), stage)).toEqual([`${stage}/GET/v1/features/merchant/*`]);
+    expect(consumerRouteArns(consumer({ groups: ['customer', 'merchant'], batch: true }), stage)).toEqual([
+      `${stage}/GET/v1/features/customer/*`,
+      `${stage}/GET/v1/features/merchant/*`,
+      `${stage}/POST/v1/features:get`,
+    ]);
+  });
+});

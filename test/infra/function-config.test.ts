@@ -1,0 +1,71 @@
+/**
+ * The deployed functions' environments against the schemas their composition roots parse
+ * (lambdas/shared/config.ts): a renamed, missing or local-only variable fails here, not on the
+ * first invocation in AWS.
+ */
+import { describe, expect, it } from 'vitest';
+import { lookupConfigSchema, processorConfigSchema, readConfig } from '../../lambdas/shared/config.js';
+import { ENVIRONMENTS, logicalId, pick, synthesizeAll } from './platform-fixture.js';
+
+const all = synthesizeAll({ bundling: false });
+
+/**
+ * A function's Variables as the runtime would see them: literals as they are, CloudFormation
+ * references (Ref, Fn::GetAtt, Fn::ImportValue, Fn::Join...) as a non-empty placeholder naming them.
+ */
+function runtimeEnvironment(variables: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(variables).map(([name, value]) => [
+      name,
+      typeof value === 'string' ? value : `<cfn:${JSON.stringify(value)}>`,
+    ]),
+  );
+}
+
+describe.each(ENVIRONMENTS)('function configuration (%s)', (name) => {
+  const env = pick(all, name);
+  const d = env.deployment;
+  const variablesOf = (template: typeof env.ingest, functionName: string) => {
+    const fn = Object.values(template.findResources('AWS::Lambda::Function')).find(
+      (f) => f.Properties.FunctionName === functionName,
+    );
+    if (!fn) throw new Error(`function ${functionName} not found`);
+    return fn.Properties.Environment.Variables as Record<string, unknown>;
+  };
+
+  it('gives the processor every variable processorConfigSchema requires, and only the AWS key locations', () => {
+    const variables = variablesOf(env.ingest, d.names.processorFunction);
+    const config = readConfig(processorConfigSchema, runtimeEnvironment(variables));
+    expect(config).toMatchObject({
+      ONLINE_TABLE: d.names.onlineTable,
+      OFFLINE_BUCKET: d.names.offlineBucket,
+      SIDE_OUTPUT_BUCKET: d.names.sideOutputBucket,
+      S3_FORCE_PATH_STYLE: 'false',
+    });
+    // Local-only variables would put key material in the function's configuration.
+    expect(variables).not.toHaveProperty('PII_TOKEN_KEY');
+    expect(variables).not.toHaveProperty('PII_SEAL_KEY');
+    expect(variables).not.toHaveProperty('S3_FORCE_PATH_STYLE');
+    expect(JSON.stringify(variables.PII_TOKEN_SECRET_ARN)).toContain(
+      d.data.getLogicalId(d.data.piiTokenSecret.secret),
+    );
+    expect(JSON.stringify(variables.PII_KMS_KEY_ID)).toContain(logicalId(d.data, d.data.keys.pii));
+  });
+
+  it('gives the lookup every variable lookupConfigSchema requires', () => {
+    const variables = variablesOf(env.serving, d.names.lookupFunction);
+    expect(readConfig(lookupConfigSchema, runtimeEnvironment(variables))).toMatchObject({
+      ONLINE_TABLE: d.names.onlineTable,
+      ACCESS_ROLE_PREFIX: d.names.prefix,
+    });
+  });
+
+  it.each(['ONLINE_TABLE', 'OFFLINE_BUCKET', 'SIDE_OUTPUT_BUCKET', 'PII_TOKEN_SECRET_ARN', 'PII_KMS_KEY_ID'])(
+    'would refuse the processor configuration without %s',
+    (variable) => {
+      const variables = runtimeEnvironment(variablesOf(env.ingest, d.names.processorFunction));
+      delete variables[variable];
+      expect(() => readConfig(processorConfigSchema, variables)).toThrow(new RegExp(variable));
+    },
+  );
+});

@@ -1,0 +1,262 @@
+/**
+ * The RBAC matrix as the issue states it, written out here independently of lib/access-permissions.ts:
+ * the resources and actions probed, and for each role what it may do. Everything else is denied.
+ */
+import type { AccessRole } from '../../lib/access-roles.js';
+import type { PlatformDeployment } from '../../lib/app-builder.js';
+
+/** A role under test: a declared access role or one of the two function roles. */
+export type Subject = AccessRole | { readonly kind: 'processor' | 'lookup'; readonly name: string };
+
+type Via = 's3' | 'kinesis' | 'dynamodb' | 'backup' | 'secretsmanager';
+export type What =
+  | {
+      kind:
+        | 'stream'
+        | 'table'
+        | 'raw-events'
+        | 'side-outputs'
+        | 'trail'
+        | 'function'
+        | 'metrics'
+        | 'cdk-role'
+        | 'token-secret';
+    }
+  | { kind: 'offline' | 'offline-list' | 'glue-table'; group: string }
+  | { kind: 'results' | 'workgroup'; owner: string }
+  | { kind: 'key'; key: 'pii' | 'general'; via?: Via }
+  | { kind: 'route'; group?: string };
+
+export interface MatrixResource {
+  readonly id: string;
+  readonly what: What;
+  readonly arn: string;
+  readonly actions: readonly string[];
+  readonly context: Readonly<Record<string, string>>;
+}
+
+/** Which key each group's offline files need: customer keeps `email` (PII), merchant keeps no PII. */
+export const GROUP_KEY: Readonly<Record<string, 'pii' | 'general'>> = {
+  customer: 'pii',
+  merchant: 'general',
+};
+
+const OBJECT_ACTIONS = ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'];
+const KEY_ACTIONS = [
+  'kms:Decrypt',
+  'kms:Encrypt',
+  'kms:GenerateDataKey',
+  'kms:ScheduleKeyDeletion',
+  'kms:DisableKeyRotation',
+];
+
+/**
+ * The probed resources of one environment; `keyArn`, `apiId` and `tokenSecretArn` come from the
+ * resolved templates.
+ */
+export function matrixResources(
+  d: PlatformDeployment,
+  keyArn: (key: 'pii' | 'general') => string,
+  apiId: string,
+  scientists: readonly string[],
+  tokenSecretArn: string,
+): MatrixResource[] {
+  const { region, account } = d.environment;
+  const { names } = d;
+  const arn = (service: string, resource: string) => `arn:aws:${service}:${region}:${account}:${resource}`;
+  const s3 = (bucket: string, key = '') => `arn:aws:s3:::${bucket}${key ? `/${key}` : ''}`;
+  const base = { 'aws:RequestedRegion': region, 'aws:SecureTransport': 'true' };
+  const r = (
+    id: string,
+    what: What,
+    resource: string,
+    actions: string[],
+    context: Record<string, string> = {},
+  ) => ({
+    id,
+    what,
+    arn: resource,
+    actions,
+    context: { ...base, ...context },
+  });
+  const groups = Object.keys(GROUP_KEY);
+  const route = `${arn('execute-api', apiId)}/api`;
+  return [
+    r('stream', { kind: 'stream' }, arn('kinesis', `stream/${names.stream}`), [
+      'kinesis:PutRecord',
+      'kinesis:PutRecords',
+      'kinesis:GetRecords',
+      'kinesis:GetShardIterator',
+      'kinesis:DescribeStreamSummary',
+      'kinesis:UpdateShardCount',
+      'kinesis:DeleteStream',
+    ]),
+    r('online table', { kind: 'table' }, arn('dynamodb', `table/${names.onlineTable}`), [
+      'dynamodb:GetItem',
+      'dynamodb:BatchGetItem',
+      'dynamodb:Query',
+      'dynamodb:Scan',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:BatchWriteItem',
+      'dynamodb:DescribeTable',
+      'dynamodb:DeleteTable',
+    ]),
+    ...groups.flatMap((g) => [
+      r(
+        `offline ${g} files`,
+        { kind: 'offline', group: g },
+        s3(names.offlineBucket, `features/group=${g}/dt=2026-01-01/b-1.parquet`),
+        OBJECT_ACTIONS,
+      ),
+      r(
+        `offline ${g} listing`,
+        { kind: 'offline-list', group: g },
+        s3(names.offlineBucket),
+        ['s3:ListBucket'],
+        {
+          's3:prefix': `features/group=${g}/dt=2026-01-01/`,
+        },
+      ),
+      r(
+        `glue table ${g}`,
+        { kind: 'glue-table', group: g },
+        arn('glue', `table/${names.glueDatabase}/${g}`),
+        ['glue:GetTable', 'glue:DeleteTable'],
+      ),
+      r(`route GET ${g}`, { kind: 'route', group: g }, `${route}/GET/v1/features/${g}/ent_1234`, [
+        'execute-api:Invoke',
+      ]),
+    ]),
+    r('route POST batch', { kind: 'route' }, `${route}/POST/v1/features:get`, ['execute-api:Invoke']),
+    r(
+      'offline raw events',
+      { kind: 'raw-events' },
+      s3(names.offlineBucket, 'events/contract=transaction/b-1.parquet'),
+      OBJECT_ACTIONS,
+    ),
+    r(
+      'side outputs',
+      { kind: 'side-outputs' },
+      s3(names.sideOutputBucket, 'quarantine/2026-01-01/r-1.json'),
+      OBJECT_ACTIONS,
+    ),
+    ...scientists.flatMap((owner) => [
+      r(
+        `results of ${owner}`,
+        { kind: 'results', owner },
+        s3(names.queryResultsBucket, `${names.prefix}-${owner}/q-1.csv`),
+        OBJECT_ACTIONS,
+      ),
+      r(
+        `workgroup of ${owner}`,
+        { kind: 'workgroup', owner },
+        arn('athena', `workgroup/${names.prefix}-${owner}`),
+        ['athena:StartQueryExecution', 'athena:GetQueryResults', 'athena:DeleteWorkGroup'],
+      ),
+    ]),
+    r('pii token secret', { kind: 'token-secret' }, tokenSecretArn, [
+      'secretsmanager:GetSecretValue',
+      'secretsmanager:PutSecretValue',
+      'secretsmanager:DeleteSecret',
+    ]),
+    ...(['s3', 'kinesis', 'dynamodb', 'backup', 'secretsmanager', undefined] as const).map((via) =>
+      r(
+        `pii key ${via ? `via ${via}` : 'direct'}`,
+        { kind: 'key', key: 'pii', via },
+        keyArn('pii'),
+        KEY_ACTIONS,
+        via ? { 'kms:ViaService': `${via}.${region}.amazonaws.com` } : {},
+      ),
+    ),
+    ...(['s3', undefined] as const).map((via) =>
+      r(
+        `general key ${via ? `via ${via}` : 'direct'}`,
+        { kind: 'key', key: 'general', via },
+        keyArn('general'),
+        KEY_ACTIONS,
+        via ? { 'kms:ViaService': `${via}.${region}.amazonaws.com` } : {},
+      ),
+    ),
+    r('trail', { kind: 'trail' }, arn('cloudtrail', `trail/${names.trail}`), [
+      'cloudtrail:GetTrailStatus',
+      'cloudtrail:StopLogging',
+      'cloudtrail:DeleteTrail',
+    ]),
+    r('processor function', { kind: 'function' }, arn('lambda', `function:${names.processorFunction}`), [
+      'lambda:PutFunctionConcurrency',
+      'lambda:UpdateFunctionCode',
+      'lambda:InvokeFunction',
+    ]),
+    r('metrics', { kind: 'metrics' }, '*', ['cloudwatch:GetMetricData']),
+    r(
+      'cdk deploy role',
+      { kind: 'cdk-role' },
+      `arn:aws:iam::${account}:role/cdk-hnb659fds-deploy-role-${account}-${region}`,
+      ['sts:AssumeRole'],
+    ),
+  ];
+}
+
+/** The actions of `resource` the subject may take, as the issue declares them. */
+export function expectedActions(subject: Subject, w: What): string[] {
+  const is = (kind: What['kind']) => w.kind === kind;
+  const key = (k: 'pii' | 'general', via?: Via) =>
+    w.kind === 'key' && w.key === k && (via === undefined || w.via === via);
+  switch (subject.kind) {
+    case 'producer':
+      if (is('stream')) return ['kinesis:PutRecord', 'kinesis:PutRecords'];
+      // The transaction contract carries customerEmail (PII): the stream is under the PII key.
+      return key('pii', 'kinesis') ? ['kms:GenerateDataKey'] : [];
+    case 'consumer':
+      if (w.kind !== 'route') return [];
+      return (w.group ? subject.groups.includes(w.group) : subject.batch) ? ['execute-api:Invoke'] : [];
+    case 'data-scientist': {
+      const mine = (g: string) => subject.groups.includes(g);
+      if (w.kind === 'offline' && mine(w.group)) return ['s3:GetObject'];
+      if (w.kind === 'offline-list' && mine(w.group)) return ['s3:ListBucket'];
+      if (w.kind === 'glue-table' && mine(w.group)) return ['glue:GetTable'];
+      if (w.kind === 'results' && w.owner === subject.name) return ['s3:GetObject', 's3:PutObject'];
+      if (w.kind === 'workgroup' && w.owner === subject.name)
+        return ['athena:StartQueryExecution', 'athena:GetQueryResults'];
+      if (w.kind !== 'key' || w.via !== 's3') return [];
+      const actions = new Set<string>();
+      if (subject.groups.some((g) => GROUP_KEY[g] === w.key)) actions.add('kms:Decrypt');
+      if ((subject.clearance === 'pii' ? 'pii' : 'general') === w.key) {
+        actions.add('kms:Decrypt');
+        actions.add('kms:GenerateDataKey');
+      }
+      return [...actions];
+    }
+    case 'operator':
+      if (is('stream')) return ['kinesis:DescribeStreamSummary'];
+      if (is('table')) return ['dynamodb:DescribeTable'];
+      if (is('function')) return ['lambda:PutFunctionConcurrency'];
+      return is('metrics') ? ['cloudwatch:GetMetricData'] : [];
+    case 'admin':
+      if (is('cdk-role')) return ['sts:AssumeRole'];
+      if (is('key')) return ['kms:ScheduleKeyDeletion'];
+      if (is('table')) return ['dynamodb:DeleteItem', 'dynamodb:DescribeTable'];
+      if (is('stream')) return ['kinesis:DescribeStreamSummary', 'kinesis:UpdateShardCount'];
+      if (is('offline') || is('raw-events') || is('side-outputs')) return ['s3:DeleteObject'];
+      return is('trail') ? ['cloudtrail:GetTrailStatus'] : [];
+    case 'processor':
+      if (is('stream'))
+        return ['kinesis:DescribeStreamSummary', 'kinesis:GetRecords', 'kinesis:GetShardIterator'];
+      if (is('table'))
+        return ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+      if (is('offline') || is('raw-events') || is('side-outputs')) return ['s3:PutObject'];
+      // Reads the tokenization key (Secrets Manager decrypts it with the PII key on its behalf).
+      if (is('token-secret')) return ['secretsmanager:GetSecretValue'];
+      // Seals raw payloads with data keys of the PII key, called directly: data keys and their
+      // decryption in any context (a direct call can do what a service could on its behalf), and
+      // Encrypt only through DynamoDB. Never the general key directly, never key administration.
+      if (key('pii', 'dynamodb')) return ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'];
+      if (key('pii')) return ['kms:Decrypt', 'kms:GenerateDataKey'];
+      return key('general', 's3') ? ['kms:GenerateDataKey'] : [];
+    case 'lookup':
+      if (is('table')) return ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query'];
+      return key('pii', 'dynamodb') ? ['kms:Decrypt'] : [];
+  }
+}

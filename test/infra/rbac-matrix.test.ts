@@ -1,0 +1,171 @@
+import type { Stack } from 'aws-cdk-lib';
+import type { Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { ACCESS_ROLES } from '../../lib/access-roles.js';
+import { allows, keyPolicyAllowsAccount, Resolver, type TemplateJson } from './iam-evaluator.js';
+import { ENVIRONMENTS, logicalId, pick, synthesizeAll } from './platform-fixture.js';
+import { asArray, identityPolicies, type Statement } from './policy-statements.js';
+import { expectedActions, matrixResources, type Subject } from './rbac-expectations.js';
+
+const all = synthesizeAll({ bundling: false });
+const scientists = ACCESS_ROLES.filter((r) => r.kind === 'data-scientist').map((r) => r.name);
+
+describe.each(ENVIRONMENTS)('RBAC matrix (%s)', (name) => {
+  const env = pick(all, name);
+  const d = env.deployment;
+  const stacks: [Stack, Template][] = [
+    [d.data, env.data],
+    [d.ingest, env.ingest],
+    [d.serving, env.serving],
+    [d.audit, env.audit],
+    [d.access, env.access],
+  ];
+  const account = { partition: 'aws', region: d.environment.region, account: d.environment.account };
+  const resolver = new Resolver(
+    Object.fromEntries(stacks.map(([s, t]) => [s.stackName, t.toJSON() as TemplateJson])),
+    account,
+  );
+  const keyId = (k: 'pii' | 'general') => logicalId(d.data, d.data.keys[k]);
+  const keyArn = (k: 'pii' | 'general') =>
+    resolver.resolveString(d.data.stackName, { 'Fn::GetAtt': [keyId(k), 'Arn'] });
+  const keyPolicy = (k: 'pii' | 'general') =>
+    resolver.statements(d.data.stackName, env.data.toJSON().Resources[keyId(k)].Properties.KeyPolicy);
+  const keyPolicies = { pii: keyPolicy('pii'), general: keyPolicy('general') };
+  const apiId = resolver.resolveString(d.serving.stackName, { Ref: logicalId(d.serving, d.serving.api.api) });
+  const tokenSecretArn = resolver.resolveString(d.data.stackName, {
+    Ref: d.data.getLogicalId(d.data.piiTokenSecret.secret),
+  });
+  const resources = matrixResources(d, keyArn, apiId, scientists, tokenSecretArn);
+  /** The ARN a role's requests carry as `aws:PrincipalArn` (a placeholder when CloudFormation names the role). */
+  const principalArn = (stack: Stack, roleId: string) => {
+    const roleName = resolver.resolve(
+      stack.stackName,
+      (stack === d.ingest ? env.ingest : stack === d.serving ? env.serving : env.access).toJSON().Resources[
+        roleId
+      ].Properties.RoleName ?? { 'Fn::GetAtt': [roleId, 'Arn'] },
+    );
+    return String(roleName).startsWith('<')
+      ? String(roleName)
+      : `arn:aws:iam::${account.account}:role/${roleName}`;
+  };
+
+  const subjects: { subject: Subject; stack: Stack; roleId: string }[] = [
+    ...ACCESS_ROLES.map((role) => {
+      const declared = d.access.roles.get(role.name);
+      if (!declared) throw new Error(`role ${role.name} was not created`);
+      return { subject: role, stack: d.access as Stack, roleId: logicalId(d.access, declared.role) };
+    }),
+    {
+      subject: { kind: 'processor', name: 'processor' },
+      stack: d.ingest,
+      roleId: logicalId(d.ingest, d.ingest.processor.executionRole.role),
+    },
+    {
+      subject: { kind: 'lookup', name: 'lookup' },
+      stack: d.serving,
+      roleId: logicalId(d.serving, d.serving.lookup.executionRole.role),
+    },
+  ];
+
+  it.each(subjects.map((s) => [s.subject.name, s] as const))(
+    'allows %s exactly the declared actions on every probed resource and denies the rest',
+    (_, { subject, stack, roleId }) => {
+      const statements = resolver.roleStatements(stack.stackName, roleId);
+      expect(statements.length).toBeGreaterThan(0);
+      const caller = principalArn(stack, roleId);
+      const decide = (resource: (typeof resources)[number], action: string) => {
+        const request = {
+          action,
+          resource: resource.arn,
+          context: { ...resource.context, 'aws:PrincipalArn': caller },
+        };
+        if (!allows(statements, request)) return false;
+        const w = resource.what;
+        return w.kind !== 'key' || keyPolicyAllowsAccount(keyPolicies[w.key], request, account);
+      };
+      const actual = Object.fromEntries(
+        resources.map((r) => [r.id, r.actions.filter((a) => decide(r, a)).sort()]),
+      );
+      const expected = Object.fromEntries(
+        resources.map((r) => [r.id, expectedActions(subject, r.what).sort()]),
+      );
+      expect(actual).toEqual(expected);
+    },
+  );
+
+  it('probes every role: each declared role and both function roles, on every resource and action', () => {
+    const cells = subjects.length * resources.reduce((n, r) => n + r.actions.length, 0);
+    expect(subjects).toHaveLength(ACCESS_ROLES.length + 2);
+    expect(cells).toBeGreaterThanOrEqual(800);
+  });
+
+  it('denies every role requests to another region, whatever else the statement allows', () => {
+    for (const { stack, roleId } of subjects) {
+      const statements = resolver.roleStatements(stack.stackName, roleId);
+      for (const resource of resources) {
+        for (const action of resource.actions) {
+          const request = {
+            action,
+            resource: resource.arn,
+            context: { ...resource.context, 'aws:RequestedRegion': 'us-east-1' },
+          };
+          expect(allows(statements, request), `${roleId} ${action} on ${resource.id}`).toBe(false);
+        }
+      }
+    }
+  });
+
+  it('lets only the processor role use a key directly, only the PII key, only for data keys', () => {
+    const processor = subjects.find((s) => s.subject.kind === 'processor');
+    if (!processor) throw new Error('no processor subject');
+    const processorArn = principalArn(processor.stack, processor.roleId);
+    expect(processorArn).toBe(`arn:aws:iam::${account.account}:role/${d.names.processorRole}`);
+    const others = subjects.filter((s) => s !== processor).map((s) => principalArn(s.stack, s.roleId));
+    const direct = (k: 'pii' | 'general', action: string, caller?: string) =>
+      keyPolicyAllowsAccount(
+        keyPolicies[k],
+        {
+          action,
+          resource: keyArn(k),
+          context: {
+            'aws:RequestedRegion': account.region,
+            ...(caller ? { 'aws:PrincipalArn': caller } : {}),
+          },
+        },
+        account,
+      );
+    for (const k of ['pii', 'general'] as const) {
+      for (const action of ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:Encrypt']) {
+        expect(direct(k, action), `${k} ${action} without a principal`).toBe(false);
+        for (const other of others) expect(direct(k, action, other), `${k} ${action} ${other}`).toBe(false);
+      }
+    }
+    expect(direct('pii', 'kms:Decrypt', processorArn)).toBe(true);
+    expect(direct('pii', 'kms:GenerateDataKey', processorArn)).toBe(true);
+    expect(direct('pii', 'kms:Encrypt', processorArn)).toBe(false);
+    expect(direct('pii', 'kms:ReEncryptFrom', processorArn)).toBe(false);
+    expect(direct('general', 'kms:Decrypt', processorArn)).toBe(false);
+    expect(direct('general', 'kms:GenerateDataKey', processorArn)).toBe(false);
+  });
+
+  it('allows wildcard actions in bucket policies only to CDK object cleanup, only where data is not retained', () => {
+    const allowed = Object.values(env.data.findResources('AWS::S3::BucketPolicy')).flatMap((p) =>
+      (p.Properties.PolicyDocument.Statement as Statement[]).filter(
+        (st) => st.Effect === 'Allow' && asArray(st.Action).some((a) => a.includes('*')),
+      ),
+    );
+    const cleanup = allowed.filter((st) =>
+      JSON.stringify(st).includes('CustomS3AutoDeleteObjectsCustomResourceProviderRole'),
+    );
+    expect(cleanup).toEqual(allowed);
+    expect(allowed.length > 0).toBe(d.environment.removalPolicy === 'destroy');
+  });
+
+  it('names no wildcard action in any identity policy of the environment', () => {
+    const actions = stacks.flatMap(([, template]) =>
+      identityPolicies(template).flatMap((p) => p.statements.flatMap((s) => asArray(s.Action))),
+    );
+    expect(actions.length).toBeGreaterThan(50);
+    expect(actions.filter((a) => /[*?]/.test(a))).toEqual([]);
+  });
+});
