@@ -7,7 +7,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { InMemoryEntityStore, InMemoryOfflineSink, InMemorySideOutput } from '../../lambdas/adapters/memory.js';
+import {
+  InMemoryEntityStore,
+  InMemoryOfflineSink,
+  InMemorySideOutput,
+} from '../../lambdas/adapters/memory.js';
 import { toParquet } from '../../lambdas/adapters/parquet.js';
 import { offlineObjectKey } from '../../lambdas/adapters/s3-offline-sink.js';
 import type { OfflineBatch } from '../../lambdas/core/ports.js';
@@ -29,12 +33,16 @@ export interface Step {
 export const at = (iso: string): number => Date.parse(iso);
 
 /** Runs the steps through the processor core, one batch each, and returns every offline batch it wrote. */
-export async function offlineBatchesOf(steps: readonly Step[], shardId = 'shardId-000000000000'): Promise<OfflineBatch[]> {
+export async function offlineBatchesOf(
+  steps: readonly Step[],
+  options: { shardId?: string; entities?: InMemoryEntityStore } = {},
+): Promise<OfflineBatch[]> {
+  const shardId = options.shardId ?? 'shardId-000000000000';
   const offline = new InMemoryOfflineSink();
   const deps = {
     contracts,
     groupsFedBy,
-    entities: new InMemoryEntityStore(),
+    entities: options.entities ?? new InMemoryEntityStore(),
     offline,
     sideOutput: new InMemorySideOutput(),
     sleep: async () => {},

@@ -80,13 +80,22 @@ describe('SQL text shared by DuckDB and Athena', () => {
     expect(tileFloor('x', 300_000)).toBe(
       `(date_trunc('hour', x) + INTERVAL '1' MINUTE * (minute(x) - minute(x) % 5))`,
     );
-    expect(tileFloor('x', 6 * HOUR)).toBe(`(date_trunc('day', x) + INTERVAL '1' HOUR * (hour(x) - hour(x) % 6))`);
+    expect(tileFloor('x', 6 * HOUR)).toBe(
+      `(date_trunc('day', x) + INTERVAL '1' HOUR * (hour(x) - hour(x) % 6))`,
+    );
     expect(() => tileFloor('x', 7 * 60_000)).toThrow(/do not divide an hour or a day/);
   });
 
   it('renders the Athena query over the Glue tables with only the needed columns, no ASOF JOIN', () => {
-    const spec = resolveTrainingSet({ features: ['customer:last_amount_minor', 'customer:txn_count_1h'] }, LABELS);
-    const sql = trainingSetSql(spec, 'athena', athenaSources(spec, { database: 'fp_prod', labelsTable: 'ml.labels' }));
+    const spec = resolveTrainingSet(
+      { features: ['customer:last_amount_minor', 'customer:txn_count_1h'] },
+      LABELS,
+    );
+    const sql = trainingSetSql(
+      spec,
+      'athena',
+      athenaSources(spec, { database: 'fp_prod', labelsTable: 'ml.labels' }),
+    );
     expect(sql).not.toMatch(/ASOF/);
     expect(sql).toContain('FROM "ml"."labels" t');
     expect(sql).toContain(
@@ -115,7 +124,11 @@ describe('JavaScript point-in-time join', () => {
 
   it('takes the newest event visible at the label time, not one that arrived later', () => {
     const history = [row('a', 10, 11), row('a', 20, 100), row('a', 5, 50)];
-    const got = jsPointInTimeJoin(history, [10, 11, 60, 99, 100].map((time) => ({ entity: 'a', time })), 1_000);
+    const got = jsPointInTimeJoin(
+      history,
+      [10, 11, 60, 99, 100].map((time) => ({ entity: 'a', time })),
+      1_000,
+    );
     expect(got.map((r) => r?.eventTime)).toEqual([undefined, 10, 10, 10, 20]);
   });
 

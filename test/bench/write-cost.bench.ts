@@ -1,0 +1,481 @@
+/**
+ * DynamoDB write cost per 1,000 events, on DynamoDB Local: `processBatch` with the real
+ * `DynamoDbEntityStore` (one conditional PutItem per distinct entity per batch, units summed from
+ * ReturnConsumedCapacity) against the per-event baseline in per-event-baseline.ts (Powertools-style
+ * idempotency record + one UpdateItem per event per feature group), on the same records, with the
+ * same warm-up, in the same run.
+ *
+ * Workload: batches of 1,000 records; customers 10,000 Zipf s=0.99 (YCSB's constant; s=1.2 as an
+ * extra figure), merchants 500 Zipf s=0.99; 2% malformed, 2% producer retries, 10% contract v1; event
+ * time at 1,000 records/s (one shard at its write limit, so a batch is one second).
+ */
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  CreateTableCommand,
+  type DynamoDBClient,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
+import { DynamoDbEntityStore } from '../../lambdas/adapters/dynamodb-entity-store.js';
+import { InMemoryOfflineSink, InMemorySideOutput } from '../../lambdas/adapters/memory.js';
+import { RECENT_MARGIN_MS } from '../../lambdas/core/entity-state.js';
+import type { ProcessorDeps } from '../../lambdas/core/process-batch.js';
+import { processBatch } from '../../lambdas/core/process-batch.js';
+import { ONLINE_TABLE, resourceNames } from '../../lib/platform-spec.js';
+import { localDynamoDbClient, localKinesisClient, localS3Client } from '../../local/clients.js';
+import { provision } from '../../local/provision.js';
+import { type StandInEndpoints, startStandIns } from '../../local/stand-ins.js';
+import { contracts, featureGroupsByName, groupsFedBy } from '../../schemas/index.js';
+import { uniquePrefix } from '../support/resources.js';
+import { type Bench, fmt, type JsonValue } from './bench.js';
+import { probeCapacity } from './capacity-probe.js';
+import { itemBytes, WriteMeter, type WriteRecord } from './dynamodb-meter.js';
+import { PerEventBaseline } from './per-event-baseline.js';
+import { median, round, timed } from './stats.js';
+import { expectedDistinct, TransactionStream, type Zipf } from './workload.js';
+
+const BATCH = 1_000;
+const EVENTS_PER_SECOND = 1_000;
+/** Per scenario: batches before measuring, and batches measured (the figures are their medians). */
+const SCENARIOS = [
+  { exponent: 0.99, seed: 11, warm: 2, measured: 4 },
+  { exponent: 1.2, seed: 12, warm: 2, measured: 3 },
+] as const;
+const TARGET_RATIO = 10;
+const ITEM_LIMIT_BYTES = 400 * 1024;
+const MERCHANT_EXPONENT = 0.99;
+
+const units = (ws: readonly WriteRecord[]) =>
+  // A write whose condition failed is billed too (at least one unit); DynamoDB Local reports none for it.
+  ws.reduce((a, w) => a + (w.units ?? (w.conditionFailed ? 1 : 0)), 0);
+const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
+
+async function createTable(client: DynamoDBClient, name: string, key: string): Promise<void> {
+  await client.send(
+    new CreateTableCommand({
+      TableName: name,
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: key, KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: key, AttributeType: 'S' }],
+    }),
+  );
+  await waitUntilTableExists({ client, maxWaitTime: 30, minDelay: 0.2 }, { TableName: name });
+}
+
+interface BatchFigures {
+  readonly ours: number;
+  readonly baseline: number;
+  readonly oursMs: number;
+  readonly baselineMs: number;
+  readonly customers: number;
+  readonly merchants: number;
+  readonly oursWrites: readonly WriteRecord[];
+  readonly baselineWrites: readonly WriteRecord[];
+  readonly applied: number;
+}
+
+interface Sampled {
+  /** Mean bytes of one `recent` entry inside `st`. */
+  readonly recentEntryBytes: number;
+  /** Median customer item bytes without its `recent` map. */
+  readonly customerBaseBytes: number;
+  readonly maxRecentEntries: number;
+  readonly largestItemBytes: number;
+  readonly baselineFeatureItemBytes: number;
+}
+
+interface Scenario {
+  readonly exponent: number;
+  readonly batches: readonly BatchFigures[];
+  readonly sampled: Sampled;
+  readonly customers: Zipf;
+  readonly merchants: Zipf;
+  readonly historySeconds: number;
+  readonly failures: readonly string[];
+}
+
+/** Sizes of our items and the baseline's feature items, read back after the run (reads are not billed here). */
+async function sample(
+  client: DynamoDBClient,
+  ourTable: string,
+  baselineTable: string,
+  keys: readonly string[],
+): Promise<Sampled> {
+  const read = async (table: string) => {
+    const items: Record<string, AttributeValue>[] = [];
+    for (let i = 0; i < keys.length; i += 100) {
+      const out = await client.send(
+        new BatchGetItemCommand({
+          RequestItems: { [table]: { Keys: keys.slice(i, i + 100).map((pk) => ({ pk: { S: pk } })) } },
+        }),
+      );
+      items.push(...(out.Responses?.[table] ?? []));
+    }
+    return items;
+  };
+  let recentBytes = 0;
+  let recentEntries = 0;
+  let maxRecent = 0;
+  let largest = 0;
+  const bases: number[] = [];
+  for (const item of await read(ourTable)) {
+    const bytes = itemBytes(item);
+    largest = Math.max(largest, bytes);
+    if (!item.pk?.S?.startsWith('customer#')) continue;
+    const st = JSON.parse(item.st?.S ?? '{}') as { recent?: Record<string, unknown> };
+    const n = Object.keys(st.recent ?? {}).length;
+    const rb = n ? Buffer.byteLength(JSON.stringify(st.recent)) : 0;
+    recentBytes += rb;
+    recentEntries += n;
+    maxRecent = Math.max(maxRecent, n);
+    bases.push(bytes - rb);
+  }
+  const baselineSizes = (await read(baselineTable)).map((item) => itemBytes(item));
+  return {
+    recentEntryBytes: recentEntries ? recentBytes / recentEntries : 0,
+    customerBaseBytes: median(bases),
+    maxRecentEntries: maxRecent,
+    largestItemBytes: largest,
+    baselineFeatureItemBytes: mean(baselineSizes),
+  };
+}
+
+async function runScenario(
+  endpoints: StandInEndpoints,
+  { exponent, seed, warm, measured }: (typeof SCENARIOS)[number],
+  log: (m: string) => void,
+): Promise<Scenario> {
+  const names = resourceNames(uniquePrefix('bw'));
+  const idempotencyTable = `${names.onlineTable}-idempotency`;
+  const baselineTable = `${names.onlineTable}-baseline`;
+  const setupClient = localDynamoDbClient(endpoints);
+  const kinesis = localKinesisClient(endpoints);
+  const s3 = localS3Client(endpoints);
+  await provision({ kinesis, dynamodb: setupClient, s3 }, names, 1);
+  await createTable(setupClient, idempotencyTable, 'id');
+  await createTable(setupClient, baselineTable, ONLINE_TABLE.partitionKey.name);
+  kinesis.destroy();
+  s3.destroy();
+
+  const oursClient = localDynamoDbClient(endpoints);
+  const oursMeter = new WriteMeter();
+  oursMeter.attach(oursClient);
+  const store = new DynamoDbEntityStore({ tableName: names.onlineTable, client: oursClient });
+  const deps: ProcessorDeps = {
+    contracts,
+    groupsFedBy,
+    entities: store,
+    offline: new InMemoryOfflineSink(),
+    sideOutput: new InMemorySideOutput(),
+  };
+  const baselineClient = localDynamoDbClient(endpoints);
+  const baselineMeter = new WriteMeter();
+  baselineMeter.attach(baselineClient);
+  const baseline = new PerEventBaseline({
+    client: baselineClient,
+    idempotencyTable,
+    featureTable: baselineTable,
+    contracts,
+    groupsFedBy,
+  });
+
+  const stream = new TransactionStream({
+    customers: 10_000,
+    customerExponent: exponent,
+    merchants: 500,
+    merchantExponent: MERCHANT_EXPONENT,
+    eventsPerSecond: EVENTS_PER_SECOND,
+    malformedShare: 0.02,
+    duplicateShare: 0.02,
+    v1Share: 0.1,
+    seed,
+  });
+  const batches: BatchFigures[] = [];
+  const failures: string[] = [];
+  let lastKeys: string[] = [];
+  for (let i = 0; i < warm + measured; i++) {
+    const records = stream.next(BATCH);
+    const o0 = oursMeter.writes.length;
+    const b0 = baselineMeter.writes.length;
+    const runOurs = () => timed(() => processBatch(records, deps));
+    const runBaseline = () => timed(() => baseline.process(records));
+    // Alternate which goes first, so neither always meets a warmer DynamoDB Local.
+    const [ours, base] =
+      i % 2 === 0
+        ? [await runOurs(), await runBaseline()]
+        : await (async () => {
+            const b = await runBaseline();
+            return [await runOurs(), b] as const;
+          })();
+    if (ours.value.failed.length > 0) failures.push(ours.value.errors[0]?.message.slice(0, 200) ?? 'failed');
+    const oursWrites = oursMeter.since(o0);
+    const baselineWrites = baselineMeter.since(b0);
+    lastKeys = oursWrites.map((w) => w.key);
+    if (i < warm) continue;
+    batches.push({
+      ours: units(oursWrites),
+      baseline: units(baselineWrites),
+      oursMs: ours.timing.wallMs,
+      baselineMs: base.timing.wallMs,
+      customers: oursWrites.filter((w) => w.key.startsWith('customer#')).length,
+      merchants: oursWrites.filter((w) => w.key.startsWith('merchant#')).length,
+      oursWrites,
+      baselineWrites,
+      applied: ours.value.counts.applied,
+    });
+    log(
+      `s=${exponent} batch ${i - warm + 1}/${measured}: ours ${units(oursWrites)} WCU, baseline ${units(baselineWrites)} WCU`,
+    );
+  }
+  const sampled = await sample(setupClient, names.onlineTable, baselineTable, lastKeys);
+  for (const c of [setupClient, oursClient, baselineClient]) c.destroy();
+  return {
+    exponent,
+    batches,
+    sampled,
+    customers: stream.customers,
+    merchants: stream.merchants,
+    historySeconds: stream.elapsedSeconds,
+    failures,
+  };
+}
+
+/**
+ * Our cost once every customer holds the event ids of the whole id horizon (allowed lateness + margin):
+ * expected over the Zipf distribution, sum over customers of P(in batch) x ceil(item bytes / 1 KB),
+ * with today's tiles; merchants as measured. Also: how many customers' items would pass 400 KB.
+ */
+function steadyState(s: Scenario) {
+  const customer = featureGroupsByName.get('customer');
+  const horizonS = ((customer?.allowedLatenessMs ?? 0) + RECENT_MARGIN_MS) / 1000;
+  const applied = median(s.batches.map((b) => b.applied));
+  const appliedPerS = (applied / BATCH) * EVENTS_PER_SECOND;
+  const { recentEntryBytes: e, customerBaseBytes: base } = s.sampled;
+  let customerUnits = 0;
+  let overLimit = 0;
+  for (let k = 1; k <= s.customers.n; k++) {
+    const p = s.customers.p(k);
+    const bytes = base + p * appliedPerS * horizonS * e;
+    if (bytes > ITEM_LIMIT_BYTES) overLimit++;
+    customerUnits += (1 - (1 - p) ** applied) * Math.ceil(bytes / 1024);
+  }
+  const merchantUnits = median(
+    s.batches.map((b) => units(b.oursWrites.filter((w) => w.key.startsWith('merchant#')))),
+  );
+  const hottest = s.customers.p(1) * appliedPerS * e;
+  return {
+    id_horizon_s: horizonS,
+    wcu_per_1000_events: Math.round(customerUnits + merchantUnits),
+    customers_over_400kb: overLimit,
+    hottest_customer_reaches_400kb_after_s: Math.round((ITEM_LIMIT_BYTES - base) / hottest),
+  };
+}
+
+/**
+ * The most the one-write-per-entity design can save on this workload if every item fit in 1 KB:
+ * the baseline's measured units per record x records / expected distinct entities, by batch size.
+ */
+function boundByBatchSize(s: Scenario, baselinePerRecord: number, appliedShare: number) {
+  const out: Record<string, number> = {};
+  for (const records of [1_000, 2_000, 5_000, 10_000]) {
+    const events = records * appliedShare;
+    const distinct = expectedDistinct(s.customers, events) + expectedDistinct(s.merchants, events);
+    out[String(records)] = round((baselinePerRecord * records) / distinct, 2);
+  }
+  return out;
+}
+
+function summarise(s: Scenario) {
+  const ours = median(s.batches.map((b) => b.ours));
+  const baseline = median(s.batches.map((b) => b.baseline));
+  const customers = median(s.batches.map((b) => b.customers));
+  const merchants = median(s.batches.map((b) => b.merchants));
+  const oursPuts = s.batches.flatMap((b) => b.oursWrites);
+  const customerPuts = oursPuts.filter((w) => w.key.startsWith('customer#'));
+  const merchantPuts = oursPuts.filter((w) => w.key.startsWith('merchant#'));
+  const baselineWrites = s.batches.flatMap((b) => b.baselineWrites);
+  const featureUpdates = baselineWrites.filter((w) => w.key.includes('#') && !w.key.startsWith('fp-bench'));
+  const idempotency = baselineWrites.filter((w) => w.key.startsWith('fp-bench'));
+  const applied = median(s.batches.map((b) => b.applied));
+  const groups = 2;
+  const featureWcu = mean(featureUpdates.map((w) => w.units ?? 0));
+  return {
+    exponent: s.exponent,
+    ours,
+    baseline,
+    ratio: baseline / ours,
+    ratios: s.batches.map((b) => round(b.baseline / b.ours, 2)),
+    oursEventsPerS: BATCH / (median(s.batches.map((b) => b.oursMs)) / 1000),
+    baselineEventsPerS: BATCH / (median(s.batches.map((b) => b.baselineMs)) / 1000),
+    customers,
+    merchants,
+    applied,
+    oursItemBytes: {
+      customer: Math.round(mean(customerPuts.map((w) => w.itemBytes ?? 0))),
+      merchant: Math.round(mean(merchantPuts.map((w) => w.itemBytes ?? 0))),
+    },
+    oursWcuPerWrite: {
+      customer: round(mean(customerPuts.map((w) => w.units ?? 0)), 2),
+      merchant: round(mean(merchantPuts.map((w) => w.units ?? 0)), 2),
+      largest: Math.max(...oursPuts.map((w) => w.units ?? 0)),
+    },
+    baselineItemBytes: {
+      feature: Math.round(s.sampled.baselineFeatureItemBytes),
+      idempotency: Math.round(mean(idempotency.filter((w) => w.itemBytes).map((w) => w.itemBytes ?? 0))),
+    },
+    baselineWcuPerWrite: {
+      feature_update: round(featureWcu, 2),
+      idempotency: round(mean(idempotency.map((w) => w.units ?? (w.conditionFailed ? 1 : 0))), 2),
+    },
+    // If each of our writes were one unit (items <= 1 KB): the most the design can give on this workload.
+    boundIf1KbItems: baseline / (customers + merchants),
+    // The issue's formula: events x (2 + groups x item WCU) / (distinct x item WCU), with 1-unit items.
+    formulaBound: (applied * (2 + groups * 1)) / (customers + merchants),
+    steady: steadyState(s),
+    boundByBatch: boundByBatchSize(s, baseline / BATCH, applied / BATCH),
+    recent: {
+      entry_bytes: round(s.sampled.recentEntryBytes, 1),
+      max_entries_per_customer: s.sampled.maxRecentEntries,
+      customer_item_bytes_without_recent: Math.round(s.sampled.customerBaseBytes),
+      largest_item_bytes: s.sampled.largestItemBytes,
+    },
+    failures: s.failures,
+  };
+}
+
+export const writeCostBench: Bench = {
+  name: 'write-cost',
+  description: 'DynamoDB write units per 1,000 events on DynamoDB Local, ours vs per-event idempotency',
+  async run(log) {
+    log('starting the stand-ins (DynamoDB Local)');
+    const standIns = await startStandIns();
+    try {
+      const probeClient = localDynamoDbClient(standIns.endpoints);
+      const probeTable = `${uniquePrefix('probe')}`;
+      await createTable(probeClient, probeTable, 'pk');
+      const probe = await probeCapacity(probeClient, probeTable);
+      probeClient.destroy();
+      log(`capacity probe: ${JSON.stringify(probe.put)}`);
+
+      const [main, steep] = [
+        summarise(await runScenario(standIns.endpoints, SCENARIOS[0], log)),
+        summarise(await runScenario(standIns.endpoints, SCENARIOS[1], log)),
+      ];
+      const json: Record<string, JsonValue> = {
+        write_units_per_1000_events: main.ours,
+        baseline_write_units_per_1000_events: main.baseline,
+        ratio: round(main.ratio, 2),
+        target_ratio: TARGET_RATIO,
+        meets_target: main.ratio >= TARGET_RATIO,
+        ratio_per_batch: main.ratios,
+        baseline:
+          'per event: Powertools-style idempotency PutItem INPROGRESS + UpdateItem COMPLETED, and one UpdateItem (ADD/SET aggregates) per feature group',
+        events_per_s: Math.round(main.oursEventsPerS),
+        baseline_events_per_s: Math.round(main.baselineEventsPerS),
+        distinct_entities_per_batch: { customers: main.customers, merchants: main.merchants },
+        applied_events_per_batch: main.applied,
+        avg_item_bytes: { ours: main.oursItemBytes, baseline: main.baselineItemBytes },
+        avg_wcu_per_write: { ours: main.oursWcuPerWrite, baseline: main.baselineWcuPerWrite },
+        ratio_bound_if_items_under_1kb: round(main.boundIf1KbItems, 2),
+        ratio_bound_issue_formula: round(main.formulaBound, 2),
+        ratio_bound_if_items_under_1kb_by_batch_records: main.boundByBatch,
+        recent_ids: main.recent,
+        steady_state_projection: {
+          ...main.steady,
+          projected_ratio: round(main.baseline / main.steady.wcu_per_1000_events, 3),
+        },
+        zipf_1_2: {
+          write_units_per_1000_events: steep.ours,
+          baseline_write_units_per_1000_events: steep.baseline,
+          ratio: round(steep.ratio, 2),
+          distinct_entities_per_batch: { customers: steep.customers, merchants: steep.merchants },
+          ratio_bound_if_items_under_1kb: round(steep.boundIf1KbItems, 2),
+          ratio_bound_if_items_under_1kb_by_batch_records: steep.boundByBatch,
+          avg_wcu_per_write: steep.oursWcuPerWrite,
+          recent_ids: steep.recent,
+          steady_state_projection: steep.steady,
+        },
+        workload: `batches of ${BATCH} records; customers 10,000 Zipf s=0.99 (extra: 1.2); merchants 500 Zipf s=${MERCHANT_EXPONENT}; 2% malformed, 2% producer retries, 10% contract v1; ${EVENTS_PER_SECOND} records/s of event time`,
+        batches: SCENARIOS.map(
+          (c) => `s=${c.exponent}: ${c.warm} warm-up + ${c.measured} measured (medians)`,
+        ),
+        measured_history_s: `${SCENARIOS[0].warm}-${SCENARIOS[0].warm + SCENARIOS[0].measured}`,
+        dynamodb_local_capacity: { ...probe },
+        failures: [...main.failures, ...steep.failures],
+      };
+      const w = (x: { customer: number; merchant: number }) => `${fmt(x.customer)} / ${fmt(x.merchant)}`;
+      return {
+        json,
+        table: [
+          { label: 'WCU per 1,000 events (ours)', value: fmt(main.ours), note: 'customers Zipf 0.99' },
+          { label: 'WCU per 1,000 events (baseline)', value: fmt(main.baseline) },
+          {
+            label: 'ratio (baseline / ours)',
+            value: fmt(main.ratio, 2),
+            note: `target ${TARGET_RATIO}; per batch ${main.ratios.join(', ')}`,
+          },
+          {
+            label: 'distinct entities per batch',
+            value: `${main.customers} + ${main.merchants}`,
+            note: `customers + merchants, ${main.applied} applied events`,
+          },
+          {
+            label: 'ratio bound if items <= 1 KB',
+            value: fmt(main.boundIf1KbItems, 2),
+            note: `issue formula ${fmt(main.formulaBound, 2)}; by batch records ${Object.entries(
+              main.boundByBatch,
+            )
+              .map(([k, v]) => `${k}: ${v}`)
+              .join(', ')}`,
+          },
+          {
+            label: 'our item bytes (customer / merchant)',
+            value: w(main.oursItemBytes),
+            note: `WCU per write ${main.oursWcuPerWrite.customer} / ${main.oursWcuPerWrite.merchant}, largest ${main.oursWcuPerWrite.largest}`,
+          },
+          {
+            label: 'baseline item bytes (feature / idem.)',
+            value: `${fmt(main.baselineItemBytes.feature)} / ${fmt(main.baselineItemBytes.idempotency)}`,
+            note: `WCU per write ${main.baselineWcuPerWrite.feature_update} / ${main.baselineWcuPerWrite.idempotency}`,
+          },
+          {
+            label: 'recent ids (max per customer)',
+            value: fmt(main.recent.max_entries_per_customer),
+            note: `${main.recent.entry_bytes} B each; largest item ${fmt(main.recent.largest_item_bytes)} B`,
+          },
+          {
+            label: 'steady state (70 min of ids), projected',
+            value: `${fmt(main.steady.wcu_per_1000_events)} WCU`,
+            note: `ratio ${fmt(main.baseline / main.steady.wcu_per_1000_events, 3)}; ${main.steady.customers_over_400kb} customers over 400 KB; hottest after ${main.steady.hottest_customer_reaches_400kb_after_s} s`,
+          },
+          {
+            label: 'events/s on DynamoDB Local',
+            value: `${fmt(main.oursEventsPerS)} vs ${fmt(main.baselineEventsPerS)}`,
+            note: 'ours vs baseline',
+          },
+          {
+            label: 'Zipf 1.2: WCU ours / baseline',
+            value: `${fmt(steep.ours)} / ${fmt(steep.baseline)}`,
+            note: `ratio ${fmt(steep.ratio, 2)}, ${steep.customers} + ${steep.merchants} entities, bound ${fmt(steep.boundIf1KbItems, 2)}`,
+          },
+          {
+            label: 'DynamoDB Local capacity',
+            value: probe.matchesOneUnitPerKB ? '1 WCU per KB' : 'see JSON',
+            note: `update on 10 KB item: ${probe.updateSmallOn10kItem}; failed condition reports units: ${probe.failedConditionReportsUnits}; >400 KB: ${probe.putOver400KB.split(':')[0]}`,
+          },
+          ...(json.failures && (json.failures as string[]).length
+            ? [
+                {
+                  label: 'FAILED BATCHES',
+                  value: String((json.failures as string[]).length),
+                  note: (json.failures as string[])[0],
+                },
+              ]
+            : []),
+        ],
+      };
+    } finally {
+      await standIns.stop();
+    }
+  },
+};

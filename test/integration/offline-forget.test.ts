@@ -1,0 +1,223 @@
+/**
+ * Right to erasure on the whole local platform: events of one customer go through Kinesis, the real
+ * processor, DynamoDB and S3 (feature history, raw events, quarantine, late and duplicate side
+ * outputs, an on-failure batch); `npm run forget` runs as a CLI against `.local/endpoints.json`;
+ * then every table is scanned and every object of every bucket on the stand-ins is read, and the
+ * id is nowhere. Another customer, in the same objects, is untouched.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ListTablesCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { ListBucketsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { REPO_ROOT } from '../../lib/platform-spec.js';
+import { localDynamoDbClient, localKinesisClient, localS3Client } from '../../local/clients.js';
+import { invocationRecord, onFailureObjectKey } from '../../local/on-failure-destination.js';
+import { type LocalPlatform, startLocalPlatform } from '../../local/platform.js';
+import type { ForgetReport } from '../../offline/erasure/forget.js';
+import { idFingerprint } from '../../offline/erasure/target.js';
+import { envelope, inputRecords, kinesisEvent, transaction } from '../support/records.js';
+import { uniquePrefix } from '../support/resources.js';
+import { getBytes, listKeys, readParquetRows } from '../support/s3.js';
+
+const run = promisify(execFile);
+
+describe('npm run forget', () => {
+  const standIns = inject('standIns');
+  const kinesis = localKinesisClient(standIns);
+  const s3 = localS3Client(standIns);
+  const dynamodb = localDynamoDbClient(standIns);
+  const gone = `cus_forget${randomBytes(4).toString('hex')}`;
+  const kept = `cus_keep${randomBytes(4).toString('hex')}`;
+  const dropped = `cus_drop${randomBytes(4).toString('hex')}`;
+  const droppedEvent = transaction({ customerId: dropped, merchantId: 'mer_shared1' });
+  let platform: LocalPlatform;
+
+  const put = async (events: { partitionKey: string; payload: string }[]) => {
+    const out = await kinesis.send(
+      new PutRecordsCommand({
+        StreamName: platform.names.stream,
+        Records: events.map((e) => ({
+          PartitionKey: e.partitionKey,
+          Data: new TextEncoder().encode(e.payload),
+        })),
+      }),
+    );
+    expect(out.FailedRecordCount).toBe(0);
+    await platform.eventSourceMapping.drain(30_000);
+  };
+  const forgetCli = async (entity: string, ...more: string[]) => {
+    const { stdout } = await run(
+      process.execPath,
+      [
+        '--openssl-legacy-provider',
+        '--import',
+        'tsx',
+        'bin/forget.ts',
+        '--entity',
+        entity,
+        '--by',
+        'DPO ticket 4711',
+        '--endpoints',
+        platform.endpointsFile,
+        ...more,
+      ],
+      { cwd: REPO_ROOT, env: process.env },
+    );
+    return JSON.parse(stdout.trim().split('\n').at(-1) as string) as ForgetReport;
+  };
+
+  /** Every item of every table and every object of every bucket on the stand-ins, as text. */
+  const everything = async (): Promise<string> => {
+    const texts: string[] = [];
+    for (const table of (await dynamodb.send(new ListTablesCommand({}))).TableNames ?? []) {
+      texts.push(JSON.stringify((await dynamodb.send(new ScanCommand({ TableName: table }))).Items ?? []));
+    }
+    for (const bucket of (await s3.send(new ListBucketsCommand({}))).Buckets ?? []) {
+      for (const key of await listKeys(s3, bucket.Name as string)) {
+        texts.push(key);
+        texts.push(
+          key.endsWith('.parquet')
+            ? JSON.stringify(await readParquetRows(s3, bucket.Name as string, key), (_, v) =>
+                typeof v === 'bigint' ? String(v) : v,
+              )
+            : new TextDecoder().decode(await getBytes(s3, bucket.Name as string, key)),
+        );
+      }
+    }
+    return texts.join('\n');
+  };
+
+  beforeAll(async () => {
+    platform = await startLocalPlatform({
+      prefix: uniquePrefix('forget'),
+      standIns,
+      stateDir: mkdtempSync(join(tmpdir(), 'fp-state-')),
+      shardCount: 1,
+      streamSource: { maxBatchingWindowMs: 20 },
+    });
+    const now = Date.now();
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const two = transaction({
+      customerId: gone,
+      merchantId: 'mer_shared1',
+      eventTime: iso(now - 2 * 86_400_000),
+    });
+    const one = transaction({
+      customerId: gone,
+      merchantId: 'mer_shared1',
+      eventTime: iso(now - 86_400_000),
+    });
+    const today = transaction({ customerId: gone, merchantId: 'mer_other1', eventTime: iso(now) });
+    const other = transaction({ customerId: kept, merchantId: 'mer_shared1', eventTime: iso(now) });
+    const bad = JSON.stringify({
+      contract: 'transaction',
+      version: 2,
+      event: { ...transaction({ customerId: gone }), currency: 'JPY' },
+    });
+    await put([
+      { partitionKey: gone, payload: envelope(two) },
+      { partitionKey: gone, payload: envelope(one) },
+    ]);
+    await put([
+      { partitionKey: gone, payload: envelope(today) },
+      { partitionKey: kept, payload: envelope(other) },
+      { partitionKey: dropped, payload: envelope({ ...droppedEvent, eventTime: iso(now) }) },
+      { partitionKey: gone, payload: bad },
+    ]);
+    await put([
+      { partitionKey: gone, payload: envelope(today) }, // a producer retry: duplicate
+      {
+        partitionKey: gone,
+        payload: envelope(transaction({ customerId: gone, eventTime: iso(now - 3 * 3_600_000) })),
+      }, // late
+    ]);
+    // A batch the event source mapping gave up on, as AWS writes it: payloads in the clear.
+    const records = kinesisEvent(
+      inputRecords([
+        envelope(transaction({ customerId: gone })),
+        envelope(transaction({ customerId: kept })),
+      ]),
+    ).Records;
+    const failed = invocationRecord({
+      records,
+      shardId: 'shardId-000000000000',
+      streamArn: 'arn:aws:kinesis:me-central-1:000000000000:stream/test',
+      functionArn: 'arn:aws:lambda:me-central-1:000000000000:function:processor',
+      condition: 'RetryAttemptsExhausted',
+      approximateInvokeCount: 3,
+    });
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: platform.names.sideOutputBucket,
+        Key: onFailureObjectKey('', 'esm-1', 'shardId-000000000000', new Date()),
+        Body: JSON.stringify(failed),
+      }),
+    );
+  }, 60_000);
+  afterAll(async () => {
+    await platform?.stop();
+  });
+
+  it('leaves the id in no table and no object of any bucket, reports what it removed and keeps an audit record without PII', async () => {
+    const before = await everything();
+    expect(before).toContain(gone);
+    expect((await listKeys(s3, platform.names.sideOutputBucket)).map((k) => k.split('/')[0]).sort()).toEqual(
+      expect.arrayContaining(['aws', 'duplicate', 'late', 'quarantine']),
+    );
+
+    const report = await forgetCli(`customer:${gone}`);
+
+    const after = await everything();
+    expect(after).not.toContain(gone);
+    expect(after).toContain(kept);
+    expect(report.online).toEqual([
+      { table: platform.names.onlineTable, group: 'customer', itemDeleted: true },
+    ]);
+    const rows = Object.fromEntries(report.offline.map((o) => [o.dataset, o.rowsRemoved]));
+    expect(rows).toEqual({ 'features/customer': 3, 'events/transaction': 3 });
+    expect(report.offline.find((o) => o.dataset === 'events/transaction')?.objectsRewritten).toBeGreaterThan(
+      0,
+    );
+    expect(report.derived).toEqual([{ dataset: 'features/merchant', action: 'kept', rows: 3 }]);
+    expect(report.sideOutputs).toMatchObject({
+      entriesDeleted: 3,
+      batchesRewritten: 1,
+      recordsRemoved: 1,
+      unhandled: [],
+    });
+    const audit = new TextDecoder().decode(await getBytes(s3, platform.names.offlineBucket, report.auditKey));
+    expect(audit).not.toContain(gone);
+    expect(JSON.parse(audit)).toMatchObject({
+      kind: 'erasure',
+      requestedBy: 'DPO ticket 4711',
+      entity: { name: 'customer_id', sha256: idFingerprint({ entity: 'customer_id', id: gone }) },
+    });
+  }, 60_000);
+
+  it('finds nothing more to remove when run again', async () => {
+    const report = await forgetCli(`customer:${gone}`);
+    expect(report.online[0]?.itemDeleted).toBe(false);
+    expect(report.offline.map((o) => o.rowsRemoved)).toEqual([0, 0]);
+    expect(report.sideOutputs.entriesDeleted + report.sideOutputs.recordsRemoved).toBe(0);
+  }, 60_000);
+
+  it("drops the rows other groups derived from the entity's events when asked", async () => {
+    const merchantRows = async () =>
+      (await readParquetRows(s3, platform.names.offlineBucket, 'features/group=merchant/')).map(
+        (r) => r.event_id,
+      );
+    expect(await merchantRows()).toContain(droppedEvent.eventId);
+
+    const report = await forgetCli(`customer:${dropped}`, '--derived', 'drop');
+
+    expect(report.derived).toEqual([{ dataset: 'features/merchant', action: 'dropped', rows: 1 }]);
+    expect(await merchantRows()).not.toContain(droppedEvent.eventId);
+    expect((await merchantRows()).length).toBeGreaterThan(0);
+  }, 60_000);
+});
