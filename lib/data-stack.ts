@@ -56,7 +56,8 @@ export class DataStack extends Stack {
     const retain = environment.removalPolicy === 'retain';
     const removalPolicy = removalPolicyOf(environment);
     const trail = trailArn(this, names.trail);
-    this.classifications = storeClassifications(props.contracts, props.featureGroups);
+    const contractList = [...props.contracts]; // an iterator may be read only once
+    this.classifications = storeClassifications(contractList, props.featureGroups);
     const c = this.classifications;
 
     this.keys = new DataKeys(this, 'Keys', {
@@ -130,6 +131,7 @@ export class DataStack extends Stack {
       databaseName: names.glueDatabase,
       bucketName: names.offlineBucket,
       groups: props.featureGroups,
+      contracts: contractList,
     });
     this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
       topicName: names.alarmTopic,

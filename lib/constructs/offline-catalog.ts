@@ -1,8 +1,8 @@
 import { Stack } from 'aws-cdk-lib';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import { Construct } from 'constructs';
-import type { FeatureGroup, OfflineColumn } from '../../schemas/index.js';
-import { offlineColumns } from '../../schemas/index.js';
+import type { EventContract, FeatureGroup, OfflineColumn } from '../../schemas/index.js';
+import { eventColumns, offlineColumns } from '../../schemas/index.js';
 import { offlineGroupPrefix } from '../platform-spec.js';
 import { OFFLINE_CATALOG_DEFAULTS } from './offline-catalog-defaults.js';
 import { withDefaults } from './with-defaults.js';
@@ -14,6 +14,11 @@ export interface OfflineCatalogProps {
   readonly bucketName: string;
   /** One Glue table per group, columns from `offlineColumns(group)`. */
   readonly groups: readonly FeatureGroup[];
+  /**
+   * One Glue table `events_<contract>` per contract over its raw events, columns from `eventColumns(contract)`.
+   * @default none
+   */
+  readonly contracts?: readonly EventContract[];
   /**
    * First `dt` partition projection enumerates (yyyy-MM-dd); the range ends at NOW.
    * @default '2024-01-01'
@@ -61,18 +66,24 @@ export class OfflineCatalog extends Construct {
       catalogId,
       databaseInput: {
         name: p.databaseName,
-        description: 'Feature platform offline store (feature history)',
+        description: 'Feature platform offline store (feature history and raw events)',
       },
     });
     const tables = new Map<string, glue.CfnTable>();
-    for (const group of p.groups) {
-      const location = `s3://${p.bucketName}/${offlineGroupPrefix(group.name)}`;
-      const table = new glue.CfnTable(this, `Table-${group.name}`, {
+    const addTable = (
+      id: string,
+      name: string,
+      description: string,
+      prefix: string,
+      columns: readonly OfflineColumn[],
+    ) => {
+      const location = `s3://${p.bucketName}/${prefix}`;
+      const table = new glue.CfnTable(this, id, {
         catalogId,
         databaseName: p.databaseName,
         tableInput: {
-          name: group.name,
-          description: group.description,
+          name,
+          description,
           tableType: 'EXTERNAL_TABLE',
           partitionKeys: [{ name: 'dt', type: 'string', comment: 'UTC date of the event time (yyyy-MM-dd)' }],
           parameters: {
@@ -89,7 +100,7 @@ export class OfflineCatalog extends Construct {
           storageDescriptor: {
             location,
             ...PARQUET,
-            columns: offlineColumns(group).map((c) => ({
+            columns: columns.map((c) => ({
               name: c.name,
               type: GLUE_COLUMN_TYPES[c.type],
               comment: c.description,
@@ -98,7 +109,26 @@ export class OfflineCatalog extends Construct {
         },
       });
       table.addResourceDependency(this.database);
-      tables.set(group.name, table);
+      tables.set(name, table);
+    };
+    for (const group of p.groups) {
+      addTable(
+        `Table-${group.name}`,
+        group.name,
+        group.description,
+        offlineGroupPrefix(group.name),
+        offlineColumns(group),
+      );
+    }
+    // The raw validated events of each contract (window features at a point in time are computed from them).
+    for (const contract of p.contracts ?? []) {
+      addTable(
+        `Events-${contract.name}`,
+        `events_${contract.name}`,
+        `Raw validated ${contract.name} events (current contract shape, PII tokenized)`,
+        `events/contract=${contract.name}/`,
+        eventColumns(contract),
+      );
     }
     this.tables = tables;
   }

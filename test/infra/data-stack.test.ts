@@ -1,7 +1,9 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { GLUE_COLUMN_TYPES } from '../../lib/constructs/offline-catalog.js';
 import { ONLINE_TABLE } from '../../lib/platform-spec.js';
-import { featureGroups, offlineColumns } from '../../schemas/index.js';
+import { eventColumns, featureGroups, offlineColumns } from '../../schemas/index.js';
+import { transaction } from '../../schemas/transaction.contract.js';
 import { logicalId, pick, synthesizeAll } from './platform-fixture.js';
 
 const all = synthesizeAll({ bundling: false });
@@ -100,6 +102,31 @@ describe.each(['dev', 'staging', 'prod'] as const)('data stack (%s)', (name) => 
       },
     });
     expect(Object.keys(policies)).toHaveLength(5);
+  });
+
+  it('gives each contract an events Glue table over its raw events, columns from the contract', () => {
+    const location = `s3://${names.offlineBucket}/events/contract=transaction/`;
+    template.hasResourceProperties('AWS::Glue::Table', {
+      DatabaseName: `fp_${name}`,
+      TableInput: Match.objectLike({
+        Name: 'events_transaction',
+        PartitionKeys: [Match.objectLike({ Name: 'dt', Type: 'string' })],
+        Parameters: Match.objectLike({
+          'projection.enabled': 'true',
+          'storage.location.template': `${location}dt=\${dt}/`,
+        }),
+        StorageDescriptor: Match.objectLike({
+          Location: location,
+          Columns: Match.exact(
+            eventColumns(transaction).map((c) => ({
+              Name: c.name,
+              Type: GLUE_COLUMN_TYPES[c.type],
+              Comment: c.description,
+            })),
+          ),
+        }),
+      }),
+    });
   });
 
   it('names the Glue database after the environment', () => {
