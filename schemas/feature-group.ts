@@ -227,9 +227,16 @@ export function latestFeatures(group: FeatureGroup): ResolvedFeature[] {
   }
   return latest;
 }
+const windowsOf = new WeakMap<FeatureGroup, ResolvedFeature[]>();
 /** The windowed aggregates, kept online as tiles and combined at read time. */
-export const windowFeatures = (group: FeatureGroup): ResolvedFeature[] =>
-  group.features.filter((f) => f.kind === 'window');
+export function windowFeatures(group: FeatureGroup): ResolvedFeature[] {
+  let windows = windowsOf.get(group);
+  if (!windows) {
+    windows = group.features.filter((f) => f.kind === 'window');
+    windowsOf.set(group, windows);
+  }
+  return windows;
+}
 
 /** The offline feature-history columns of a group; partition column `dt` (UTC date of event time) is extra. */
 export function offlineColumns(group: FeatureGroup): OfflineColumn[] {

@@ -53,6 +53,12 @@ export async function lookupFeatures(store: EntityStore, request: LookupRequest)
   const byGroup = new Map<FeatureGroup, FeatureRef[]>();
   for (const f of request.features) byGroup.set(f.group, [...(byGroup.get(f.group) ?? []), f]);
   const asOf = new Date(request.now).toISOString();
+  const windowNames = new Map(
+    [...byGroup].map(([g, refs]) => [
+      g,
+      new Set(refs.filter((r) => r.feature.kind === 'window').map((r) => r.feature.name)),
+    ]),
+  );
 
   const loaded = new Map<FeatureGroup, (StoredEntity | undefined)[]>();
   await Promise.all(
@@ -91,8 +97,8 @@ export async function lookupFeatures(store: EntityStore, request: LookupRequest)
               ingestionTime: new Date(latest.ingestionTime).toISOString(),
             };
       const windows =
-        !status && refs.some((r) => r.feature.kind === 'window')
-          ? evaluateWindows(group, stored?.state.tiles ?? {}, request.now)
+        !status && windowNames.get(group)?.size
+          ? evaluateWindows(group, stored?.state.tiles ?? {}, request.now, windowNames.get(group))
           : {};
       for (const { ref, feature } of refs) {
         const windowed = feature.kind === 'window';

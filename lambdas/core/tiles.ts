@@ -158,9 +158,12 @@ export function evaluateWindows(
   group: FeatureGroup,
   tiles: TileSet,
   asOf: number,
+  /** Only these window features (a lookup computes just what it was asked). @default all */
+  only?: ReadonlySet<string>,
 ): Record<string, FeatureValue> {
   const out: Record<string, FeatureValue> = {};
   for (const f of windowFeatures(group)) {
+    if (only && !only.has(f.name)) continue;
     const tileMs = f.tileMs as number;
     const from = asOf - (f.windowMs as number);
     let n = 0;
