@@ -5,25 +5,22 @@
  * then every table is scanned and every object of every bucket on the stand-ins is read, and the
  * id is nowhere. Another customer, in the same objects, is untouched.
  */
+
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ListTablesCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { ListBucketsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { REPO_ROOT } from '../../lib/platform-spec.js';
 import { localDynamoDbClient, localKinesisClient, localS3Client } from '../../local/clients.js';
 import { invocationRecord, onFailureObjectKey } from '../../local/on-failure-destination.js';
-import { type LocalPlatform, startLocalPlatform } from '../../local/platform.js';
+import type { LocalPlatform } from '../../local/platform.js';
 import type { ForgetReport } from '../../offline/erasure/forget.js';
 import { idFingerprint } from '../../offline/erasure/target.js';
 import { envelope, inputRecords, kinesisEvent, transaction } from '../support/records.js';
-import { uniquePrefix } from '../support/resources.js';
 import { getBytes, listKeys, readParquetRows } from '../support/s3.js';
+import { putAndDrain, startTestPlatform } from '../support/test-platform.js';
 
 const run = promisify(execFile);
 
@@ -38,19 +35,7 @@ describe('npm run forget', () => {
   const droppedEvent = transaction({ customerId: dropped, merchantId: 'mer_shared1' });
   let platform: LocalPlatform;
 
-  const put = async (events: { partitionKey: string; payload: string }[]) => {
-    const out = await kinesis.send(
-      new PutRecordsCommand({
-        StreamName: platform.names.stream,
-        Records: events.map((e) => ({
-          PartitionKey: e.partitionKey,
-          Data: new TextEncoder().encode(e.payload),
-        })),
-      }),
-    );
-    expect(out.FailedRecordCount).toBe(0);
-    await platform.eventSourceMapping.drain(30_000);
-  };
+  const put = (events: { partitionKey: string; payload: string }[]) => putAndDrain(kinesis, platform, events);
   const forgetCli = async (entity: string, ...more: string[]) => {
     const { stdout } = await run(
       process.execPath,
@@ -94,10 +79,7 @@ describe('npm run forget', () => {
   };
 
   beforeAll(async () => {
-    platform = await startLocalPlatform({
-      prefix: uniquePrefix('forget'),
-      standIns,
-      stateDir: mkdtempSync(join(tmpdir(), 'fp-state-')),
+    platform = await startTestPlatform(standIns, 'forget', {
       shardCount: 1,
       streamSource: { maxBatchingWindowMs: 20 },
     });

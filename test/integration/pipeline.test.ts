@@ -3,26 +3,19 @@
  * processor handler -> DynamoDB and S3 -> the real lookup handler over HTTP.
  */
 
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
-import { KinesisClient, PutRecordCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { FeatureApiError, FeatureClient } from '../../clients/feature-client.js';
 import { executeApiSigner, signedFetch } from '../../clients/sigv4.js';
 import { AesGcmSealer, localDataKey } from '../../lambdas/adapters/aes-gcm-sealer.js';
 import { localDynamoDbClient, localKinesisClient, localS3Client } from '../../local/clients.js';
-import {
-  importHandler,
-  type LocalEndpoints,
-  type LocalPlatform,
-  startLocalPlatform,
-} from '../../local/platform.js';
+import { importHandler, type LocalEndpoints, type LocalPlatform } from '../../local/platform.js';
 import { envelope, inputRecords, kinesisEvent, transaction } from '../support/records.js';
-import { uniquePrefix } from '../support/resources.js';
 import { getBytes, getJson, listKeys, readParquetRows } from '../support/s3.js';
+import { putAndDrain, startTestPlatform } from '../support/test-platform.js';
 
 /** The lookup answer or problem, as a test reads it. */
 interface LookupBody {
@@ -41,31 +34,13 @@ describe('pipeline on the stand-ins', () => {
   let platform: LocalPlatform;
 
   beforeAll(async () => {
-    platform = await startLocalPlatform({
-      prefix: uniquePrefix('pipe'),
-      standIns,
-      stateDir: mkdtempSync(join(tmpdir(), 'fp-state-')),
-      shardCount: 2,
-      streamSource: { maxBatchingWindowMs: 50 },
-    });
+    platform = await startTestPlatform(standIns, 'pipe');
   });
   afterAll(async () => {
     await platform?.stop();
   });
 
-  const put = async (events: { partitionKey: string; payload: string }[]) => {
-    const out = await kinesis.send(
-      new PutRecordsCommand({
-        StreamName: platform.names.stream,
-        Records: events.map((e) => ({
-          PartitionKey: e.partitionKey,
-          Data: new TextEncoder().encode(e.payload),
-        })),
-      }),
-    );
-    expect(out.FailedRecordCount).toBe(0);
-    await platform.eventSourceMapping.drain(30_000);
-  };
+  const put = (events: { partitionKey: string; payload: string }[]) => putAndDrain(kinesis, platform, events);
   const lookup = async (group: string, id: string) => {
     const res = await signedFetch(signer(), `${platform.endpoints.api.url}/v1/features/${group}/${id}`);
     return {

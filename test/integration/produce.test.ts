@@ -11,9 +11,10 @@ import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { main } from '../../bin/produce.js';
 import { executeApiSigner, signedFetch } from '../../clients/sigv4.js';
-import { type LocalPlatform, startLocalPlatform } from '../../local/platform.js';
+import type { LocalPlatform } from '../../local/platform.js';
 import { type TransactionFields, transaction } from '../support/records.js';
 import { uniquePrefix } from '../support/resources.js';
+import { startTestPlatform } from '../support/test-platform.js';
 
 interface RejectLine {
   line: number;
@@ -29,13 +30,7 @@ describe('produce CLI on the stand-ins', () => {
   let stdout: string[];
 
   beforeAll(async () => {
-    platform = await startLocalPlatform({
-      prefix: uniquePrefix('prod'),
-      standIns,
-      stateDir: mkdtempSync(join(tmpdir(), 'fp-state-')),
-      shardCount: 2,
-      streamSource: { maxBatchingWindowMs: 50 },
-    });
+    platform = await startTestPlatform(standIns, 'prod');
   });
   afterAll(async () => {
     await platform?.stop();
