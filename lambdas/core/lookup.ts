@@ -88,12 +88,13 @@ export async function lookupFeatures(store: EntityStore, request: LookupRequest)
           ? 'expired'
           : undefined;
       freshnessMs[group.name] = status || !latest ? null : Math.max(0, request.now - latest.eventTime);
+      const latestTime = status || !latest ? null : new Date(latest.eventTime).toISOString();
       events[group.name] =
         status || !latest
           ? null
           : {
               eventId: latest.eventId,
-              eventTime: new Date(latest.eventTime).toISOString(),
+              eventTime: latestTime as string,
               ingestionTime: new Date(latest.ingestionTime).toISOString(),
             };
       const windows =
@@ -102,8 +103,7 @@ export async function lookupFeatures(store: EntityStore, request: LookupRequest)
           : {};
       for (const { ref, feature } of refs) {
         const windowed = feature.kind === 'window';
-        const eventTime =
-          !latest || status ? null : windowed ? asOf : new Date(latest.eventTime).toISOString();
+        const eventTime = windowed && latestTime ? asOf : latestTime;
         if (status) features[ref] = { value: null, eventTime: null, status };
         else if (!request.sees(feature.classification))
           features[ref] = { value: null, eventTime, status: 'masked' };

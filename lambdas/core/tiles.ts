@@ -162,6 +162,16 @@ export function evaluateWindows(
   only?: ReadonlySet<string>,
 ): Record<string, FeatureValue> {
   const out: Record<string, FeatureValue> = {};
+  // Each tile size's tiles are listed once, whatever the number of features kept in that size.
+  const listed = new Map<number, [number, Tile][]>();
+  const tilesOf = (tileMs: number) => {
+    let list = listed.get(tileMs);
+    if (!list) {
+      list = Object.entries(tiles[tileMs] ?? {}).map(([start, tile]) => [Number(start), tile]);
+      listed.set(tileMs, list);
+    }
+    return list;
+  };
   for (const f of windowFeatures(group)) {
     if (only && !only.has(f.name)) continue;
     const tileMs = f.tileMs as number;
@@ -172,9 +182,8 @@ export function evaluateWindows(
     let mn: Scalar | undefined;
     let mx: Scalar | undefined;
     let last: FieldPartial | undefined;
-    const distinct = new Set<Scalar>();
-    for (const [start, tile] of Object.entries(tiles[tileMs] ?? {})) {
-      const t0 = Number(start);
+    const distinct = f.fn === 'distinct' ? new Set<Scalar>() : undefined;
+    for (const [t0, tile] of tilesOf(tileMs)) {
       if (t0 + tileMs <= from || t0 > asOf) continue;
       n += tile.n;
       const p = tile.f[f.field];
@@ -184,7 +193,7 @@ export function evaluateWindows(
       if (p.mn !== undefined && (mn === undefined || p.mn < mn)) mn = p.mn;
       if (p.mx !== undefined && (mx === undefined || p.mx > mx)) mx = p.mx;
       if (p.lt !== undefined && (!last || newer(p.lt, p.li as string, last))) last = p;
-      for (const v of p.d ?? []) distinct.add(v);
+      if (distinct) for (const v of p.d ?? []) distinct.add(v);
     }
     out[f.name] = ((): FeatureValue => {
       switch (f.fn as Aggregation) {
@@ -201,7 +210,7 @@ export function evaluateWindows(
         case 'last':
           return last?.lv ?? null;
         case 'distinct':
-          return distinct.size;
+          return distinct?.size ?? 0;
       }
     })();
   }
