@@ -6,6 +6,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { S3_COMPATIBLE_ENDPOINT } from '../lambdas/shared/config.js';
 import type { StandInEndpoints } from './stand-ins.js';
 
 // A copy of the credentials each time: the SDK annotates the object it is given.
@@ -18,10 +19,4 @@ export const localDynamoDbClient = (e: StandInEndpoints) =>
   new DynamoDBClient({ ...base(e), endpoint: e.dynamodb });
 
 export const localS3Client = (e: StandInEndpoints) =>
-  new S3Client({
-    ...base(e),
-    endpoint: e.s3,
-    forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  new S3Client({ ...base(e), endpoint: e.s3, ...S3_COMPATIBLE_ENDPOINT });

@@ -6,6 +6,7 @@
  */
 import { upgradeEvent } from '../schemas/contract.js';
 import { transaction } from '../schemas/transaction.contract.js';
+import { seededRandom } from './seeded-random.js';
 
 export type DemoKind = 'valid' | 'duplicate' | 'malformed' | 'late';
 
@@ -30,14 +31,6 @@ export interface DemoOptions {
   readonly merchants?: number;
 }
 
-/** mulberry32: a small seeded generator, so a demo run can be replayed exactly. */
-const rng = (seed: number) => () => {
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
-
 const MALFORMED: ((e: Record<string, unknown>) => string)[] = [
   () => '{"contract":"transaction","version":1,"event":{"eventId":', // truncated JSON
   (e) => JSON.stringify({ contract: 'transaction', version: 1, event: { ...e, currency: 'dirham' } }),
@@ -54,7 +47,7 @@ const MALFORMED: ((e: Record<string, unknown>) => string)[] = [
 const encode = (s: string) => new TextEncoder().encode(s);
 
 export function planDemoTraffic(options: DemoOptions): DemoPlan {
-  const random = rng(options.seed ?? 42);
+  const random = seededRandom(options.seed ?? 42);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
   const customers = Array.from(
     { length: options.customers ?? 200 },

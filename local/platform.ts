@@ -97,14 +97,19 @@ export async function importHandler<T>(name: HandlerName): Promise<T> {
   return mod.handler;
 }
 
+/** What points the AWS SDK, in this process, at the stand-ins (region, credentials, endpoints). */
+export const standInSdkEnvironment = (standIns: StandInEndpoints): Record<string, string> => ({
+  AWS_REGION: standIns.region,
+  AWS_ACCESS_KEY_ID: standIns.credentials.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: standIns.credentials.secretAccessKey,
+  AWS_ENDPOINT_URL_DYNAMODB: standIns.dynamodb,
+  AWS_ENDPOINT_URL_S3: standIns.s3,
+});
+
 /** The environment the deployed functions get from CDK, plus what points the SDK at the stand-ins. */
 function configureFunctionEnvironment(standIns: StandInEndpoints, names: ResourceNames): void {
   Object.assign(process.env, {
-    AWS_REGION: standIns.region,
-    AWS_ACCESS_KEY_ID: standIns.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: standIns.credentials.secretAccessKey,
-    AWS_ENDPOINT_URL_DYNAMODB: standIns.dynamodb,
-    AWS_ENDPOINT_URL_S3: standIns.s3,
+    ...standInSdkEnvironment(standIns),
     S3_FORCE_PATH_STYLE: 'true',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     POWERTOOLS_METRICS_DISABLED: 'true',

@@ -13,14 +13,40 @@ export class StoreError extends Error {
 export class OnlineStoreError extends StoreError {
   override readonly name = 'OnlineStoreError';
 }
-export class LedgerError extends StoreError {
-  override readonly name = 'LedgerError';
-}
 export class OfflineStoreError extends StoreError {
   override readonly name = 'OfflineStoreError';
 }
 export class SideOutputError extends StoreError {
   override readonly name = 'SideOutputError';
+}
+
+/** The PII tokenization key could not be had, or is too short. */
+export class TokenKeyError extends StoreError {
+  override readonly name = 'TokenKeyError';
+}
+/** A schema registry call failed; names the contract and version when there is one. */
+export class SchemaRegistryError extends StoreError {
+  override readonly name: string = 'SchemaRegistryError';
+  constructor(
+    message: string,
+    readonly contract?: string,
+    readonly version?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, 'glue-schema-registry', options);
+  }
+}
+/** Glue refused a version (status FAILURE): usually its compatibility check. */
+export class SchemaVersionFailedError extends SchemaRegistryError {
+  override readonly name = 'SchemaVersionFailedError';
+}
+/** A version stayed PENDING longer than the wait allows. */
+export class SchemaVersionTimeoutError extends SchemaRegistryError {
+  override readonly name = 'SchemaVersionTimeoutError';
+}
+/** The schema exists in Glue with another data format or compatibility mode than the contract declares. */
+export class SchemaConflictError extends SchemaRegistryError {
+  override readonly name = 'SchemaConflictError';
 }
 
 /** DynamoDB's "the condition did not hold": for a guarded write it means "already applied / older". */

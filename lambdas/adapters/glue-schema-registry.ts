@@ -22,33 +22,20 @@ import {
 } from '@aws-sdk/client-glue';
 import { contractJsonSchemas, type VersionSchema } from '../../schemas/compatibility/json-schema.js';
 import type { EventContract } from '../../schemas/contract.js';
-import { asError, StoreError } from './errors.js';
+import {
+  asError,
+  SchemaConflictError,
+  SchemaRegistryError,
+  SchemaVersionFailedError,
+  SchemaVersionTimeoutError,
+} from './errors.js';
 
-// These belong with the other adapter errors in ./errors.ts; kept here while that file is owned elsewhere.
-/** A schema registry call failed; names the contract and version when there is one. */
-export class SchemaRegistryError extends StoreError {
-  override readonly name: string = 'SchemaRegistryError';
-  constructor(
-    message: string,
-    readonly contract?: string,
-    readonly version?: number,
-    options?: { cause?: unknown },
-  ) {
-    super(message, 'glue-schema-registry', options);
-  }
-}
-/** Glue refused a version (status FAILURE): usually its compatibility check. */
-export class SchemaVersionFailedError extends SchemaRegistryError {
-  override readonly name = 'SchemaVersionFailedError';
-}
-/** A version stayed PENDING longer than the wait allows. */
-export class SchemaVersionTimeoutError extends SchemaRegistryError {
-  override readonly name = 'SchemaVersionTimeoutError';
-}
-/** The schema exists in Glue with another data format or compatibility mode than the contract declares. */
-export class SchemaConflictError extends SchemaRegistryError {
-  override readonly name = 'SchemaConflictError';
-}
+export {
+  SchemaConflictError,
+  SchemaRegistryError,
+  SchemaVersionFailedError,
+  SchemaVersionTimeoutError,
+} from './errors.js';
 
 export interface RegisterContractsProps {
   readonly glue: GlueClient;

@@ -8,11 +8,7 @@ import {
   type SecretsManagerClientConfig,
 } from '@aws-sdk/client-secrets-manager';
 import type { KeyProvider } from '../core/tokens.js';
-import { StoreError } from './errors.js';
-
-export class TokenKeyError extends StoreError {
-  override readonly name = 'TokenKeyError';
-}
+import { TokenKeyError } from './errors.js';
 
 /** At least 256 bits of key, as base64. */
 export function keyFromBase64(base64: string, where: string): Uint8Array {

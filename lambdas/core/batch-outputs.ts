@@ -5,9 +5,9 @@
  */
 import { offlineGroupPrefix } from '../../lib/platform-spec.js';
 import type { FeatureGroup, OfflineColumn } from '../../schemas/index.js';
-import { columnName, eventColumns, latestFeatures, offlineColumns } from '../../schemas/index.js';
+import { columnName, eventColumns, offlineColumns } from '../../schemas/index.js';
 import type { InputRecord } from './decode.js';
-import { featureValueOf, utcDate } from './latest-values.js';
+import { featureValueOf, latestValuesOf, utcDate } from './latest-values.js';
 import type { OfflineBatch, SideOutputEntry } from './ports.js';
 import type { Candidate, Decision } from './process-batch.js';
 
@@ -105,8 +105,8 @@ export function buildOutputs(input: {
       const row: Record<string, unknown> = {
         [group.entity.name]: String(c.event.fields[group.entity.field]),
         ...meta,
+        ...latestValuesOf(group, c.event.fields),
       };
-      for (const f of latestFeatures(group)) row[f.name] = featureValueOf(c.event.fields[f.field], f.type);
       add(offlineGroupPrefix(group.name), dt, () => offlineColumns(group), row, c);
     }
   }

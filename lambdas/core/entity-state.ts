@@ -3,10 +3,9 @@
  * (latest value, tiles, watermark), remember which records it has processed per shard, prune.
  */
 import type { FeatureGroup } from '../../schemas/index.js';
-import { latestFeatures } from '../../schemas/index.js';
 import type { ValidEvent } from './decode.js';
-import { compareEventOrder, featureValueOf } from './latest-values.js';
-import type { EntityState, FeatureValue } from './ports.js';
+import { compareEventOrder, latestValuesOf } from './latest-values.js';
+import type { EntityState } from './ports.js';
 import { addToTiles, pruneTiles, tilePlan } from './tiles.js';
 
 export const emptyState = (): EntityState => ({
@@ -44,8 +43,7 @@ export function applyEvent(state: EntityState, group: FeatureGroup, r: EntityRec
   const { event } = r;
   state.maxEventTime = Math.max(state.maxEventTime ?? event.eventTime, event.eventTime);
   if (!state.latest || compareEventOrder(event, state.latest) > 0) {
-    const values: Record<string, FeatureValue> = {};
-    for (const f of latestFeatures(group)) values[f.name] = featureValueOf(event.fields[f.field], f.type);
+    const values = latestValuesOf(group, event.fields);
     state.latest = {
       eventTime: event.eventTime,
       eventId: event.eventId,

@@ -3,6 +3,9 @@
  * equal times are broken by the larger event id, so a latest value is a function of the set of
  * events alone, whatever order they arrive in.
  */
+import type { FeatureGroup } from '../../schemas/index.js';
+import { latestFeatures } from '../../schemas/index.js';
+import type { FeatureValue } from './ports.js';
 
 /** Negative if a is older than b, zero for the same event, positive if newer. */
 export function compareEventOrder(
@@ -31,8 +34,18 @@ export function utcDate(epochMs: number): string {
 }
 
 /** A field's value as a feature value: absent is null, timestamps normalised to ISO-8601 UTC. */
-export function featureValueOf(raw: unknown, type: string): string | number | boolean | null {
+export function featureValueOf(raw: unknown, type: string): FeatureValue {
   if (raw === undefined || raw === null) return null;
   if (type === 'timestamp') return new Date(String(raw)).toISOString();
-  return raw as string | number | boolean;
+  return raw as FeatureValue;
+}
+
+/** The latest-value features a group takes from one event's fields. */
+export function latestValuesOf(
+  group: FeatureGroup,
+  fields: Readonly<Record<string, unknown>>,
+): Record<string, FeatureValue> {
+  const values: Record<string, FeatureValue> = {};
+  for (const f of latestFeatures(group)) values[f.name] = featureValueOf(fields[f.field], f.type);
+  return values;
 }

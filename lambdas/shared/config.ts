@@ -62,15 +62,15 @@ const retries = { maxAttempts: 5, retryMode: 'standard' } as const;
 export const dynamoDbClientConfig = (): DynamoDBClientConfig => ({ ...retries });
 
 /**
- * S3 client settings. An S3-compatible endpoint (local s3rver) needs path-style addressing and
- * checksums only when required; otherwise streamed bodies are stored with aws-chunked framing.
+ * What an S3-compatible endpoint (local s3rver) needs: path-style addressing and checksums only when
+ * required; otherwise streamed bodies are stored with aws-chunked framing.
  */
+export const S3_COMPATIBLE_ENDPOINT = {
+  forcePathStyle: true,
+  requestChecksumCalculation: 'WHEN_REQUIRED',
+  responseChecksumValidation: 'WHEN_REQUIRED',
+} as const satisfies S3ClientConfig;
+
+/** S3 client settings; `forcePathStyle` for an S3-compatible endpoint. */
 export const s3ClientConfig = (forcePathStyle: boolean): S3ClientConfig =>
-  forcePathStyle
-    ? {
-        ...retries,
-        forcePathStyle,
-        requestChecksumCalculation: 'WHEN_REQUIRED',
-        responseChecksumValidation: 'WHEN_REQUIRED',
-      }
-    : { ...retries };
+  forcePathStyle ? { ...retries, ...S3_COMPATIBLE_ENDPOINT } : { ...retries };

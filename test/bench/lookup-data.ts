@@ -9,9 +9,10 @@ import { InMemoryOfflineSink, InMemorySideOutput } from '../../lambdas/adapters/
 import type { InputRecord } from '../../lambdas/core/decode.js';
 import type { EntityStore, LoadOptions } from '../../lambdas/core/ports.js';
 import { processBatch } from '../../lambdas/core/process-batch.js';
+import { seededRandom } from '../../local/seeded-random.js';
 import { contracts, featureGroupsByName, groupsFedBy } from '../../schemas/index.js';
 import { FIRST_SEQUENCE } from '../support/records.js';
-import { seededRandom, Zipf } from './workload.js';
+import { Zipf } from './workload.js';
 
 export const LOOKUP_DATA = {
   customers: 2_000,

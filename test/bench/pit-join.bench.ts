@@ -19,6 +19,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { toParquet } from '../../lambdas/adapters/parquet.js';
+import { seededRandom } from '../../local/seeded-random.js';
 import { DuckDbSession } from '../../offline/duckdb.js';
 import { jsPointInTimeJoin } from '../../offline/training/js-pit-join.js';
 import { loadLabelFile, prepareLabels } from '../../offline/training/local-sources.js';
@@ -28,7 +29,6 @@ import { customer } from '../../schemas/customer.features.js';
 import { offlineColumns } from '../../schemas/index.js';
 import { type Bench, fmt } from './bench.js';
 import { collectGarbage, round, summary, timed } from './stats.js';
-import { seededRandom } from './workload.js';
 
 const FEATURE_ROWS = 1_000_000;
 const LABEL_ROWS = 100_000;

@@ -7,19 +7,8 @@
  * Seeded, so every run sees the same records.
  */
 import type { InputRecord } from '../../lambdas/core/decode.js';
+import { seededRandom } from '../../local/seeded-random.js';
 import { BASE_TIME, FIRST_SEQUENCE } from '../support/records.js';
-
-/** mulberry32: a tiny seeded PRNG, good enough for workload generation (not for anything secret). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Samples ranks 1..n with P(k) proportional to k^-s, by binary search in the cumulative distribution. */
 export class Zipf {

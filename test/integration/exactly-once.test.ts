@@ -5,6 +5,7 @@
  * then validate every window sum and count EXACTLY against a batch recomputation (which catches
  * loss and double counting at once) and account for every record from the stores themselves.
  */
+
 import { randomBytes } from 'node:crypto';
 import {
   CreateStreamCommand,
@@ -13,6 +14,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { FeatureEventProducer } from '../../clients/feature-event-producer.js';
 import { DynamoDbEntityStore } from '../../lambdas/adapters/dynamodb-entity-store.js';
 import { evaluateWindows } from '../../lambdas/core/tiles.js';
 import { HmacTokenizer } from '../../lambdas/core/tokens.js';
@@ -28,13 +30,14 @@ import {
   LocalEventSourceMapping,
 } from '../../local/event-source-mapping.js';
 import { InMemoryOnFailureDestination } from '../../local/on-failure-destination.js';
+import { standInSdkEnvironment } from '../../local/platform.js';
 import {
   type ReferenceResult,
   referenceFeatures,
   referenceWindow,
   windowsOf,
 } from '../../local/reference-features.js';
-import { sendRecords } from '../../local/send-records.js';
+import { seededRandom } from '../../local/seeded-random.js';
 import type { FeatureGroup } from '../../schemas/index.js';
 import { featureGroupsByName, groupsFedBy } from '../../schemas/index.js';
 import { transaction as transactionContract } from '../../schemas/transaction.contract.js';
@@ -46,18 +49,6 @@ import { readParquetRows } from '../support/s3.js';
 
 const standIns = inject('standIns');
 const MINUTE = 60_000;
-
-/** A small seeded generator, so a failing run can be repeated exactly. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 interface Traffic {
   /** In send order: the payloads, and the valid events among them (retries included) for the reference. */
@@ -72,7 +63,7 @@ interface Traffic {
  * of recent events (duplicates) and of old ones (past the id horizon: late), a few invalid records.
  */
 function planTraffic(count: number, seed: number): Traffic {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)] as T;
   const customers = ['cus_eohot1', 'cus_eohot2', 'cus_eohot2', 'cus_eohot1', 'cus_eocold1', 'cus_eocold2'];
   const merchants = ['mer_eohot1', 'mer_eohot1', 'mer_eohot2', 'mer_eocold1', 'mer_eocold2'];
@@ -134,11 +125,7 @@ describe('exactly-once on the stand-ins: crashes after writes, failed writes and
     const { names } = resources;
     // The processor's composition root reads the SDK's endpoints and credentials from the environment.
     Object.assign(process.env, {
-      AWS_REGION: standIns.region,
-      AWS_ACCESS_KEY_ID: standIns.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: standIns.credentials.secretAccessKey,
-      AWS_ENDPOINT_URL_DYNAMODB: standIns.dynamodb,
-      AWS_ENDPOINT_URL_S3: standIns.s3,
+      ...standInSdkEnvironment(standIns),
       POWERTOOLS_METRICS_DISABLED: 'true',
       POWERTOOLS_LOG_LEVEL: 'ERROR',
     });
@@ -158,12 +145,16 @@ describe('exactly-once on the stand-ins: crashes after writes, failed writes and
       return { ...deps, entities: store };
     });
 
-    const sent = await sendRecords(
-      resources.kinesis,
-      names.stream,
-      traffic.records.map((r) => ({ PartitionKey: r.partitionKey, Data: Buffer.from(r.payload) })),
+    const producer = new FeatureEventProducer({
+      kinesis: resources.kinesis,
+      streamName: names.stream,
+      contract: transactionContract,
+    });
+    const sent = await producer.sendRaw(
+      traffic.records.map((r) => ({ partitionKey: r.partitionKey, data: Buffer.from(r.payload) })),
     );
     expect(sent.unsent).toEqual([]);
+    expect(sent.rejected).toEqual([]);
 
     givenUp = new InMemoryOnFailureDestination();
     let crashes = 0;

@@ -1,18 +1,14 @@
-import { GetObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { parquetReadObjects } from 'hyparquet';
+import { S3ObjectStore } from '../../offline/storage/s3-object-store.js';
 
+/** Every key under a prefix (all pages), sorted. */
 export async function listKeys(s3: S3Client, bucket: string, prefix = ''): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: prefix })) {
-    for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
-  }
-  return keys.sort();
+  return (await new S3ObjectStore({ bucket, client: s3 }).list(prefix)).map((o) => o.key);
 }
 
-export async function getBytes(s3: S3Client, bucket: string, key: string): Promise<Uint8Array> {
-  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return (await out.Body?.transformToByteArray()) ?? new Uint8Array();
-}
+export const getBytes = (s3: S3Client, bucket: string, key: string): Promise<Uint8Array> =>
+  new S3ObjectStore({ bucket, client: s3 }).get(key);
 
 export async function getJson<T>(s3: S3Client, bucket: string, key: string): Promise<T> {
   return JSON.parse(new TextDecoder().decode(await getBytes(s3, bucket, key))) as T;
