@@ -110,9 +110,10 @@ export async function processBatch(
 ): Promise<BatchResult> {
   const quarantined = new Map<InputRecord, string>();
   const candidates: Candidate[] = [];
-  const sorted = [...records].sort((a, b) =>
-    padSequence(a.sequenceNumber) < padSequence(b.sequenceNumber) ? -1 : 1,
-  );
+  // Each sequence number padded once (a comparator would pad it at every comparison).
+  const paddedOf = new Map(records.map((r) => [r.recordId, padSequence(r.sequenceNumber)]));
+  const padded = (r: InputRecord) => paddedOf.get(r.recordId) as string;
+  const sorted = [...records].sort((a, b) => (padded(a) < padded(b) ? -1 : 1));
   for (const record of sorted) {
     const decoded = decodeRecord(record, deps.contracts);
     if (!decoded.ok) {
@@ -141,7 +142,7 @@ export async function processBatch(
       record,
       recordId: record.recordId,
       shardId: record.shardId,
-      paddedSequence: padSequence(record.sequenceNumber),
+      paddedSequence: padded(record),
       arrivalTime: record.arrivalTime,
       event,
       groups,
@@ -290,11 +291,7 @@ export async function processBatch(
   });
   sideResults.forEach((r, i) => {
     const e = outputs.side[i];
-    if (isFailed(r) && e)
-      markFailed(
-        [{ paddedSequence: padSequence(e.recordId.slice(e.recordId.lastIndexOf(':') + 1)) }],
-        r.failed,
-      );
+    if (isFailed(r) && e) markFailed([{ paddedSequence: paddedOf.get(e.recordId) as string }], r.failed);
   });
 
   // Outcomes of the records before the first failure; everything from it on is redelivered.
@@ -303,7 +300,7 @@ export async function processBatch(
   const counts: Record<Outcome, number> = { applied: 0, duplicate: 0, quarantined: 0, late: 0 };
   const failed: string[] = [];
   for (const record of sorted) {
-    if (firstFailed !== undefined && padSequence(record.sequenceNumber) >= firstFailed) {
+    if (firstFailed !== undefined && padded(record) >= firstFailed) {
       failed.push(record.sequenceNumber);
       continue;
     }
