@@ -2,7 +2,9 @@
  * Entity states on DynamoDB: one item per entity per group, `pk = <group>#<entityId>`. The latest
  * values are top-level attributes (a lookup can project just the ones it needs) next to
  * `event_time`, `event_id`, `ingestion_time`, `contract_version`, the TTL attribute `expires_at`
- * and `version`; tiles, per-shard checkpoints and recent event ids are one JSON attribute `st`.
+ * and `version`; the tiles and the watermark are the JSON attribute `tl` (what a window lookup
+ * reads), the per-shard checkpoints and recent event ids the JSON attribute `dd` (only the
+ * processor reads it: for a hot entity it is most of the item).
  * A save is one PutItem on `attribute_not_exists(pk)` (new) or `version = :read` (optimistic concurrency).
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
@@ -42,7 +44,8 @@ const META = new Set([
   'event_id',
   'ingestion_time',
   'contract_version',
-  'st',
+  'tl',
+  'dd',
 ]);
 
 export const entityItemKey = (k: EntityKey): string => `${k.group}#${k.entityId}`;
@@ -73,9 +76,18 @@ export class DynamoDbEntityStore implements EntityStore {
     const chunks: string[][] = [];
     for (let i = 0; i < unique.length; i += BATCH_GET_MAX) chunks.push(unique.slice(i, i + BATCH_GET_MAX));
     await Promise.all(chunks.map((chunk) => this.batchGet(chunk, found, options)));
+    // One StoredEntity per distinct item, however often its key was asked.
+    const stored = new Map<string, StoredEntity>();
     return keys.map((k) => {
-      const item = found.get(entityItemKey(k));
-      return item ? toStored(item) : undefined;
+      const pk = entityItemKey(k);
+      const item = found.get(pk);
+      if (!item) return undefined;
+      let entity = stored.get(pk);
+      if (!entity) {
+        entity = toStored(item);
+        stored.set(pk, entity);
+      }
+      return entity;
     });
   }
 
@@ -86,7 +98,7 @@ export class DynamoDbEntityStore implements EntityStore {
     options?: LoadOptions,
   ): Promise<void> {
     const projection = options
-      ? [...PROJECTED_META, ...options.latest, ...(options.tiles ? ['st'] : [])]
+      ? [...PROJECTED_META, ...options.latest, ...(options.tiles ? ['tl'] : [])]
       : undefined;
     const read = projection
       ? {
@@ -117,7 +129,7 @@ export class DynamoDbEntityStore implements EntityStore {
   }
 
   private async saveOne(w: EntityWrite): Promise<SaveResult> {
-    const { latest, ...rest } = w.state;
+    const { latest, maxEventTime, tiles, checkpoints, recent, floor } = w.state;
     const item: Record<string, unknown> = {
       ...(latest?.values ?? {}),
       pk: entityItemKey(w.key),
@@ -125,7 +137,8 @@ export class DynamoDbEntityStore implements EntityStore {
       entity_id: w.key.entityId,
       version: w.expectedVersion + 1,
       expires_at: w.expiresAt,
-      st: JSON.stringify(rest),
+      tl: JSON.stringify({ maxEventTime, tiles }),
+      dd: JSON.stringify(floor === undefined ? { checkpoints, recent } : { checkpoints, recent, floor }),
       ...(latest
         ? {
             event_time: latest.eventTime,
@@ -163,15 +176,18 @@ export class DynamoDbEntityStore implements EntityStore {
 }
 
 function toStored(item: Record<string, unknown>): StoredEntity {
-  const rest = JSON.parse(String(item.st ?? '{}')) as Omit<EntityState, 'latest'>;
+  const tl = JSON.parse(String(item.tl ?? '{}')) as Partial<Pick<EntityState, 'maxEventTime' | 'tiles'>>;
+  const dd = JSON.parse(String(item.dd ?? '{}')) as Partial<
+    Pick<EntityState, 'checkpoints' | 'recent' | 'floor'>
+  >;
   const values: Record<string, string | number | boolean | null> = {};
   for (const [k, v] of Object.entries(item)) if (!META.has(k)) values[k] = v as string | number | boolean;
   const state: EntityState = {
-    maxEventTime: rest.maxEventTime ?? null,
-    tiles: rest.tiles ?? {},
-    checkpoints: rest.checkpoints ?? {},
-    recent: rest.recent ?? {},
-    ...(rest.floor !== undefined ? { floor: rest.floor } : {}),
+    maxEventTime: tl.maxEventTime ?? null,
+    tiles: tl.tiles ?? {},
+    checkpoints: dd.checkpoints ?? {},
+    recent: dd.recent ?? {},
+    ...(dd.floor !== undefined ? { floor: dd.floor } : {}),
     latest:
       item.event_time === undefined
         ? null

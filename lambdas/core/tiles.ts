@@ -32,13 +32,19 @@ export interface FieldPartial {
 }
 
 export interface Tile {
+  /** start of the tile, epoch ms (a multiple of the tile size) */
+  t: number;
   /** events in the tile */
   n: number;
   f: Record<string, FieldPartial>;
 }
 
-/** tile size (ms, as a string key) -> tile start (ms, as a string key) -> tile */
-export type TileSet = Record<string, Record<string, Tile>>;
+/**
+ * Tile size (ms, as a string key) -> that size's tiles, ascending by start. An array rather than a
+ * map keyed by start: a read walks back from the newest tile and stops at the window's start, a
+ * prune drops a prefix, and nothing parses numeric keys.
+ */
+export type TileSet = Record<string, Tile[]>;
 
 type PartialKind = 'sum' | 'minmax' | 'last' | 'distinct';
 
@@ -115,6 +121,17 @@ function addToPartial(
   }
 }
 
+/** The tile of `list` (ascending by start) that starts at `start`, inserted in order if missing. */
+function tileAt(list: Tile[], start: number): Tile {
+  // Events are mostly recent: search from the newest end.
+  let i = list.length - 1;
+  while (i >= 0 && (list[i] as Tile).t > start) i--;
+  if (i >= 0 && (list[i] as Tile).t === start) return list[i] as Tile;
+  const tile: Tile = { t: start, n: 0, f: {} };
+  list.splice(i + 1, 0, tile);
+  return tile;
+}
+
 /** Adds one event to every tile size of the plan (mutates `tiles`). */
 export function addToTiles(
   tiles: TileSet,
@@ -126,11 +143,8 @@ export function addToTiles(
   },
 ): void {
   for (const size of plan.sizes) {
-    tiles[size.tileMs] ??= {};
-    const bySize = tiles[size.tileMs] as Record<string, Tile>;
-    const start = tileStart(event.eventTime, size.tileMs);
-    bySize[start] ??= { n: 0, f: {} };
-    const tile = bySize[start] as Tile;
+    const list = (tiles[size.tileMs] ??= []);
+    const tile = tileAt(list, tileStart(event.eventTime, size.tileMs));
     tile.n++;
     for (const [field, kinds] of size.fields) {
       const value = event.fields[field];
@@ -144,13 +158,54 @@ export function addToTiles(
 /** Drops tiles no window can reach any more, given the entity's newest event time (mutates). */
 export function pruneTiles(tiles: TileSet, plan: TilePlan, maxEventTime: number): void {
   for (const size of plan.sizes) {
-    const bySize = tiles[size.tileMs];
-    if (!bySize) continue;
+    const list = tiles[size.tileMs];
+    if (!list) continue;
     const horizon = maxEventTime - MAX_FUTURE_SKEW_MS - size.longestWindowMs;
-    for (const start of Object.keys(bySize)) if (Number(start) + size.tileMs <= horizon) delete bySize[start];
+    let drop = 0;
+    while (drop < list.length && (list[drop] as Tile).t + size.tileMs <= horizon) drop++;
+    if (drop > 0) list.splice(0, drop);
   }
   for (const key of Object.keys(tiles))
     if (!plan.sizes.some((s) => String(s.tileMs) === key)) delete tiles[key];
+}
+
+/** How to answer some of a group's window features: per tile size, the features kept in it. */
+export interface WindowReadPlan {
+  readonly sizes: readonly {
+    readonly tileMs: number;
+    readonly features: readonly {
+      readonly name: string;
+      readonly fn: Aggregation;
+      readonly field: string;
+      readonly windowMs: number;
+    }[];
+  }[];
+}
+
+const readPlans = new WeakMap<FeatureGroup, Map<string, WindowReadPlan>>();
+
+/** The read plan for the group's window features (only those in `only`, if given); memoised. */
+export function windowReadPlan(group: FeatureGroup, only?: ReadonlySet<string>): WindowReadPlan {
+  const key = only ? [...only].sort().join(',') : '*';
+  let byKey = readPlans.get(group);
+  if (!byKey) {
+    byKey = new Map();
+    readPlans.set(group, byKey);
+  }
+  let plan = byKey.get(key);
+  if (!plan) {
+    const sizes = new Map<number, WindowReadPlan['sizes'][number]['features'][number][]>();
+    for (const f of windowFeatures(group)) {
+      if (only && !only.has(f.name)) continue;
+      const list = sizes.get(f.tileMs as number) ?? [];
+      list.push({ name: f.name, fn: f.fn as Aggregation, field: f.field, windowMs: f.windowMs as number });
+      sizes.set(f.tileMs as number, list);
+    }
+    plan = { sizes: [...sizes].map(([tileMs, features]) => ({ tileMs, features })) };
+    if (byKey.size > 1_000) byKey.clear(); // feature subsets are few; bound it anyway
+    byKey.set(key, plan);
+  }
+  return plan;
 }
 
 /** Every window feature of the group as of `asOf`: counts and sums are 0 when the window is empty, the rest null. */
@@ -161,58 +216,81 @@ export function evaluateWindows(
   /** Only these window features (a lookup computes just what it was asked). @default all */
   only?: ReadonlySet<string>,
 ): Record<string, FeatureValue> {
+  return evaluatePlan(windowReadPlan(group, only), tiles, asOf);
+}
+
+/**
+ * The features of a read plan as of `asOf`. Each tile size's tiles are walked once, for all the
+ * features kept in that size (a lookup runs this for every entity it returns).
+ */
+export function evaluatePlan(
+  plan: WindowReadPlan,
+  tiles: TileSet,
+  asOf: number,
+): Record<string, FeatureValue> {
   const out: Record<string, FeatureValue> = {};
-  // Each tile size's tiles are listed once, whatever the number of features kept in that size.
-  const listed = new Map<number, [number, Tile][]>();
-  const tilesOf = (tileMs: number) => {
-    let list = listed.get(tileMs);
-    if (!list) {
-      list = Object.entries(tiles[tileMs] ?? {}).map(([start, tile]) => [Number(start), tile]);
-      listed.set(tileMs, list);
+  for (const { tileMs, features } of plan.sizes) {
+    const list = tiles[tileMs] ?? [];
+    // The tiles are ascending by start: those of a window are a contiguous run [lo, hi).
+    let hi = list.length;
+    while (hi > 0 && (list[hi - 1] as Tile).t > asOf) hi--;
+    for (const f of features) {
+      const from = asOf - f.windowMs;
+      let lo = hi;
+      while (lo > 0 && (list[lo - 1] as Tile).t + tileMs > from) lo--;
+      out[f.name] = aggregate(f.fn, f.field, list, lo, hi);
     }
-    return list;
-  };
-  for (const f of windowFeatures(group)) {
-    if (only && !only.has(f.name)) continue;
-    const tileMs = f.tileMs as number;
-    const from = asOf - (f.windowMs as number);
-    let n = 0;
-    let c = 0;
-    let s = 0;
-    let mn: Scalar | undefined;
-    let mx: Scalar | undefined;
-    let last: FieldPartial | undefined;
-    const distinct = f.fn === 'distinct' ? new Set<Scalar>() : undefined;
-    for (const [t0, tile] of tilesOf(tileMs)) {
-      if (t0 + tileMs <= from || t0 > asOf) continue;
-      n += tile.n;
-      const p = tile.f[f.field];
-      if (!p) continue;
-      c += p.c;
-      s += p.s ?? 0;
-      if (p.mn !== undefined && (mn === undefined || p.mn < mn)) mn = p.mn;
-      if (p.mx !== undefined && (mx === undefined || p.mx > mx)) mx = p.mx;
-      if (p.lt !== undefined && (!last || newer(p.lt, p.li as string, last))) last = p;
-      if (distinct) for (const v of p.d ?? []) distinct.add(v);
-    }
-    out[f.name] = ((): FeatureValue => {
-      switch (f.fn as Aggregation) {
-        case 'count':
-          return n;
-        case 'sum':
-          return s;
-        case 'mean':
-          return c === 0 ? null : s / c;
-        case 'min':
-          return mn ?? null;
-        case 'max':
-          return mx ?? null;
-        case 'last':
-          return last?.lv ?? null;
-        case 'distinct':
-          return distinct?.size ?? 0;
-      }
-    })();
   }
   return out;
+}
+
+/** One aggregation over the tiles list[lo..hi): one small loop per kind, so each stays simple and fast. */
+function aggregate(
+  fn: Aggregation,
+  field: string,
+  list: readonly Tile[],
+  lo: number,
+  hi: number,
+): FeatureValue {
+  switch (fn) {
+    case 'count': {
+      let n = 0;
+      for (let i = lo; i < hi; i++) n += (list[i] as Tile).n;
+      return n;
+    }
+    case 'sum':
+    case 'mean': {
+      let s = 0;
+      let c = 0;
+      for (let i = lo; i < hi; i++) {
+        const p = (list[i] as Tile).f[field];
+        if (p === undefined) continue;
+        s += p.s ?? 0;
+        c += p.c;
+      }
+      return fn === 'sum' ? s : c === 0 ? null : s / c;
+    }
+    case 'min':
+    case 'max': {
+      let best: Scalar | undefined;
+      for (let i = lo; i < hi; i++) {
+        const v = fn === 'min' ? (list[i] as Tile).f[field]?.mn : (list[i] as Tile).f[field]?.mx;
+        if (v !== undefined && (best === undefined || (fn === 'min' ? v < best : v > best))) best = v;
+      }
+      return best ?? null;
+    }
+    case 'last': {
+      let last: FieldPartial | undefined;
+      for (let i = lo; i < hi; i++) {
+        const p = (list[i] as Tile).f[field];
+        if (p?.lt !== undefined && (last === undefined || newer(p.lt, p.li as string, last))) last = p;
+      }
+      return last?.lv ?? null;
+    }
+    case 'distinct': {
+      const seen = new Set<Scalar>();
+      for (let i = lo; i < hi; i++) for (const v of (list[i] as Tile).f[field]?.d ?? []) seen.add(v);
+      return seen.size;
+    }
+  }
 }

@@ -91,7 +91,17 @@ export function parseGet(
   return { ok: true as const, value: { group, entityId: id.value, refs: refs.value } };
 }
 
-const postBody = (maxEntities: number) =>
+const postBodies = new Map<number, ReturnType<typeof makePostBody>>();
+/** The body schema for a limit, built once (a zod schema is costly to build, and compiles on first use). */
+const postBody = (maxEntities: number) => {
+  let schema = postBodies.get(maxEntities);
+  if (!schema) {
+    schema = makePostBody(maxEntities);
+    postBodies.set(maxEntities, schema);
+  }
+  return schema;
+};
+const makePostBody = (maxEntities: number) =>
   z.strictObject({
     features: z.array(z.string().max(130)).min(1, 'name at least one feature').max(500),
     entities: z

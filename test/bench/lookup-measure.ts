@@ -79,7 +79,7 @@ export async function measure(
   };
 }
 
-/** Mean bytes of whole items and of their `st` attribute (tiles etc., which a window lookup reads too). */
+/** Mean bytes of whole items and of their `tl` attribute (the tiles, which a window lookup reads too). */
 export async function itemSizes(client: DynamoDBClient, table: string, pks: readonly string[]) {
   const out = await client.send(
     new BatchGetItemCommand({ RequestItems: { [table]: { Keys: pks.map((pk) => ({ pk: { S: pk } })) } } }),
@@ -87,6 +87,6 @@ export async function itemSizes(client: DynamoDBClient, table: string, pks: read
   const items = out.Responses?.[table] ?? [];
   return {
     item: Math.round(mean(items.map((i) => itemBytes(i)))),
-    st: Math.round(mean(items.map((i) => Buffer.byteLength(i.st?.S ?? '')))),
+    tl: Math.round(mean(items.map((i) => Buffer.byteLength(i.tl?.S ?? '')))),
   };
 }

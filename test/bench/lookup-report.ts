@@ -23,7 +23,7 @@ export interface LookupResults {
     readonly loadAverage: number;
   };
   readonly handler: HandlerOverhead & { readonly auditLines: number; readonly loadAverage: number };
-  readonly sizes: Readonly<Record<'customer' | 'merchant', { readonly item: number; readonly st: number }>>;
+  readonly sizes: Readonly<Record<'customer' | 'merchant', { readonly item: number; readonly tl: number }>>;
   readonly platformStartSeconds: number;
   readonly dataLoadSeconds: number;
 }
@@ -166,7 +166,7 @@ export function lookupReport(r: LookupResults): {
     {
       label: 'mean item bytes customer / merchant',
       value: `${fmt(sizes.customer.item)} / ${fmt(sizes.merchant.item)}`,
-      note: `of which st (tiles, read by window features too): ${fmt(sizes.customer.st)} / ${fmt(sizes.merchant.st)}`,
+      note: `of which tl (tiles, read by window features too): ${fmt(sizes.customer.tl)} / ${fmt(sizes.merchant.tl)}`,
     },
     {
       label: 'load average (1 min), by phase',

@@ -75,7 +75,7 @@ interface BatchFigures {
 }
 
 interface Sampled {
-  /** Mean bytes of one `recent` entry inside `st`. */
+  /** Mean bytes of one `recent` entry inside `dd`. */
   readonly recentEntryBytes: number;
   /** Median customer item bytes without its `recent` map. */
   readonly customerBaseBytes: number;
@@ -122,9 +122,9 @@ async function sample(
     const bytes = itemBytes(item);
     largest = Math.max(largest, bytes);
     if (!item.pk?.S?.startsWith('customer#')) continue;
-    const st = JSON.parse(item.st?.S ?? '{}') as { recent?: Record<string, unknown> };
-    const n = Object.keys(st.recent ?? {}).length;
-    const rb = n ? Buffer.byteLength(JSON.stringify(st.recent)) : 0;
+    const dd = JSON.parse(item.dd?.S ?? '{}') as { recent?: Record<string, unknown> };
+    const n = Object.keys(dd.recent ?? {}).length;
+    const rb = n ? Buffer.byteLength(JSON.stringify(dd.recent)) : 0;
     recentBytes += rb;
     recentEntries += n;
     maxRecent = Math.max(maxRecent, n);

@@ -17,9 +17,7 @@ const state = (amount: number | null, eventId = 'evt_1'): EntityState => ({
     values: { last_amount_minor: amount, last_currency: 'AED' },
   },
   tiles: {
-    '60000': {
-      [String(BASE_TIME)]: { n: 2, f: { amountMinor: { c: 2, s: 30, mn: 10, mx: 20, d: ['a', 'b'] } } },
-    },
+    '60000': [{ t: BASE_TIME, n: 2, f: { amountMinor: { c: 2, s: 30, mn: 10, mx: 20, d: ['a', 'b'] } } }],
   },
   checkpoints: { 'shardId-000000000000': '0'.repeat(100) + '1'.repeat(29) },
   recent: { evt_1: { r: 'shardId-000000000000:1', t: BASE_TIME, lg: ['merchant'] } },
@@ -99,5 +97,34 @@ describe.each(implementations)('EntityStore contract: %s', (_, create) => {
     const got = await store.load([key('cus_none'), ...keys]);
     expect(got[0]).toBeUndefined();
     expect(got.slice(1).map((g) => g?.state.latest?.eventId)).toEqual(keys.map((_, i) => `evt_${i}`));
+  });
+
+  it('answers a projected read with the values and tiles asked, and a repeated key with the same entity', async () => {
+    await store.save([{ key: key('cus_p001'), state: state(7), expectedVersion: 0, expiresAt: expiresAt() }]);
+    const [a, missing, b] = await store.load([key('cus_p001'), key('cus_p404'), key('cus_p001')], {
+      latest: ['last_amount_minor'],
+      tiles: true,
+    });
+    expect(missing).toBeUndefined();
+    expect(a?.state.latest?.values.last_amount_minor).toBe(7);
+    expect(a?.state.tiles).toEqual(state(7).tiles);
+    expect(a?.state.maxEventTime).toBe(BASE_TIME);
+    expect(b?.state).toEqual(a?.state);
+  });
+});
+
+// Only DynamoDB projects: a lookup must not pay for the processor's bookkeeping (for a hot
+// customer, hundreds of recent event ids) when it reads the tiles.
+describe('DynamoDbEntityStore projection', () => {
+  it('reads the tiles of a window lookup without the checkpoints and recent event ids', async () => {
+    const { names, dynamodb } = await provisionTestResources(inject('standIns'));
+    const store = new DynamoDbEntityStore({ tableName: names.onlineTable, client: dynamodb });
+    await store.save([{ key: key('cus_p002'), state: state(3), expectedVersion: 0, expiresAt: expiresAt() }]);
+    const [projected] = await store.load([key('cus_p002')], { latest: [], tiles: true });
+    expect(projected?.state.tiles).toEqual(state(3).tiles);
+    expect(projected?.state.checkpoints).toEqual({});
+    expect(projected?.state.recent).toEqual({});
+    const [whole] = await store.load([key('cus_p002')]);
+    expect(whole?.state).toEqual(state(3));
   });
 });

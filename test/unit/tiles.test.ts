@@ -78,6 +78,6 @@ describe('window tiles', () => {
       amount_sum_7d: 2,
       txn_count_1h: 1,
     });
-    expect(Object.keys(tiles['60000'] ?? {})).toHaveLength(0);
+    expect(tiles['60000'] ?? []).toHaveLength(0);
   });
 });
