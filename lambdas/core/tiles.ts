@@ -143,7 +143,8 @@ export function addToTiles(
   },
 ): void {
   for (const size of plan.sizes) {
-    const list = (tiles[size.tileMs] ??= []);
+    tiles[size.tileMs] ??= [];
+    const list = tiles[size.tileMs] as Tile[];
     const tile = tileAt(list, tileStart(event.eventTime, size.tileMs));
     tile.n++;
     for (const [field, kinds] of size.fields) {
