@@ -6,6 +6,7 @@ import { featureGroupsByName } from '../../schemas/index.js';
 import { entityKeyOf } from '../core/latest-values.js';
 import type {
   EntityKey,
+  EntityState,
   EntityStore,
   EntityWrite,
   FeatureValue,
@@ -21,14 +22,19 @@ import type {
 } from '../core/ports.js';
 
 export class InMemoryEntityStore implements EntityStore {
-  readonly items = new Map<string, StoredEntity & { expiresAt: number }>();
+  /**
+   * Per entity: the state as saved (the saver hands it over and does not touch it again), the same
+   * as JSON (what `load` parses a copy from), its version and expiry.
+   */
+  readonly items = new Map<string, StoredEntity & { readonly json: string; readonly expiresAt: number }>();
   writes = 0;
   /** Returns whole entities whatever the projection asked (the contract allows more). */
   async load(keys: readonly EntityKey[], _options?: LoadOptions): Promise<(StoredEntity | undefined)[]> {
-    // A copy, as a real store returns: callers must not share state with the store.
+    // A copy, as a real store returns: callers must not share state with the store. JSON, as the
+    // DynamoDB adapter stores the state (so a value JSON cannot keep would show here too).
     return keys.map((k) => {
       const item = this.items.get(entityKeyOf(k));
-      return item ? { state: structuredClone(item.state), version: item.version } : undefined;
+      return item ? { state: JSON.parse(item.json) as EntityState, version: item.version } : undefined;
     });
   }
   async save(writes: readonly EntityWrite[]): Promise<SaveResult[]> {
@@ -37,7 +43,8 @@ export class InMemoryEntityStore implements EntityStore {
       if ((current?.version ?? 0) !== w.expectedVersion) return 'conflict';
       this.writes++;
       this.items.set(entityKeyOf(w.key), {
-        state: structuredClone(w.state),
+        state: w.state,
+        json: JSON.stringify(w.state),
         version: w.expectedVersion + 1,
         expiresAt: w.expiresAt,
       });

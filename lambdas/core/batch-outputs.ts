@@ -4,10 +4,10 @@
  * and UTC date, and named after their records.
  */
 import { offlineGroupPrefix } from '../../lib/platform-spec.js';
-import type { FeatureGroup, OfflineColumn } from '../../schemas/index.js';
-import { columnName, eventColumns, offlineColumns } from '../../schemas/index.js';
+import type { EventContract, FeatureGroup, FieldType, OfflineColumn } from '../../schemas/index.js';
+import { columnName, eventColumns, latestFeatures, offlineColumns } from '../../schemas/index.js';
 import type { InputRecord } from './decode.js';
-import { featureValueOf, latestValuesOf, utcDate } from './latest-values.js';
+import { featureValueOf, utcDate } from './latest-values.js';
 import type { OfflineBatch, SideOutputEntry } from './ports.js';
 import type { Candidate, Decision } from './process-batch.js';
 
@@ -32,6 +32,41 @@ const entry = (
   ...extra,
 });
 
+/** How one contract's events become raw-event rows: each field but the id and time, as its column. */
+const rawPlans = new WeakMap<EventContract, readonly (readonly [string, string, FieldType])[]>();
+function rawPlanOf(contract: EventContract) {
+  let plan = rawPlans.get(contract);
+  if (!plan) {
+    plan = (Object.keys(contract.fieldTypes) as string[])
+      .filter((f) => f !== contract.eventIdField && f !== contract.eventTimeField)
+      .map(
+        (f) =>
+          [f, columnName(f), contract.fieldTypes[f as keyof typeof contract.fieldTypes] ?? 'string'] as const,
+      );
+    rawPlans.set(contract, plan);
+  }
+  return plan;
+}
+
+const eventsPrefixes = new WeakMap<EventContract, string>();
+const eventsPrefixOf = (contract: EventContract): string => {
+  let prefix = eventsPrefixes.get(contract);
+  if (prefix === undefined) {
+    prefix = `events/contract=${contract.name}/`;
+    eventsPrefixes.set(contract, prefix);
+  }
+  return prefix;
+};
+const groupPrefixes = new WeakMap<FeatureGroup, string>();
+const groupPrefixOf = (group: FeatureGroup): string => {
+  let prefix = groupPrefixes.get(group);
+  if (prefix === undefined) {
+    prefix = offlineGroupPrefix(group.name);
+    groupPrefixes.set(group, prefix);
+  }
+  return prefix;
+};
+
 export function buildOutputs(input: {
   readonly quarantined: ReadonlyMap<InputRecord, string>;
   readonly candidates: readonly Candidate[];
@@ -40,15 +75,20 @@ export function buildOutputs(input: {
 }): BatchOutputs {
   const side: SideOutputEntry[] = [];
   for (const [record, reason] of input.quarantined) side.push(entry(record, 'quarantine', reason));
+  // Partitions by dataset prefix, then UTC date. Prefixes are made once per dataset and dates come
+  // memoised, so the hot loop looks up strings it has hashed before instead of building new ones.
   const partitions = new Map<
     string,
-    {
-      prefix: string;
-      dt: string;
-      columns: OfflineColumn[];
-      rows: Record<string, unknown>[];
-      records: Candidate[];
-    }
+    Map<
+      string,
+      {
+        prefix: string;
+        dt: string;
+        columns: OfflineColumn[];
+        rows: Record<string, unknown>[];
+        records: Candidate[];
+      }
+    >
   >();
   const add = (
     prefix: string,
@@ -57,11 +97,18 @@ export function buildOutputs(input: {
     row: Record<string, unknown>,
     c: Candidate,
   ) => {
-    const key = `${prefix}${dt}`;
-    const p = partitions.get(key) ?? { prefix, dt, columns: columns(), rows: [], records: [] };
+    let byDate = partitions.get(prefix);
+    if (!byDate) {
+      byDate = new Map();
+      partitions.set(prefix, byDate);
+    }
+    let p = byDate.get(dt);
+    if (!p) {
+      p = { prefix, dt, columns: columns(), rows: [], records: [] };
+      byDate.set(dt, p);
+    }
     p.rows.push(row);
     p.records.push(c);
-    partitions.set(key, p);
   };
   for (const c of input.candidates) {
     const d = input.decisions.get(c.recordId);
@@ -81,49 +128,49 @@ export function buildOutputs(input: {
       );
     }
     if (allLate) continue;
-    const dt = utcDate(c.event.eventTime);
-    const meta = {
-      event_id: c.event.eventId,
-      event_time: c.event.eventTime,
-      ingestion_time: c.arrivalTime,
-      contract_version: c.event.contractVersion,
-    };
+    const { event } = c;
+    const { contract, fields } = event;
+    const dt = utcDate(event.eventTime);
     // The raw event, in the contract's current shape (PII already tokenized).
-    const contract = c.event.contract;
-    const raw: Record<string, unknown> = { ...meta };
-    for (const [field, value] of Object.entries(c.event.fields)) {
-      if (field !== contract.eventIdField && field !== contract.eventTimeField) {
-        raw[columnName(field)] = featureValueOf(
-          value,
-          contract.fieldTypes[field as keyof typeof contract.fieldTypes] ?? 'string',
-        );
-      }
+    const raw: Record<string, unknown> = {
+      event_id: event.eventId,
+      event_time: event.eventTime,
+      ingestion_time: c.arrivalTime,
+      contract_version: event.contractVersion,
+    };
+    for (const [field, column, type] of rawPlanOf(contract)) {
+      if (field in fields) raw[column] = featureValueOf(fields[field], type);
     }
-    add(`events/contract=${contract.name}/`, dt, () => eventColumns(contract), raw, c);
+    add(eventsPrefixOf(contract), dt, () => eventColumns(contract), raw, c);
     for (const group of c.groups) {
-      if (d.lateGroups.includes(group.name)) continue;
+      if (d.lateGroups.length > 0 && d.lateGroups.includes(group.name)) continue;
       const row: Record<string, unknown> = {
-        [group.entity.name]: String(c.event.fields[group.entity.field]),
-        ...meta,
-        ...latestValuesOf(group, c.event.fields),
+        [group.entity.name]: String(fields[group.entity.field]),
+        event_id: event.eventId,
+        event_time: event.eventTime,
+        ingestion_time: c.arrivalTime,
+        contract_version: event.contractVersion,
       };
-      add(offlineGroupPrefix(group.name), dt, () => offlineColumns(group), row, c);
+      for (const f of latestFeatures(group)) row[f.name] = featureValueOf(fields[f.field], f.type);
+      add(groupPrefixOf(group), dt, () => offlineColumns(group), row, c);
     }
   }
-  const offline = [...partitions.values()].map(({ prefix, dt, columns, rows, records }) => {
-    const lo = records[0] as Candidate;
-    const hi = records[records.length - 1] as Candidate;
-    const batch: OfflineBatch = {
-      prefix,
-      dt,
-      // First, last and how many: a replay that leaves out records whose decisions were forgotten
-      // (pruned) writes a new object instead of overwriting the original with fewer rows. Within one
-      // range the records written can only shrink that way, so the count tells the sets apart.
-      batchId: `${lo.shardId}-${lo.record.sequenceNumber}-${hi.record.sequenceNumber}-${records.length}`,
-      columns,
-      rows,
-    };
-    return { batch, records };
-  });
+  const offline = [...partitions.values()]
+    .flatMap((byDate) => [...byDate.values()])
+    .map(({ prefix, dt, columns, rows, records }) => {
+      const lo = records[0] as Candidate;
+      const hi = records[records.length - 1] as Candidate;
+      const batch: OfflineBatch = {
+        prefix,
+        dt,
+        // First, last and how many: a replay that leaves out records whose decisions were forgotten
+        // (pruned) writes a new object instead of overwriting the original with fewer rows. Within one
+        // range the records written can only shrink that way, so the count tells the sets apart.
+        batchId: `${lo.shardId}-${lo.record.sequenceNumber}-${hi.record.sequenceNumber}-${records.length}`,
+        columns,
+        rows,
+      };
+      return { batch, records };
+    });
   return { side, offline };
 }

@@ -19,9 +19,17 @@ export class HmacTokenizer implements Tokenizer {
       throw error;
     });
     const key = await this.#key;
-    return items.map(
-      ({ field, value }) =>
-        `tok_${createHmac('sha256', key).update(`${field}:${value}`).digest('base64url').slice(0, 32)}`,
-    );
+    // A batch repeats values (a busy customer's e-mail on every one of its records): one MAC each.
+    // Kept for this call only, so no raw value outlives the batch in memory.
+    const tokens = new Map<string, string>();
+    return items.map(({ field, value }) => {
+      const input = `${field}:${value}`;
+      let token = tokens.get(input);
+      if (token === undefined) {
+        token = `tok_${createHmac('sha256', key).update(input).digest('base64url').slice(0, 32)}`;
+        tokens.set(input, token);
+      }
+      return token;
+    });
   }
 }
