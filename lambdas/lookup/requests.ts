@@ -134,6 +134,8 @@ export function parsePost(body: string | null, isBase64: boolean, maxEntities: n
   if (!refs.ok) return refs;
   const groups = [...new Set(refs.value.map((r) => r.group))];
   const entities: Record<string, string>[] = [];
+  // Ids already checked, per entity name: a request often repeats one (a busy merchant).
+  const valid = new Map<string, Map<string, string>>(groups.map((g) => [g.entity.name, new Map()]));
   for (const [i, row] of parsed.data.entities.entries()) {
     const entity: Record<string, string> = {};
     for (const group of groups) {
@@ -144,9 +146,15 @@ export function parsePost(body: string | null, isBase64: boolean, maxEntities: n
           'missing-entity-id',
           `entities[${i}] has no ${group.entity.name}, needed for ${group.name} features`,
         );
-      const checked = checkEntityId(group, id, `entities[${i}].`);
-      if (!checked.ok) return checked;
-      entity[group.entity.name] = checked.value;
+      const seen = valid.get(group.entity.name) as Map<string, string>;
+      let value = seen.get(id);
+      if (value === undefined) {
+        const checked = checkEntityId(group, id, `entities[${i}].`);
+        if (!checked.ok) return checked;
+        value = checked.value;
+        seen.set(id, value);
+      }
+      entity[group.entity.name] = value;
     }
     entities.push(entity);
   }
