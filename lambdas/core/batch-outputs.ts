@@ -4,7 +4,7 @@
  * and UTC date, and named after their records.
  */
 import { offlineGroupPrefix } from '../../lib/platform-spec.js';
-import type { EventContract, FeatureGroup, FieldType, OfflineColumn } from '../../schemas/index.js';
+import type { EventContract, FeatureGroup, OfflineColumn } from '../../schemas/index.js';
 import { columnName, eventColumns, latestFeatures, offlineColumns } from '../../schemas/index.js';
 import type { InputRecord } from './decode.js';
 import { featureValueOf, utcDate } from './latest-values.js';
@@ -32,40 +32,27 @@ const entry = (
   ...extra,
 });
 
-/** How one contract's events become raw-event rows: each field but the id and time, as its column. */
-const rawPlans = new WeakMap<EventContract, readonly (readonly [string, string, FieldType])[]>();
-function rawPlanOf(contract: EventContract) {
-  let plan = rawPlans.get(contract);
-  if (!plan) {
-    plan = (Object.keys(contract.fieldTypes) as string[])
-      .filter((f) => f !== contract.eventIdField && f !== contract.eventTimeField)
-      .map(
-        (f) =>
-          [f, columnName(f), contract.fieldTypes[f as keyof typeof contract.fieldTypes] ?? 'string'] as const,
-      );
-    rawPlans.set(contract, plan);
-  }
-  return plan;
-}
+/** `f`, computed once per definition object (contracts and groups are built once, at import). */
+const perDefinition = <K extends object, V>(f: (k: K) => V): ((k: K) => V) => {
+  const cache = new WeakMap<K, V>();
+  return (k) => {
+    if (!cache.has(k)) cache.set(k, f(k));
+    return cache.get(k) as V;
+  };
+};
 
-const eventsPrefixes = new WeakMap<EventContract, string>();
-const eventsPrefixOf = (contract: EventContract): string => {
-  let prefix = eventsPrefixes.get(contract);
-  if (prefix === undefined) {
-    prefix = `events/contract=${contract.name}/`;
-    eventsPrefixes.set(contract, prefix);
-  }
-  return prefix;
-};
-const groupPrefixes = new WeakMap<FeatureGroup, string>();
-const groupPrefixOf = (group: FeatureGroup): string => {
-  let prefix = groupPrefixes.get(group);
-  if (prefix === undefined) {
-    prefix = offlineGroupPrefix(group.name);
-    groupPrefixes.set(group, prefix);
-  }
-  return prefix;
-};
+/** How one contract's events become raw-event rows: each field but the id and time, as its column. */
+const rawPlanOf = perDefinition((contract: EventContract) =>
+  (Object.keys(contract.fieldTypes) as string[])
+    .filter((f) => f !== contract.eventIdField && f !== contract.eventTimeField)
+    .map(
+      (f) =>
+        [f, columnName(f), contract.fieldTypes[f as keyof typeof contract.fieldTypes] ?? 'string'] as const,
+    ),
+);
+// Dataset prefixes made once, so the hot loop looks up strings already hashed.
+const eventsPrefixOf = perDefinition((contract: EventContract) => `events/contract=${contract.name}/`);
+const groupPrefixOf = perDefinition((group: FeatureGroup) => offlineGroupPrefix(group.name));
 
 export function buildOutputs(input: {
   readonly quarantined: ReadonlyMap<InputRecord, string>;
