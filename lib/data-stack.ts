@@ -16,7 +16,7 @@ import { type StoreClassifications, storeClassifications } from './data-classifi
 import type { DeploymentNames } from './deployment-names.js';
 import { type Environment, removalPolicyOf } from './environments.js';
 import { SEAL_PAYLOADS_ACTIONS } from './permissions.js';
-import { ONLINE_TABLE } from './platform-spec.js';
+import { ON_FAILURE_PREFIX, ONLINE_TABLE } from './platform-spec.js';
 import { PLATFORM_STACK_DEFAULTS as D } from './platform-stack-defaults.js';
 
 export interface DataStackProps extends StackProps {
@@ -113,6 +113,7 @@ export class DataStack extends Stack {
       bucketName: names.sideOutputBucket,
       encryptionKey: keyOf(c.sideOutputBucket),
       expirationDays: D.sideOutputExpirationDays,
+      prefixExpirations: [{ prefix: ON_FAILURE_PREFIX, days: D.onFailureRecordExpirationDays }],
     });
     this.auditBucket = loggedBucket('AuditBucket', {
       bucketName: names.auditBucket,

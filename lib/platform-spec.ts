@@ -59,6 +59,9 @@ export function resourceNames(prefix: string, bucketSuffix = ''): ResourceNames 
 
 /** Offline feature history: `<prefix>group=<group>/dt=<yyyy-mm-dd>/<batch>.parquet` in the offline bucket. */
 export const OFFLINE_FEATURES_PREFIX = 'features/';
+/** Where AWS's S3 on-failure destination of an event source mapping writes its records, in the side-output bucket. */
+export const ON_FAILURE_PREFIX = 'aws/lambda/';
+
 export const offlineGroupPrefix = (group: string): string => `${OFFLINE_FEATURES_PREFIX}group=${group}/`;
 
 /** Key schema and TTL of a DynamoDB table; both tables use a single string partition key `pk`. */

@@ -6,6 +6,12 @@ export const PLATFORM_STACK_DEFAULTS = {
   offlineTieringAfterDays: 30,
   /** Quarantined, late and failed records are kept this long for replay and audit. */
   sideOutputExpirationDays: 90,
+  /**
+   * Lambda's own on-failure records (`aws/lambda/` of the side-output bucket) carry the batch's raw
+   * payloads, PII included, which the platform cannot seal as it seals its own side outputs: they
+   * are kept only long enough to replay a failure (data minimisation).
+   */
+  onFailureRecordExpirationDays: 14,
   /** Athena query results are kept this long (re-run the query for older ones). */
   queryResultExpirationDays: 30,
   /** A scheduled deletion of a data key can be cancelled within this window. */

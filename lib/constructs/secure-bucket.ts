@@ -42,6 +42,11 @@ export interface SecureBucketProps {
    */
   readonly expirationDays?: number;
   /**
+   * Shorter expirations for some key prefixes (objects there go sooner than `expirationDays`).
+   * @default - none
+   */
+  readonly prefixExpirations?: readonly { readonly prefix: string; readonly days: number }[];
+  /**
    * Days a superseded object version is kept.
    * @default 30
    */
@@ -64,6 +69,12 @@ export class SecureBucket extends Construct {
       throw new Error(
         `${this.node.path}: autoDeleteObjects needs removalPolicy DESTROY (got ${p.removalPolicy})`,
       );
+    }
+    for (const { prefix, days } of props.prefixExpirations ?? []) {
+      if (p.expirationDays !== undefined && days >= p.expirationDays)
+        throw new Error(
+          `${this.node.path}: prefixExpirations "${prefix}" (${days} days) must be shorter than expirationDays (${p.expirationDays})`,
+        );
     }
     if (p.expirationDays !== undefined && p.intelligentTieringAfterDays !== undefined) {
       if (p.expirationDays <= p.intelligentTieringAfterDays) {
@@ -102,6 +113,12 @@ export class SecureBucket extends Construct {
                   },
                 ],
         },
+        ...(props.prefixExpirations ?? []).map(({ prefix, days }) => ({
+          id: `expire-${prefix.replace(/[^A-Za-z0-9]+/g, '-').replace(/-+$/, '')}`,
+          prefix,
+          expiration: Duration.days(days),
+          noncurrentVersionExpiration: Duration.days(1),
+        })),
       ],
     });
   }

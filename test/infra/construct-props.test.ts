@@ -42,6 +42,17 @@ describe('SecureBucket', () => {
     ).toThrow(/expirationDays \(10\) must exceed intelligentTieringAfterDays \(30\)/);
   });
 
+  it('refuses a prefix expiration that is not shorter than the bucket-wide one', () => {
+    const stack = newStack();
+    expect(
+      () =>
+        new SecureBucket(stack, 'B', {
+          expirationDays: 30,
+          prefixExpirations: [{ prefix: 'aws/lambda/', days: 30 }],
+        }),
+    ).toThrow(/prefixExpirations "aws\/lambda\/" \(30 days\) must be shorter than expirationDays \(30\)/);
+  });
+
   it('defaults to a retained, TLS-only bucket with SSE-S3 when no key is given', () => {
     const stack = newStack();
     new SecureBucket(stack, 'B');

@@ -91,6 +91,18 @@ describe.each(['dev', 'staging', 'prod'] as const)('data stack (%s)', (name) => 
     },
   );
 
+  it("expires Lambda's raw on-failure records after 14 days, the other side outputs after 90", () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketName: names.sideOutputBucket,
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ Id: 'housekeeping', ExpirationInDays: 90, Status: 'Enabled' }),
+          Match.objectLike({ Prefix: 'aws/lambda/', ExpirationInDays: 14, Status: 'Enabled' }),
+        ]),
+      },
+    });
+  });
+
   it('denies every request to every bucket that does not use TLS', () => {
     const policies = template.findResources('AWS::S3::BucketPolicy', {
       Properties: {
