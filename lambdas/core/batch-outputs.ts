@@ -100,13 +100,7 @@ export function buildOutputs(input: {
   for (const c of input.candidates) {
     const d = input.decisions.get(c.recordId);
     if (d?.kind === 'duplicate') {
-      side.push(
-        entry(
-          c.record,
-          'duplicate',
-          'its event id was already applied from an earlier record (a producer retry or repeated send)',
-        ),
-      );
+      side.push(entry(c.record, 'duplicate', `its event id is already carried by record ${d.owner}`));
       continue;
     }
     if (d?.kind !== 'owner') continue;

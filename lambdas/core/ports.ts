@@ -30,17 +30,14 @@ export interface LatestValues {
   readonly values: Readonly<Record<string, FeatureValue>>;
 }
 
-/**
- * What became of an event id, remembered by the entity that owns its partition key (small: a hot
- * entity keeps hundreds, and every byte is paid for in write units).
- */
+/** What became of an event, remembered by the entity that owns its partition key. */
 export interface RecentEvent {
+  /** the record that carried it: `<shardId>:<sequenceNumber>` */
+  readonly r: string;
   /** event time */
   readonly t: number;
   /** groups it was late for (absent: none) */
   readonly lg?: readonly string[];
-  /** records decided duplicates of it (same event id, another record), as `<shardId>:<sequenceNumber>` */
-  d?: string[];
 }
 
 /**

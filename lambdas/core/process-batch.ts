@@ -12,12 +12,10 @@
  *    record (whole batch, partial batch after a failure, a bisected half, a crash after some writes)
  *    is at or before that checkpoint and changes nothing; a new one is after it.
  * 3. The authority entity decides once per event, and stores the decision with the event id for the
- *    lateness horizon: a producer retry (same event id, new record) is a duplicate, listed under the
- *    id; the event is late for a group if its time is before the authority's watermark (newest event
- *    time minus the group's allowed lateness), kept in the id's entry. Decisions depend only on the
- *    authority's ordered history, so every delivery of a record reaches the same one, and a
- *    redelivery re-reads it instead of re-deciding: a processed record listed as a duplicate is one,
- *    otherwise it is the record the id's entry was written for.
+ *    lateness horizon: a producer retry (same event id, new record) is a duplicate; the event is late
+ *    for a group if its time is before the authority's watermark (newest event time minus the
+ *    group's allowed lateness). Decisions depend only on the authority's ordered history, so every
+ *    delivery of a record reaches the same one, and a redelivery re-reads it instead of re-deciding.
  *    So that this holds whatever the batch boundaries: an id counts as seen only within the horizon
  *    (pruned yet or not), within a batch as across batches; and a batch never prunes the ids of its
  *    own records, which stay readable until a later batch changes the entity (by then, step 6, they
@@ -84,8 +82,7 @@ export interface BatchResult {
 /** What the authority decided for a record. */
 export type Decision =
   | { readonly kind: 'owner'; readonly lateGroups: readonly string[] }
-  /** its event id was applied from another record */
-  | { readonly kind: 'duplicate' }
+  | { readonly kind: 'duplicate'; readonly owner: string }
   /** processed long ago; its decision is past the lateness horizon (nothing to redo) */
   | { readonly kind: 'forgotten' };
 
@@ -209,18 +206,14 @@ export async function processBatch(
         for (const c of records) {
           const seen = state.recent[c.event.eventId];
           if (alreadyProcessed(state, c)) {
-            // Decided before: a duplicate is listed under its event id; an event decided past the
-            // horizon has its record's own entry; otherwise the record is the one the id's entry is for.
-            const retry = state.recent[retryKey(c.event.eventId, c.recordId)];
+            const own = seen?.r === c.recordId ? seen : state.recent[retryKey(c.event.eventId, c.recordId)];
             info.set(
               c.recordId,
-              seen?.d?.includes(c.recordId)
-                ? { kind: 'duplicate' }
-                : retry
-                  ? { kind: 'owner', lateGroups: retry.lg ?? [] }
-                  : seen
-                    ? { kind: 'owner', lateGroups: seen.lg ?? [] }
-                    : { kind: 'forgotten' },
+              own
+                ? { kind: 'owner', lateGroups: own.lg ?? [] }
+                : seen
+                  ? { kind: 'duplicate', owner: seen.r }
+                  : { kind: 'forgotten' },
             );
             continue;
           }
@@ -228,10 +221,8 @@ export async function processBatch(
           advanceCheckpoint(state, c);
           // Past the id horizon an event counts as never seen (pruned or not yet): it can only be late.
           const forgotten = isForgotten(state, authority, c.event.eventTime);
-          if (seen && !forgotten) {
-            // Listed under the id it repeats, so that a redelivery of it is told from the first.
-            seen.d = [...(seen.d ?? []), c.recordId];
-            info.set(c.recordId, { kind: 'duplicate' });
+          if (seen && seen.r !== c.recordId && !forgotten) {
+            info.set(c.recordId, { kind: 'duplicate', owner: seen.r });
             continue;
           }
           // A forgotten event (past the id horizon or below the eviction floor) is late everywhere.
@@ -239,9 +230,9 @@ export async function processBatch(
             .filter((g) => forgotten || isLate(state, g, c.event.eventTime))
             .map((g) => g.name);
           // The id's own entry is written once, by its first record within the horizon, and never
-          // overwritten (its duplicates are listed in it); an event decided past the horizon gets an
-          // entry of its own record.
+          // overwritten: a redelivered duplicate of it must still read its owner there.
           state.recent[forgotten ? retryKey(c.event.eventId, c.recordId) : c.event.eventId] = {
+            r: c.recordId,
             t: c.event.eventTime,
             ...(lateGroups.length ? { lg: lateGroups } : {}),
           };

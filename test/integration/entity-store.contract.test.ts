@@ -20,7 +20,7 @@ const state = (amount: number | null, eventId = 'evt_1'): EntityState => ({
     '60000': [{ t: BASE_TIME, n: 2, f: { amountMinor: { c: 2, s: 30, mn: 10, mx: 20, d: ['a', 'b'] } } }],
   },
   checkpoints: { 'shardId-000000000000': '0'.repeat(100) + '1'.repeat(29) },
-  recent: { evt_1: { t: BASE_TIME, lg: ['merchant'], d: ['shardId-000000000000:2'] } },
+  recent: { evt_1: { r: 'shardId-000000000000:1', t: BASE_TIME, lg: ['merchant'] } },
 });
 // In the future: DynamoDB Local really deletes expired items, as DynamoDB does.
 const expiresAt = () => Math.ceil(Date.now() / 1000) + 3600;

@@ -100,7 +100,9 @@ describe('processBatch', () => {
     );
 
     expect(retry.counts).toEqual({ applied: 0, duplicate: 1, quarantined: 0, late: 0 });
-    expect(side.ofKind('duplicate')[0]?.reason).toMatch(/already applied from an earlier record/);
+    expect(side.ofKind('duplicate')[0]?.reason).toMatch(
+      /already carried by record shardId-000000000000:49600/,
+    );
     expect(
       evaluateWindows(customer as never, entities.state('customer', 'cus_0001')?.tiles ?? {}, BASE_TIME),
     ).toMatchObject({
