@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Classification, EventContract, FieldType } from './contract.js';
 import { DefinitionError } from './contract.js';
+import { perDefinition } from './per-definition.js';
 
 type FieldOf<C extends EventContract> = Extract<keyof C['fieldTypes'], string>;
 
@@ -217,26 +218,14 @@ export interface OfflineColumn {
   readonly description: string;
 }
 
-const latestOf = new WeakMap<FeatureGroup, ResolvedFeature[]>();
 /** The features whose values an event carries by itself (latest values): the offline history. */
-export function latestFeatures(group: FeatureGroup): ResolvedFeature[] {
-  let latest = latestOf.get(group);
-  if (!latest) {
-    latest = group.features.filter((f) => f.kind === 'latest');
-    latestOf.set(group, latest);
-  }
-  return latest;
-}
-const windowsOf = new WeakMap<FeatureGroup, ResolvedFeature[]>();
+export const latestFeatures = perDefinition((group: FeatureGroup): ResolvedFeature[] =>
+  group.features.filter((f) => f.kind === 'latest'),
+);
 /** The windowed aggregates, kept online as tiles and combined at read time. */
-export function windowFeatures(group: FeatureGroup): ResolvedFeature[] {
-  let windows = windowsOf.get(group);
-  if (!windows) {
-    windows = group.features.filter((f) => f.kind === 'window');
-    windowsOf.set(group, windows);
-  }
-  return windows;
-}
+export const windowFeatures = perDefinition((group: FeatureGroup): ResolvedFeature[] =>
+  group.features.filter((f) => f.kind === 'window'),
+);
 
 /** The offline feature-history columns of a group; partition column `dt` (UTC date of event time) is extra. */
 export function offlineColumns(group: FeatureGroup): OfflineColumn[] {

@@ -138,7 +138,7 @@ export class DynamoDbEntityStore implements EntityStore {
       version: w.expectedVersion + 1,
       expires_at: w.expiresAt,
       tl: JSON.stringify({ maxEventTime, tiles }),
-      dd: JSON.stringify(floor === undefined ? { checkpoints, recent } : { checkpoints, recent, floor }),
+      dd: JSON.stringify({ checkpoints, recent, floor }), // JSON leaves out an undefined floor
       ...(latest
         ? {
             event_time: latest.eventTime,

@@ -6,6 +6,7 @@
 import { offlineGroupPrefix } from '../../lib/platform-spec.js';
 import type { EventContract, FeatureGroup, OfflineColumn } from '../../schemas/index.js';
 import { columnName, eventColumns, latestFeatures, offlineColumns } from '../../schemas/index.js';
+import { perDefinition } from '../../schemas/per-definition.js';
 import type { InputRecord } from './decode.js';
 import { featureValueOf, utcDate } from './latest-values.js';
 import type { OfflineBatch, SideOutputEntry } from './ports.js';
@@ -31,15 +32,6 @@ const entry = (
   data: record.data,
   ...extra,
 });
-
-/** `f`, computed once per definition object (contracts and groups are built once, at import). */
-const perDefinition = <K extends object, V>(f: (k: K) => V): ((k: K) => V) => {
-  const cache = new WeakMap<K, V>();
-  return (k) => {
-    if (!cache.has(k)) cache.set(k, f(k));
-    return cache.get(k) as V;
-  };
-};
 
 /** How one contract's events become raw-event rows: each field but the id and time, as its column. */
 const rawPlanOf = perDefinition((contract: EventContract) =>

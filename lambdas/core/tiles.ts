@@ -9,6 +9,7 @@
  */
 import type { Aggregation, FeatureGroup } from '../../schemas/index.js';
 import { windowFeatures } from '../../schemas/index.js';
+import { perDefinition } from '../../schemas/per-definition.js';
 import { MAX_FUTURE_SKEW_MS } from './decode.js';
 import type { FeatureValue } from './ports.js';
 
@@ -67,11 +68,7 @@ const KIND_OF: Record<Aggregation, PartialKind | null> = {
   distinct: 'distinct',
 };
 
-const plans = new WeakMap<FeatureGroup, TilePlan>();
-
-export function tilePlan(group: FeatureGroup): TilePlan {
-  const cached = plans.get(group);
-  if (cached) return cached;
+export const tilePlan = perDefinition((group: FeatureGroup): TilePlan => {
   const sizes = new Map<
     number,
     { tileMs: number; longestWindowMs: number; fields: Map<string, Set<PartialKind>> }
@@ -84,10 +81,8 @@ export function tilePlan(group: FeatureGroup): TilePlan {
     if (kind) size.fields.set(f.field, (size.fields.get(f.field) ?? new Set()).add(kind));
     sizes.set(tileMs, size);
   }
-  const plan = { sizes: [...sizes.values()] };
-  plans.set(group, plan);
-  return plan;
-}
+  return { sizes: [...sizes.values()] };
+});
 
 const tileStart = (t: number, tileMs: number) => Math.floor(t / tileMs) * tileMs;
 const newer = (t: number, id: string, p: FieldPartial) =>
@@ -221,8 +216,9 @@ export function evaluateWindows(
 }
 
 /**
- * The features of a read plan as of `asOf`. Each tile size's tiles are walked once, for all the
- * features kept in that size (a lookup runs this for every entity it returns).
+ * The features of a read plan as of `asOf` (a lookup runs this for every entity it returns). Per
+ * tile size, the end of the run of tiles at or before `asOf` is found once; each feature then sums
+ * the run back to its window's start.
  */
 export function evaluatePlan(
   plan: WindowReadPlan,
