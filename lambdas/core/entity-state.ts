@@ -5,7 +5,7 @@
 import type { FeatureGroup } from '../../schemas/index.js';
 import type { ValidEvent } from './decode.js';
 import { compareEventOrder, latestValuesOf } from './latest-values.js';
-import type { EntityState } from './ports.js';
+import type { EntityState, RecentEvent } from './ports.js';
 import { addToTiles, pruneTiles, tilePlan } from './tiles.js';
 
 export const emptyState = (): EntityState => ({
@@ -65,6 +65,24 @@ export const RECENT_MARGIN_MS = 10 * 60_000;
 export const isForgotten = (state: EntityState, group: FeatureGroup, t: number): boolean =>
   (state.maxEventTime !== null && t < state.maxEventTime - group.allowedLatenessMs - RECENT_MARGIN_MS) ||
   (state.floor !== undefined && t < state.floor);
+
+/**
+ * The decision remembered under an event id (or retry key), if any. Event ids are producer data and
+ * may be any name an object has by inheritance (`constructor`, `toString`, `__proto__`), so only own
+ * entries count.
+ */
+export const recentEntry = (state: EntityState, key: string): RecentEvent | undefined =>
+  Object.hasOwn(state.recent, key) ? state.recent[key] : undefined;
+
+/** Remembers a decision as an own entry, even under `__proto__` (an assignment would set the prototype). */
+export function remember(state: EntityState, key: string, entry: RecentEvent): void {
+  Object.defineProperty(state.recent, key, {
+    value: entry,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+}
 
 /** Where a record decided past the id horizon keeps its decision (the id's own entry is never overwritten). */
 export const retryKey = (eventId: string, recordId: string): string => `${eventId}@${recordId}`;

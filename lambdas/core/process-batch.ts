@@ -44,6 +44,8 @@ import {
   isForgotten,
   isLate,
   pruneState,
+  recentEntry,
+  remember,
   retryKey,
 } from './entity-state.js';
 import { entityKeyOf } from './latest-values.js';
@@ -204,9 +206,10 @@ export async function processBatch(
         let changed = false;
         const records = entities.get(entityKeyOf(key))?.records ?? [];
         for (const c of records) {
-          const seen = state.recent[c.event.eventId];
+          const seen = recentEntry(state, c.event.eventId);
           if (alreadyProcessed(state, c)) {
-            const own = seen?.r === c.recordId ? seen : state.recent[retryKey(c.event.eventId, c.recordId)];
+            const own =
+              seen?.r === c.recordId ? seen : recentEntry(state, retryKey(c.event.eventId, c.recordId));
             info.set(
               c.recordId,
               own
@@ -231,11 +234,11 @@ export async function processBatch(
             .map((g) => g.name);
           // The id's own entry is written once, by its first record within the horizon, and never
           // overwritten: a redelivered duplicate of it must still read its owner there.
-          state.recent[forgotten ? retryKey(c.event.eventId, c.recordId) : c.event.eventId] = {
+          remember(state, forgotten ? retryKey(c.event.eventId, c.recordId) : c.event.eventId, {
             r: c.recordId,
             t: c.event.eventTime,
             ...(lateGroups.length ? { lg: lateGroups } : {}),
-          };
+          });
           if (!lateGroups.includes(authority.name)) applyEvent(state, authority, c);
           info.set(c.recordId, { kind: 'owner', lateGroups });
         }

@@ -110,6 +110,28 @@ describe('processBatch', () => {
     });
   });
 
+  it('takes an event id named like an inherited property at face value, and pollutes nothing', async () => {
+    const ids = ['__proto__', 'constructor', 'toString', 'hasOwnProperty'];
+    const events = ids.map((eventId, i) => transaction({ eventId, eventTime: iso(BASE_TIME + i) }));
+    const first = await processBatch(inputRecords(events.map((e) => envelope(e))), deps);
+    const retry = await processBatch(
+      inputRecords([envelope(events[0] as never)], { firstSequence: FIRST_SEQUENCE + 900n }),
+      deps,
+    );
+    const again = await processBatch(inputRecords(events.map((e) => envelope(e))), deps);
+
+    expect(first.counts).toEqual({ applied: 4, duplicate: 0, quarantined: 0, late: 0 });
+    expect(retry.counts).toEqual({ applied: 0, duplicate: 1, quarantined: 0, late: 0 });
+    expect(again.counts).toEqual({ applied: 4, duplicate: 0, quarantined: 0, late: 0 });
+    expect(Object.getPrototypeOf({})).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).r).toBeUndefined();
+    const state = entities.state('customer', 'cus_0001');
+    expect(Object.keys(state?.recent ?? {}).sort()).toEqual([...ids].sort());
+    expect(evaluateWindows(customer as never, state?.tiles ?? {}, BASE_TIME + 5)).toMatchObject({
+      txn_count_5m: 4,
+    });
+  });
+
   it('counts a repeated event id within one batch once', async () => {
     const e = transaction();
     const result = await processBatch(inputRecords([envelope(e), envelope(e)]), deps);
