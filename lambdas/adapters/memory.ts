@@ -4,21 +4,22 @@
  */
 import { featureGroupsByName } from '../../schemas/index.js';
 import { entityKeyOf } from '../core/latest-values.js';
-import type {
-  EntityKey,
-  EntityState,
-  EntityStore,
-  EntityWrite,
-  FeatureValue,
-  LoadOptions,
-  OfflineBatch,
-  OfflineRow,
-  OfflineSink,
-  PutResult,
-  SaveResult,
-  SideOutput,
-  SideOutputEntry,
-  StoredEntity,
+import {
+  type EntityKey,
+  type EntityState,
+  type EntityStore,
+  type EntityWrite,
+  type FeatureValue,
+  type LoadOptions,
+  type OfflineBatch,
+  type OfflineRow,
+  type OfflineSink,
+  type PutResult,
+  rowsOf,
+  type SaveResult,
+  type SideOutput,
+  type SideOutputEntry,
+  type StoredEntity,
 } from '../core/ports.js';
 
 export class InMemoryEntityStore implements EntityStore {
@@ -70,7 +71,7 @@ export class InMemoryOfflineSink implements OfflineSink {
     const entity = featureGroupsByName.get(group)?.entity.name ?? '';
     return [...this.objects.values()]
       .filter((b) => b.prefix === `features/group=${group}/`)
-      .flatMap((b) => b.rows)
+      .flatMap((b) => rowsOf(b))
       .map(({ [entity]: entityId, event_id, event_time, ingestion_time, contract_version, ...values }) => ({
         entityId: String(entityId),
         eventId: String(event_id),
@@ -84,7 +85,7 @@ export class InMemoryOfflineSink implements OfflineSink {
   events(contract: string): Readonly<Record<string, unknown>>[] {
     return [...this.objects.values()]
       .filter((b) => b.prefix === `events/contract=${contract}/`)
-      .flatMap((b) => b.rows);
+      .flatMap((b) => rowsOf(b));
   }
 }
 

@@ -38,13 +38,17 @@ function cell(column: OfflineColumn, value: unknown): unknown {
   return value;
 }
 
+/** Column-major cells (`cells[i]` for `columns[i]`, as in an OfflineBatch) -> Parquet bytes. */
 export function toParquet(
   columns: readonly OfflineColumn[],
-  rows: readonly Readonly<Record<string, unknown>>[],
+  cells: readonly (readonly unknown[])[],
   metadata: Record<string, string> = {},
 ): Uint8Array {
   const buffer = parquetWriteBuffer({
-    columnData: columns.map((c) => ({ name: c.name, data: rows.map((r) => cell(c, r[c.name])) as never })),
+    columnData: columns.map((c, i) => ({
+      name: c.name,
+      data: (cells[i] ?? []).map((v) => cell(c, v)) as never,
+    })),
     schema: [{ name: 'root', num_children: columns.length }, ...columns.map(element)],
     kvMetadata: Object.entries(metadata).map(([key, value]) => ({ key, value })),
     createdBy: 'feature-platform',

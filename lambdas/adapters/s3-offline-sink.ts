@@ -36,7 +36,7 @@ export class S3OfflineSink implements OfflineSink {
           new PutObjectCommand({
             Bucket: this.props.bucket,
             Key: key,
-            Body: toParquet(batch.columns, batch.rows, { dataset: batch.prefix }),
+            Body: toParquet(batch.columns, batch.cells, { dataset: batch.prefix }),
             ContentType: 'application/vnd.apache.parquet',
           }),
         );

@@ -5,7 +5,7 @@
  */
 import { offlineGroupPrefix } from '../../lib/platform-spec.js';
 import type { EventContract, FeatureGroup, OfflineColumn } from '../../schemas/index.js';
-import { columnName, eventColumns, latestFeatures, offlineColumns } from '../../schemas/index.js';
+import { eventColumns, latestFeatures, offlineColumns } from '../../schemas/index.js';
 import { perDefinition } from '../../schemas/per-definition.js';
 import type { InputRecord } from './decode.js';
 import { featureValueOf, utcDate } from './latest-values.js';
@@ -33,15 +33,23 @@ const entry = (
   ...extra,
 });
 
-/** How one contract's events become raw-event rows: each field but the id and time, as its column. */
+/**
+ * How one contract's events become raw-event rows: each field but the id and time, with its type, in
+ * the order of eventColumns after its four fixed columns.
+ */
 const rawPlanOf = perDefinition((contract: EventContract) =>
   (Object.keys(contract.fieldTypes) as string[])
     .filter((f) => f !== contract.eventIdField && f !== contract.eventTimeField)
-    .map(
-      (f) =>
-        [f, columnName(f), contract.fieldTypes[f as keyof typeof contract.fieldTypes] ?? 'string'] as const,
-    ),
+    .map((f) => [f, contract.fieldTypes[f as keyof typeof contract.fieldTypes] ?? 'string'] as const),
 );
+
+interface Partition {
+  readonly prefix: string;
+  readonly dt: string;
+  readonly columns: OfflineColumn[];
+  readonly cells: unknown[][];
+  readonly records: Candidate[];
+}
 // Dataset prefixes made once, so the hot loop looks up strings already hashed.
 const eventsPrefixOf = perDefinition((contract: EventContract) => `events/contract=${contract.name}/`);
 const groupPrefixOf = perDefinition((group: FeatureGroup) => offlineGroupPrefix(group.name));
@@ -56,26 +64,9 @@ export function buildOutputs(input: {
   for (const [record, reason] of input.quarantined) side.push(entry(record, 'quarantine', reason));
   // Partitions by dataset prefix, then UTC date. Prefixes are made once per dataset and dates come
   // memoised, so the hot loop looks up strings it has hashed before instead of building new ones.
-  const partitions = new Map<
-    string,
-    Map<
-      string,
-      {
-        prefix: string;
-        dt: string;
-        columns: OfflineColumn[];
-        rows: Record<string, unknown>[];
-        records: Candidate[];
-      }
-    >
-  >();
-  const add = (
-    prefix: string,
-    dt: string,
-    columns: () => OfflineColumn[],
-    row: Record<string, unknown>,
-    c: Candidate,
-  ) => {
+  // Rows go straight into column arrays (as Parquet stores them): no object per row.
+  const partitions = new Map<string, Map<string, Partition>>();
+  const partition = (prefix: string, dt: string, columns: () => OfflineColumn[]): Partition => {
     let byDate = partitions.get(prefix);
     if (!byDate) {
       byDate = new Map();
@@ -83,11 +74,11 @@ export function buildOutputs(input: {
     }
     let p = byDate.get(dt);
     if (!p) {
-      p = { prefix, dt, columns: columns(), rows: [], records: [] };
+      const cs = columns();
+      p = { prefix, dt, columns: cs, cells: cs.map(() => []), records: [] };
       byDate.set(dt, p);
     }
-    p.rows.push(row);
-    p.records.push(c);
+    return p;
   };
   for (const c of input.candidates) {
     const d = input.decisions.get(c.recordId);
@@ -110,33 +101,40 @@ export function buildOutputs(input: {
     const { event } = c;
     const { contract, fields } = event;
     const dt = utcDate(event.eventTime);
-    // The raw event, in the contract's current shape (PII already tokenized).
-    const raw: Record<string, unknown> = {
-      event_id: event.eventId,
-      event_time: event.eventTime,
-      ingestion_time: c.arrivalTime,
-      contract_version: event.contractVersion,
-    };
-    for (const [field, column, type] of rawPlanOf(contract)) {
-      if (field in fields) raw[column] = featureValueOf(fields[field], type);
+    // The raw event, in the contract's current shape (PII already tokenized): eventColumns' order.
+    const raw = partition(eventsPrefixOf(contract), dt, () => eventColumns(contract));
+    let cells = raw.cells;
+    (cells[0] as unknown[]).push(event.eventId);
+    (cells[1] as unknown[]).push(event.eventTime);
+    (cells[2] as unknown[]).push(c.arrivalTime);
+    (cells[3] as unknown[]).push(event.contractVersion);
+    const plan = rawPlanOf(contract);
+    for (let i = 0; i < plan.length; i++) {
+      const [field, type] = plan[i] as (typeof plan)[number];
+      (cells[4 + i] as unknown[]).push(featureValueOf(fields[field], type));
     }
-    add(eventsPrefixOf(contract), dt, () => eventColumns(contract), raw, c);
+    raw.records.push(c);
     for (const group of c.groups) {
       if (d.lateGroups.length > 0 && d.lateGroups.includes(group.name)) continue;
-      const row: Record<string, unknown> = {
-        [group.entity.name]: String(fields[group.entity.field]),
-        event_id: event.eventId,
-        event_time: event.eventTime,
-        ingestion_time: c.arrivalTime,
-        contract_version: event.contractVersion,
-      };
-      for (const f of latestFeatures(group)) row[f.name] = featureValueOf(fields[f.field], f.type);
-      add(groupPrefixOf(group), dt, () => offlineColumns(group), row, c);
+      // offlineColumns' order: entity, event time, event id, ingestion time, version, features.
+      const history = partition(groupPrefixOf(group), dt, () => offlineColumns(group));
+      cells = history.cells;
+      (cells[0] as unknown[]).push(String(fields[group.entity.field]));
+      (cells[1] as unknown[]).push(event.eventTime);
+      (cells[2] as unknown[]).push(event.eventId);
+      (cells[3] as unknown[]).push(c.arrivalTime);
+      (cells[4] as unknown[]).push(event.contractVersion);
+      const features = latestFeatures(group);
+      for (let i = 0; i < features.length; i++) {
+        const f = features[i] as (typeof features)[number];
+        (cells[5 + i] as unknown[]).push(featureValueOf(fields[f.field], f.type));
+      }
+      history.records.push(c);
     }
   }
   const offline = [...partitions.values()]
     .flatMap((byDate) => [...byDate.values()])
-    .map(({ prefix, dt, columns, rows, records }) => {
+    .map(({ prefix, dt, columns, cells, records }) => {
       const lo = records[0] as Candidate;
       const hi = records[records.length - 1] as Candidate;
       const batch: OfflineBatch = {
@@ -147,7 +145,7 @@ export function buildOutputs(input: {
         // range the records written can only shrink that way, so the count tells the sets apart.
         batchId: `${lo.shardId}-${lo.record.sequenceNumber}-${hi.record.sequenceNumber}-${records.length}`,
         columns,
-        rows,
+        cells,
       };
       return { batch, records };
     });

@@ -115,9 +115,26 @@ export interface OfflineBatch {
   readonly dt: string;
   readonly batchId: string;
   readonly columns: readonly OfflineColumn[];
-  /** Keyed by column name; timestamps as epoch milliseconds. */
-  readonly rows: readonly Readonly<Record<string, unknown>>[];
+  /**
+   * Column-major, as Parquet stores it: `cells[i]` holds column `columns[i]`, one value per row
+   * (timestamps as epoch milliseconds, null where the event has no value).
+   */
+  readonly cells: readonly (readonly unknown[])[];
 }
+
+/** An offline batch's rows as objects keyed by column name (for tests and tools, not the hot path). */
+export function rowsOf(batch: Pick<OfflineBatch, 'columns' | 'cells'>): Record<string, unknown>[] {
+  const n = batch.cells[0]?.length ?? 0;
+  return Array.from({ length: n }, (_, r) =>
+    Object.fromEntries(batch.columns.map((c, i) => [c.name, batch.cells[i]?.[r] ?? null])),
+  );
+}
+
+/** Rows keyed by column name -> column-major cells in the order of `columns` (absent -> null). */
+export const cellsOf = (
+  columns: readonly OfflineColumn[],
+  rows: readonly Readonly<Record<string, unknown>>[],
+): unknown[][] => columns.map((c) => rows.map((r) => r[c.name] ?? null));
 
 export interface OfflineSink {
   append(batches: readonly OfflineBatch[]): Promise<PutResult[]>;

@@ -19,6 +19,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { toParquet } from '../../lambdas/adapters/parquet.js';
+import { cellsOf } from '../../lambdas/core/ports.js';
 import { seededRandom } from '../../local/seeded-random.js';
 import { DuckDbSession } from '../../offline/duckdb.js';
 import { jsPointInTimeJoin } from '../../offline/training/js-pit-join.js';
@@ -26,10 +27,16 @@ import { loadLabelFile, prepareLabels } from '../../offline/training/local-sourc
 import { runLocalQuery } from '../../offline/training/run.js';
 import { resolveTrainingSet } from '../../offline/training/spec.js';
 import { customer } from '../../schemas/customer.features.js';
-import { offlineColumns } from '../../schemas/index.js';
+import { type OfflineColumn, offlineColumns } from '../../schemas/index.js';
 import { type Bench, fmt } from './bench.js';
 import { collectGarbage, round, summary, timed } from './stats.js';
 
+const LABEL_COLUMNS: readonly OfflineColumn[] = [
+  { name: 'label_id', type: 'int64', description: '' },
+  { name: 'customer_id', type: 'string', description: '' },
+  { name: 'label_time', type: 'timestamp', description: '' },
+  { name: 'is_fraud', type: 'boolean', description: '' },
+];
 const FEATURE_ROWS = 1_000_000;
 const LABEL_ROWS = 100_000;
 const CUSTOMERS = 50_000;
@@ -92,7 +99,7 @@ function generate(dir: string) {
     for (const [dt, rows] of byDay) {
       const path = join(dir, `features/group=customer/dt=${dt}/bench-${i}.parquet`);
       mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(path, toParquet(columns, rows as unknown as Record<string, unknown>[]));
+      writeFileSync(path, toParquet(columns, cellsOf(columns, rows as unknown as Record<string, unknown>[])));
       files.push(path);
     }
   }
@@ -103,18 +110,7 @@ function generate(dir: string) {
     is_fraud: random() < 0.02,
   }));
   const labelsPath = join(dir, 'labels.parquet');
-  writeFileSync(
-    labelsPath,
-    toParquet(
-      [
-        { name: 'label_id', type: 'int64', description: '' },
-        { name: 'customer_id', type: 'string', description: '' },
-        { name: 'label_time', type: 'timestamp', description: '' },
-        { name: 'is_fraud', type: 'boolean', description: '' },
-      ],
-      labels,
-    ),
-  );
+  writeFileSync(labelsPath, toParquet(LABEL_COLUMNS, cellsOf(LABEL_COLUMNS, labels)));
   return { history, copies, files, labels, labelsPath };
 }
 

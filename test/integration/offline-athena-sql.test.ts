@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toParquet } from '../../lambdas/adapters/parquet.js';
+import { cellsOf } from '../../lambdas/core/ports.js';
 import { DuckDbSession, readParquetSql } from '../../offline/duckdb.js';
 import { jsPointInTimeJoin } from '../../offline/training/js-pit-join.js';
 import { DUCKDB_TYPES, loadLabelFile, prepareLabels } from '../../offline/training/local-sources.js';
@@ -71,7 +72,7 @@ describe('Athena SQL executed in DuckDB', () => {
   ) => {
     const path = join(dir, key);
     mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, toParquet(columns, rows));
+    writeFileSync(path, toParquet(columns, cellsOf(columns, rows)));
     return path;
   };
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { CopyObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { toParquet } from '../../lambdas/adapters/parquet.js';
+import { cellsOf } from '../../lambdas/core/ports.js';
 import { compactDataset, partitionHealth } from '../../offline/compaction/compact.js';
 import { DuckDbSession } from '../../offline/duckdb.js';
 import { allDatasets, eventsDataset, historyDataset } from '../../offline/layout.js';
@@ -157,7 +158,10 @@ describe('compaction of the offline store', () => {
         new PutObjectCommand({
           Bucket: res.names.offlineBucket,
           Key: `events/contract=transaction/dt=2026-07-02/shardId-000000000001-${o}.parquet`,
-          Body: toParquet(eventColumns(transactionContract), rows),
+          Body: toParquet(
+            eventColumns(transactionContract),
+            cellsOf(eventColumns(transactionContract), rows),
+          ),
         }),
       );
     }

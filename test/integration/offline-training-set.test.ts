@@ -12,6 +12,7 @@ import {
   InMemoryOfflineSink,
   InMemorySideOutput,
 } from '../../lambdas/adapters/memory.js';
+import { rowsOf } from '../../lambdas/core/ports.js';
 import { processBatch } from '../../lambdas/core/process-batch.js';
 import { evaluateWindows } from '../../lambdas/core/tiles.js';
 import { DuckDbSession } from '../../offline/duckdb.js';
@@ -241,7 +242,7 @@ describe('training sets from the offline store', () => {
     const older = offlineColumns(customer).filter((c) => c.name !== 'last_card_present');
     await putBatches(res.s3, res.names.offlineBucket, batches, (b) =>
       b.prefix === 'features/group=customer/' &&
-      b.rows.some((r) => r.customer_id === 'cus_ver1' && r.contract_version === 1)
+      rowsOf(b).some((r) => r.customer_id === 'cus_ver1' && r.contract_version === 1)
         ? older
         : undefined,
     );

@@ -14,7 +14,7 @@ import {
 } from '../../lambdas/adapters/memory.js';
 import { toParquet } from '../../lambdas/adapters/parquet.js';
 import { offlineObjectKey } from '../../lambdas/adapters/s3-offline-sink.js';
-import type { OfflineBatch } from '../../lambdas/core/ports.js';
+import { cellsOf, type OfflineBatch, rowsOf } from '../../lambdas/core/ports.js';
 import { processBatch } from '../../lambdas/core/process-batch.js';
 import type { OfflineColumn } from '../../schemas/index.js';
 import { contracts, groupsFedBy } from '../../schemas/index.js';
@@ -65,7 +65,10 @@ export async function offlineBatchesOf(
 /** An offline object as the sink names and writes it; `columns` overrides the dataset's (an older schema). */
 export const objectOf = (batch: OfflineBatch, columns?: readonly OfflineColumn[]) => ({
   key: offlineObjectKey(batch),
-  body: toParquet(columns ?? batch.columns, batch.rows, { dataset: batch.prefix }),
+  // An older schema takes the columns it names, by name.
+  body: toParquet(columns ?? batch.columns, columns ? cellsOf(columns, rowsOf(batch)) : batch.cells, {
+    dataset: batch.prefix,
+  }),
 });
 
 export async function putBatches(
