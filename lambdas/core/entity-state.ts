@@ -74,14 +74,19 @@ export const isForgotten = (state: EntityState, group: FeatureGroup, t: number):
 export const recentEntry = (state: EntityState, key: string): RecentEvent | undefined =>
   Object.hasOwn(state.recent, key) ? state.recent[key] : undefined;
 
-/** Remembers a decision as an own entry, even under `__proto__` (an assignment would set the prototype). */
+/**
+ * Remembers a decision as an own entry. Assigning to an inherited data property (`constructor`) makes
+ * an own one, but `__proto__` is an inherited setter: that key alone must be defined.
+ */
 export function remember(state: EntityState, key: string, entry: RecentEvent): void {
-  Object.defineProperty(state.recent, key, {
-    value: entry,
-    enumerable: true,
-    writable: true,
-    configurable: true,
-  });
+  if (key === '__proto__')
+    Object.defineProperty(state.recent, key, {
+      value: entry,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  else state.recent[key] = entry;
 }
 
 /** Where a record decided past the id horizon keeps its decision (the id's own entry is never overwritten). */

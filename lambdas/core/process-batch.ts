@@ -32,6 +32,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { EventContract, FeatureGroup } from '../../schemas/index.js';
+import { perDefinition } from '../../schemas/per-definition.js';
 import { buildOutputs } from './batch-outputs.js';
 import { type Committed, commitEntities } from './commit-entities.js';
 import { decodeRecord, type InputRecord } from './decode.js';
@@ -113,9 +114,17 @@ export async function processBatch(
   const quarantined = new Map<InputRecord, string>();
   const candidates: Candidate[] = [];
   // Each sequence number padded once (a comparator would pad it at every comparison).
-  const paddedOf = new Map(records.map((r) => [r.recordId, padSequence(r.sequenceNumber)]));
+  const paddedOf = new Map<string, string>();
+  let inOrder = true; // as Lambda delivers a shard's batch: then there is nothing to sort
+  let last = '';
+  for (const r of records) {
+    const p = padSequence(r.sequenceNumber);
+    paddedOf.set(r.recordId, p);
+    if (p < last) inOrder = false;
+    last = p;
+  }
   const padded = (r: InputRecord) => paddedOf.get(r.recordId) as string;
-  const sorted = [...records].sort((a, b) => (padded(a) < padded(b) ? -1 : 1));
+  const sorted = inOrder ? records : [...records].sort((a, b) => (padded(a) < padded(b) ? -1 : 1));
   for (const record of sorted) {
     const decoded = decodeRecord(record, deps.contracts);
     if (!decoded.ok) {
@@ -316,29 +325,35 @@ export async function processBatch(
 
 const ephemeralTokenizer = new HmacTokenizer(async () => randomBytes(32));
 
-/** Every PII-classified field value becomes its token, in place, before any state or output sees it. */
-async function tokenizePii(candidates: Candidate[], tokenizer: Tokenizer): Promise<void> {
-  const items: { field: string; value: string; at: { c: number; field: string } }[] = [];
-  candidates.forEach((c, i) => {
+/**
+ * Every PII-classified field value becomes its token, in place, before any state or output sees it.
+ * The fields are the processor's own (decoding builds them afresh from the payload).
+ */
+async function tokenizePii(candidates: readonly Candidate[], tokenizer: Tokenizer): Promise<void> {
+  const items: { field: string; value: string }[] = [];
+  const targets: Record<string, unknown>[] = [];
+  for (const c of candidates) {
     const { contract, fields } = c.event;
-    for (const [field, value] of Object.entries(fields)) {
-      const classification = contract.classification[field as keyof typeof contract.classification];
-      if (classification === 'pii' && typeof value === 'string')
-        items.push({ field, value, at: { c: i, field } });
+    for (const field of piiFieldsOf(contract)) {
+      const value = fields[field];
+      if (typeof value === 'string') {
+        items.push({ field, value });
+        targets.push(fields as Record<string, unknown>);
+      }
     }
-  });
+  }
   const tokens = await tokenizer.tokenize(items);
-  const replaced = new Map<number, Record<string, unknown>>();
-  items.forEach((item, k) => {
-    const fields = replaced.get(item.at.c) ?? { ...(candidates[item.at.c] as Candidate).event.fields };
-    fields[item.at.field] = tokens[k];
-    replaced.set(item.at.c, fields);
-  });
-  for (const [i, fields] of replaced) {
-    const c = candidates[i] as Candidate;
-    candidates[i] = { ...c, event: { ...c.event, fields } };
+  for (let k = 0; k < items.length; k++) {
+    (targets[k] as Record<string, unknown>)[(items[k] as { field: string }).field] = tokens[k];
   }
 }
+
+/** A contract's PII-classified fields. */
+const piiFieldsOf = perDefinition((contract: EventContract) =>
+  Object.entries(contract.classification)
+    .filter(([, classification]) => classification === 'pii')
+    .map(([field]) => field),
+);
 
 function outcomeOf(
   record: InputRecord,
