@@ -85,7 +85,8 @@ async function main(): Promise<number> {
   const removed = report.offline.reduce((n, o) => n + o.rowsRemoved, 0);
   console.error(
     `forgot ${report.entity.name} ${report.entity.sha256.slice(0, 12)}...: ` +
-      `${report.online.filter((o) => o.itemDeleted).length} online items, ${removed} offline rows, ` +
+      `${report.online.filter((o) => o.itemDeleted).length} online items ` +
+      `(and ${report.online.reduce((n, o) => n + o.idBucketsDeleted, 0)} id buckets), ${removed} offline rows, ` +
       `${report.sideOutputs.entriesDeleted + report.sideOutputs.recordsRemoved} side-output records; audit ${report.auditKey}`,
   );
   console.log(JSON.stringify(report));

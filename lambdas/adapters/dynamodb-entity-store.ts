@@ -33,7 +33,12 @@ export interface DynamoDbEntityStoreProps {
 const BATCH_GET_MAX = 100;
 /** What every projected read includes besides the requested values. */
 const PROJECTED_META = ['pk', 'version', 'event_time', 'event_id', 'ingestion_time', 'contract_version'];
-/** Attributes that are not latest feature values. */
+const hasAny = (o: object): boolean => {
+  for (const _ in o) return true;
+  return false;
+};
+
+/** Attributes that are not latest feature values (`group` and `entity_id`: items written before 2026-11-26). */
 const META = new Set([
   'pk',
   'group',
@@ -129,16 +134,16 @@ export class DynamoDbEntityStore implements EntityStore {
   }
 
   private async saveOne(w: EntityWrite): Promise<SaveResult> {
-    const { latest, maxEventTime, tiles, checkpoints, recent, floor } = w.state;
+    const { latest, maxEventTime, tiles, checkpoints, recent, floor, ep } = w.state;
     const item: Record<string, unknown> = {
       ...(latest?.values ?? {}),
+      // The key says the group and the entity; nothing repeats them (an item is billed by its bytes).
       pk: entityItemKey(w.key),
-      group: w.key.group,
-      entity_id: w.key.entityId,
       version: w.expectedVersion + 1,
       expires_at: w.expiresAt,
       tl: JSON.stringify({ maxEventTime, tiles }),
-      dd: JSON.stringify({ checkpoints, recent, floor }), // JSON leaves out an undefined floor
+      // JSON leaves out what is undefined: no ids (the usual case, as they live in id buckets), floor, ep.
+      dd: JSON.stringify({ checkpoints, recent: hasAny(recent) ? recent : undefined, floor, ep }),
       ...(latest
         ? {
             event_time: latest.eventTime,
@@ -178,7 +183,7 @@ export class DynamoDbEntityStore implements EntityStore {
 function toStored(item: Record<string, unknown>): StoredEntity {
   const tl = JSON.parse(String(item.tl ?? '{}')) as Partial<Pick<EntityState, 'maxEventTime' | 'tiles'>>;
   const dd = JSON.parse(String(item.dd ?? '{}')) as Partial<
-    Pick<EntityState, 'checkpoints' | 'recent' | 'floor'>
+    Pick<EntityState, 'checkpoints' | 'recent' | 'floor' | 'ep'>
   >;
   const values: Record<string, string | number | boolean | null> = {};
   for (const [k, v] of Object.entries(item)) if (!META.has(k)) values[k] = v as string | number | boolean;
@@ -188,6 +193,7 @@ function toStored(item: Record<string, unknown>): StoredEntity {
     checkpoints: dd.checkpoints ?? {},
     recent: dd.recent ?? {},
     ...(dd.floor !== undefined ? { floor: dd.floor } : {}),
+    ...(dd.ep !== undefined ? { ep: dd.ep } : {}),
     latest:
       item.event_time === undefined
         ? null

@@ -51,13 +51,22 @@ export interface EntityState {
   tiles: TileSet;
   /** Per source shard, the zero-padded sequence number of the last record this entity has processed. */
   checkpoints: Record<string, string>;
-  /** Event ids seen within the lateness horizon (only in the group keyed by the partition key). */
+  /**
+   * Event ids seen within the lateness horizon (only in the group keyed by the partition key), when
+   * this item holds them: an id bucket (id-buckets.ts) holds them in this map too, and an entity only
+   * those that overflowed a full bucket (or were remembered before buckets existed).
+   */
   recent: Record<string, RecentEvent>;
   /**
    * Event time below which ids were evicted to keep the item bounded (`maxRecentEvents`): an event
    * older than this is decided as late, never applied twice. Absent until the first eviction.
    */
   floor?: number;
+  /**
+   * Id epoch (authority groups): wall time `w` it last turned and the newest event time `m` then.
+   * Keeps the floor above every id whose bucket may have expired (see id-buckets.ts).
+   */
+  ep?: { readonly w: number; readonly m: number | null };
 }
 
 export interface StoredEntity {

@@ -16,6 +16,9 @@
  *    for a group if its time is before the authority's watermark (newest event time minus the
  *    group's allowed lateness). Decisions depend only on the authority's ordered history, so every
  *    delivery of a record reaches the same one, and a redelivery re-reads it instead of re-deciding.
+ *    Decisions live in the id bucket of the event's second (id-buckets.ts; a retry carries its
+ *    original's event time), saved before the entity: after a crash in between, the redelivery finds
+ *    its own decision there (the record is not yet past the entity's checkpoint) and applies it.
  *    So that this holds whatever the batch boundaries: an id counts as seen only within the horizon
  *    (pruned yet or not), within a batch as across batches; and a batch never prunes the ids of its
  *    own records, which stay readable until a later batch changes the entity (by then, step 6, they
@@ -25,7 +28,8 @@
  *    in order for that entity, which holds with ParallelizationFactor 1 (enforced by the platform
  *    config when such groups exist).
  * 5. Each entity is written once per batch, whole, on the condition that its version is the one
- *    read (optimistic concurrency): concurrent batches of other shards re-read and recompute.
+ *    read (optimistic concurrency): concurrent batches of other shards re-read and recompute. Its
+ *    changed id buckets are written just before it, on the same condition.
  * 6. Nothing is marked done past the first record that did not complete: later groups and outputs
  *    only handle records before it, Lambda redelivers from it, and steps 2-3 make the rest no-ops.
  *    Offline and side-output objects are named after their records, so rewriting them is harmless.
@@ -34,7 +38,7 @@ import { randomBytes } from 'node:crypto';
 import type { EventContract, FeatureGroup } from '../../schemas/index.js';
 import { perDefinition } from '../../schemas/per-definition.js';
 import { buildOutputs } from './batch-outputs.js';
-import { type Committed, commitEntities } from './commit-entities.js';
+import { type Committed, type Companions, commitEntities } from './commit-entities.js';
 import { decodeRecord, type InputRecord } from './decode.js';
 import {
   advanceCheckpoint,
@@ -49,8 +53,23 @@ import {
   remember,
   retryKey,
 } from './entity-state.js';
+import {
+  ID_BUCKET_CAPACITY,
+  idBucketExpiresAt,
+  idBucketKey,
+  idBucketStart,
+  turnIdEpoch,
+} from './id-buckets.js';
 import { entityKeyOf } from './latest-values.js';
-import type { EntityKey, EntityStore, OfflineSink, SideOutput, Tokenizer } from './ports.js';
+import type {
+  EntityKey,
+  EntityState,
+  EntityStore,
+  OfflineSink,
+  RecentEvent,
+  SideOutput,
+  Tokenizer,
+} from './ports.js';
 import { isFailed } from './ports.js';
 import { padSequence } from './sequence.js';
 import { HmacTokenizer } from './tokens.js';
@@ -70,6 +89,8 @@ export interface ProcessorDeps {
   readonly tokenizer?: Tokenizer;
   /** Backoff between write-conflict retries (tests inject an instant one). */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Wall clock, epoch ms: id buckets' TTL and id epochs (tests inject one). @default Date.now */
+  readonly now?: () => number;
 }
 
 export interface BatchResult {
@@ -187,18 +208,20 @@ export async function processBatch(
     group: FeatureGroup,
     entities: Map<string, { key: EntityKey; records: Candidate[] }>,
     compute: Parameters<typeof commitEntities<D>>[2],
+    companions?: Companions,
   ) => {
     const results = await commitEntities(
       deps.entities,
       [...entities.values()].map((e) => e.key),
       compute,
       (_, s) => expiresAt(s, group),
-      { sleep: deps.sleep },
+      { sleep: deps.sleep, ...(companions ? { companions } : {}) },
     );
     for (const [k, r] of results) if (!r.ok) markFailed(entities.get(k)?.records ?? [], r.error);
     return results;
   };
 
+  const now = (deps.now ?? Date.now)();
   // Phase A: each authority entity decides for its records (duplicate? late for which groups?) and applies its own.
   const decisions = new Map<string, Decision>();
   for (const authority of new Set(candidates.map((c) => c.authority))) {
@@ -206,19 +229,42 @@ export async function processBatch(
       authority,
       candidates.filter((c) => c.authority === authority),
     );
+    const bucketsOf = (key: EntityKey) => {
+      const seconds = new Set<number>();
+      for (const c of entities.get(entityKeyOf(key))?.records ?? [])
+        seconds.add(idBucketStart(c.event.eventTime));
+      return [...seconds].map((t) => idBucketKey(authority, key.entityId, t));
+    };
     const results: Map<string, Committed<Map<string, Decision>>> = await commit(
       authority,
       entities,
-      (key, base) => {
+      (key, base, buckets) => {
         const state = base; // a private copy: the store returns copies, and a conflict reloads
         const info = new Map<string, Decision>();
+        const companionsChanged = new Set<string>();
         let changed = false;
         const records = entities.get(entityKeyOf(key))?.records ?? [];
+        const bucketIdOf = (c: Candidate) =>
+          entityKeyOf(idBucketKey(authority, key.entityId, c.event.eventTime));
+        // An id is in the bucket of its event time, or (overflow, or written before buckets) in the entity.
+        const lookup = (c: Candidate, id: string) =>
+          recentEntry(buckets.get(bucketIdOf(c)) as EntityState, id) ?? recentEntry(state, id);
+        const sizes = new Map<string, number>();
+        const keep = (c: Candidate, id: string, entry: RecentEvent) => {
+          const bucketId = bucketIdOf(c);
+          const bucket = buckets.get(bucketId) as EntityState;
+          const size = sizes.get(bucketId) ?? Object.keys(bucket.recent).length;
+          if (size < ID_BUCKET_CAPACITY) {
+            remember(bucket, id, entry);
+            sizes.set(bucketId, size + 1);
+            companionsChanged.add(bucketId);
+          } else remember(state, id, entry); // bounded there by maxRecentEvents and its floor
+        };
         for (const c of records) {
-          const seen = recentEntry(state, c.event.eventId);
+          const { eventId } = c.event;
+          const seen = lookup(c, eventId);
+          const own = seen?.r === c.recordId ? seen : lookup(c, retryKey(eventId, c.recordId));
           if (alreadyProcessed(state, c)) {
-            const own =
-              seen?.r === c.recordId ? seen : recentEntry(state, retryKey(c.event.eventId, c.recordId));
             info.set(
               c.recordId,
               own
@@ -229,30 +275,41 @@ export async function processBatch(
             );
             continue;
           }
+          if (!changed) turnIdEpoch(state, authority, now);
           changed = true;
           advanceCheckpoint(state, c);
-          // Past the id horizon an event counts as never seen (pruned or not yet): it can only be late.
-          const forgotten = isForgotten(state, authority, c.event.eventTime);
-          if (seen && seen.r !== c.recordId && !forgotten) {
-            info.set(c.recordId, { kind: 'duplicate', owner: seen.r });
-            continue;
+          let lateGroups: readonly string[];
+          if (own) {
+            // Decided before, its bucket saved but not this entity (a crash or a conflict in between).
+            lateGroups = own.lg ?? [];
+          } else {
+            // Past the id horizon an event counts as never seen (pruned or not yet): it can only be late.
+            const forgotten = isForgotten(state, authority, c.event.eventTime);
+            if (seen && !forgotten) {
+              info.set(c.recordId, { kind: 'duplicate', owner: seen.r });
+              continue;
+            }
+            // A forgotten event (past the id horizon or below the floor) is late everywhere.
+            lateGroups = c.groups
+              .filter((g) => forgotten || isLate(state, g, c.event.eventTime))
+              .map((g) => g.name);
+            // The id's own entry is written once, by its first record within the horizon, and never
+            // overwritten: a redelivered duplicate of it must still read its owner there.
+            keep(c, forgotten ? retryKey(eventId, c.recordId) : eventId, {
+              r: c.recordId,
+              t: c.event.eventTime,
+              ...(lateGroups.length ? { lg: lateGroups } : {}),
+            });
           }
-          // A forgotten event (past the id horizon or below the eviction floor) is late everywhere.
-          const lateGroups = c.groups
-            .filter((g) => forgotten || isLate(state, g, c.event.eventTime))
-            .map((g) => g.name);
-          // The id's own entry is written once, by its first record within the horizon, and never
-          // overwritten: a redelivered duplicate of it must still read its owner there.
-          remember(state, forgotten ? retryKey(c.event.eventId, c.recordId) : c.event.eventId, {
-            r: c.recordId,
-            t: c.event.eventTime,
-            ...(lateGroups.length ? { lg: lateGroups } : {}),
-          });
           if (!lateGroups.includes(authority.name)) applyEvent(state, authority, c);
           info.set(c.recordId, { kind: 'owner', lateGroups });
         }
         if (changed) pruneState(state, authority, new Set(records.map((c) => c.event.eventId)));
-        return { state, changed, info };
+        return { state, changed, info, companionsChanged };
+      },
+      {
+        keysOf: bucketsOf,
+        expiresAt: (bucketKey) => idBucketExpiresAt(authority, bucketKey, now),
       },
     );
     for (const r of results.values()) if (r.ok) for (const [id, d] of r.info) decisions.set(id, d);

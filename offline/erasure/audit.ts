@@ -19,6 +19,8 @@ export interface ErasureAudit {
     readonly table: string;
     readonly group: string;
     readonly itemDeleted: boolean;
+    /** Its id buckets deleted (event ids it decided lately). */
+    readonly idBucketsDeleted: number;
   }[];
   readonly offline: readonly ({ readonly bucket: string; readonly dataset: string } & Omit<
     RemovedRows,

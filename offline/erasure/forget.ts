@@ -129,7 +129,8 @@ export async function forget(request: ForgetRequest, deps: ForgetDeps): Promise<
     const online = target.groups.map((g, i) => ({
       table: deps.onlineTable,
       group: g.name,
-      itemDeleted: deleted[i] ?? false,
+      itemDeleted: deleted[i]?.itemDeleted ?? false,
+      idBucketsDeleted: deleted[i]?.idBucketsDeleted ?? 0,
     }));
 
     const notes = [

@@ -137,9 +137,10 @@ describe('exactly-once on the stand-ins: crashes after writes, failed writes and
     });
     const handler = createHandler(() => {
       const deps = createProcessorDeps(config);
-      // Crashes (the handler throws) right after these entity writes were stored; every 37th write fails.
+      // Crashes (the handler throws) right after these writes were stored (entities and id buckets,
+      // about 3,300 in the run, up to a hundred a call); every 37th write fails.
       store = new FaultyEntityStore(deps.entities, {
-        crashAfterWrites: [20, 50, 90, 130, 170],
+        crashAfterWrites: [100, 700, 1400, 2100, 2700],
         failEvery: 37,
       });
       return { ...deps, entities: store };

@@ -159,8 +159,14 @@ describe('npm run forget', () => {
     expect(after).not.toContain(gone);
     expect(after).toContain(kept);
     expect(report.online).toEqual([
-      { table: platform.names.onlineTable, group: 'customer', itemDeleted: true },
+      {
+        table: platform.names.onlineTable,
+        group: 'customer',
+        itemDeleted: true,
+        idBucketsDeleted: expect.any(Number),
+      },
     ]);
+    expect(report.online[0]?.idBucketsDeleted).toBeGreaterThan(0);
     const rows = Object.fromEntries(report.offline.map((o) => [o.dataset, o.rowsRemoved]));
     expect(rows).toEqual({ 'features/customer': 3, 'events/transaction': 3 });
     expect(report.offline.find((o) => o.dataset === 'events/transaction')?.objectsRewritten).toBeGreaterThan(
@@ -184,7 +190,7 @@ describe('npm run forget', () => {
 
   it('finds nothing more to remove when run again', async () => {
     const report = await forgetCli(`customer:${gone}`);
-    expect(report.online[0]?.itemDeleted).toBe(false);
+    expect(report.online[0]).toMatchObject({ itemDeleted: false, idBucketsDeleted: 0 });
     expect(report.offline.map((o) => o.rowsRemoved)).toEqual([0, 0]);
     expect(report.sideOutputs.entriesDeleted + report.sideOutputs.recordsRemoved).toBe(0);
   }, 60_000);

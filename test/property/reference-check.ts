@@ -8,6 +8,7 @@ import type {
   InMemoryOfflineSink,
   InMemorySideOutput,
 } from '../../lambdas/adapters/memory.js';
+import { idBucketStart } from '../../lambdas/core/id-buckets.js';
 import type { Tokenizer } from '../../lambdas/core/ports.js';
 import { evaluateWindows } from '../../lambdas/core/tiles.js';
 import {
@@ -90,8 +91,19 @@ export function differencesFromReference(
     const group = byName.get(ref.group) as FeatureGroup;
     problems.push(...entityDifferences(group, ref, stores.entities));
   }
-  for (const key of stores.entities.items.keys())
-    if (!reference.entities.has(key)) problems.push(`${key}: stored, but the reference has no such entity`);
+  // Id buckets: each belongs to an entity the reference has, and holds only the ids of its second.
+  for (const [key, item] of stores.entities.items) {
+    const bucket = /^([^#]+)\/ids#(.+)@(\d+)$/.exec(key);
+    if (!bucket) {
+      if (!reference.entities.has(key)) problems.push(`${key}: stored, but the reference has no such entity`);
+      continue;
+    }
+    const [, group, entityId, start] = bucket;
+    if (!reference.entities.has(`${group}#${entityId}`))
+      problems.push(`${key}: an id bucket of an entity the reference does not have`);
+    for (const [id, seen] of Object.entries(item.state.recent))
+      if (idBucketStart(seen.t) !== Number(start)) problems.push(`${key}: holds ${id} of another second`);
+  }
   return problems;
 }
 

@@ -4,10 +4,11 @@ import {
   InMemoryOfflineSink,
   InMemorySideOutput,
 } from '../../lambdas/adapters/memory.js';
+import { ID_BUCKET_CAPACITY, idBucketStart } from '../../lambdas/core/id-buckets.js';
 import type { EntityStore, EntityWrite, SaveResult } from '../../lambdas/core/ports.js';
 import { type ProcessorDeps, processBatch } from '../../lambdas/core/process-batch.js';
 import { evaluateWindows } from '../../lambdas/core/tiles.js';
-import { contracts, featureGroupsByName, groupsFedBy } from '../../schemas/index.js';
+import { contracts, type FeatureGroup, featureGroupsByName, groupsFedBy } from '../../schemas/index.js';
 import { BASE_TIME, envelope, FIRST_SEQUENCE, inputRecords, transaction } from '../support/records.js';
 
 const customer = featureGroupsByName.get('customer');
@@ -65,10 +66,10 @@ describe('processBatch', () => {
     expect(entities.state('customer', 'cus_0001')?.latest?.eventId).toBe('evt_bbbbbbbb');
   });
 
-  it('writes each entity once per batch', async () => {
+  it('writes each entity once per batch, and the id bucket of each second it has events in', async () => {
     const events = [1, 2, 3].map((i) => transaction({ amountMinor: i, eventTime: iso(BASE_TIME + i) }));
     await processBatch(inputRecords(events.map((e) => envelope(e))), deps);
-    expect(entities.writes).toBe(2); // one customer, one merchant
+    expect(entities.writes).toBe(3); // one customer, the id bucket of its second, one merchant
     expect(
       evaluateWindows(customer as never, entities.state('customer', 'cus_0001')?.tiles ?? {}, BASE_TIME + 5),
     ).toMatchObject({
@@ -126,7 +127,8 @@ describe('processBatch', () => {
     expect(Object.getPrototypeOf({})).toBe(Object.prototype);
     expect(({} as Record<string, unknown>).r).toBeUndefined();
     const state = entities.state('customer', 'cus_0001');
-    expect(Object.keys(state?.recent ?? {}).sort()).toEqual([...ids].sort());
+    const bucket = entities.state('customer/ids', `cus_0001@${idBucketStart(BASE_TIME)}`);
+    expect(Object.keys(bucket?.recent ?? {}).sort()).toEqual([...ids].sort());
     expect(evaluateWindows(customer as never, state?.tiles ?? {}, BASE_TIME + 5)).toMatchObject({
       txn_count_5m: 4,
     });
@@ -235,31 +237,71 @@ describe('processBatch', () => {
 });
 
 describe('processBatch with a very hot entity', () => {
-  it('keeps the item bounded: past maxRecentEvents ids the oldest are evicted, and a retry of one is late, never applied twice', async () => {
-    const customer = featureGroupsByName.get('customer');
-    const merchant = featureGroupsByName.get('merchant');
-    if (!customer || !merchant) throw new Error('groups');
-    const hot = { ...customer, maxRecentEvents: 10 };
-    const entities = new InMemoryEntityStore();
+  const customer = featureGroupsByName.get('customer') as FeatureGroup;
+  const merchant = featureGroupsByName.get('merchant') as FeatureGroup;
+  const setUp = (group: FeatureGroup = customer, store: EntityStore = new InMemoryEntityStore()) => {
     const side = new InMemorySideOutput();
     const deps: ProcessorDeps = {
       contracts,
-      groupsFedBy: () => [hot, merchant],
-      entities,
+      groupsFedBy: () => [group, merchant],
+      entities: store,
       offline: new InMemoryOfflineSink(),
       sideOutput: side,
       sleep: async () => {},
     };
+    return { deps, side };
+  };
+  const bucketOf = (entities: InMemoryEntityStore, t: number) =>
+    entities.state('customer/ids', `cus_0001@${idBucketStart(t)}`);
+  const count1h = (entities: InMemoryEntityStore, at: number) =>
+    evaluateWindows(customer, entities.state('customer', 'cus_0001')?.tiles ?? {}, at).txn_count_1h;
+
+  it('keeps its ids in buckets of their second, written only while that second gets events, so its item stays small', async () => {
+    const entities = new InMemoryEntityStore();
+    const { deps } = setUp(customer, entities);
     const events = Array.from({ length: 25 }, (_, i) =>
       transaction({ eventTime: iso(BASE_TIME + i * 1000) }),
     );
     await processBatch(inputRecords(events.map((e) => envelope(e))), deps);
-    const state = entities.state('customer', 'cus_0001');
-    expect(Object.keys(state?.recent ?? {}).length).toBeLessThanOrEqual(25);
-    // A later batch prunes to the bound; the oldest ids are gone and the floor is above them.
+    expect(entities.writes).toBe(25 + 2); // 25 buckets, the customer, the merchant
+    expect(entities.state('customer', 'cus_0001')?.recent).toEqual({});
+    expect(Object.keys(bucketOf(entities, BASE_TIME)?.recent ?? {})).toEqual([events[0]?.eventId]);
+
+    // A later batch writes the customer and the one bucket of its new second, nothing older.
+    const before = entities.writes;
     await processBatch(
       inputRecords([envelope(transaction({ eventTime: iso(BASE_TIME + 30_000) }))], {
         firstSequence: FIRST_SEQUENCE + 1000n,
+      }),
+      deps,
+    );
+    expect(entities.writes - before).toBe(3);
+
+    // A producer retry of the first event finds its id in that event's bucket.
+    const retry = await processBatch(
+      inputRecords([envelope(events[0] as never)], { firstSequence: FIRST_SEQUENCE + 2000n }),
+      deps,
+    );
+    expect(retry.counts).toEqual({ applied: 0, duplicate: 1, quarantined: 0, late: 0 });
+    expect(count1h(entities, BASE_TIME + 30_000)).toBe(26);
+  });
+
+  it('past a full bucket, remembers ids in the entity, bounded by maxRecentEvents: a retry of an evicted one is late, never applied twice', async () => {
+    const hot = { ...customer, maxRecentEvents: 10 };
+    const entities = new InMemoryEntityStore();
+    const { deps } = setUp(hot, entities);
+    const n = ID_BUCKET_CAPACITY + 25;
+    const events = Array.from({ length: n }, (_, i) =>
+      transaction({ eventTime: iso(BASE_TIME + (i % 1000)) }),
+    );
+    await processBatch(inputRecords(events.map((e) => envelope(e))), deps);
+    expect(Object.keys(bucketOf(entities, BASE_TIME)?.recent ?? {})).toHaveLength(ID_BUCKET_CAPACITY);
+    expect(Object.keys(entities.state('customer', 'cus_0001')?.recent ?? {})).toHaveLength(25);
+
+    // A later batch prunes the entity's ids to the bound; the oldest are gone and the floor is above them.
+    await processBatch(
+      inputRecords([envelope(transaction({ eventTime: iso(BASE_TIME + 30_000) }))], {
+        firstSequence: FIRST_SEQUENCE + 100_000n,
       }),
       deps,
     );
@@ -268,13 +310,66 @@ describe('processBatch with a very hot entity', () => {
     expect(after?.floor).toBeGreaterThan(BASE_TIME);
 
     const retry = await processBatch(
-      inputRecords([envelope(events[0])], { firstSequence: FIRST_SEQUENCE + 2000n }),
+      inputRecords([envelope(events[ID_BUCKET_CAPACITY] as never)], {
+        firstSequence: FIRST_SEQUENCE + 200_000n,
+      }),
       deps,
     );
     expect(retry.counts).toEqual({ applied: 0, duplicate: 0, quarantined: 0, late: 1 });
-    expect(
-      evaluateWindows(hot as never, entities.state('customer', 'cus_0001')?.tiles ?? {}, BASE_TIME + 30_000)
-        .txn_count_1h,
-    ).toBe(26);
+    expect(count1h(entities, BASE_TIME + 30_000)).toBe(n + 1);
+  });
+
+  it('applies a record once when its bucket was saved and its entity was not (a crash or failure in between)', async () => {
+    const inner = new InMemoryEntityStore();
+    let failCustomer = true;
+    const store: EntityStore = {
+      load: (keys, options) => inner.load(keys, options),
+      save: async (writes) => {
+        if (failCustomer && writes.some((w) => w.key.group === 'customer')) {
+          failCustomer = false;
+          return writes.map(() => ({ failed: new Error('injected') }));
+        }
+        return inner.save(writes);
+      },
+    };
+    const { deps } = setUp(customer, store);
+    const e = transaction();
+    const records = inputRecords([envelope(e), envelope(e)]);
+    const first = await processBatch(records, deps);
+    expect(first.failed).toHaveLength(2);
+    expect(Object.keys(bucketOf(inner, BASE_TIME)?.recent ?? {})).toEqual([e.eventId]);
+    expect(inner.state('customer', 'cus_0001')).toBeUndefined();
+
+    const again = await processBatch(records, deps);
+    expect(again.counts).toEqual({ applied: 1, duplicate: 1, quarantined: 0, late: 0 });
+    expect(count1h(inner, BASE_TIME)).toBe(1);
+    expect(inner.state('merchant', 'mer_0001')?.latest?.eventId).toBe(e.eventId);
+  });
+
+  it('turns its id epoch daily: the floor rises to its newest event time of the previous epoch, or of now after a long idle spell', async () => {
+    const entities = new InMemoryEntityStore();
+    const { deps } = setUp(customer, entities);
+    const DAY = 24 * 3_600_000;
+    let clock = BASE_TIME;
+    const at = { ...deps, now: () => clock };
+    let sequence = FIRST_SEQUENCE;
+    const send = (eventTime: number) => {
+      sequence += 1000n;
+      return processBatch(
+        inputRecords([envelope(transaction({ eventTime: iso(eventTime) }))], { firstSequence: sequence }),
+        at,
+      );
+    };
+    await send(BASE_TIME);
+    clock += 1.5 * DAY; // turns; the previous epoch saw nothing, so no floor yet
+    expect((await send(BASE_TIME + 60_000)).counts.applied).toBe(1);
+    expect(entities.state('customer', 'cus_0001')?.floor).toBeUndefined();
+    clock += 1.5 * DAY; // turns: the floor rises above the newest event time of the epoch before
+    expect((await send(BASE_TIME + 1000)).counts.applied).toBe(1);
+    expect(entities.state('customer', 'cus_0001')?.floor).toBe(BASE_TIME + 1);
+    expect((await send(BASE_TIME - 1000)).counts.late).toBe(1); // within the lateness, but below the floor
+    clock += 10 * DAY; // idle for longer than buckets live: the floor rises to the newest event time itself
+    expect((await send(BASE_TIME + 60_000 - 1000)).counts.late).toBe(1);
+    expect(entities.state('customer', 'cus_0001')?.floor).toBe(BASE_TIME + 60_001);
   });
 });
