@@ -22,6 +22,7 @@
  * entity item itself, bounded by `maxRecentEvents` and its floor, as before buckets existed.
  */
 import type { FeatureGroup } from '../../schemas/index.js';
+import { perDefinition } from '../../schemas/per-definition.js';
 import { RECENT_MARGIN_MS } from './entity-state.js';
 import type { EntityKey, EntityState } from './ports.js';
 
@@ -35,15 +36,15 @@ export const ID_EPOCH_MS = 24 * 3_600_000;
 export const ID_BUCKET_SLACK_MS = 3 * ID_EPOCH_MS;
 
 /** The group name under which a group's id buckets are stored (never a feature group's name: `/` is not allowed there). */
-export const idBucketGroup = (group: FeatureGroup): string => `${group.name}/ids`;
+export const idBucketGroup = perDefinition((group: FeatureGroup): string => `${group.name}/ids`);
 
 export const idBucketStart = (eventTime: number): number =>
   Math.floor(eventTime / ID_BUCKET_MS) * ID_BUCKET_MS;
 
-/** The bucket holding the ids of one entity's events in the second of `eventTime`. */
-export const idBucketKey = (group: FeatureGroup, entityId: string, eventTime: number): EntityKey => ({
+/** The bucket holding the ids of one entity's events in the second starting at `start` (idBucketStart). */
+export const idBucketKey = (group: FeatureGroup, entityId: string, start: number): EntityKey => ({
   group: idBucketGroup(group),
-  entityId: `${entityId}@${idBucketStart(eventTime)}`,
+  entityId: `${entityId}@${start}`,
 });
 
 const horizonMs = (group: FeatureGroup) => group.allowedLatenessMs + RECENT_MARGIN_MS;

@@ -229,12 +229,25 @@ export async function processBatch(
       authority,
       candidates.filter((c) => c.authority === authority),
     );
-    const bucketsOf = (key: EntityKey) => {
-      const seconds = new Set<number>();
-      for (const c of entities.get(entityKeyOf(key))?.records ?? [])
-        seconds.add(idBucketStart(c.event.eventTime));
-      return [...seconds].map((t) => idBucketKey(authority, key.entityId, t));
-    };
+    // Each entity's id buckets (one per second its records fall in), and each record's, made once.
+    const bucketsOf = new Map<string, EntityKey[]>();
+    const bucketIdOf = new Map<Candidate, string>();
+    for (const [k, { key, records }] of entities) {
+      const bySecond = new Map<number, string>();
+      const keys: EntityKey[] = [];
+      for (const c of records) {
+        const start = idBucketStart(c.event.eventTime);
+        let id = bySecond.get(start);
+        if (id === undefined) {
+          const bucket = idBucketKey(authority, key.entityId, start);
+          id = entityKeyOf(bucket);
+          bySecond.set(start, id);
+          keys.push(bucket);
+        }
+        bucketIdOf.set(c, id);
+      }
+      bucketsOf.set(k, keys);
+    }
     const results: Map<string, Committed<Map<string, Decision>>> = await commit(
       authority,
       entities,
@@ -244,14 +257,12 @@ export async function processBatch(
         const companionsChanged = new Set<string>();
         let changed = false;
         const records = entities.get(entityKeyOf(key))?.records ?? [];
-        const bucketIdOf = (c: Candidate) =>
-          entityKeyOf(idBucketKey(authority, key.entityId, c.event.eventTime));
         // An id is in the bucket of its event time, or (overflow, or written before buckets) in the entity.
         const lookup = (c: Candidate, id: string) =>
-          recentEntry(buckets.get(bucketIdOf(c)) as EntityState, id) ?? recentEntry(state, id);
+          recentEntry(buckets.get(bucketIdOf.get(c) as string) as EntityState, id) ?? recentEntry(state, id);
         const sizes = new Map<string, number>();
         const keep = (c: Candidate, id: string, entry: RecentEvent) => {
-          const bucketId = bucketIdOf(c);
+          const bucketId = bucketIdOf.get(c) as string;
           const bucket = buckets.get(bucketId) as EntityState;
           const size = sizes.get(bucketId) ?? Object.keys(bucket.recent).length;
           if (size < ID_BUCKET_CAPACITY) {
@@ -308,7 +319,7 @@ export async function processBatch(
         return { state, changed, info, companionsChanged };
       },
       {
-        keysOf: bucketsOf,
+        keysOf: (key) => bucketsOf.get(entityKeyOf(key)) ?? [],
         expiresAt: (bucketKey) => idBucketExpiresAt(authority, bucketKey, now),
       },
     );
