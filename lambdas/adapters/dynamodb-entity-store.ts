@@ -133,27 +133,16 @@ export class DynamoDbEntityStore implements EntityStore {
     return mapWithConcurrency(writes, this.props.concurrency ?? 32, (w) => this.saveOne(w));
   }
 
+  /** DynamoDB bills a write by the item's size (names and values), in units of 1 KB. */
+  readonly writeUnits = {
+    unitBytes: 1024,
+    // With a version and an expiry of realistic width: they are a few bytes of the item.
+    sizeOf: (key: EntityKey, state: EntityState): number =>
+      plainItemBytes(itemOf({ key, state, expectedVersion: 99_999, expiresAt: 9_999_999_999 })),
+  };
+
   private async saveOne(w: EntityWrite): Promise<SaveResult> {
-    const { latest, maxEventTime, tiles, checkpoints, recent, floor, ep } = w.state;
-    const item: Record<string, unknown> = {
-      ...(latest?.values ?? {}),
-      // The key says the group and the entity; nothing repeats them (an item is billed by its bytes).
-      pk: entityItemKey(w.key),
-      version: w.expectedVersion + 1,
-      expires_at: w.expiresAt,
-      tl: JSON.stringify({ maxEventTime, tiles }),
-      // JSON leaves out what is undefined: no ids (the usual case, as they live in id buckets), floor, ep.
-      dd: JSON.stringify({ checkpoints, recent: hasAny(recent) ? recent : undefined, floor, ep }),
-      ...(latest
-        ? {
-            event_time: latest.eventTime,
-            event_id: latest.eventId,
-            ingestion_time: latest.ingestionTime,
-            contract_version: latest.contractVersion,
-          }
-        : {}),
-    };
-    for (const [k, v] of Object.entries(item)) if (v === null) delete item[k];
+    const item = itemOf(w);
     try {
       const out = await this.doc.send(
         new PutCommand({
@@ -178,6 +167,48 @@ export class DynamoDbEntityStore implements EntityStore {
       return { failed: new OnlineStoreError(message, 'online', { cause: error }) };
     }
   }
+}
+
+/** The item a write puts: latest values as attributes, `tl`, `dd` and the metadata; no null values. */
+function itemOf(w: EntityWrite): Record<string, unknown> {
+  const { latest, maxEventTime, tiles, checkpoints, recent, floor, ep } = w.state;
+  const item: Record<string, unknown> = {
+    ...(latest?.values ?? {}),
+    // The key says the group and the entity; nothing repeats them (an item is billed by its bytes).
+    pk: entityItemKey(w.key),
+    version: w.expectedVersion + 1,
+    expires_at: w.expiresAt,
+    tl: JSON.stringify({ maxEventTime, tiles }),
+    // JSON leaves out what is undefined: no ids (the usual case, as they live in id buckets), floor, ep.
+    dd: JSON.stringify({ checkpoints, recent: hasAny(recent) ? recent : undefined, floor, ep }),
+    ...(latest
+      ? {
+          event_time: latest.eventTime,
+          event_id: latest.eventId,
+          ingestion_time: latest.ingestionTime,
+          contract_version: latest.contractVersion,
+        }
+      : {}),
+  };
+  for (const [k, v] of Object.entries(item)) if (v === null || v === undefined) delete item[k];
+  return item;
+}
+
+/** DynamoDB's item size: UTF-8 bytes of names and strings, numbers by significant digits, 1 per boolean. */
+function plainItemBytes(item: Record<string, unknown>): number {
+  let total = 0;
+  for (const [name, value] of Object.entries(item)) {
+    total += Buffer.byteLength(name);
+    if (typeof value === 'string') total += Buffer.byteLength(value);
+    else if (typeof value === 'number') {
+      const digits =
+        String(Math.abs(value))
+          .replace(/^0*/, '')
+          .replace(/[.eE].*$|0+$/, '').length || 1;
+      total += Math.ceil(digits / 2) + 1;
+    } else total += 1;
+  }
+  return total;
 }
 
 function toStored(item: Record<string, unknown>): StoredEntity {

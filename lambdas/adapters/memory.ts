@@ -29,6 +29,12 @@ export class InMemoryEntityStore implements EntityStore {
    */
   readonly items = new Map<string, StoredEntity & { readonly json: string; readonly expiresAt: number }>();
   writes = 0;
+  /** Billed like DynamoDB, in units of 1 KB, with the JSON of the state standing in for the item. */
+  readonly writeUnits = {
+    unitBytes: 1024,
+    sizeOf: (key: EntityKey, state: EntityState): number =>
+      Buffer.byteLength(entityKeyOf(key)) + Buffer.byteLength(JSON.stringify(state)),
+  };
   /** Returns whole entities whatever the projection asked (the contract allows more). */
   async load(keys: readonly EntityKey[], _options?: LoadOptions): Promise<(StoredEntity | undefined)[]> {
     // A copy, as a real store returns: callers must not share state with the store. JSON, as the

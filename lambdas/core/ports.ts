@@ -101,6 +101,15 @@ export interface EntityStore {
   load(keys: readonly EntityKey[], options?: LoadOptions): Promise<(StoredEntity | undefined)[]>;
   /** Saves each write iff the stored version still equals `expectedVersion`. */
   save(writes: readonly EntityWrite[]): Promise<SaveResult[]>;
+  /**
+   * How the store bills a write: the size of a state as stored, and the bytes of one write unit.
+   * The processor keeps an authority entity's new event ids in its item while they fit in the units
+   * the write costs anyway; without it, they all go to id buckets.
+   */
+  readonly writeUnits?: {
+    readonly unitBytes: number;
+    sizeOf(key: EntityKey, state: EntityState): number;
+  };
 }
 
 /** One row of a group's offline feature history. */

@@ -248,6 +248,46 @@ export async function processBatch(
       }
       bucketsOf.set(k, keys);
     }
+    /**
+     * Where the batch's new ids go: into the entity item while they fit in the write units it is
+     * billed for anyway (a quiet entity then writes one item, not two), the rest into the buckets
+     * of their seconds, and past a full bucket into the entity all the same (bounded there by
+     * maxRecentEvents and its floor). Where an id goes changes what it costs, never what it decides.
+     */
+    const placeIds = (
+      key: EntityKey,
+      state: EntityState,
+      buckets: ReadonlyMap<string, EntityState>,
+      ids: Iterable<{ c: Candidate; id: string; entry: RecentEvent }>,
+      companionsChanged: Set<string>,
+    ) => {
+      const units = deps.entities.writeUnits;
+      let room = 0;
+      if (units) {
+        const size = units.sizeOf(key, state);
+        room = Math.ceil(size / units.unitBytes) * units.unitBytes - size - INLINE_MARGIN_BYTES;
+      }
+      const sizes = new Map<string, number>();
+      // Never so many that a later prune would evict (and raise the floor) because of them.
+      let inEntity = Object.keys(state.recent).length;
+      for (const { c, id, entry } of ids) {
+        const bytes = inlineBytes(id, entry);
+        if (bytes <= room && inEntity < authority.maxRecentEvents) {
+          remember(state, id, entry);
+          room -= bytes;
+          inEntity++;
+          continue;
+        }
+        const bucketId = bucketIdOf.get(c) as string;
+        const bucket = buckets.get(bucketId) as EntityState;
+        const size = sizes.get(bucketId) ?? Object.keys(bucket.recent).length;
+        if (size < ID_BUCKET_CAPACITY) {
+          remember(bucket, id, entry);
+          sizes.set(bucketId, size + 1);
+          companionsChanged.add(bucketId);
+        } else remember(state, id, entry);
+      }
+    };
     const results: Map<string, Committed<Map<string, Decision>>> = await commit(
       authority,
       entities,
@@ -257,20 +297,22 @@ export async function processBatch(
         const companionsChanged = new Set<string>();
         let changed = false;
         const records = entities.get(entityKeyOf(key))?.records ?? [];
-        // An id is in the bucket of its event time, or (overflow, or written before buckets) in the entity.
-        const lookup = (c: Candidate, id: string) =>
-          recentEntry(buckets.get(bucketIdOf.get(c) as string) as EntityState, id) ?? recentEntry(state, id);
-        const sizes = new Map<string, number>();
-        const keep = (c: Candidate, id: string, entry: RecentEvent) => {
+        // An id decided in this batch is pending (placed at the end); an earlier one is in the bucket
+        // of its second, or in the entity, where only an entry of the same second counts.
+        const pending = new Map<string, { c: Candidate; id: string; entry: RecentEvent }>();
+        const lookup = (c: Candidate, id: string) => {
           const bucketId = bucketIdOf.get(c) as string;
-          const bucket = buckets.get(bucketId) as EntityState;
-          const size = sizes.get(bucketId) ?? Object.keys(bucket.recent).length;
-          if (size < ID_BUCKET_CAPACITY) {
-            remember(bucket, id, entry);
-            sizes.set(bucketId, size + 1);
-            companionsChanged.add(bucketId);
-          } else remember(state, id, entry); // bounded there by maxRecentEvents and its floor
+          const inEntity = recentEntry(state, id);
+          return (
+            pending.get(`${bucketId}\n${id}`)?.entry ??
+            recentEntry(buckets.get(bucketId) as EntityState, id) ??
+            (inEntity && idBucketStart(inEntity.t) === idBucketStart(c.event.eventTime)
+              ? inEntity
+              : undefined)
+          );
         };
+        const keep = (c: Candidate, id: string, entry: RecentEvent) =>
+          pending.set(`${bucketIdOf.get(c) as string}\n${id}`, { c, id, entry });
         for (const c of records) {
           const { eventId } = c.event;
           const seen = lookup(c, eventId);
@@ -316,6 +358,7 @@ export async function processBatch(
           info.set(c.recordId, { kind: 'owner', lateGroups });
         }
         if (changed) pruneState(state, authority, new Set(records.map((c) => c.event.eventId)));
+        if (pending.size > 0) placeIds(key, state, buckets, pending.values(), companionsChanged);
         return { state, changed, info, companionsChanged };
       },
       {
@@ -392,6 +435,12 @@ export async function processBatch(
 }
 
 const ephemeralTokenizer = new HmacTokenizer(async () => randomBytes(32));
+
+/** Kept free under the write-unit boundary when ids go into the entity item, for the tiles of its next events. */
+const INLINE_MARGIN_BYTES = 128;
+/** What an id adds to the entity item: `"<id>":<entry>,` in its JSON. */
+const inlineBytes = (id: string, entry: RecentEvent): number =>
+  Buffer.byteLength(id) + Buffer.byteLength(JSON.stringify(entry)) + 4;
 
 /**
  * Every PII-classified field value becomes its token, in place, before any state or output sees it.
