@@ -274,16 +274,6 @@ export function accessRolePermissions(role: AccessRole, r: PlatformResources): P
         },
         { sid: 'EraseOnlineEntities', actions: ['dynamodb:DeleteItem'], resources: [a.onlineTable] },
         {
-          // An entity's id buckets are found by their key prefix: a scan that may see keys, never values.
-          sid: 'FindOnlineIdBuckets',
-          actions: ['dynamodb:Scan'],
-          resources: [a.onlineTable],
-          conditions: {
-            'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk'] },
-            StringEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
-          },
-        },
-        {
           sid: 'EraseStoredObjects',
           actions: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
           resources: [a.objects(names.offlineBucket, ''), a.objects(names.sideOutputBucket, '')],

@@ -126,12 +126,21 @@ export const RESERVED_COLUMNS = [
   'dt',
 ];
 
+/**
+ * The most lateness a group may allow. The processor's id epochs (lambdas/core/id-buckets.ts) raise
+ * an entity's floor to its newest event time of a day before, which must stay past any lateness.
+ */
+export const MAX_ALLOWED_LATENESS_MS = 12 * 3_600_000;
+
 export function defineFeatureGroup<C extends EventContract>(input: FeatureGroupInput<C>): FeatureGroup {
   const where = `feature group ${input.name}`;
   if (!NAME.test(input.name)) throw new DefinitionError(`${where}: name must match ${NAME}`);
   if (!NAME.test(input.entity.name)) throw new DefinitionError(`${where}: entity.name must match ${NAME}`);
   if (!(input.ttlMs > 0)) throw new DefinitionError(`${where}: ttlMs must be positive`);
-  if (!(input.allowedLatenessMs >= 0)) throw new DefinitionError(`${where}: allowedLatenessMs must be >= 0`);
+  if (!(input.allowedLatenessMs >= 0 && input.allowedLatenessMs <= MAX_ALLOWED_LATENESS_MS))
+    throw new DefinitionError(
+      `${where}: allowedLatenessMs must be between 0 and ${MAX_ALLOWED_LATENESS_MS / 3_600_000} hours`,
+    );
   if (
     input.maxRecentEvents !== undefined &&
     !(Number.isInteger(input.maxRecentEvents) && input.maxRecentEvents >= 10)

@@ -8,13 +8,17 @@
  * A save is one PutItem on `attribute_not_exists(pk)` (new) or `version = :read` (optimistic concurrency).
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { emptyState } from '../core/entity-state.js';
 import type {
   EntityKey,
   EntityState,
   EntityStore,
   EntityWrite,
+  IdBucketWrite,
   LoadOptions,
+  PutResult,
+  RecentEvent,
   SaveResult,
   StoredEntity,
 } from '../core/ports.js';
@@ -133,6 +137,46 @@ export class DynamoDbEntityStore implements EntityStore {
     return mapWithConcurrency(writes, this.props.concurrency ?? 32, (w) => this.saveOne(w));
   }
 
+  /**
+   * Id buckets: one attribute per decision (`i:<event id>`, its JSON), set by UpdateItem without a
+   * read or a condition, so adding an id again is harmless and no version is needed.
+   */
+  addIds(writes: readonly IdBucketWrite[]): Promise<PutResult[]> {
+    return mapWithConcurrency(writes, this.props.concurrency ?? 32, (w) => this.addOne(w));
+  }
+
+  private async addOne(w: IdBucketWrite): Promise<PutResult> {
+    const entries = Object.entries(w.entries);
+    try {
+      // An update expression holds at most 4 KB: a hundred entries at a time.
+      for (let i = 0; i < entries.length; i += 100) {
+        const chunk = entries.slice(i, i + 100);
+        const names: Record<string, string> = {};
+        const values: Record<string, unknown> = { ':x': w.expiresAt };
+        const sets = chunk.map(([id, entry], j) => {
+          names[`#i${j}`] = `${ID_ATTRIBUTE}${id}`;
+          values[`:i${j}`] = JSON.stringify(entry);
+          return `#i${j} = :i${j}`;
+        });
+        const out = await this.doc.send(
+          new UpdateCommand({
+            TableName: this.props.tableName,
+            Key: { pk: entityItemKey(w.key) },
+            UpdateExpression: `SET ${sets.join(', ')}, expires_at = :x`,
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+            ReturnConsumedCapacity: 'TOTAL',
+          }),
+        );
+        this.consumedWriteUnits += out.ConsumedCapacity?.CapacityUnits ?? 0;
+      }
+      return 'stored';
+    } catch (error) {
+      const message = `id bucket write of ${entityItemKey(w.key)} failed: ${asError(error).message}`;
+      return { failed: new OnlineStoreError(message, 'online', { cause: error }) };
+    }
+  }
+
   /** DynamoDB bills a write by the item's size (names and values), in units of 1 KB. */
   readonly writeUnits = {
     unitBytes: 1024,
@@ -211,7 +255,25 @@ function plainItemBytes(item: Record<string, unknown>): number {
   return total;
 }
 
+/** Prefix of an id bucket's decision attributes. */
+const ID_ATTRIBUTE = 'i:';
+
+/** An id bucket as a state: its decisions in `recent`, nothing else. */
+function bucketToStored(item: Record<string, unknown>): StoredEntity {
+  const state = emptyState();
+  for (const [name, value] of Object.entries(item))
+    if (name.startsWith(ID_ATTRIBUTE))
+      Object.defineProperty(state.recent, name.slice(ID_ATTRIBUTE.length), {
+        value: JSON.parse(String(value)) as RecentEvent,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+  return { state, version: 0 };
+}
+
 function toStored(item: Record<string, unknown>): StoredEntity {
+  if (String(item.pk).includes('/ids#')) return bucketToStored(item);
   const tl = JSON.parse(String(item.tl ?? '{}')) as Partial<Pick<EntityState, 'maxEventTime' | 'tiles'>>;
   const dd = JSON.parse(String(item.dd ?? '{}')) as Partial<
     Pick<EntityState, 'checkpoints' | 'recent' | 'floor' | 'ep'>

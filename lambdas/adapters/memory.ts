@@ -3,6 +3,7 @@
  * tests, the processor benchmark, and as the reference the store adapters are tested against.
  */
 import { featureGroupsByName } from '../../schemas/index.js';
+import { emptyState, remember } from '../core/entity-state.js';
 import { entityKeyOf } from '../core/latest-values.js';
 import {
   type EntityKey,
@@ -10,6 +11,7 @@ import {
   type EntityStore,
   type EntityWrite,
   type FeatureValue,
+  type IdBucketWrite,
   type LoadOptions,
   type OfflineBatch,
   type OfflineRow,
@@ -56,6 +58,23 @@ export class InMemoryEntityStore implements EntityStore {
         expiresAt: w.expiresAt,
       });
       return 'saved';
+    });
+  }
+  /** Merges decisions into id buckets, made as needed (blind and idempotent, like the DynamoDB adapter). */
+  async addIds(writes: readonly IdBucketWrite[]): Promise<PutResult[]> {
+    return writes.map((w) => {
+      const key = entityKeyOf(w.key);
+      const current = this.items.get(key);
+      const state = current ? (JSON.parse(current.json) as EntityState) : emptyState();
+      for (const [id, entry] of Object.entries(w.entries)) remember(state, id, entry);
+      this.writes++;
+      this.items.set(key, {
+        state,
+        json: JSON.stringify(state),
+        version: (current?.version ?? 0) + 1,
+        expiresAt: Math.max(current?.expiresAt ?? 0, w.expiresAt),
+      });
+      return 'stored';
     });
   }
   state(group: string, entityId: string) {

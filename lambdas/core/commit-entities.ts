@@ -1,14 +1,14 @@
 /**
  * Read-compute-write of entity states with optimistic concurrency: load, compute the new state
  * from what was read, save on the condition that nobody wrote in between; on a conflict, load
- * again and recompute (bounded, with jittered backoff). One write per entity per call, plus one per
- * companion item it changed (an authority's id buckets), saved before it: an entity is saved only
- * once all its changed companions are.
+ * again and recompute (bounded, with jittered backoff). One write per entity per call. Companion
+ * items (an authority's id buckets) are loaded with their entity at every attempt, read-only; what
+ * a computation writes elsewhere it writes in `beforeSave`, which runs before the entities are saved.
  */
 
 import { emptyState } from './entity-state.js';
 import { entityKeyOf } from './latest-values.js';
-import type { EntityKey, EntityState, EntityStore, SaveResult, StoredEntity } from './ports.js';
+import type { EntityKey, EntityState, EntityStore } from './ports.js';
 import { isFailed } from './ports.js';
 
 export interface Computed<D> {
@@ -16,14 +16,6 @@ export interface Computed<D> {
   /** False when nothing changed: no write is made. */
   readonly changed: boolean;
   readonly info: D;
-  /** Companion items changed (keys as entityKeyOf), saved before the entity. */
-  readonly companionsChanged?: ReadonlySet<string>;
-}
-
-/** Items each entity's computation reads and may change besides the entity itself (each belongs to one entity). */
-export interface Companions {
-  readonly keysOf: (key: EntityKey) => readonly EntityKey[];
-  readonly expiresAt: (key: EntityKey, state: EntityState) => number;
 }
 
 export type Committed<D> =
@@ -34,10 +26,13 @@ export class ConflictError extends Error {
   override readonly name = 'ConflictError';
 }
 
-export interface CommitOptions {
+export interface CommitOptions<D> {
   readonly maxAttempts?: number;
   readonly sleep?: (ms: number) => Promise<void>;
-  readonly companions?: Companions;
+  /** Items each entity's computation also reads (each belongs to one entity), loaded at every attempt. */
+  readonly companions?: (key: EntityKey) => readonly EntityKey[];
+  /** Writes a computation makes elsewhere, before its entity is saved; may still change the state to save. */
+  readonly beforeSave?: (computed: readonly { key: EntityKey; out: Computed<D> }[]) => Promise<void>;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -46,19 +41,19 @@ export async function commitEntities<D>(
   store: EntityStore,
   keys: readonly EntityKey[],
   /**
-   * May change `base` and the companion states: they are the caller's own copies (a store returns
-   * copies; a conflict loads again). `companions` holds every key of `keysOf(key)`, empty if new.
+   * May change `base`: it is the caller's own copy (a store returns copies; a conflict loads again).
+   * `companions` holds the state of every key of `options.companions(key)`, empty if never written.
    */
   compute: (key: EntityKey, base: EntityState, companions: ReadonlyMap<string, EntityState>) => Computed<D>,
   expiresAt: (key: EntityKey, state: EntityState) => number,
-  options: CommitOptions = {},
+  options: CommitOptions<D> = {},
 ): Promise<Map<string, Committed<D>>> {
   const results = new Map<string, Committed<D>>();
   const maxAttempts = options.maxAttempts ?? 8;
-  const { companions } = options;
+  const companionsOf = options.companions;
   let pending = [...keys];
   for (let attempt = 1; pending.length > 0; attempt++) {
-    const companionKeys = companions ? pending.flatMap((k) => companions.keysOf(k)) : [];
+    const companionKeys = companionsOf ? pending.flatMap((k) => companionsOf(k)) : [];
     let loaded: Awaited<ReturnType<EntityStore['load']>>;
     let loadedCompanions: Awaited<ReturnType<EntityStore['load']>>;
     try {
@@ -70,76 +65,40 @@ export async function commitEntities<D>(
       for (const k of pending) results.set(entityKeyOf(k), { ok: false, error: error as Error });
       break;
     }
-    const companionOf = new Map<
-      string,
-      { key: EntityKey; stored: StoredEntity | undefined; state: EntityState }
-    >();
+    const companionOf = new Map<string, EntityState>();
     companionKeys.forEach((key, i) => {
-      const stored = loadedCompanions[i];
-      companionOf.set(entityKeyOf(key), { key, stored, state: stored?.state ?? emptyState() });
+      companionOf.set(entityKeyOf(key), loadedCompanions[i]?.state ?? emptyState());
     });
     const computed = pending.map((key, i) => {
       const mine = new Map<string, EntityState>();
-      if (companions)
-        for (const k of companions.keysOf(key)) {
-          const id = entityKeyOf(k);
-          mine.set(id, (companionOf.get(id) as { state: EntityState }).state);
-        }
+      for (const k of companionsOf?.(key) ?? []) {
+        const id = entityKeyOf(k);
+        mine.set(id, companionOf.get(id) as EntityState);
+      }
       return { key, stored: loaded[i], out: compute(key, loaded[i]?.state ?? emptyState(), mine) };
     });
     const toSave = computed.filter((c) => c.out.changed);
     for (const c of computed)
       if (!c.out.changed) results.set(entityKeyOf(c.key), { ok: true, info: c.out.info });
-    const conflicts: EntityKey[] = [];
-    const fail = (key: EntityKey, result: SaveResult) =>
-      results.set(entityKeyOf(key), {
-        ok: false,
-        error: isFailed(result) ? result.failed : new Error('no result'),
-      });
-    // Companions first: an entity whose companions did not all save is not saved (retried or failed).
-    const companionWrites = toSave.flatMap((c) =>
-      [...(c.out.companionsChanged ?? [])].map((id) => {
-        const { key, stored, state } = companionOf.get(id) as NonNullable<ReturnType<typeof companionOf.get>>;
-        return {
-          owner: c,
-          write: {
-            key,
-            state,
-            expectedVersion: stored?.version ?? 0,
-            expiresAt: (companions as Companions).expiresAt(key, state),
-          },
-        };
-      }),
-    );
-    const blocked = new Map<(typeof toSave)[number], SaveResult>();
-    if (companionWrites.length > 0) {
-      const savedCompanions = await store.save(companionWrites.map((w) => w.write));
-      savedCompanions.forEach((result, i) => {
-        const { owner } = companionWrites[i] as (typeof companionWrites)[number];
-        if (result === 'saved') return;
-        // A failure outranks a conflict: a failed entity is not retried.
-        const prior = blocked.get(owner);
-        if (prior === undefined || prior === 'conflict') blocked.set(owner, result);
-      });
-    }
-    for (const [c, result] of blocked) {
-      if (result === 'conflict') conflicts.push(c.key);
-      else fail(c.key, result);
-    }
-    const entityWrites = toSave.filter((c) => !blocked.has(c));
+    if (options.beforeSave && toSave.length > 0) await options.beforeSave(toSave);
     const saved = await store.save(
-      entityWrites.map((c) => ({
+      toSave.map((c) => ({
         key: c.key,
         state: c.out.state,
         expectedVersion: c.stored?.version ?? 0,
         expiresAt: expiresAt(c.key, c.out.state),
       })),
     );
+    const conflicts: EntityKey[] = [];
     saved.forEach((result, i) => {
-      const c = entityWrites[i] as (typeof entityWrites)[number];
+      const c = toSave[i] as (typeof toSave)[number];
       if (result === 'saved') results.set(entityKeyOf(c.key), { ok: true, info: c.out.info });
       else if (result === 'conflict') conflicts.push(c.key);
-      else fail(c.key, result);
+      else
+        results.set(entityKeyOf(c.key), {
+          ok: false,
+          error: isFailed(result) ? result.failed : new Error('no result'),
+        });
     });
     if (conflicts.length > 0 && attempt >= maxAttempts) {
       for (const k of conflicts) {

@@ -93,13 +93,25 @@ export function remember(state: EntityState, key: string, entry: RecentEvent): v
 export const retryKey = (eventId: string, recordId: string): string => `${eventId}@${recordId}`;
 
 /**
+ * The key of a decision kept in the entity item: the id (or retry key) qualified by the second of
+ * its event time, as an event is its id within that second (`~` is in no event id). Items written
+ * before 2026-11-26 hold unqualified keys, read as the id of the entry's own second.
+ */
+export const secondKey = (key: string, eventTime: number): string =>
+  `~${Math.floor(eventTime / 1000)}~${key}`;
+
+/** The id (or retry key) of an entity item's key, without its second. */
+export const unqualified = (key: string): string =>
+  key.startsWith('~') ? key.slice(key.indexOf('~', 1) + 1) : key;
+
+/**
  * Drops tiles no window reaches and forgotten event ids, except the ids of `keep` (the records of
  * the batch being processed: a redelivery of them re-reads their decisions).
  */
 export function pruneState(state: EntityState, group: FeatureGroup, keep?: ReadonlySet<string>): void {
   if (state.maxEventTime === null) return;
   pruneTiles(state.tiles, tilePlan(group), state.maxEventTime);
-  const kept = (key: string) => keep?.has(key.split('@')[0] as string) ?? false;
+  const kept = (key: string) => keep?.has(unqualified(key).split('@')[0] as string) ?? false;
   for (const [key, seen] of Object.entries(state.recent)) {
     if (!kept(key) && isForgotten(state, group, seen.t)) delete state.recent[key];
   }

@@ -1,39 +1,45 @@
 /**
- * Where an authority entity remembers the event ids it decided (for producer retries): in id
- * buckets, items of their own, one per entity per second of event time, next to the entity.
+ * Where an authority entity remembers the event ids it decided (for producer retries and
+ * redeliveries): in its own item while they fit in the write units the item costs anyway, and past
+ * that in id buckets, items of their own, one per entity per second of event time.
  *
- * Why not in the entity item: an entity item is rewritten whole at every batch, so ids kept there
- * are paid for again at every write for the whole lateness horizon. A customer at 100 events/s holds
- * 420,000 ids in a 70-minute horizon; capped at `maxRecentEvents`, its item is 56 KB (56 write units
- * a batch) and its effective lateness shrinks to seconds. An id bucket is written only while its
- * second of event time receives events, so an id is paid for about once, and the entity item stays
- * about 1 KB. A retry carries its original's event time, so it finds the original's id in the
- * bucket of that time: one bucket read per record's second, loaded with the entity.
+ * Why not all in the entity item: it is rewritten whole at every batch, so ids kept there are paid
+ * for again at every write for the whole lateness horizon. A customer at 100 events/s holds 420,000
+ * ids in a 70-minute horizon; capped at `maxRecentEvents`, its item was 56 KB (56 write units a
+ * batch) and its effective lateness shrank to seconds. An id moved to a bucket is written there once.
+ *
+ * Write-behind, so that a bucket only ever holds settled ids: a batch's new ids go into the entity
+ * item, in the same write as the events they decide (atomic: a crash leaves both or neither). A
+ * later batch of that entity moves the oldest of them, when they no longer fit, into the buckets of
+ * their seconds, by blind idempotent adds, before it saves the entity without them. A crash or a
+ * conflict in between leaves an id in both places, which is harmless; a failed add leaves it in the
+ * entity. A retry carries its original's event time, so it finds the id in the entity or in the
+ * bucket of that second: an event is its id within the second of its event time.
  *
  * Buckets expire by TTL, on the wall clock. So that none expires while its ids can still be asked
- * for, the entity keeps an id epoch (`ep`): at most once a day, the eviction floor rises to the
- * entity's newest event time as of the previous epoch (events that old are past any lateness a
- * group can have). Ids at or above the floor were then written in the last two epochs, and buckets
- * outlive that (`ID_BUCKET_SLACK_MS`). After a longer idle spell, the floor rises to the newest event
- * time itself: a retry of anything older is decided late, never applied twice.
- *
- * A bucket holds at most `ID_BUCKET_CAPACITY` ids (at most about 250 KB, under the 400 KB item
- * limit): more events than that for one entity in one second of event time are remembered in the
- * entity item itself, bounded by `maxRecentEvents` and its floor, as before buckets existed.
+ * for, an entity whose ids have left it keeps an id epoch (`ep`, from its first move): at most once a day, the eviction floor rises to the
+ * entity's newest event time as of the previous epoch (a day behind in a live stream: past the
+ * lateness any group may allow, `MAX_ALLOWED_LATENESS_MS`). Ids at or above the floor were then
+ * moved in the last two epochs, and buckets outlive that (`ID_BUCKET_SLACK_MS`, also longer than
+ * Lambda retries a record). After an idle spell longer than that, the floor rises to the newest event
+ * time itself: anything older is decided late, never applied twice.
  */
 import type { FeatureGroup } from '../../schemas/index.js';
 import { perDefinition } from '../../schemas/per-definition.js';
-import { RECENT_MARGIN_MS } from './entity-state.js';
-import type { EntityKey, EntityState } from './ports.js';
+import { RECENT_MARGIN_MS, remember, secondKey, unqualified } from './entity-state.js';
+import { entityKeyOf } from './latest-values.js';
+import type { EntityKey, EntityState, EntityStore, RecentEvent } from './ports.js';
+import { isFailed } from './ports.js';
 
 /** Event time covered by one bucket. */
 export const ID_BUCKET_MS = 1_000;
-/** Ids per bucket: entries are at most about 250 bytes (a 128-character id, its record, late groups). */
-export const ID_BUCKET_CAPACITY = 1_000;
 /** How often the id epoch turns. */
 export const ID_EPOCH_MS = 24 * 3_600_000;
-/** How much longer than the id horizon a bucket lives past its write (or its time, if later). */
-export const ID_BUCKET_SLACK_MS = 3 * ID_EPOCH_MS;
+/**
+ * How much longer than the id horizon a bucket lives past its last write: two epochs and more than
+ * the longest time Lambda keeps retrying a record (7 days), so a redelivery still finds its decision.
+ */
+export const ID_BUCKET_SLACK_MS = 8 * ID_EPOCH_MS;
 
 /** The group name under which a group's id buckets are stored (never a feature group's name: `/` is not allowed there). */
 export const idBucketGroup = perDefinition((group: FeatureGroup): string => `${group.name}/ids`);
@@ -49,27 +55,114 @@ export const idBucketKey = (group: FeatureGroup, entityId: string, start: number
 
 const horizonMs = (group: FeatureGroup) => group.allowedLatenessMs + RECENT_MARGIN_MS;
 
-/** TTL of a bucket written now: past the id horizon of its time or of now, whichever is later, plus the slack. */
-export function idBucketExpiresAt(group: FeatureGroup, key: EntityKey, now: number): number {
-  const start = Number(key.entityId.slice(key.entityId.lastIndexOf('@') + 1));
-  return Math.ceil((Math.max(start + ID_BUCKET_MS, now) + horizonMs(group) + ID_BUCKET_SLACK_MS) / 1000);
-}
+/** TTL (epoch seconds) of a bucket written now. */
+export const idBucketExpiresAt = (group: FeatureGroup, now: number): number =>
+  Math.ceil((now + horizonMs(group) + ID_BUCKET_SLACK_MS) / 1000);
 
 /**
  * Turns the entity's id epoch if a day has passed since it last turned, raising the floor so that
- * every id at or above it is in a bucket that is still alive. Call before deciding a batch's records.
+ * every id at or above it is in the entity or in a bucket that is still alive. Call before deciding
+ * a batch's records.
  */
 export function turnIdEpoch(state: EntityState, group: FeatureGroup, now: number): void {
   const ep = state.ep;
-  if (!ep) {
-    state.ep = { w: now, m: state.maxEventTime };
-    return;
-  }
-  if (now - ep.w < ID_EPOCH_MS) return;
-  // Ids decided since the last turn are in buckets written since `ep.w`, alive until at least
-  // ep.w + horizon + slack. They must outlive the coming epoch (decisions until now + ID_EPOCH_MS).
+  // No epoch yet: no id has left the entity, so none can expire (the first move starts one).
+  if (!ep || now - ep.w < ID_EPOCH_MS) return;
+  // Ids decided after the last turn have t > ep.m, and reached their buckets since ep.w, alive
+  // until at least ep.w + horizon + slack. They must outlive the coming epoch (until now + epoch).
   const previousAlive = ep.w + horizonMs(group) + ID_BUCKET_SLACK_MS >= now + ID_EPOCH_MS;
   const floorAt = previousAlive ? ep.m : state.maxEventTime;
   if (floorAt !== null) state.floor = Math.max(state.floor ?? floorAt + 1, floorAt + 1);
   state.ep = { w: now, m: state.maxEventTime };
+}
+
+/** Settled ids leaving an entity item for one bucket. */
+export interface IdMove {
+  readonly key: EntityKey;
+  readonly entries: Record<string, RecentEvent>;
+}
+
+/** Kept free under the write-unit boundary, for the tiles of the entity's next events. */
+const MARGIN_BYTES = 128;
+
+/** What an id adds to the entity item: `"<key>":<entry>,` in its JSON. */
+const entryBytes = (key: string, entry: RecentEvent): number =>
+  Buffer.byteLength(key) + Buffer.byteLength(JSON.stringify(entry)) + 4;
+
+/**
+ * Takes out of the entity state the settled ids it no longer has room for, oldest first, grouped by
+ * bucket: room is what the item's write units leave once it holds none of them (less a margin for
+ * the tiles of its next events). Needs the store's billing and id buckets; without them, ids stay.
+ */
+export function idsToMove(
+  group: FeatureGroup,
+  key: EntityKey,
+  state: EntityState,
+  settled: readonly string[],
+  store: EntityStore,
+  now: number,
+): IdMove[] {
+  const units = store.writeUnits;
+  if (!units || !store.addIds || settled.length === 0) return [];
+  const movable = settled
+    .filter((k) => Object.hasOwn(state.recent, k))
+    .map((k) => [k, state.recent[k] as RecentEvent] as const)
+    .sort(([ka, a], [kb, b]) => a.t - b.t || (ka < kb ? -1 : 1));
+  // The units the item needs with what cannot move (its events' tiles, this batch's ids) are paid
+  // anyway: movable ids stay in what those units leave, less a margin for the next events' tiles.
+  const size = units.sizeOf(key, state);
+  let movableBytes = 0;
+  for (const [k, entry] of movable) movableBytes += entryBytes(k, entry);
+  const fixed = size - movableBytes;
+  const budget = Math.max(fixed, Math.ceil(fixed / units.unitBytes) * units.unitBytes - MARGIN_BYTES);
+  let excess = size - budget;
+  if (excess <= 0) return [];
+  const moves = new Map<string, IdMove>();
+  for (const [k, entry] of movable) {
+    if (excess <= 0) break;
+    const bucket = idBucketKey(group, key.entityId, idBucketStart(entry.t));
+    const id = entityKeyOf(bucket);
+    let move = moves.get(id);
+    if (!move) {
+      move = { key: bucket, entries: {} };
+      moves.set(id, move);
+    }
+    Object.defineProperty(move.entries, unqualified(k), {
+      value: entry,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+    delete state.recent[k];
+    excess -= entryBytes(k, entry);
+  }
+  // The first ids to leave start the id epoch: ids moved now are alive past the next turn.
+  if (moves.size > 0) state.ep ??= { w: now, m: state.maxEventTime };
+  return [...moves.values()];
+}
+
+/**
+ * Adds the moved ids to their buckets, before the entities that held them are saved without them.
+ * A bucket that could not take them (a failure, an item at its size limit) leaves them in the entity.
+ */
+export async function moveIds(
+  store: EntityStore,
+  group: FeatureGroup,
+  computed: readonly { readonly out: object & { readonly state: EntityState } }[],
+  moves: ReadonlyMap<object, readonly IdMove[]>,
+  now: number,
+): Promise<void> {
+  const expiresAt = idBucketExpiresAt(group, now);
+  const writes: { state: EntityState; move: IdMove }[] = [];
+  for (const { out } of computed)
+    for (const move of moves.get(out) ?? []) writes.push({ state: out.state, move });
+  if (writes.length === 0 || !store.addIds) return;
+  const results = await store.addIds(
+    writes.map(({ move }) => ({ key: move.key, entries: move.entries, expiresAt })),
+  );
+  results.forEach((result, i) => {
+    if (!isFailed(result)) return;
+    const { state, move } = writes[i] as (typeof writes)[number];
+    for (const [k, entry] of Object.entries(move.entries)) remember(state, secondKey(k, entry.t), entry);
+  });
 }

@@ -102,14 +102,28 @@ export interface EntityStore {
   /** Saves each write iff the stored version still equals `expectedVersion`. */
   save(writes: readonly EntityWrite[]): Promise<SaveResult[]>;
   /**
+   * Adds decisions to id buckets (lambdas/core/id-buckets.ts), making them as needed: blind and
+   * idempotent (an id added again holds the same decision), so no version is read or checked. A
+   * bucket is loaded like an entity, its decisions in `recent`. Without it, ids stay in the entity.
+   */
+  addIds?(writes: readonly IdBucketWrite[]): Promise<PutResult[]>;
+  /**
    * How the store bills a write: the size of a state as stored, and the bytes of one write unit.
-   * The processor keeps an authority entity's new event ids in its item while they fit in the units
-   * the write costs anyway; without it, they all go to id buckets.
+   * The processor keeps an authority entity's event ids in its item while they fit in the units
+   * the write costs anyway, and moves the rest to id buckets; without it, they stay in the item.
    */
   readonly writeUnits?: {
     readonly unitBytes: number;
     sizeOf(key: EntityKey, state: EntityState): number;
   };
+}
+
+export interface IdBucketWrite {
+  readonly key: EntityKey;
+  /** Event id (or retry key) -> its decision. */
+  readonly entries: Readonly<Record<string, RecentEvent>>;
+  /** Epoch seconds after which the bucket may be deleted (TTL); a later add extends it. */
+  readonly expiresAt: number;
 }
 
 /** One row of a group's offline feature history. */

@@ -38,7 +38,7 @@ import { randomBytes } from 'node:crypto';
 import type { EventContract, FeatureGroup } from '../../schemas/index.js';
 import { perDefinition } from '../../schemas/per-definition.js';
 import { buildOutputs } from './batch-outputs.js';
-import { type Committed, type Companions, commitEntities } from './commit-entities.js';
+import { type CommitOptions, type Committed, commitEntities } from './commit-entities.js';
 import { decodeRecord, type InputRecord } from './decode.js';
 import {
   advanceCheckpoint,
@@ -52,14 +52,10 @@ import {
   recentEntry,
   remember,
   retryKey,
+  secondKey,
+  unqualified,
 } from './entity-state.js';
-import {
-  ID_BUCKET_CAPACITY,
-  idBucketExpiresAt,
-  idBucketKey,
-  idBucketStart,
-  turnIdEpoch,
-} from './id-buckets.js';
+import { type IdMove, idBucketKey, idBucketStart, idsToMove, moveIds, turnIdEpoch } from './id-buckets.js';
 import { entityKeyOf } from './latest-values.js';
 import type {
   EntityKey,
@@ -208,14 +204,14 @@ export async function processBatch(
     group: FeatureGroup,
     entities: Map<string, { key: EntityKey; records: Candidate[] }>,
     compute: Parameters<typeof commitEntities<D>>[2],
-    companions?: Companions,
+    options: Pick<CommitOptions<D>, 'companions' | 'beforeSave'> = {},
   ) => {
     const results = await commitEntities(
       deps.entities,
       [...entities.values()].map((e) => e.key),
       compute,
       (_, s) => expiresAt(s, group),
-      { sleep: deps.sleep, ...(companions ? { companions } : {}) },
+      { sleep: deps.sleep, ...options },
     );
     for (const [k, r] of results) if (!r.ok) markFailed(entities.get(k)?.records ?? [], r.error);
     return results;
@@ -248,71 +244,36 @@ export async function processBatch(
       }
       bucketsOf.set(k, keys);
     }
-    /**
-     * Where the batch's new ids go: into the entity item while they fit in the write units it is
-     * billed for anyway (a quiet entity then writes one item, not two), the rest into the buckets
-     * of their seconds, and past a full bucket into the entity all the same (bounded there by
-     * maxRecentEvents and its floor). Where an id goes changes what it costs, never what it decides.
-     */
-    const placeIds = (
-      key: EntityKey,
-      state: EntityState,
-      buckets: ReadonlyMap<string, EntityState>,
-      ids: Iterable<{ c: Candidate; id: string; entry: RecentEvent }>,
-      companionsChanged: Set<string>,
-    ) => {
-      const units = deps.entities.writeUnits;
-      let room = 0;
-      if (units) {
-        const size = units.sizeOf(key, state);
-        room = Math.ceil(size / units.unitBytes) * units.unitBytes - size - INLINE_MARGIN_BYTES;
-      }
-      const sizes = new Map<string, number>();
-      // Never so many that a later prune would evict (and raise the floor) because of them.
-      let inEntity = Object.keys(state.recent).length;
-      for (const { c, id, entry } of ids) {
-        const bytes = inlineBytes(id, entry);
-        if (bytes <= room && inEntity < authority.maxRecentEvents) {
-          remember(state, id, entry);
-          room -= bytes;
-          inEntity++;
-          continue;
-        }
-        const bucketId = bucketIdOf.get(c) as string;
-        const bucket = buckets.get(bucketId) as EntityState;
-        const size = sizes.get(bucketId) ?? Object.keys(bucket.recent).length;
-        if (size < ID_BUCKET_CAPACITY) {
-          remember(bucket, id, entry);
-          sizes.set(bucketId, size + 1);
-          companionsChanged.add(bucketId);
-        } else remember(state, id, entry);
-      }
-    };
+    const moves = new Map<object, IdMove[]>();
     const results: Map<string, Committed<Map<string, Decision>>> = await commit(
       authority,
       entities,
       (key, base, buckets) => {
         const state = base; // a private copy: the store returns copies, and a conflict reloads
         const info = new Map<string, Decision>();
-        const companionsChanged = new Set<string>();
         let changed = false;
         const records = entities.get(entityKeyOf(key))?.records ?? [];
-        // An id decided in this batch is pending (placed at the end); an earlier one is in the bucket
-        // of its second, or in the entity, where only an entry of the same second counts.
-        const pending = new Map<string, { c: Candidate; id: string; entry: RecentEvent }>();
+        // Ids the entity already holds are settled (saved with the events they decided): only
+        // those may move to buckets. This batch's go into the entity, with their events.
+        const settled = Object.keys(state.recent);
+        // An id counts within the second of its event time: in the entity (under a key with that
+        // second; unqualified in items from before 2026-11-26) until pruned, or in the bucket of
+        // that second while within the horizon (pruning's rule: ids of a record and of its retries
+        // leave together, wherever they are kept).
+        // A bucket's entry that decides a record here is pinned back into the entity, so that a
+        // redelivery of this batch reads it there, kept by pruning, even once past the horizon.
+        const pins = new Map<string, RecentEvent>();
         const lookup = (c: Candidate, id: string) => {
-          const bucketId = bucketIdOf.get(c) as string;
-          const inEntity = recentEntry(state, id);
-          return (
-            pending.get(`${bucketId}\n${id}`)?.entry ??
-            recentEntry(buckets.get(bucketId) as EntityState, id) ??
-            (inEntity && idBucketStart(inEntity.t) === idBucketStart(c.event.eventTime)
-              ? inEntity
-              : undefined)
-          );
+          const t = c.event.eventTime;
+          const inItem = recentEntry(state, secondKey(id, t));
+          if (inItem) return inItem;
+          const old = recentEntry(state, id);
+          if (old && idBucketStart(old.t) === idBucketStart(t)) return old;
+          const moved = recentEntry(buckets.get(bucketIdOf.get(c) as string) as EntityState, id);
+          if (!moved || isForgotten(state, authority, moved.t)) return undefined;
+          pins.set(secondKey(id, t), moved);
+          return moved;
         };
-        const keep = (c: Candidate, id: string, entry: RecentEvent) =>
-          pending.set(`${bucketIdOf.get(c) as string}\n${id}`, { c, id, entry });
         for (const c of records) {
           const { eventId } = c.event;
           const seen = lookup(c, eventId);
@@ -331,39 +292,52 @@ export async function processBatch(
           if (!changed) turnIdEpoch(state, authority, now);
           changed = true;
           advanceCheckpoint(state, c);
-          let lateGroups: readonly string[];
-          if (own) {
-            // Decided before, its bucket saved but not this entity (a crash or a conflict in between).
-            lateGroups = own.lg ?? [];
-          } else {
-            // Past the id horizon an event counts as never seen (pruned or not yet): it can only be late.
-            const forgotten = isForgotten(state, authority, c.event.eventTime);
-            if (seen && !forgotten) {
-              info.set(c.recordId, { kind: 'duplicate', owner: seen.r });
-              continue;
-            }
-            // A forgotten event (past the id horizon or below the floor) is late everywhere.
-            lateGroups = c.groups
-              .filter((g) => forgotten || isLate(state, g, c.event.eventTime))
-              .map((g) => g.name);
-            // The id's own entry is written once, by its first record within the horizon, and never
-            // overwritten: a redelivered duplicate of it must still read its owner there.
-            keep(c, forgotten ? retryKey(eventId, c.recordId) : eventId, {
-              r: c.recordId,
-              t: c.event.eventTime,
-              ...(lateGroups.length ? { lg: lateGroups } : {}),
-            });
+          // Past the id horizon an event counts as never seen (pruned or not yet): it can only be late.
+          const forgotten = isForgotten(state, authority, c.event.eventTime);
+          if (seen && !forgotten) {
+            info.set(c.recordId, { kind: 'duplicate', owner: seen.r });
+            continue;
           }
+          // A forgotten event (past the id horizon or below the floor) is late everywhere.
+          const lateGroups = c.groups
+            .filter((g) => forgotten || isLate(state, g, c.event.eventTime))
+            .map((g) => g.name);
+          // The id's own entry is written once, by its first record within the horizon, and never
+          // overwritten: a redelivered duplicate of it must still read its owner there.
+          const id = forgotten ? retryKey(eventId, c.recordId) : eventId;
+          remember(state, secondKey(id, c.event.eventTime), {
+            r: c.recordId,
+            t: c.event.eventTime,
+            ...(lateGroups.length ? { lg: lateGroups } : {}),
+          });
           if (!lateGroups.includes(authority.name)) applyEvent(state, authority, c);
           info.set(c.recordId, { kind: 'owner', lateGroups });
         }
-        if (changed) pruneState(state, authority, new Set(records.map((c) => c.event.eventId)));
-        if (pending.size > 0) placeIds(key, state, buckets, pending.values(), companionsChanged);
-        return { state, changed, info, companionsChanged };
+        const batchIds = new Set(records.map((c) => c.event.eventId));
+        if (changed) {
+          for (const [k, entry] of pins) if (!recentEntry(state, k)) remember(state, k, entry);
+          pruneState(state, authority, batchIds);
+        }
+        const out = { state, changed, info };
+        if (changed) {
+          // Not the ids of this batch's records (a redelivery of them reads them here, as pruning
+          // keeps them), nor ids past the horizon (pruning drops them).
+          const movable = settled.filter((k) => {
+            const entry = recentEntry(state, k);
+            return (
+              entry !== undefined &&
+              !batchIds.has(unqualified(k).split('@')[0] as string) &&
+              !isForgotten(state, authority, entry.t)
+            );
+          });
+          const moved = idsToMove(authority, key, state, movable, deps.entities, now);
+          if (moved.length > 0) moves.set(out, moved);
+        }
+        return out;
       },
       {
-        keysOf: (key) => bucketsOf.get(entityKeyOf(key)) ?? [],
-        expiresAt: (bucketKey) => idBucketExpiresAt(authority, bucketKey, now),
+        companions: (key) => bucketsOf.get(entityKeyOf(key)) ?? [],
+        beforeSave: (computed) => moveIds(deps.entities, authority, computed, moves, now),
       },
     );
     for (const r of results.values()) if (r.ok) for (const [id, d] of r.info) decisions.set(id, d);
@@ -435,12 +409,6 @@ export async function processBatch(
 }
 
 const ephemeralTokenizer = new HmacTokenizer(async () => randomBytes(32));
-
-/** Kept free under the write-unit boundary when ids go into the entity item, for the tiles of its next events. */
-const INLINE_MARGIN_BYTES = 128;
-/** What an id adds to the entity item: `"<id>":<entry>,` in its JSON. */
-const inlineBytes = (id: string, entry: RecentEvent): number =>
-  Buffer.byteLength(id) + Buffer.byteLength(JSON.stringify(entry)) + 4;
 
 /**
  * Every PII-classified field value becomes its token, in place, before any state or output sees it.

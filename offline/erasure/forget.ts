@@ -63,6 +63,7 @@ export async function forget(request: ForgetRequest, deps: ForgetDeps): Promise<
   try {
     const byColumn = (column: string) => `${ident(column)} = ${str(target.id)}`;
     const erasedEvents = new Map<string, string>(); // event id -> dt, of the entity's rows
+    const eventTimes = new Set<number>(); // of the entity's rows: where its id buckets can be
     const derived: ErasureAudit['derived'][number][] = [];
     const linkDerived = async (action: 'kept' | 'dropped') => {
       if (target.derivedGroups.length === 0 || erasedEvents.size === 0) return;
@@ -94,7 +95,10 @@ export async function forget(request: ForgetRequest, deps: ForgetDeps): Promise<
           workDir,
           dryRun: true,
         });
-        for (const e of found.events) erasedEvents.set(e.eventId, e.dt);
+        for (const e of found.events) {
+          erasedEvents.set(e.eventId, e.dt);
+          eventTimes.add(e.eventTime);
+        }
       }
       await linkDerived('dropped');
     }
@@ -107,7 +111,10 @@ export async function forget(request: ForgetRequest, deps: ForgetDeps): Promise<
         predicate: byColumn(column),
         workDir,
       });
-      for (const e of removed.events) erasedEvents.set(e.eventId, e.dt);
+      for (const e of removed.events) {
+        erasedEvents.set(e.eventId, e.dt);
+        eventTimes.add(e.eventTime);
+      }
       const { events: _, ...counts } = removed;
       offline.push({ bucket: deps.offline.name, dataset: datasetName(dataset), ...counts });
     }
@@ -125,6 +132,7 @@ export async function forget(request: ForgetRequest, deps: ForgetDeps): Promise<
 
     const deleted = await deps.online.erase(
       target.groups.map((g) => ({ group: g.name, entityId: target.id })),
+      [...eventTimes],
     );
     const online = target.groups.map((g, i) => ({
       table: deps.onlineTable,
@@ -136,6 +144,7 @@ export async function forget(request: ForgetRequest, deps: ForgetDeps): Promise<
     const notes = [
       'records still in the Kinesis stream (retention period) are not reachable; a redelivery would apply them again: run this again after the retention period',
       'DynamoDB point-in-time-recovery backups keep deleted items until they age out (35 days)',
+      "id buckets (event ids and record ids under the entity's key) are found by the event times of its offline rows; those of events late for every group expire within 9 days",
       ...(sideOutputs.unhandled.length
         ? [
             `${sideOutputs.unhandled.length} side-output objects of an unknown layout show the id and were left as they are`,

@@ -1,27 +1,28 @@
 /**
  * Deleting an entity's online items (one per group keyed by it, and that group's id buckets of the
- * entity): the port and its DynamoDB adapter.
+ * entity): the port and its DynamoDB adapter. Deletes only, by key: nothing is read.
  */
-import {
-  DeleteItemCommand,
-  DynamoDBClient,
-  type DynamoDBClientConfig,
-  paginateScan,
-} from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { mapWithConcurrency } from '../../lambdas/adapters/concurrency.js';
 import { entityItemKey } from '../../lambdas/adapters/dynamodb-entity-store.js';
+import { isConditionalCheckFailed } from '../../lambdas/adapters/errors.js';
+import { idBucketStart } from '../../lambdas/core/id-buckets.js';
 import type { EntityKey } from '../../lambdas/core/ports.js';
 import { ErasureError } from '../errors.js';
 
 export interface OnlineErased {
   /** Whether there was an item. Deleting a missing item succeeds. */
   readonly itemDeleted: boolean;
-  /** Id buckets of the entity deleted (the event ids it decided lately, under its key). */
+  /** Id buckets of the entity that were there and are deleted (event ids it decided, under its key). */
   readonly idBucketsDeleted: number;
 }
 
 export interface OnlineEraser {
-  /** Deletes each key's item and its id buckets. */
-  erase(keys: readonly EntityKey[]): Promise<OnlineErased[]>;
+  /**
+   * Deletes each key's item, and its id buckets of the seconds of `eventTimes` (the entity's event
+   * times: a bucket holds the ids of one second of them).
+   */
+  erase(keys: readonly EntityKey[], eventTimes: readonly number[]): Promise<OnlineErased[]>;
 }
 
 export interface DynamoDbOnlineEraserProps {
@@ -39,55 +40,35 @@ export class DynamoDbOnlineEraser implements OnlineEraser {
     return this.#client;
   }
 
-  async erase(keys: readonly EntityKey[]): Promise<OnlineErased[]> {
+  async erase(keys: readonly EntityKey[], eventTimes: readonly number[]): Promise<OnlineErased[]> {
+    const seconds = [...new Set(eventTimes.map(idBucketStart))];
     const out: OnlineErased[] = [];
     for (const key of keys) {
       const itemDeleted = await this.delete(entityItemKey(key), `the ${key.group} item`);
-      // Id buckets are keyed `<group>/ids#<entity id>@<second>`: found by a scan of the keys (an
-      // erasure is rare; the processor never needs to list them). Only the key comes into view.
-      const prefix = entityItemKey({ group: `${key.group}/ids`, entityId: `${key.entityId}@` });
-      let idBucketsDeleted = 0;
-      try {
-        const pages = paginateScan(
-          { client: this.client },
-          {
-            TableName: this.props.tableName,
-            // Explicit, as the key-only Scan permission requires (dynamodb:Select, dynamodb:Attributes).
-            Select: 'SPECIFIC_ATTRIBUTES',
-            ProjectionExpression: 'pk',
-            FilterExpression: 'begins_with(pk, :prefix)',
-            ExpressionAttributeValues: { ':prefix': { S: prefix } },
-            ConsistentRead: true,
-          },
-        );
-        for await (const page of pages)
-          for (const item of page.Items ?? []) {
-            if (await this.delete(String(item.pk?.S), `an id bucket of the ${key.group} item`))
-              idBucketsDeleted++;
-          }
-      } catch (error) {
-        if (error instanceof ErasureError) throw error;
-        throw new ErasureError(`scan for the ${key.group} id buckets failed: ${(error as Error).message}`, {
-          cause: error,
-        });
-      }
-      out.push({ itemDeleted, idBucketsDeleted });
+      const buckets = seconds.map((start) =>
+        entityItemKey({ group: `${key.group}/ids`, entityId: `${key.entityId}@${start}` }),
+      );
+      const deleted = await mapWithConcurrency(buckets, 16, (pk) =>
+        this.delete(pk, `an id bucket of the ${key.group} item`),
+      );
+      out.push({ itemDeleted, idBucketsDeleted: deleted.filter(Boolean).length });
     }
     return out;
   }
 
+  /** True if the item was there. Nothing of it comes back: the condition alone tells. */
   private async delete(pk: string, what: string): Promise<boolean> {
     try {
-      const res = await this.client.send(
+      await this.client.send(
         new DeleteItemCommand({
           TableName: this.props.tableName,
           Key: { pk: { S: pk } },
-          // Only the key comes back into view, to tell "deleted" from "was not there".
-          ReturnValues: 'ALL_OLD',
+          ConditionExpression: 'attribute_exists(pk)',
         }),
       );
-      return res.Attributes !== undefined;
+      return true;
     } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
       throw new ErasureError(`delete of ${what} failed: ${(error as Error).message}`, { cause: error });
     }
   }

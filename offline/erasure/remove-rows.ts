@@ -20,8 +20,8 @@ export interface RemovedRows {
   readonly rowsRemoved: number;
   /** Noncurrent versions deleted, or 'unsupported' where the store keeps none. */
   readonly versionsPurged: number | 'unsupported';
-  /** Event ids of the removed rows, with their partition date. */
-  readonly events: readonly { readonly eventId: string; readonly dt: string }[];
+  /** Event ids of the removed rows, with their partition date and event time (epoch ms). */
+  readonly events: readonly { readonly eventId: string; readonly dt: string; readonly eventTime: number }[];
 }
 
 /** The objects of a dataset grouped by their `dt` partition, optionally only the given dates. */
@@ -59,7 +59,7 @@ export async function removeRows(input: {
   let rowsRemoved = 0;
   let purged = 0;
   let versioned = true;
-  const events: { eventId: string; dt: string }[] = [];
+  const events: { eventId: string; dt: string; eventTime: number }[] = [];
   const changed: string[] = [];
   for (const [dt, objects] of await partitionsOf(store, input.prefix, input.dates)) {
     const dir = await mkdtemp(join(input.workDir, 'part-'));
@@ -75,9 +75,9 @@ export async function removeRows(input: {
         const object = objects[files.indexOf(file)] as StoredObject;
         const n = Number(hit.n);
         for (const r of await session.rows(
-          `SELECT DISTINCT event_id FROM ${readParquetSql([file])} WHERE ${predicate}`,
+          `SELECT DISTINCT event_id, epoch_ms(event_time) AS t FROM ${readParquetSql([file])} WHERE ${predicate}`,
         ))
-          events.push({ eventId: String(r.event_id), dt });
+          events.push({ eventId: String(r.event_id), dt, eventTime: Number(r.t) });
         rowsRemoved += n;
         if (input.dryRun) continue;
         const [total] = await session.rows(`SELECT count(*) AS n FROM ${readParquetSql([file])}`);

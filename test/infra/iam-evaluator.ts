@@ -20,8 +20,7 @@ export interface RequestContext {
 export interface Request {
   readonly action: string;
   readonly resource: string;
-  /** Condition keys; a multi-valued key (`dynamodb:Attributes`) as an array. */
-  readonly context: Readonly<Record<string, string | readonly string[]>>;
+  readonly context: Readonly<Record<string, string>>;
 }
 
 interface ResolvedStatement {
@@ -150,13 +149,7 @@ function conditionsHold(conditions: ResolvedStatement['conditions'], context: Re
   return Object.entries(conditions).every(([operator, entries]) =>
     Object.entries(entries).every(([key, values]) => {
       const actual = context[key];
-      // AWS: a set operator over a missing key holds (which is why such a policy pairs it with a
-      // single-valued condition that does need the key).
-      if (operator === 'ForAllValues:StringEquals')
-        return (actual === undefined ? [] : [actual].flat()).every((v) => values.includes(v));
       if (actual === undefined) return false;
-      if (typeof actual !== 'string')
-        throw new Error(`${key} is multi-valued: ${operator} needs a set operator`);
       switch (operator) {
         case 'StringEquals':
         case 'ArnEquals':

@@ -237,7 +237,6 @@ export function expectedActions(subject: Subject, w: What): string[] {
     case 'admin':
       if (is('cdk-role')) return ['sts:AssumeRole'];
       if (is('key')) return ['kms:ScheduleKeyDeletion'];
-      // Scan too, but keys only (its condition needs the request's projection: see rbac-matrix).
       if (is('table')) return ['dynamodb:DeleteItem', 'dynamodb:DescribeTable'];
       if (is('stream')) return ['kinesis:DescribeStreamSummary', 'kinesis:UpdateShardCount'];
       if (is('offline') || is('raw-events') || is('side-outputs')) return ['s3:DeleteObject'];

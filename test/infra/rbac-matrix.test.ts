@@ -115,29 +115,6 @@ describe.each(ENVIRONMENTS)('RBAC matrix (%s)', (name) => {
     }
   });
 
-  it('lets admin scan the online table for keys only (to find id buckets to erase), never for values', () => {
-    const admin = subjects.find((s) => s.subject.name === 'admin');
-    const table = resources.find((r) => r.what.kind === 'table');
-    if (!admin || !table) throw new Error('no admin or table');
-    const statements = resolver.roleStatements(admin.stack.stackName, admin.roleId);
-    const scan = (context: Record<string, string | readonly string[]>) =>
-      allows(statements, {
-        action: 'dynamodb:Scan',
-        resource: table.arn,
-        context: {
-          ...table.context,
-          'aws:PrincipalArn': principalArn(admin.stack, admin.roleId),
-          ...context,
-        },
-      });
-    expect(scan({ 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES', 'dynamodb:Attributes': ['pk'] })).toBe(true);
-    expect(scan({ 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES', 'dynamodb:Attributes': ['pk', 'email'] })).toBe(
-      false,
-    );
-    expect(scan({ 'dynamodb:Select': 'ALL_ATTRIBUTES' })).toBe(false);
-    expect(scan({})).toBe(false);
-  });
-
   it('lets only the processor role use a key directly, only the PII key, only for data keys', () => {
     const processor = subjects.find((s) => s.subject.kind === 'processor');
     if (!processor) throw new Error('no processor subject');

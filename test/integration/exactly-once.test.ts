@@ -137,10 +137,10 @@ describe('exactly-once on the stand-ins: crashes after writes, failed writes and
     });
     const handler = createHandler(() => {
       const deps = createProcessorDeps(config);
-      // Crashes (the handler throws) right after these writes were stored (entities and id buckets,
-      // about 3,300 in the run, up to a hundred a call); every 37th write fails.
+      // Crashes (the handler throws) right after these writes were stored (entities and moves of
+      // ids to their buckets, about 280 in the run); every 37th write fails.
       store = new FaultyEntityStore(deps.entities, {
-        crashAfterWrites: [100, 700, 1400, 2100, 2700],
+        crashAfterWrites: [20, 50, 90, 130, 170],
         failEvery: 37,
       });
       return { ...deps, entities: store };
@@ -198,6 +198,7 @@ describe('exactly-once on the stand-ins: crashes after writes, failed writes and
 
   it('went through every fault it was given, and gave up on no record', () => {
     expect(store?.crashes).toBe(5);
+    expect(store?.idMoves).toBeGreaterThan(0);
     expect(store?.failures).toBeGreaterThan(0);
     expect(stats.injectedCrashes).toBe(6);
     expect(stats.injectedRedeliveries).toBeGreaterThan(5);

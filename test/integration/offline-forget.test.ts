@@ -188,7 +188,7 @@ describe('npm run forget', () => {
     });
   }, 60_000);
 
-  it("deletes an entity's id buckets, and no other entity's, finding them by key alone", async () => {
+  it("deletes an entity's id buckets of the seconds of its events, by key, and no other entity's", async () => {
     const table = platform.names.onlineTable;
     const item = (pk: string) => ({ pk: { S: pk }, dd: { S: '{"checkpoints":{},"recent":{}}' } });
     const pks = [
@@ -201,7 +201,9 @@ describe('npm run forget', () => {
     for (const pk of pks) await dynamodb.send(new PutItemCommand({ TableName: table, Item: item(pk) }));
     const eraser = new DynamoDbOnlineEraser({ tableName: table, client: dynamodb });
 
-    expect(await eraser.erase([{ group: 'customer', entityId: 'cus_erase1' }])).toEqual([
+    // Its event times: two seconds with buckets, one without.
+    const times = [1_795_600_000_123, 1_795_600_000_999, 1_795_600_001_500, 1_795_600_002_000];
+    expect(await eraser.erase([{ group: 'customer', entityId: 'cus_erase1' }], times)).toEqual([
       { itemDeleted: true, idBucketsDeleted: 2 },
     ]);
     const left = await Promise.all(

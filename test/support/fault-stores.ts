@@ -10,6 +10,7 @@
 import type {
   EntityStore,
   EntityWrite,
+  IdBucketWrite,
   OfflineBatch,
   OfflineSink,
   PutResult,
@@ -91,6 +92,8 @@ export class FaultyEntityStore implements EntityStore {
   readonly written = { n: 0 };
   crashes = 0;
   failures = 0;
+  /** Id bucket writes asked for (moves of ids out of entity items). */
+  idMoves = 0;
   constructor(
     private readonly inner: EntityStore,
     private readonly faults: RunFaults,
@@ -98,6 +101,35 @@ export class FaultyEntityStore implements EntityStore {
 
   load(...args: Parameters<EntityStore['load']>): ReturnType<EntityStore['load']> {
     return this.inner.load(...args);
+  }
+
+  get writeUnits() {
+    return this.inner.writeUnits;
+  }
+
+  /** Moves of ids to their buckets count (and fail, and crash) with the entity writes. */
+  async addIds(writes: readonly IdBucketWrite[]): Promise<PutResult[]> {
+    const add = this.inner.addIds?.bind(this.inner);
+    if (!add) return writes.map(() => ({ failed: new Error('no id buckets') }));
+    this.idMoves += writes.length;
+    const { failEvery, crashAfterWrites } = this.faults;
+    try {
+      return await forward<IdBucketWrite, PutResult>(
+        writes,
+        this.written,
+        (i) => (failEvery && (i + 1) % failEvery === 0 ? 'fail' : 'pass'),
+        (i) => crashAfterWrites.includes(i + 1),
+        (ws) => add(ws),
+        (_, i) => {
+          this.failures++;
+          return { failed: new Error(`injected: id bucket write ${i + 1} failed`) };
+        },
+        'entity writes',
+      );
+    } catch (error) {
+      if (error instanceof InjectedCrash) this.crashes++;
+      throw error;
+    }
   }
 
   async save(writes: readonly EntityWrite[]): Promise<SaveResult[]> {
@@ -154,6 +186,29 @@ export function faultyDeps(base: ProcessorDeps, plan: FaultPlan): ProcessorDeps 
         'entity writes',
       );
     },
+    // Moves of ids to their buckets are writes too, counted (and failed, crashed after) with the
+    // entity writes: a crash between a move and its entity's save is one of the schedules.
+    ...(base.entities.addIds
+      ? {
+          addIds: async (writes: readonly IdBucketWrite[]) => {
+            await pause(plan.yields);
+            const add = base.entities.addIds?.bind(base.entities) as NonNullable<EntityStore['addIds']>;
+            return forward<IdBucketWrite, PutResult>(
+              writes,
+              entityWrites,
+              (i) =>
+                plan.failEntityWrites?.includes(i) || plan.conflictEntityWrites?.includes(i)
+                  ? 'fail'
+                  : 'pass',
+              (i) => i === (plan.crashAfterEntityWrites ?? 0) - 1,
+              (ws) => add(ws),
+              (_, i) => failed('id bucket write', i),
+              'entity writes',
+            );
+          },
+        }
+      : {}),
+    ...(base.entities.writeUnits ? { writeUnits: base.entities.writeUnits } : {}),
   };
   const offline: OfflineSink = {
     append: async (batches: readonly OfflineBatch[]) => {

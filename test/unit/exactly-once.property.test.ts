@@ -34,6 +34,8 @@ interface Coverage extends DeliveryStats {
   scenarios: number;
   records: number;
   realConflicts: number;
+  /** Id buckets written by moves of settled ids out of entity items. */
+  idMoves: number;
   reshards: number;
   late: number;
   duplicates: number;
@@ -52,6 +54,7 @@ const emptyCoverage = (): Coverage => ({
   replays: 0,
   bisections: 0,
   realConflicts: 0,
+  idMoves: 0,
   reshards: 0,
   late: 0,
   duplicates: 0,
@@ -71,6 +74,11 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
       coverage.realConflicts += results.filter((r) => r === 'conflict').length;
       return results;
     },
+    addIds: async (writes) => {
+      coverage.idMoves += writes.length;
+      return entities.addIds(writes);
+    },
+    writeUnits: entities.writeUnits,
   };
   const base: ProcessorDeps = {
     contracts,
@@ -163,6 +171,8 @@ const expectTroubleEverywhere = (c: Coverage) => {
     expect(c[k], k).toBeGreaterThan(c.scenarios / 10);
   for (const k of ['late', 'duplicates', 'quarantined'] as const)
     expect(c[k], k).toBeGreaterThan(c.scenarios);
+  // Settled ids moved from entity items to id buckets, under all of the above.
+  expect(c.idMoves, 'idMoves').toBeGreaterThan(c.scenarios / 3);
 };
 
 describe('exactly-once effect under everything Lambda and Kinesis do (property)', () => {

@@ -4,7 +4,8 @@ import {
   InMemoryOfflineSink,
   InMemorySideOutput,
 } from '../../lambdas/adapters/memory.js';
-import { ID_BUCKET_CAPACITY, idBucketStart } from '../../lambdas/core/id-buckets.js';
+import { unqualified } from '../../lambdas/core/entity-state.js';
+import { idBucketStart } from '../../lambdas/core/id-buckets.js';
 import type { EntityState, EntityStore, EntityWrite, SaveResult } from '../../lambdas/core/ports.js';
 import { type ProcessorDeps, processBatch } from '../../lambdas/core/process-batch.js';
 import { evaluateWindows } from '../../lambdas/core/tiles.js';
@@ -66,10 +67,10 @@ describe('processBatch', () => {
     expect(entities.state('customer', 'cus_0001')?.latest?.eventId).toBe('evt_bbbbbbbb');
   });
 
-  it('writes each entity once per batch, and the id bucket of each second it has events in', async () => {
+  it('writes each entity once per batch', async () => {
     const events = [1, 2, 3].map((i) => transaction({ amountMinor: i, eventTime: iso(BASE_TIME + i) }));
     await processBatch(inputRecords(events.map((e) => envelope(e))), deps);
-    expect(entities.writes).toBe(3); // one customer, the id bucket of its second, one merchant
+    expect(entities.writes).toBe(2); // one customer (its event ids with it), one merchant
     expect(
       evaluateWindows(customer as never, entities.state('customer', 'cus_0001')?.tiles ?? {}, BASE_TIME + 5),
     ).toMatchObject({
@@ -128,7 +129,8 @@ describe('processBatch', () => {
     expect(({} as Record<string, unknown>).r).toBeUndefined();
     const state = entities.state('customer', 'cus_0001');
     const bucket = entities.state('customer/ids', `cus_0001@${idBucketStart(BASE_TIME)}`);
-    expect(Object.keys(bucket?.recent ?? {}).sort()).toEqual([...ids].sort());
+    const kept = [...Object.keys(state?.recent ?? {}).map(unqualified), ...Object.keys(bucket?.recent ?? {})];
+    expect(kept.sort()).toEqual([...ids].sort());
     expect(evaluateWindows(customer as never, state?.tiles ?? {}, BASE_TIME + 5)).toMatchObject({
       txn_count_5m: 4,
     });
@@ -273,41 +275,47 @@ describe('processBatch with a very hot entity', () => {
   const count1h = (entities: InMemoryEntityStore, at: number) =>
     evaluateWindows(customer, entities.state('customer', 'cus_0001')?.tiles ?? {}, at).txn_count_1h;
 
-  it('keeps ids in its item only while they fit in the write units it pays anyway, the rest in buckets of their second, written once', async () => {
-    const entities = new InMemoryEntityStore();
-    const { deps } = setUp(customer, entities);
+  const settle = async (deps: ProcessorDeps) => {
     const events = Array.from({ length: 25 }, (_, i) =>
       transaction({ eventTime: iso(BASE_TIME + i * 1000) }),
     );
     await processBatch(inputRecords(events.map((e) => envelope(e))), deps);
-    const state = entities.state('customer', 'cus_0001') as EntityState;
-    const inItem = Object.keys(state.recent);
-    const inBuckets = events.filter((e, i) =>
-      Object.hasOwn(bucketOf(entities, BASE_TIME + i * 1000)?.recent ?? {}, e.eventId),
+    return events;
+  };
+  const next = () =>
+    inputRecords([envelope(transaction({ eventTime: iso(BASE_TIME + 30_000) }))], {
+      firstSequence: FIRST_SEQUENCE + 1000n,
+    });
+  const placeOf = (entities: InMemoryEntityStore, e: { eventId: string; eventTime: string }) => {
+    const t = Date.parse(e.eventTime);
+    const inItem = Object.keys(entities.state('customer', 'cus_0001')?.recent ?? {}).some((k) =>
+      k.endsWith(`~${e.eventId}`),
     );
-    // Each id in exactly one place; some of each here; the item in the units it needs without ids.
-    expect(inItem.length + inBuckets.length).toBe(25);
-    expect(inItem.length).toBeGreaterThan(0);
-    expect(inBuckets.length).toBeGreaterThan(0);
-    expect(inItem.every((id) => !inBuckets.some((e) => e.eventId === id))).toBe(true);
+    const inBucket = Object.hasOwn(bucketOf(entities, t)?.recent ?? {}, e.eventId);
+    return inItem && inBucket ? 'both' : inItem ? 'item' : inBucket ? 'bucket' : 'nowhere';
+  };
+
+  it("keeps a batch's ids in its item with their events, and a later batch moves those that no longer fit to buckets of their second", async () => {
+    const entities = new InMemoryEntityStore();
+    const { deps } = setUp(customer, entities);
+    const events = await settle(deps);
+    expect(entities.writes).toBe(2); // the customer and the merchant: ids travel with their events
+    expect(events.map((e) => placeOf(entities, e))).toEqual(events.map(() => 'item'));
+
+    await processBatch(next(), deps);
+    const places = events.map((e) => placeOf(entities, e));
+    expect(places).not.toContain('nowhere');
+    expect(places).not.toContain('both');
+    expect(places).toContain('bucket');
+    // What stays fits in the write units the item needs without any id.
     const key = { group: 'customer', entityId: 'cus_0001' };
-    const units = (s: EntityState) => Math.ceil(entities.writeUnits.sizeOf(key, s) / 1024);
+    const state = entities.state('customer', 'cus_0001') as EntityState;
+    const units = (x: EntityState) => Math.ceil(entities.writeUnits.sizeOf(key, x) / 1024);
     expect(units(state)).toBe(units({ ...state, recent: {} }));
-    expect(entities.writes).toBe(inBuckets.length + 2); // its buckets, the customer, the merchant
 
-    // A later batch writes the customer and at most the bucket of its new second, nothing older.
-    const before = entities.writes;
-    await processBatch(
-      inputRecords([envelope(transaction({ eventTime: iso(BASE_TIME + 30_000) }))], {
-        firstSequence: FIRST_SEQUENCE + 1000n,
-      }),
-      deps,
-    );
-    expect(entities.writes - before).toBeLessThanOrEqual(3);
-
-    // A producer retry finds its original's id, in the item or in the bucket of its second.
-    for (const original of [inItem[0], inBuckets[0]?.eventId]) {
-      const e = events.find((x) => x.eventId === original) as (typeof events)[number];
+    // A producer retry finds its original's id wherever it is kept.
+    for (const where of new Set(places)) {
+      const e = events[places.lastIndexOf(where)] as (typeof events)[number];
       const retry = await processBatch(
         inputRecords([envelope(e)], {
           firstSequence: FIRST_SEQUENCE + 2000n + BigInt(events.indexOf(e)) * 10n,
@@ -319,42 +327,26 @@ describe('processBatch with a very hot entity', () => {
     expect(count1h(entities, BASE_TIME + 30_000)).toBe(26);
   });
 
-  it('past a full bucket, remembers ids in the entity, bounded by maxRecentEvents: a retry of an evicted one is late, never applied twice', async () => {
-    const hot = { ...customer, maxRecentEvents: 10 };
+  it('bounds the ids in its item by maxRecentEvents: a retry of an evicted one is late, never applied twice', async () => {
     const entities = new InMemoryEntityStore();
-    const { deps } = setUp(hot, entities);
-    const n = ID_BUCKET_CAPACITY + 25;
-    const events = Array.from({ length: n }, (_, i) =>
-      transaction({ eventTime: iso(BASE_TIME + (i % 1000)) }),
-    );
-    await processBatch(inputRecords(events.map((e) => envelope(e))), deps);
-    expect(Object.keys(bucketOf(entities, BASE_TIME)?.recent ?? {})).toHaveLength(ID_BUCKET_CAPACITY);
-    expect(Object.keys(entities.state('customer', 'cus_0001')?.recent ?? {})).toHaveLength(25);
-
-    // A later batch prunes the entity's ids to the bound; the oldest are gone and the floor is above them.
-    await processBatch(
-      inputRecords([envelope(transaction({ eventTime: iso(BASE_TIME + 30_000) }))], {
-        firstSequence: FIRST_SEQUENCE + 100_000n,
-      }),
-      deps,
-    );
+    const { deps } = setUp({ ...customer, maxRecentEvents: 10 }, entities);
+    const events = await settle(deps);
+    await processBatch(next(), deps);
     const after = entities.state('customer', 'cus_0001');
-    expect(Object.keys(after?.recent ?? {})).toHaveLength(10);
+    expect(Object.keys(after?.recent ?? {}).length).toBeLessThanOrEqual(10);
     expect(after?.floor).toBeGreaterThan(BASE_TIME);
 
     const retry = await processBatch(
-      inputRecords([envelope(events[ID_BUCKET_CAPACITY] as never)], {
-        firstSequence: FIRST_SEQUENCE + 200_000n,
-      }),
+      inputRecords([envelope(events[0] as never)], { firstSequence: FIRST_SEQUENCE + 2000n }),
       deps,
     );
     expect(retry.counts).toEqual({ applied: 0, duplicate: 0, quarantined: 0, late: 1 });
-    expect(count1h(entities, BASE_TIME + 30_000)).toBe(n + 1);
+    expect(count1h(entities, BASE_TIME + 30_000)).toBe(26);
   });
 
-  it('applies a record once when its bucket was saved and its entity was not (a crash or failure in between)', async () => {
+  it('moves ids before it saves the item without them: a failure in between leaves them in both places, harmlessly', async () => {
     const inner = new InMemoryEntityStore();
-    let failCustomer = true;
+    let failCustomer = false;
     const store: EntityStore = {
       load: (keys, options) => inner.load(keys, options),
       save: async (writes) => {
@@ -364,25 +356,55 @@ describe('processBatch with a very hot entity', () => {
         }
         return inner.save(writes);
       },
+      addIds: (writes) => inner.addIds(writes),
+      writeUnits: inner.writeUnits,
     };
     const { deps } = setUp(customer, store);
-    const e = transaction();
-    const records = inputRecords([envelope(e), envelope(e)]);
-    const first = await processBatch(records, deps);
-    expect(first.failed).toHaveLength(2);
-    expect(Object.keys(bucketOf(inner, BASE_TIME)?.recent ?? {})).toEqual([e.eventId]);
-    expect(inner.state('customer', 'cus_0001')).toBeUndefined();
+    const events = await settle(deps);
+    failCustomer = true;
+    const records = next();
+    expect((await processBatch(records, deps)).failed).toHaveLength(1);
+    expect(events.map((e) => placeOf(inner, e))).toContain('both');
 
     const again = await processBatch(records, deps);
-    expect(again.counts).toEqual({ applied: 1, duplicate: 1, quarantined: 0, late: 0 });
-    expect(count1h(inner, BASE_TIME)).toBe(1);
-    expect(inner.state('merchant', 'mer_0001')?.latest?.eventId).toBe(e.eventId);
+    expect(again.counts).toEqual({ applied: 1, duplicate: 0, quarantined: 0, late: 0 });
+    expect(events.map((e) => placeOf(inner, e))).not.toContain('nowhere');
+    const retry = await processBatch(
+      inputRecords([envelope(events[0] as never)], { firstSequence: FIRST_SEQUENCE + 2000n }),
+      deps,
+    );
+    expect(retry.counts.duplicate).toBe(1);
+    expect(count1h(inner, BASE_TIME + 30_000)).toBe(26);
   });
 
-  it('turns its id epoch daily: the floor rises to its newest event time of the previous epoch, or of now after a long idle spell', async () => {
-    const entities = new InMemoryEntityStore();
-    const { deps } = setUp(customer, entities);
-    const DAY = 24 * 3_600_000;
+  it('keeps in its item the ids a bucket could not take (a failure, an item at its size limit)', async () => {
+    const inner = new InMemoryEntityStore();
+    const store: EntityStore = {
+      load: (keys, options) => inner.load(keys, options),
+      save: (writes) => inner.save(writes),
+      addIds: async (writes) =>
+        writes.map(() => ({ failed: new Error('item size has exceeded the maximum') })),
+      writeUnits: inner.writeUnits,
+    };
+    const { deps } = setUp(customer, store);
+    const events = await settle(deps);
+    const result = await processBatch(next(), deps);
+    expect(result.failed).toEqual([]);
+    expect(events.map((e) => placeOf(inner, e))).toEqual(events.map(() => 'item'));
+  });
+
+  it('turns its id epoch daily once ids have left it: the floor rises to its newest event time of the previous epoch, or of now after a long idle spell', async () => {
+    const inner = new InMemoryEntityStore();
+    // Billed by the byte: every settled id leaves the item at the next batch.
+    const store: EntityStore = {
+      load: (keys, options) => inner.load(keys, options),
+      save: (writes) => inner.save(writes),
+      addIds: (writes) => inner.addIds(writes),
+      writeUnits: { unitBytes: 1, sizeOf: inner.writeUnits.sizeOf },
+    };
+    const { deps } = setUp(customer, store);
+    const HOUR = 3_600_000;
+    const DAY = 24 * HOUR;
     let clock = BASE_TIME;
     const at = { ...deps, now: () => clock };
     let sequence = FIRST_SEQUENCE;
@@ -393,16 +415,18 @@ describe('processBatch with a very hot entity', () => {
         at,
       );
     };
+    const floor = () => inner.state('customer', 'cus_0001')?.floor;
     await send(BASE_TIME);
-    clock += 1.5 * DAY; // turns; the previous epoch saw nothing, so no floor yet
-    expect((await send(BASE_TIME + 60_000)).counts.applied).toBe(1);
-    expect(entities.state('customer', 'cus_0001')?.floor).toBeUndefined();
+    clock += 1.5 * DAY; // no epoch to turn: every id is still in the item
+    await send(BASE_TIME + 1000); // the first id leaves: the epoch starts, newest event time BASE + 1 s
+    expect(inner.state('customer', 'cus_0001')?.ep).toEqual({ w: clock, m: BASE_TIME + 1000 });
+    expect(floor()).toBeUndefined();
     clock += 1.5 * DAY; // turns: the floor rises above the newest event time of the epoch before
-    expect((await send(BASE_TIME + 1000)).counts.applied).toBe(1);
-    expect(entities.state('customer', 'cus_0001')?.floor).toBe(BASE_TIME + 1);
-    expect((await send(BASE_TIME - 1000)).counts.late).toBe(1); // within the lateness, but below the floor
+    expect((await send(BASE_TIME + 60_000)).counts.applied).toBe(1);
+    expect(floor()).toBe(BASE_TIME + 1001);
+    expect((await send(BASE_TIME + 500)).counts.late).toBe(1); // within the lateness, but below the floor
     clock += 10 * DAY; // idle for longer than buckets live: the floor rises to the newest event time itself
-    expect((await send(BASE_TIME + 60_000 - 1000)).counts.late).toBe(1);
-    expect(entities.state('customer', 'cus_0001')?.floor).toBe(BASE_TIME + 60_001);
+    expect((await send(BASE_TIME + 59_000)).counts.late).toBe(1);
+    expect(floor()).toBe(BASE_TIME + 60_001);
   });
 });
