@@ -16,9 +16,10 @@
  *    for a group if its time is before the authority's watermark (newest event time minus the
  *    group's allowed lateness). Decisions depend only on the authority's ordered history, so every
  *    delivery of a record reaches the same one, and a redelivery re-reads it instead of re-deciding.
- *    Decisions live in the id bucket of the event's second (id-buckets.ts; a retry carries its
- *    original's event time), saved before the entity: after a crash in between, the redelivery finds
- *    its own decision there (the record is not yet past the entity's checkpoint) and applies it.
+ *    A decision is saved in the entity item with the events it decides; a later batch may move it,
+ *    once settled, to the id bucket of the event's second (id-buckets.ts; a retry carries its
+ *    original's event time), writing the bucket before the item that drops it. An event is its id
+ *    within the second of its event time.
  *    So that this holds whatever the batch boundaries: an id counts as seen only within the horizon
  *    (pruned yet or not), within a batch as across batches; and a batch never prunes the ids of its
  *    own records, which stay readable until a later batch changes the entity (by then, step 6, they
@@ -28,8 +29,8 @@
  *    in order for that entity, which holds with ParallelizationFactor 1 (enforced by the platform
  *    config when such groups exist).
  * 5. Each entity is written once per batch, whole, on the condition that its version is the one
- *    read (optimistic concurrency): concurrent batches of other shards re-read and recompute. Its
- *    changed id buckets are written just before it, on the same condition.
+ *    read (optimistic concurrency): concurrent batches of other shards re-read and recompute. Ids
+ *    it moves out are added to their buckets just before (blind, idempotent adds).
  * 6. Nothing is marked done past the first record that did not complete: later groups and outputs
  *    only handle records before it, Lambda redelivers from it, and steps 2-3 make the rest no-ops.
  *    Offline and side-output objects are named after their records, so rewriting them is harmless.

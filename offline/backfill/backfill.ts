@@ -19,6 +19,7 @@ import { type Outcome, processBatch } from '../../lambdas/core/process-batch.js'
 import { type EventContract, eventColumns, type FeatureGroup, groupsFedBy } from '../../schemas/index.js';
 import { DuckDbSession } from '../duckdb.js';
 import { OfflineError } from '../errors.js';
+import { eventIdentitySql } from '../event-identity.js';
 import { eventsDataset, partitionPrefix, utcDatesBetween } from '../layout.js';
 import { download } from '../storage/fetch.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -97,10 +98,10 @@ export async function backfill(request: BackfillRequest, deps: BackfillDeps): Pr
       const columns = eventColumns(contract).map((c) =>
         c.type === 'timestamp' ? `epoch_ms(${ident(c.name)}) AS ${ident(c.name)}` : ident(c.name),
       );
-      // One row per event id (its first arrival), in event-time order.
+      // One row per event (its first arrival), in event-time order.
       const rows = await session.rows(
         `SELECT ${columns.join(', ')} FROM ${ident(eventsView(contract.name))} ` +
-          'QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ingestion_time) = 1',
+          `QUALIFY row_number() OVER (PARTITION BY ${eventIdentitySql()} ORDER BY ingestion_time) = 1`,
       );
       await rm(dir, { recursive: true, force: true });
       const records = rows

@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDbSession, readParquetSql } from '../duckdb.js';
 import { partitionsOf } from '../erasure/remove-rows.js';
+import { eventIdentitySql } from '../event-identity.js';
 import {
   datasetColumns,
   datasetName,
@@ -147,7 +148,7 @@ async function compactPartition(
     const outDir = join(dir, 'out');
     await session.run(
       `COPY (SELECT ${columns.map(ident).join(', ')} FROM ${readParquetSql(files)} ` +
-        'QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ingestion_time) = 1 ' +
+        `QUALIFY row_number() OVER (PARTITION BY ${eventIdentitySql()} ORDER BY ingestion_time) = 1 ` +
         `ORDER BY ${orderBy(dataset)}) TO ${str(outDir)} ` +
         `(FORMAT PARQUET, COMPRESSION SNAPPY, FILE_SIZE_BYTES ${target}${rowGroups}, FILENAME_PATTERN 'part-{i}')`,
     );

@@ -13,6 +13,8 @@
  * - `ranked` (Athena, no ASOF JOIN): dedupe by event id, join every visible row within the TTL,
  *   keep the newest per label row (row_number).
  */
+
+import { eventIdentitySql } from '../event-identity.js';
 import type { GroupSelection } from './spec.js';
 import { ident, interval, str } from './sql-text.js';
 
@@ -62,7 +64,7 @@ export function rankedLatest(s: GroupSelection): string {
   return [
     `__hd_${g} AS (`,
     `  SELECT * FROM (`,
-    `    SELECT h.*, row_number() OVER (PARTITION BY h.event_id ORDER BY h.ingestion_time) AS __copy`,
+    `    SELECT h.*, row_number() OVER (PARTITION BY ${eventIdentitySql('h')} ORDER BY h.ingestion_time) AS __copy`,
     `    FROM ${historyCte(s)} h) t`,
     `  WHERE __copy = 1),`,
     `${latestCte(s)} AS (`,

@@ -6,6 +6,7 @@
  * `__wl_<group>_<feature>` (last: the newest non-null value in the window).
  */
 import { columnName } from '../../schemas/index.js';
+import { eventIdentitySql } from '../event-identity.js';
 import { historyCte } from './latest-sql.js';
 import type { GroupSelection, SelectedFeature, WindowSemantics } from './spec.js';
 import { ident, interval, tileFloor } from './sql-text.js';
@@ -15,12 +16,12 @@ export const windowCte = (s: GroupSelection): string => `__wv_${s.group.name}`;
 export const lastCte = (s: GroupSelection, f: SelectedFeature): string =>
   `__wl_${s.group.name}_${f.feature.name}`;
 
-/** Raw events of a contract, one row per event id (its first arrival). */
+/** Raw events of a contract, one row per event (its first arrival). */
 export function dedupedEvents(contract: string, relation: string): string {
   return [
     `${eventsCte(contract)} AS (`,
     `  SELECT * FROM (`,
-    `    SELECT e.*, row_number() OVER (PARTITION BY e.event_id ORDER BY e.ingestion_time) AS __copy`,
+    `    SELECT e.*, row_number() OVER (PARTITION BY ${eventIdentitySql('e')} ORDER BY e.ingestion_time) AS __copy`,
     `    FROM ${relation} e) t`,
     `  WHERE __copy = 1)`,
   ].join('\n');
