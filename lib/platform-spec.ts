@@ -114,6 +114,8 @@ export function assertParallelizationSafe(
 }
 
 export const STREAM_SOURCE_DEFAULTS: StreamSourceSettings = {
+  // An authority entity keeps a batch's event ids in its item until a later batch moves them out
+  // (lambdas/core/id-buckets.ts): 500 ids of at most about 250 bytes stay under the 400 KB item limit.
   batchSize: 500,
   maxBatchingWindowMs: 1_000,
   bisectBatchOnError: true,

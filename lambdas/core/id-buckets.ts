@@ -85,9 +85,12 @@ export interface IdMove {
 /** Kept free under the write-unit boundary, for the tiles of the entity's next events. */
 const MARGIN_BYTES = 128;
 
-/** What an id adds to the entity item: `"<key>":<entry>,` in its JSON. */
-const entryBytes = (key: string, entry: RecentEvent): number =>
-  Buffer.byteLength(key) + Buffer.byteLength(JSON.stringify(entry)) + 4;
+/** What an id adds to the entity item: `"<key>":{"r":"<r>","t":<t>,"lg":["<g>",…]},` in its JSON (all ASCII). */
+function entryBytes(key: string, entry: RecentEvent): number {
+  let n = key.length + entry.r.length + String(entry.t).length + 18;
+  if (entry.lg) for (const g of entry.lg) n += g.length + 3;
+  return entry.lg ? n + 7 : n;
+}
 
 /**
  * Takes out of the entity state the settled ids it no longer has room for, oldest first, grouped by
