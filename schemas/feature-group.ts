@@ -127,10 +127,11 @@ export const RESERVED_COLUMNS = [
 ];
 
 /**
- * The most lateness a group may allow. The processor's id epochs (lambdas/core/id-buckets.ts) raise
- * an entity's floor to its newest event time of a day before, which must stay past any lateness.
+ * The most lateness a group may allow: less than the week after which the processor raises an
+ * entity's floor above ids moved to id buckets (lambdas/core/id-buckets.ts), so that in a live stream
+ * the floor never reaches an event within the lateness.
  */
-export const MAX_ALLOWED_LATENESS_MS = 12 * 3_600_000;
+export const MAX_ALLOWED_LATENESS_MS = 6 * 24 * 3_600_000;
 
 export function defineFeatureGroup<C extends EventContract>(input: FeatureGroupInput<C>): FeatureGroup {
   const where = `feature group ${input.name}`;
@@ -139,7 +140,7 @@ export function defineFeatureGroup<C extends EventContract>(input: FeatureGroupI
   if (!(input.ttlMs > 0)) throw new DefinitionError(`${where}: ttlMs must be positive`);
   if (!(input.allowedLatenessMs >= 0 && input.allowedLatenessMs <= MAX_ALLOWED_LATENESS_MS))
     throw new DefinitionError(
-      `${where}: allowedLatenessMs must be between 0 and ${MAX_ALLOWED_LATENESS_MS / 3_600_000} hours`,
+      `${where}: allowedLatenessMs must be between 0 and ${MAX_ALLOWED_LATENESS_MS / 86_400_000} days`,
     );
   if (
     input.maxRecentEvents !== undefined &&

@@ -125,8 +125,17 @@ export function pruneState(state: EntityState, group: FeatureGroup, keep?: Reado
     .slice(0, entries.length - group.maxRecentEvents);
   for (const [key, seen] of evictable) {
     delete state.recent[key];
-    state.floor = Math.max(state.floor ?? seen.t + 1, seen.t + 1);
+    raiseFloor(state, seen.t);
   }
+}
+
+/**
+ * Raises the floor above event time `t`, to the end of its second: an event is its id within the
+ * second of its event time, so every event of that second is then decided late, never applied twice.
+ */
+export function raiseFloor(state: EntityState, t: number): void {
+  const above = Math.floor(t / 1000) * 1000 + 1000;
+  state.floor = Math.max(state.floor ?? above, above);
 }
 
 /** When the item may go: after the group's TTL and its longest window have both passed. */

@@ -16,30 +16,32 @@
  * entity. A retry carries its original's event time, so it finds the id in the entity or in the
  * bucket of that second: an event is its id within the second of its event time.
  *
- * Buckets expire by TTL, on the wall clock. So that none expires while its ids can still be asked
- * for, an entity whose ids have left it keeps an id epoch (`ep`, from its first move): at most once a day, the eviction floor rises to the
- * entity's newest event time as of the previous epoch (a day behind in a live stream: past the
- * lateness any group may allow, `MAX_ALLOWED_LATENESS_MS`). Ids at or above the floor were then
- * moved in the last two epochs, and buckets outlive that (`ID_BUCKET_SLACK_MS`, also longer than
- * Lambda retries a record). After an idle spell longer than that, the floor rises to the newest event
- * time itself: anything older is decided late, never applied twice.
+ * Buckets expire by TTL, on the wall clock, at the earliest `ID_BUCKET_SLACK_MS` (8 days, longer
+ * than Lambda retries a record) and the id horizon after their last add. The entity logs its moves by
+ * epoch (`ep`: when the epoch's first move was, the newest event time it moved); before any bucket
+ * of an epoch can expire, its floor rises above that event time and the epoch goes. In a live stream
+ * those ids are a week past any lateness a group may allow (`MAX_ALLOWED_LATENESS_MS`), so nothing
+ * changes; after a consumer stalled longer than that, a retry of such an event is decided late, never
+ * applied twice.
  */
 import type { FeatureGroup } from '../../schemas/index.js';
 import { perDefinition } from '../../schemas/per-definition.js';
-import { RECENT_MARGIN_MS, remember, secondKey, unqualified } from './entity-state.js';
+import { RECENT_MARGIN_MS, raiseFloor, remember, secondKey, unqualified } from './entity-state.js';
 import { entityKeyOf } from './latest-values.js';
 import type { EntityKey, EntityState, EntityStore, RecentEvent } from './ports.js';
 import { isFailed } from './ports.js';
 
 /** Event time covered by one bucket. */
 export const ID_BUCKET_MS = 1_000;
-/** How often the id epoch turns. */
-export const ID_EPOCH_MS = 24 * 3_600_000;
+/** Moves are logged by epochs of this length (a few entries per entity at most). */
+export const ID_EPOCH_MS = 2 * 24 * 3_600_000;
 /**
- * How much longer than the id horizon a bucket lives past its last write: two epochs and more than
- * the longest time Lambda keeps retrying a record (7 days), so a redelivery still finds its decision.
+ * How much longer than the id horizon a bucket lives past its last add: more than the 7 days Lambda
+ * may keep retrying a record, so a redelivery still finds its decision.
  */
-export const ID_BUCKET_SLACK_MS = 8 * ID_EPOCH_MS;
+export const ID_BUCKET_SLACK_MS = 8 * 24 * 3_600_000;
+/** How long before an epoch's first bucket can expire the floor rises above it (batches take seconds). */
+const EXPIRY_SAFETY_MS = 3_600_000;
 
 /** The group name under which a group's id buckets are stored (never a feature group's name: `/` is not allowed there). */
 export const idBucketGroup = perDefinition((group: FeatureGroup): string => `${group.name}/ids`);
@@ -60,20 +62,18 @@ export const idBucketExpiresAt = (group: FeatureGroup, now: number): number =>
   Math.ceil((now + horizonMs(group) + ID_BUCKET_SLACK_MS) / 1000);
 
 /**
- * Turns the entity's id epoch if a day has passed since it last turned, raising the floor so that
- * every id at or above it is in the entity or in a bucket that is still alive. Call before deciding
- * a batch's records.
+ * Raises the floor above the ids of every logged epoch whose buckets could expire now, and drops
+ * those epochs. Call before deciding a batch's records.
  */
-export function turnIdEpoch(state: EntityState, group: FeatureGroup, now: number): void {
+export function expireMovedIds(state: EntityState, group: FeatureGroup, now: number): void {
   const ep = state.ep;
-  // No epoch yet: no id has left the entity, so none can expire (the first move starts one).
-  if (!ep || now - ep.w < ID_EPOCH_MS) return;
-  // Ids decided after the last turn have t > ep.m, and reached their buckets since ep.w, alive
-  // until at least ep.w + horizon + slack. They must outlive the coming epoch (until now + epoch).
-  const previousAlive = ep.w + horizonMs(group) + ID_BUCKET_SLACK_MS >= now + ID_EPOCH_MS;
-  const floorAt = previousAlive ? ep.m : state.maxEventTime;
-  if (floorAt !== null) state.floor = Math.max(state.floor ?? floorAt + 1, floorAt + 1);
-  state.ep = { w: now, m: state.maxEventTime };
+  if (!ep) return;
+  while (
+    ep.length > 0 &&
+    (ep[0] as { w: number }).w + horizonMs(group) + ID_BUCKET_SLACK_MS <= now + EXPIRY_SAFETY_MS
+  )
+    raiseFloor(state, (ep.shift() as { m: number }).m);
+  if (ep.length === 0) delete state.ep;
 }
 
 /** Settled ids leaving an entity item for one bucket. */
@@ -139,8 +139,16 @@ export function idsToMove(
     delete state.recent[k];
     excess -= entryBytes(k, entry);
   }
-  // The first ids to leave start the id epoch: ids moved now are alive past the next turn.
-  if (moves.size > 0) state.ep ??= { w: now, m: state.maxEventTime };
+  if (moves.size > 0) {
+    // Logged by epoch: when its buckets may start to expire, and how far up the floor must then go.
+    let newest = Number.NEGATIVE_INFINITY;
+    for (const move of moves.values())
+      for (const entry of Object.values(move.entries)) newest = Math.max(newest, entry.t);
+    state.ep ??= [];
+    const last = state.ep[state.ep.length - 1];
+    if (last && now - last.w < ID_EPOCH_MS) last.m = Math.max(last.m, newest);
+    else state.ep.push({ w: now, m: newest });
+  }
   return [...moves.values()];
 }
 

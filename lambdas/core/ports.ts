@@ -63,10 +63,11 @@ export interface EntityState {
    */
   floor?: number;
   /**
-   * Id epoch (authority groups): wall time `w` it last turned and the newest event time `m` then.
-   * Keeps the floor above every id whose bucket may have expired (see id-buckets.ts).
+   * Moves of ids to id buckets (authority groups), by epoch: wall time `w` of the epoch's first move
+   * and the newest event time `m` among the ids it moved. Before any of an epoch's buckets can expire,
+   * the floor rises above `m` and the epoch goes (see id-buckets.ts).
    */
-  ep?: { readonly w: number; readonly m: number | null };
+  ep?: { w: number; m: number }[];
 }
 
 export interface StoredEntity {

@@ -56,7 +56,7 @@ import {
   secondKey,
   unqualified,
 } from './entity-state.js';
-import { type IdMove, idBucketKey, idBucketStart, idsToMove, moveIds, turnIdEpoch } from './id-buckets.js';
+import { expireMovedIds, type IdMove, idBucketKey, idBucketStart, idsToMove, moveIds } from './id-buckets.js';
 import { entityKeyOf } from './latest-values.js';
 import type {
   EntityKey,
@@ -290,7 +290,7 @@ export async function processBatch(
             );
             continue;
           }
-          if (!changed) turnIdEpoch(state, authority, now);
+          if (!changed) expireMovedIds(state, authority, now);
           changed = true;
           advanceCheckpoint(state, c);
           // Past the id horizon an event counts as never seen (pruned or not yet): it can only be late.
@@ -315,12 +315,10 @@ export async function processBatch(
           info.set(c.recordId, { kind: 'owner', lateGroups });
         }
         const batchIds = new Set(records.map((c) => c.event.eventId));
-        if (changed) {
-          for (const [k, entry] of pins) if (!recentEntry(state, k)) remember(state, k, entry);
-          pruneState(state, authority, batchIds);
-        }
         const out = { state, changed, info };
         if (changed) {
+          for (const [k, entry] of pins) if (!recentEntry(state, k)) remember(state, k, entry);
+          // Ids move before pruning: an id a bucket can take is not evicted (which raises the floor).
           // Not the ids of this batch's records (a redelivery of them reads them here, as pruning
           // keeps them), nor ids past the horizon (pruning drops them).
           const movable = settled.filter((k) => {
@@ -333,6 +331,7 @@ export async function processBatch(
           });
           const moved = idsToMove(authority, key, state, movable, deps.entities, now);
           if (moved.length > 0) moves.set(out, moved);
+          pruneState(state, authority, batchIds);
         }
         return out;
       },

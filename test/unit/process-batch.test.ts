@@ -327,9 +327,11 @@ describe('processBatch with a very hot entity', () => {
     expect(count1h(entities, BASE_TIME + 30_000)).toBe(26);
   });
 
-  it('bounds the ids in its item by maxRecentEvents: a retry of an evicted one is late, never applied twice', async () => {
+  it('without id buckets, bounds the ids in its item by maxRecentEvents: a retry of an evicted one is late, never applied twice', async () => {
     const entities = new InMemoryEntityStore();
-    const { deps } = setUp({ ...customer, maxRecentEvents: 10 }, entities);
+    // A store without id buckets (or whose bucket writes fail): eviction is what bounds the item.
+    const plain: EntityStore = { load: (k, o) => entities.load(k, o), save: (w) => entities.save(w) };
+    const { deps } = setUp({ ...customer, maxRecentEvents: 10 }, plain);
     const events = await settle(deps);
     await processBatch(next(), deps);
     const after = entities.state('customer', 'cus_0001');
@@ -341,7 +343,40 @@ describe('processBatch with a very hot entity', () => {
       deps,
     );
     expect(retry.counts).toEqual({ applied: 0, duplicate: 0, quarantined: 0, late: 1 });
+    // The floor covers the whole second: the evicted id sent again later in its second is not new.
+    const evicted = events.find((e) => Date.parse(e.eventTime) === (after?.floor as number) - 1000);
+    const copy = { ...(evicted as (typeof events)[number]), eventTime: iso((after?.floor as number) - 500) };
+    const again = await processBatch(
+      inputRecords([envelope(copy)], { firstSequence: FIRST_SEQUENCE + 3000n }),
+      deps,
+    );
+    expect(again.counts).toEqual({ applied: 0, duplicate: 0, quarantined: 0, late: 1 });
     expect(count1h(entities, BASE_TIME + 30_000)).toBe(26);
+  });
+
+  it('moves ids a bucket can take instead of evicting them: a busy customer keeps its lateness', async () => {
+    const entities = new InMemoryEntityStore();
+    const { deps } = setUp(customer, entities);
+    const burst = (from: number, n: number, sequence: bigint) =>
+      processBatch(
+        inputRecords(
+          Array.from({ length: n }, (_, i) =>
+            envelope(transaction({ eventTime: iso(BASE_TIME + (from + i) * 1000) })),
+          ),
+          { firstSequence: sequence },
+        ),
+        deps,
+      );
+    await burst(0, 400, FIRST_SEQUENCE);
+    await burst(400, 200, FIRST_SEQUENCE + 10_000n);
+    expect(entities.state('customer', 'cus_0001')?.floor).toBeUndefined();
+    const late = await processBatch(
+      inputRecords([envelope(transaction({ eventTime: iso(BASE_TIME + 60_000) }))], {
+        firstSequence: FIRST_SEQUENCE + 20_000n,
+      }),
+      deps,
+    );
+    expect(late.counts.applied).toBe(1); // nine minutes behind the newest, within the hour
   });
 
   it('moves ids before it saves the item without them: a failure in between leaves them in both places, harmlessly', async () => {
@@ -393,7 +428,7 @@ describe('processBatch with a very hot entity', () => {
     expect(events.map((e) => placeOf(inner, e))).toEqual(events.map(() => 'item'));
   });
 
-  it('turns its id epoch daily once ids have left it: the floor rises to its newest event time of the previous epoch, or of now after a long idle spell', async () => {
+  it('raises the floor above moved ids only before their buckets can expire: after a week-long stall, not a day-long one', async () => {
     const inner = new InMemoryEntityStore();
     // Billed by the byte: every settled id leaves the item at the next batch.
     const store: EntityStore = {
@@ -408,25 +443,28 @@ describe('processBatch with a very hot entity', () => {
     let clock = BASE_TIME;
     const at = { ...deps, now: () => clock };
     let sequence = FIRST_SEQUENCE;
-    const send = (eventTime: number) => {
+    const send = (...eventTimes: number[]) => {
       sequence += 1000n;
       return processBatch(
-        inputRecords([envelope(transaction({ eventTime: iso(eventTime) }))], { firstSequence: sequence }),
+        inputRecords(
+          eventTimes.map((t) => envelope(transaction({ eventTime: iso(t) }))),
+          { firstSequence: sequence },
+        ),
         at,
       );
     };
     const floor = () => inner.state('customer', 'cus_0001')?.floor;
     await send(BASE_TIME);
-    clock += 1.5 * DAY; // no epoch to turn: every id is still in the item
-    await send(BASE_TIME + 1000); // the first id leaves: the epoch starts, newest event time BASE + 1 s
-    expect(inner.state('customer', 'cus_0001')?.ep).toEqual({ w: clock, m: BASE_TIME + 1000 });
+    clock += HOUR;
+    await send(BASE_TIME + 1000); // the first id leaves for its bucket: an epoch is logged
+    expect(inner.state('customer', 'cus_0001')?.ep).toEqual([{ w: clock, m: BASE_TIME }]);
+    clock += DAY; // the consumer stalled a day: nothing expires, in-lateness events count
+    expect((await send(BASE_TIME + 30_000, BASE_TIME + 15_000)).counts.applied).toBe(2);
     expect(floor()).toBeUndefined();
-    clock += 1.5 * DAY; // turns: the floor rises above the newest event time of the epoch before
+    clock += 9 * DAY; // a week and more: the epoch's buckets may expire, the floor rises above its ids
     expect((await send(BASE_TIME + 60_000)).counts.applied).toBe(1);
-    expect(floor()).toBe(BASE_TIME + 1001);
-    expect((await send(BASE_TIME + 500)).counts.late).toBe(1); // within the lateness, but below the floor
-    clock += 10 * DAY; // idle for longer than buckets live: the floor rises to the newest event time itself
-    expect((await send(BASE_TIME + 59_000)).counts.late).toBe(1);
-    expect(floor()).toBe(BASE_TIME + 60_001);
+    expect(floor()).toBe(BASE_TIME + 2000); // the end of the second of the newest id the epoch moved
+    expect((await send(BASE_TIME + 1500)).counts.late).toBe(1);
+    expect((await send(BASE_TIME + 20_000)).counts.applied).toBe(1);
   });
 });
