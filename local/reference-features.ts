@@ -59,7 +59,10 @@ export function referenceFeatures(
     const pk = String(e.fields[e.contract.partitionKeyField]);
     const max = newest.get(pk);
     const authority = groups.find((g) => g.entity.field === e.contract.partitionKeyField);
-    const forgotten = max !== undefined && t < max - (authority?.allowedLatenessMs ?? 0) - RECENT_MARGIN_MS;
+    // As the processor: judged by the start of the event's second (an event is its id within it).
+    const second = Math.floor(t / 1000) * 1000;
+    const forgotten =
+      max !== undefined && second < max - (authority?.allowedLatenessMs ?? 0) - RECENT_MARGIN_MS;
     if (seen.has(key) && !forgotten) {
       counts.duplicates++;
       continue;

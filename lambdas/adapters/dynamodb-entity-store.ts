@@ -93,7 +93,8 @@ export class DynamoDbEntityStore implements EntityStore {
       if (!item) return undefined;
       let entity = stored.get(pk);
       if (!entity) {
-        entity = toStored(item);
+        // An id bucket by the key asked for, never by what its pk looks like.
+        entity = toStored(item, k.group.endsWith('/ids'));
         stored.set(pk, entity);
       }
       return entity;
@@ -272,8 +273,8 @@ function bucketToStored(item: Record<string, unknown>): StoredEntity {
   return { state, version: 0 };
 }
 
-function toStored(item: Record<string, unknown>): StoredEntity {
-  if (String(item.pk).includes('/ids#')) return bucketToStored(item);
+function toStored(item: Record<string, unknown>, bucket: boolean): StoredEntity {
+  if (bucket) return bucketToStored(item);
   const tl = JSON.parse(String(item.tl ?? '{}')) as Partial<Pick<EntityState, 'maxEventTime' | 'tiles'>>;
   const dd = JSON.parse(String(item.dd ?? '{}')) as Partial<
     Pick<EntityState, 'checkpoints' | 'recent' | 'floor' | 'ep'>

@@ -31,6 +31,24 @@ export class InMemoryEntityStore implements EntityStore {
    */
   readonly items = new Map<string, StoredEntity & { readonly json: string; readonly expiresAt: number }>();
   writes = 0;
+  /** Id buckets deleted by their TTL (with a clock). */
+  expired = 0;
+  /**
+   * With a wall clock, id buckets past their `expiresAt` are deleted when next touched, as by
+   * DynamoDB's TTL (entity items' TTL is in event time: tests that need it delete them themselves).
+   */
+  constructor(private readonly options: { readonly bucketClock?: () => number } = {}) {}
+
+  private live(key: string) {
+    const item = this.items.get(key);
+    const now = this.options.bucketClock?.();
+    if (item && now !== undefined && key.includes('/ids#') && item.expiresAt * 1000 < now) {
+      this.items.delete(key);
+      this.expired++;
+      return undefined;
+    }
+    return item;
+  }
   /** Billed like DynamoDB, in units of 1 KB, with the JSON of the state standing in for the item. */
   readonly writeUnits = {
     unitBytes: 1024,
@@ -42,13 +60,13 @@ export class InMemoryEntityStore implements EntityStore {
     // A copy, as a real store returns: callers must not share state with the store. JSON, as the
     // DynamoDB adapter stores the state (so a value JSON cannot keep would show here too).
     return keys.map((k) => {
-      const item = this.items.get(entityKeyOf(k));
+      const item = this.live(entityKeyOf(k));
       return item ? { state: JSON.parse(item.json) as EntityState, version: item.version } : undefined;
     });
   }
   async save(writes: readonly EntityWrite[]): Promise<SaveResult[]> {
     return writes.map((w) => {
-      const current = this.items.get(entityKeyOf(w.key));
+      const current = this.live(entityKeyOf(w.key));
       if ((current?.version ?? 0) !== w.expectedVersion) return 'conflict';
       this.writes++;
       this.items.set(entityKeyOf(w.key), {
@@ -64,7 +82,7 @@ export class InMemoryEntityStore implements EntityStore {
   async addIds(writes: readonly IdBucketWrite[]): Promise<PutResult[]> {
     return writes.map((w) => {
       const key = entityKeyOf(w.key);
-      const current = this.items.get(key);
+      const current = this.live(key);
       const state = current ? (JSON.parse(current.json) as EntityState) : emptyState();
       for (const [id, entry] of Object.entries(w.entries)) remember(state, id, entry);
       this.writes++;

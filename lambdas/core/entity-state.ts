@@ -60,11 +60,18 @@ export const RECENT_MARGIN_MS = 10 * 60_000;
 
 /**
  * True once an event remembered at event time `t` is past the horizon: a retry of it is decided as
- * if its id had never been seen (it can only be late), whether or not pruning dropped it yet.
+ * if its id had never been seen (it can only be late), whether or not pruning dropped it yet. Judged
+ * by the start of its second, as an event is its id within that second: all copies of one event
+ * leave the horizon together, wherever in the second the horizon line falls.
  */
-export const isForgotten = (state: EntityState, group: FeatureGroup, t: number): boolean =>
-  (state.maxEventTime !== null && t < state.maxEventTime - group.allowedLatenessMs - RECENT_MARGIN_MS) ||
-  (state.floor !== undefined && t < state.floor);
+export function isForgotten(state: EntityState, group: FeatureGroup, t: number): boolean {
+  const second = Math.floor(t / 1000) * 1000;
+  return (
+    (state.maxEventTime !== null &&
+      second < state.maxEventTime - group.allowedLatenessMs - RECENT_MARGIN_MS) ||
+    (state.floor !== undefined && second < state.floor)
+  );
+}
 
 /**
  * The decision remembered under an event id (or retry key), if any. Event ids are producer data and

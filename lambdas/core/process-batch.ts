@@ -293,24 +293,31 @@ export async function processBatch(
           if (!changed) expireMovedIds(state, authority, now);
           changed = true;
           advanceCheckpoint(state, c);
-          // Past the id horizon an event counts as never seen (pruned or not yet): it can only be late.
-          const forgotten = isForgotten(state, authority, c.event.eventTime);
-          if (seen && !forgotten) {
-            info.set(c.recordId, { kind: 'duplicate', owner: seen.r });
-            continue;
+          let lateGroups: readonly string[];
+          if (own) {
+            // Its own decision, though the entity has no checkpoint for it (one lost since, to an
+            // erasure or the item's TTL, while the id lived on in a bucket): never its own duplicate.
+            lateGroups = own.lg ?? [];
+          } else {
+            // Past the id horizon an event counts as never seen (pruned or not yet): it can only be late.
+            const forgotten = isForgotten(state, authority, c.event.eventTime);
+            if (seen && !forgotten) {
+              info.set(c.recordId, { kind: 'duplicate', owner: seen.r });
+              continue;
+            }
+            // A forgotten event (past the id horizon or below the floor) is late everywhere.
+            lateGroups = c.groups
+              .filter((g) => forgotten || isLate(state, g, c.event.eventTime))
+              .map((g) => g.name);
+            // The id's own entry is written once, by its first record within the horizon, and never
+            // overwritten: a redelivered duplicate of it must still read its owner there.
+            const id = forgotten ? retryKey(eventId, c.recordId) : eventId;
+            remember(state, secondKey(id, c.event.eventTime), {
+              r: c.recordId,
+              t: c.event.eventTime,
+              ...(lateGroups.length ? { lg: lateGroups } : {}),
+            });
           }
-          // A forgotten event (past the id horizon or below the floor) is late everywhere.
-          const lateGroups = c.groups
-            .filter((g) => forgotten || isLate(state, g, c.event.eventTime))
-            .map((g) => g.name);
-          // The id's own entry is written once, by its first record within the horizon, and never
-          // overwritten: a redelivered duplicate of it must still read its owner there.
-          const id = forgotten ? retryKey(eventId, c.recordId) : eventId;
-          remember(state, secondKey(id, c.event.eventTime), {
-            r: c.recordId,
-            t: c.event.eventTime,
-            ...(lateGroups.length ? { lg: lateGroups } : {}),
-          });
           if (!lateGroups.includes(authority.name)) applyEvent(state, authority, c);
           info.set(c.recordId, { kind: 'owner', lateGroups });
         }

@@ -42,6 +42,11 @@ export interface StreamScenario {
   readonly calmBatchSize: number;
   /** After everything, replay every shard from its start (all checkpoints lost). */
   readonly finalReplay: boolean;
+  /**
+   * Consumer stalls: before invocation i, the wall clock falls `stallsMs[i]` further behind the
+   * records' arrival (lag that never catches up), up to a day and a half each.
+   */
+  readonly stallsMs: readonly number[];
 }
 
 // --- what producers send -------------------------------------------------------------------
@@ -282,6 +287,13 @@ export function streamScenario(shape: ScenarioShape): fc.Arbitrary<StreamScenari
       schedule: fc.array(delivery, { maxLength: 40, size: 'max' }),
       calmBatchSize: fc.integer({ min: 1, max: 50 }),
       finalReplay: fc.boolean(),
+      stallsMs: fc.array(
+        fc.oneof(
+          { weight: 9, arbitrary: fc.constant(0) },
+          { weight: 1, arbitrary: fc.integer({ min: 0, max: 36 * 3_600_000 }) },
+        ),
+        { maxLength: 40 },
+      ),
     })
     .map(({ raw, shardCount, reshard, ...rest }) => {
       const sent = toSent(raw);
@@ -309,7 +321,13 @@ export function describeScenario(s: StreamScenario): string {
   );
   return [
     `groups: ${s.groups.map((g) => g.name).join(', ')}; parallelization ${s.parallelizationFactor}; ` +
-      `calm batch size ${s.calmBatchSize}; final replay ${s.finalReplay}`,
+      `calm batch size ${s.calmBatchSize}; final replay ${s.finalReplay}; ` +
+      `stalls ${
+        s.stallsMs
+          .filter((x) => x > 0)
+          .map((x) => `${Math.round(x / 3_600_000)}h`)
+          .join(', ') || 'none'
+      }`,
     ...lines,
     ...shards,
     ...s.schedule.map((d, i) => `delivery ${i}: ${JSON.stringify(d)}`),

@@ -428,6 +428,59 @@ describe('processBatch with a very hot entity', () => {
     expect(events.map((e) => placeOf(inner, e))).toEqual(events.map(() => 'item'));
   });
 
+  it('lets all copies of one event leave the horizon together, wherever in their second its line falls', async () => {
+    const entities = new InMemoryEntityStore();
+    const laxMerchant = { ...merchant, allowedLatenessMs: 3 * 3_600_000 };
+    const deps: ProcessorDeps = {
+      contracts,
+      groupsFedBy: () => [customer, laxMerchant],
+      entities,
+      offline: new InMemoryOfflineSink(),
+      sideOutput: new InMemorySideOutput(),
+      sleep: async () => {},
+    };
+    const original = transaction({ eventTime: iso(BASE_TIME) });
+    await processBatch(inputRecords([envelope(original)]), deps);
+    // The customer's newest event puts its id horizon 500 ms into the original's second.
+    const horizon = customer.allowedLatenessMs + 10 * 60_000;
+    const arrivalTime = BASE_TIME + 500 + horizon;
+    const newest = await processBatch(
+      inputRecords([envelope(transaction({ eventTime: iso(BASE_TIME + 500 + horizon) }))], {
+        firstSequence: FIRST_SEQUENCE + 1000n,
+        arrivalTime,
+      }),
+      deps,
+    );
+    expect(newest.counts.applied).toBe(1);
+    const copy = { ...original, eventTime: iso(BASE_TIME + 700) }; // the same event: same id, same second
+    const result = await processBatch(
+      inputRecords([envelope(copy)], { firstSequence: FIRST_SEQUENCE + 2000n, arrivalTime }),
+      deps,
+    );
+    expect(result.counts).toEqual({ applied: 0, duplicate: 0, quarantined: 0, late: 1 });
+    expect(
+      (deps.offline as InMemoryOfflineSink).rows('merchant').filter((r) => r.eventId === original.eventId),
+    ).toHaveLength(1);
+  });
+
+  it('never makes a record its own duplicate when its entity lost the checkpoint but its id lives on in a bucket', async () => {
+    const inner = new InMemoryEntityStore();
+    const store: EntityStore = {
+      load: (keys, options) => inner.load(keys, options),
+      save: (writes) => inner.save(writes),
+      addIds: (writes) => inner.addIds(writes),
+      writeUnits: { unitBytes: 1, sizeOf: inner.writeUnits.sizeOf },
+    };
+    const { deps } = setUp(customer, store);
+    const records = inputRecords([envelope(transaction({ eventTime: iso(BASE_TIME) }))]);
+    await processBatch(records, deps);
+    await processBatch(next(), deps); // the first id moves to its bucket
+    expect(Object.keys(bucketOf(inner, BASE_TIME)?.recent ?? {})).toHaveLength(1);
+    inner.items.delete('customer#cus_0001'); // erased, or expired, without its bucket
+    const again = await processBatch(records, deps);
+    expect(again.counts).toEqual({ applied: 1, duplicate: 0, quarantined: 0, late: 0 });
+  });
+
   it('raises the floor above moved ids only before their buckets can expire: after a week-long stall, not a day-long one', async () => {
     const inner = new InMemoryEntityStore();
     // Billed by the byte: every settled id leaves the item at the next batch.
