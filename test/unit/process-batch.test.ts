@@ -275,6 +275,17 @@ describe('processBatch with a very hot entity', () => {
   const count1h = (entities: InMemoryEntityStore, at: number) =>
     evaluateWindows(customer, entities.state('customer', 'cus_0001')?.tiles ?? {}, at).txn_count_1h;
 
+  /** A store billed by the byte: every settled id leaves the item at the entity's next batch. */
+  const byteBilled = () => {
+    const inner = new InMemoryEntityStore();
+    const store: EntityStore = {
+      load: (keys, options) => inner.load(keys, options),
+      save: (writes) => inner.save(writes),
+      addIds: (writes) => inner.addIds(writes),
+      writeUnits: { unitBytes: 1, sizeOf: inner.writeUnits.sizeOf },
+    };
+    return { inner, store };
+  };
   const settle = async (deps: ProcessorDeps) => {
     const events = Array.from({ length: 25 }, (_, i) =>
       transaction({ eventTime: iso(BASE_TIME + i * 1000) }),
@@ -464,13 +475,7 @@ describe('processBatch with a very hot entity', () => {
   });
 
   it('never makes a record its own duplicate when its entity lost the checkpoint but its id lives on in a bucket', async () => {
-    const inner = new InMemoryEntityStore();
-    const store: EntityStore = {
-      load: (keys, options) => inner.load(keys, options),
-      save: (writes) => inner.save(writes),
-      addIds: (writes) => inner.addIds(writes),
-      writeUnits: { unitBytes: 1, sizeOf: inner.writeUnits.sizeOf },
-    };
+    const { inner, store } = byteBilled();
     const { deps } = setUp(customer, store);
     const records = inputRecords([envelope(transaction({ eventTime: iso(BASE_TIME) }))]);
     await processBatch(records, deps);
@@ -482,14 +487,7 @@ describe('processBatch with a very hot entity', () => {
   });
 
   it('raises the floor above moved ids only before their buckets can expire: after a week-long stall, not a day-long one', async () => {
-    const inner = new InMemoryEntityStore();
-    // Billed by the byte: every settled id leaves the item at the next batch.
-    const store: EntityStore = {
-      load: (keys, options) => inner.load(keys, options),
-      save: (writes) => inner.save(writes),
-      addIds: (writes) => inner.addIds(writes),
-      writeUnits: { unitBytes: 1, sizeOf: inner.writeUnits.sizeOf },
-    };
+    const { inner, store } = byteBilled();
     const { deps } = setUp(customer, store);
     const HOUR = 3_600_000;
     const DAY = 24 * HOUR;
