@@ -54,6 +54,33 @@ describe.each(implementations)('EntityStore contract: %s', (_, create) => {
     expect(got).toEqual({ state: state(10), version: 1 });
   });
 
+  it('adds decisions to an id bucket blindly and idempotently, and reads them back, odd ids included', async () => {
+    const bucket = { group: 'customer/ids', entityId: `cus_b001@${BASE_TIME}` };
+    const a = { r: 'shardId-000000000000:1', t: BASE_TIME + 1 };
+    const b = { r: 'shardId-000000000000:2', t: BASE_TIME + 2, lg: ['customer', 'merchant'] };
+    const add = store.addIds?.bind(store);
+    if (!add) throw new Error('the store has no id buckets');
+    expect(await add([{ key: bucket, entries: { evt_a: a }, expiresAt: expiresAt() }])).toEqual(['stored']);
+    const odd: Record<string, typeof a> = {};
+    Object.defineProperty(odd, '__proto__', {
+      value: b,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+    expect(
+      await add([
+        { key: bucket, entries: odd, expiresAt: expiresAt() },
+        { key: bucket, entries: { evt_a: a }, expiresAt: expiresAt() }, // again: harmless
+      ]),
+    ).toEqual(['stored', 'stored']);
+    const [got] = await store.load([bucket]);
+    const recent = got?.state.recent ?? {};
+    expect(Object.keys(recent).sort()).toEqual(['__proto__', 'evt_a']);
+    expect(Object.getOwnPropertyDescriptor(recent, '__proto__')?.value).toEqual(b);
+    expect(recent.evt_a).toEqual(a);
+  });
+
   it('refuses a write based on a stale version, as a conflict', async () => {
     await store.save([{ key: key('cus_a002'), state: state(1), expectedVersion: 0, expiresAt: expiresAt() }]);
     expect(
