@@ -10,6 +10,7 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { emptyState } from '../core/entity-state.js';
+import { isIdBucketGroup } from '../core/id-buckets.js';
 import type {
   EntityKey,
   EntityState,
@@ -94,7 +95,7 @@ export class DynamoDbEntityStore implements EntityStore {
       let entity = stored.get(pk);
       if (!entity) {
         // An id bucket by the key asked for, never by what its pk looks like.
-        entity = toStored(item, k.group.endsWith('/ids'));
+        entity = toStored(item, isIdBucketGroup(k.group));
         stored.set(pk, entity);
       }
       return entity;
@@ -239,19 +240,20 @@ function itemOf(w: EntityWrite): Record<string, unknown> {
   return item;
 }
 
+/** DynamoDB's size of a number (its decimal text): about one byte per two significant digits, plus one. */
+export function numberBytes(n: string): number {
+  const digits = n.replace(/^[-+]?0*/, '').replace(/[.eE].*$|0+$/, '').length || 1;
+  return Math.ceil(digits / 2) + 1;
+}
+
 /** DynamoDB's item size: UTF-8 bytes of names and strings, numbers by significant digits, 1 per boolean. */
 function plainItemBytes(item: Record<string, unknown>): number {
   let total = 0;
   for (const [name, value] of Object.entries(item)) {
     total += Buffer.byteLength(name);
     if (typeof value === 'string') total += Buffer.byteLength(value);
-    else if (typeof value === 'number') {
-      const digits =
-        String(Math.abs(value))
-          .replace(/^0*/, '')
-          .replace(/[.eE].*$|0+$/, '').length || 1;
-      total += Math.ceil(digits / 2) + 1;
-    } else total += 1;
+    else if (typeof value === 'number') total += numberBytes(String(value));
+    else total += 1;
   }
   return total;
 }

@@ -65,7 +65,7 @@ export const RECENT_MARGIN_MS = 10 * 60_000;
  * leave the horizon together, wherever in the second the horizon line falls.
  */
 export function isForgotten(state: EntityState, group: FeatureGroup, t: number): boolean {
-  const second = Math.floor(t / 1000) * 1000;
+  const second = eventSecond(t);
   return (
     (state.maxEventTime !== null &&
       second < state.maxEventTime - group.allowedLatenessMs - RECENT_MARGIN_MS) ||
@@ -96,6 +96,9 @@ export function remember(state: EntityState, key: string, entry: RecentEvent): v
   else state.recent[key] = entry;
 }
 
+/** The start of the second of event time `t`: an event is its id within that second. */
+export const eventSecond = (t: number): number => Math.floor(t / 1000) * 1000;
+
 /** Where a record decided past the id horizon keeps its decision (the id's own entry is never overwritten). */
 export const retryKey = (eventId: string, recordId: string): string => `${eventId}@${recordId}`;
 
@@ -105,11 +108,14 @@ export const retryKey = (eventId: string, recordId: string): string => `${eventI
  * before 2026-11-26 hold unqualified keys, read as the id of the entry's own second.
  */
 export const secondKey = (key: string, eventTime: number): string =>
-  `~${Math.floor(eventTime / 1000)}~${key}`;
+  `~${eventSecond(eventTime) / 1000}~${key}`;
 
 /** The id (or retry key) of an entity item's key, without its second. */
 export const unqualified = (key: string): string =>
   key.startsWith('~') ? key.slice(key.indexOf('~', 1) + 1) : key;
+
+/** The event id an entity item's key is for (a retry key's too). */
+export const eventIdOfKey = (key: string): string => unqualified(key).split('@')[0] as string;
 
 /**
  * Drops tiles no window reaches and forgotten event ids, except the ids of `keep` (the records of
@@ -118,7 +124,7 @@ export const unqualified = (key: string): string =>
 export function pruneState(state: EntityState, group: FeatureGroup, keep?: ReadonlySet<string>): void {
   if (state.maxEventTime === null) return;
   pruneTiles(state.tiles, tilePlan(group), state.maxEventTime);
-  const kept = (key: string) => keep?.has(unqualified(key).split('@')[0] as string) ?? false;
+  const kept = (key: string) => keep?.has(eventIdOfKey(key)) ?? false;
   for (const [key, seen] of Object.entries(state.recent)) {
     if (!kept(key) && isForgotten(state, group, seen.t)) delete state.recent[key];
   }
@@ -141,7 +147,7 @@ export function pruneState(state: EntityState, group: FeatureGroup, keep?: Reado
  * second of its event time, so every event of that second is then decided late, never applied twice.
  */
 export function raiseFloor(state: EntityState, t: number): void {
-  const above = Math.floor(t / 1000) * 1000 + 1000;
+  const above = eventSecond(t) + 1000;
   state.floor = Math.max(state.floor ?? above, above);
 }
 

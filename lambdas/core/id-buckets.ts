@@ -25,14 +25,18 @@
  * applied twice.
  */
 import type { FeatureGroup } from '../../schemas/index.js';
-import { perDefinition } from '../../schemas/per-definition.js';
-import { RECENT_MARGIN_MS, raiseFloor, remember, secondKey, unqualified } from './entity-state.js';
+import {
+  eventSecond,
+  RECENT_MARGIN_MS,
+  raiseFloor,
+  remember,
+  secondKey,
+  unqualified,
+} from './entity-state.js';
 import { entityKeyOf } from './latest-values.js';
 import type { EntityKey, EntityState, EntityStore, RecentEvent } from './ports.js';
 import { isFailed } from './ports.js';
 
-/** Event time covered by one bucket. */
-export const ID_BUCKET_MS = 1_000;
 /** Moves are logged by epochs of this length (a few entries per entity at most). */
 export const ID_EPOCH_MS = 2 * 24 * 3_600_000;
 /**
@@ -43,14 +47,17 @@ export const ID_BUCKET_SLACK_MS = 8 * 24 * 3_600_000;
 /** How long before an epoch's first bucket can expire the floor rises above it (batches take seconds). */
 const EXPIRY_SAFETY_MS = 3_600_000;
 
+/** A bucket covers one second of event time: the second an event's identity is taken within. */
+export const idBucketStart = eventSecond;
+
 /** The group name under which a group's id buckets are stored (never a feature group's name: `/` is not allowed there). */
-export const idBucketGroup = perDefinition((group: FeatureGroup): string => `${group.name}/ids`);
+const idBucketGroup = (group: string): string => `${group}/ids`;
 
-export const idBucketStart = (eventTime: number): number =>
-  Math.floor(eventTime / ID_BUCKET_MS) * ID_BUCKET_MS;
+/** True for the group name of id buckets (so a store reads such an item as a bucket). */
+export const isIdBucketGroup = (group: string): boolean => group.endsWith('/ids');
 
-/** The bucket holding the ids of one entity's events in the second starting at `start` (idBucketStart). */
-export const idBucketKey = (group: FeatureGroup, entityId: string, start: number): EntityKey => ({
+/** The bucket holding the ids of one entity of `group` in the second starting at `start` (idBucketStart). */
+export const idBucketKey = (group: string, entityId: string, start: number): EntityKey => ({
   group: idBucketGroup(group),
   entityId: `${entityId}@${start}`,
 });
@@ -101,16 +108,13 @@ export function idsToMove(
   group: FeatureGroup,
   key: EntityKey,
   state: EntityState,
-  settled: readonly string[],
+  settled: readonly (readonly [string, RecentEvent])[],
   store: EntityStore,
   now: number,
 ): IdMove[] {
   const units = store.writeUnits;
   if (!units || !store.addIds || settled.length === 0) return [];
-  const movable = settled
-    .filter((k) => Object.hasOwn(state.recent, k))
-    .map((k) => [k, state.recent[k] as RecentEvent] as const)
-    .sort(([ka, a], [kb, b]) => a.t - b.t || (ka < kb ? -1 : 1));
+  const movable = [...settled].sort(([ka, a], [kb, b]) => a.t - b.t || (ka < kb ? -1 : 1));
   // The units the item needs with what cannot move (its events' tiles, this batch's ids) are paid
   // anyway: movable ids stay in what those units leave, less a margin for the next events' tiles.
   const size = units.sizeOf(key, state);
@@ -123,7 +127,7 @@ export function idsToMove(
   const moves = new Map<string, IdMove>();
   for (const [k, entry] of movable) {
     if (excess <= 0) break;
-    const bucket = idBucketKey(group, key.entityId, idBucketStart(entry.t));
+    const bucket = idBucketKey(group.name, key.entityId, idBucketStart(entry.t));
     const id = entityKeyOf(bucket);
     let move = moves.get(id);
     if (!move) {

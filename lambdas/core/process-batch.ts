@@ -46,6 +46,7 @@ import {
   alreadyProcessed,
   applyEvent,
   type EntityRecord,
+  eventIdOfKey,
   expiresAt,
   isForgotten,
   isLate,
@@ -54,7 +55,6 @@ import {
   remember,
   retryKey,
   secondKey,
-  unqualified,
 } from './entity-state.js';
 import { expireMovedIds, type IdMove, idBucketKey, idBucketStart, idsToMove, moveIds } from './id-buckets.js';
 import { entityKeyOf } from './latest-values.js';
@@ -236,7 +236,7 @@ export async function processBatch(
         const start = idBucketStart(c.event.eventTime);
         let id = bySecond.get(start);
         if (id === undefined) {
-          const bucket = idBucketKey(authority, key.entityId, start);
+          const bucket = idBucketKey(authority.name, key.entityId, start);
           id = entityKeyOf(bucket);
           bySecond.set(start, id);
           keys.push(bucket);
@@ -328,14 +328,12 @@ export async function processBatch(
           // Ids move before pruning: an id a bucket can take is not evicted (which raises the floor).
           // Not the ids of this batch's records (a redelivery of them reads them here, as pruning
           // keeps them), nor ids past the horizon (pruning drops them).
-          const movable = settled.filter((k) => {
+          const movable: [string, RecentEvent][] = [];
+          for (const k of settled) {
             const entry = recentEntry(state, k);
-            return (
-              entry !== undefined &&
-              !batchIds.has(unqualified(k).split('@')[0] as string) &&
-              !isForgotten(state, authority, entry.t)
-            );
-          });
+            if (entry && !batchIds.has(eventIdOfKey(k)) && !isForgotten(state, authority, entry.t))
+              movable.push([k, entry]);
+          }
           const moved = idsToMove(authority, key, state, movable, deps.entities, now);
           if (moved.length > 0) moves.set(out, moved);
           pruneState(state, authority, batchIds);

@@ -6,7 +6,7 @@ import { DeleteItemCommand, DynamoDBClient, type DynamoDBClientConfig } from '@a
 import { mapWithConcurrency } from '../../lambdas/adapters/concurrency.js';
 import { entityItemKey } from '../../lambdas/adapters/dynamodb-entity-store.js';
 import { isConditionalCheckFailed } from '../../lambdas/adapters/errors.js';
-import { idBucketStart } from '../../lambdas/core/id-buckets.js';
+import { idBucketKey, idBucketStart } from '../../lambdas/core/id-buckets.js';
 import type { EntityKey } from '../../lambdas/core/ports.js';
 import { ErasureError } from '../errors.js';
 
@@ -45,9 +45,7 @@ export class DynamoDbOnlineEraser implements OnlineEraser {
     const out: OnlineErased[] = [];
     for (const key of keys) {
       const itemDeleted = await this.delete(entityItemKey(key), `the ${key.group} item`);
-      const buckets = seconds.map((start) =>
-        entityItemKey({ group: `${key.group}/ids`, entityId: `${key.entityId}@${start}` }),
-      );
+      const buckets = seconds.map((start) => entityItemKey(idBucketKey(key.group, key.entityId, start)));
       const deleted = await mapWithConcurrency(buckets, 16, (pk) =>
         this.delete(pk, `an id bucket of the ${key.group} item`),
       );

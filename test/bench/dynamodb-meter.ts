@@ -4,6 +4,7 @@
  * and the item size rules DynamoDB bills by (developer guide, "Item sizes and formats").
  */
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { numberBytes } from '../../lambdas/adapters/dynamodb-entity-store.js';
 
 /**
  * An item's size as DynamoDB counts it: attribute names plus values. Strings and binaries by their
@@ -14,11 +15,6 @@ export function itemBytes(item: Record<string, AttributeValue>): number {
   let total = 0;
   for (const [name, value] of Object.entries(item)) total += Buffer.byteLength(name) + valueBytes(value);
   return total;
-}
-
-function numberBytes(n: string): number {
-  const digits = n.replace(/^[-+]?0*/, '').replace(/[.eE].*$|0+$/, '').length || 1;
-  return Math.ceil(digits / 2) + 1;
 }
 
 function valueBytes(v: AttributeValue): number {
