@@ -4,6 +4,7 @@
  */
 import { featureGroupsByName } from '../../schemas/index.js';
 import { emptyState, remember } from '../core/entity-state.js';
+import { isIdBucketGroup } from '../core/id-buckets.js';
 import { entityKeyOf } from '../core/latest-values.js';
 import {
   type EntityKey,
@@ -39,10 +40,11 @@ export class InMemoryEntityStore implements EntityStore {
    */
   constructor(private readonly options: { readonly bucketClock?: () => number } = {}) {}
 
-  private live(key: string) {
+  private live(k: EntityKey) {
+    const key = entityKeyOf(k);
     const item = this.items.get(key);
     const now = this.options.bucketClock?.();
-    if (item && now !== undefined && key.includes('/ids#') && item.expiresAt * 1000 < now) {
+    if (item && now !== undefined && isIdBucketGroup(k.group) && item.expiresAt * 1000 < now) {
       this.items.delete(key);
       this.expired++;
       return undefined;
@@ -60,13 +62,13 @@ export class InMemoryEntityStore implements EntityStore {
     // A copy, as a real store returns: callers must not share state with the store. JSON, as the
     // DynamoDB adapter stores the state (so a value JSON cannot keep would show here too).
     return keys.map((k) => {
-      const item = this.live(entityKeyOf(k));
+      const item = this.live(k);
       return item ? { state: JSON.parse(item.json) as EntityState, version: item.version } : undefined;
     });
   }
   async save(writes: readonly EntityWrite[]): Promise<SaveResult[]> {
     return writes.map((w) => {
-      const current = this.live(entityKeyOf(w.key));
+      const current = this.live(w.key);
       if ((current?.version ?? 0) !== w.expectedVersion) return 'conflict';
       this.writes++;
       this.items.set(entityKeyOf(w.key), {
@@ -82,7 +84,7 @@ export class InMemoryEntityStore implements EntityStore {
   async addIds(writes: readonly IdBucketWrite[]): Promise<PutResult[]> {
     return writes.map((w) => {
       const key = entityKeyOf(w.key);
-      const current = this.live(key);
+      const current = this.live(w.key);
       const state = current ? (JSON.parse(current.json) as EntityState) : emptyState();
       for (const [id, entry] of Object.entries(w.entries)) remember(state, id, entry);
       this.writes++;
