@@ -4,7 +4,8 @@
  * `event_time`, `event_id`, `ingestion_time`, `contract_version`, the TTL attribute `expires_at`
  * and `version`; the tiles and the watermark are the JSON attribute `tl` (what a window lookup
  * reads), the per-shard checkpoints and recent event ids the JSON attribute `dd` (only the
- * processor reads it: for a hot entity it is most of the item).
+ * processor reads it), both in the compact layout of entity-item-codec.ts (a write is billed by
+ * the item's bytes).
  * A save is one PutItem on `attribute_not_exists(pk)` (new) or `version = :read` (optimistic concurrency).
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
@@ -24,6 +25,7 @@ import type {
   StoredEntity,
 } from '../core/ports.js';
 import { mapWithConcurrency } from './concurrency.js';
+import { decodeIds, decodeTiles, encodeIds, encodeTiles } from './entity-item-codec.js';
 import { asError, isConditionalCheckFailed, OnlineStoreError } from './errors.js';
 
 export interface DynamoDbEntityStoreProps {
@@ -38,10 +40,6 @@ export interface DynamoDbEntityStoreProps {
 const BATCH_GET_MAX = 100;
 /** What every projected read includes besides the requested values. */
 const PROJECTED_META = ['pk', 'version', 'event_time', 'event_id', 'ingestion_time', 'contract_version'];
-const hasAny = (o: object): boolean => {
-  for (const _ in o) return true;
-  return false;
-};
 
 /** Attributes that are not latest feature values (`group` and `entity_id`: items written before 2026-11-26). */
 const META = new Set([
@@ -224,9 +222,8 @@ function itemOf(w: EntityWrite): Record<string, unknown> {
     pk: entityItemKey(w.key),
     version: w.expectedVersion + 1,
     expires_at: w.expiresAt,
-    tl: JSON.stringify({ maxEventTime, tiles }),
-    // JSON leaves out what is undefined: no ids (the usual case, as they live in id buckets), floor, ep.
-    dd: JSON.stringify({ checkpoints, recent: hasAny(recent) ? recent : undefined, floor, ep }),
+    tl: encodeTiles({ maxEventTime, tiles }),
+    dd: encodeIds({ checkpoints, recent, floor, ep }),
     ...(latest
       ? {
           event_time: latest.eventTime,
@@ -277,19 +274,14 @@ function bucketToStored(item: Record<string, unknown>): StoredEntity {
 
 function toStored(item: Record<string, unknown>, bucket: boolean): StoredEntity {
   if (bucket) return bucketToStored(item);
-  const tl = JSON.parse(String(item.tl ?? '{}')) as Partial<Pick<EntityState, 'maxEventTime' | 'tiles'>>;
-  const dd = JSON.parse(String(item.dd ?? '{}')) as Partial<
-    Pick<EntityState, 'checkpoints' | 'recent' | 'floor' | 'ep'>
-  >;
+  const { maxEventTime, tiles } = decodeTiles(item.tl === undefined ? undefined : String(item.tl));
+  const ids = decodeIds(item.dd === undefined ? undefined : String(item.dd));
   const values: Record<string, string | number | boolean | null> = {};
   for (const [k, v] of Object.entries(item)) if (!META.has(k)) values[k] = v as string | number | boolean;
   const state: EntityState = {
-    maxEventTime: tl.maxEventTime ?? null,
-    tiles: tl.tiles ?? {},
-    checkpoints: dd.checkpoints ?? {},
-    recent: dd.recent ?? {},
-    ...(dd.floor !== undefined ? { floor: dd.floor } : {}),
-    ...(dd.ep !== undefined ? { ep: dd.ep } : {}),
+    maxEventTime,
+    tiles,
+    ...ids,
     latest:
       item.event_time === undefined
         ? null

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { DynamoDbEntityStore } from '../../lambdas/adapters/dynamodb-entity-store.js';
 import { InMemoryEntityStore } from '../../lambdas/adapters/memory.js';
-import { emptyState } from '../../lambdas/core/entity-state.js';
+import { emptyState, secondKey } from '../../lambdas/core/entity-state.js';
 import type { EntityState, EntityStore } from '../../lambdas/core/ports.js';
 import { provisionTestResources } from '../support/aws-resources.js';
 import { BASE_TIME } from '../support/records.js';
@@ -20,7 +20,11 @@ const state = (amount: number | null, eventId = 'evt_1'): EntityState => ({
     '60000': [{ t: BASE_TIME, n: 2, f: { amountMinor: { c: 2, s: 30, mn: 10, mx: 20, d: ['a', 'b'] } } }],
   },
   checkpoints: { 'shardId-000000000000': '0'.repeat(100) + '1'.repeat(29) },
-  recent: { evt_1: { r: 'shardId-000000000000:1', t: BASE_TIME, lg: ['merchant'] } },
+  // One decision as the processor keeps it (its id qualified by its second) and one from before that.
+  recent: {
+    [secondKey('evt_2', BASE_TIME + 1)]: { r: 'shardId-000000000000:2', t: BASE_TIME + 1 },
+    evt_1: { r: 'shardId-000000000000:1', t: BASE_TIME, lg: ['merchant'] },
+  },
 });
 // In the future: DynamoDB Local really deletes expired items, as DynamoDB does.
 const expiresAt = () => Math.ceil(Date.now() / 1000) + 3600;

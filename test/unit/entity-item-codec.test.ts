@@ -1,0 +1,205 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { decodeIds, decodeTiles, encodeIds, encodeTiles } from '../../lambdas/adapters/entity-item-codec.js';
+import { retryKey, secondKey } from '../../lambdas/core/entity-state.js';
+import type { EntityState, RecentEvent } from '../../lambdas/core/ports.js';
+import { padSequence } from '../../lambdas/core/sequence.js';
+import type { FieldPartial, Tile, TileSet } from '../../lambdas/core/tiles.js';
+
+const T = Date.parse('2026-11-25T10:00:00.000Z');
+const SHARD = 'shardId-000000000000';
+const SEQ = '49600000000000000000000000000000000000000230';
+
+/** Producer ids, odd ones included: names of inherited properties, separators of the layout. */
+const idArb = fc.oneof(
+  fc.constantFrom('__proto__', 'constructor', 'toString', 'evt_1', 'a:b', 'x@y', '0', ''),
+  fc.stringMatching(/^[A-Za-z0-9_.:-]{1,24}$/),
+);
+const sequenceArb = fc.bigInt({ min: 1n, max: 10n ** 60n }).map(String);
+const shardArb = fc.constantFrom(SHARD, 'shardId-000000000001', 'shardId-000000000002', 's', '__proto__');
+const timeArb = fc.integer({ min: T - 8 * 86_400_000, max: T + 60_000 });
+const entryArb: fc.Arbitrary<RecentEvent> = fc.record(
+  {
+    r: fc.oneof(
+      { weight: 4, arbitrary: fc.tuple(shardArb, sequenceArb).map(([s, q]) => `${s}:${q}`) },
+      { weight: 1, arbitrary: fc.constantFrom('r1', 'no-colon', 'shard:12x', ':5', 'a:b:7') },
+    ),
+    t: timeArb,
+    lg: fc.array(fc.constantFrom('customer', 'merchant'), { maxLength: 2 }),
+  },
+  { requiredKeys: ['r', 't'] },
+);
+/** A decision under its key as the processor writes it (id or retry key, qualified by its second) or a legacy one. */
+const recentArb = fc
+  .array(fc.tuple(idArb, entryArb, fc.constantFrom('qualified', 'retry', 'legacy', 'other second')), {
+    maxLength: 12,
+  })
+  .map((list) => {
+    const recent: Record<string, RecentEvent> = {};
+    for (const [id, entry, kind] of list) {
+      const key =
+        kind === 'qualified'
+          ? secondKey(id, entry.t)
+          : kind === 'retry'
+            ? secondKey(retryKey(id, entry.r), entry.t)
+            : kind === 'legacy'
+              ? id
+              : secondKey(id, entry.t + 1000);
+      Object.defineProperty(recent, key, {
+        value: entry,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    return recent;
+  });
+const checkpointsArb = fc.array(fc.tuple(shardArb, sequenceArb), { maxLength: 3 }).map((list) => {
+  const out: Record<string, string> = {};
+  for (const [s, q] of list)
+    Object.defineProperty(out, s, {
+      value: padSequence(q),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  return out;
+});
+
+const scalarArb = fc.oneof(fc.integer({ min: -1e9, max: 1e9 }), fc.string({ maxLength: 8 }));
+const partialArb: fc.Arbitrary<FieldPartial> = fc.record(
+  {
+    c: fc.integer({ min: 0, max: 5 }),
+    s: fc.integer({ min: -1e9, max: 1e9 }),
+    mn: scalarArb,
+    mx: scalarArb,
+    lt: timeArb,
+    li: idArb,
+    lv: fc.oneof(scalarArb, fc.boolean(), fc.constant(null)),
+    d: fc.array(scalarArb, { maxLength: 4 }),
+  },
+  { requiredKeys: ['c'] },
+);
+const tileSizes = [60_000, 300_000, 3_600_000, 86_400_000];
+const tilesArb: fc.Arbitrary<TileSet> = fc
+  .array(
+    fc.tuple(
+      fc.constantFrom(...tileSizes),
+      fc.array(
+        fc.record({
+          index: fc.integer({ min: 0, max: 4 }),
+          // A start off the tile grid (never written) is kept as it is.
+          offGrid: fc.boolean(),
+          n: fc.integer({ min: 1, max: 5 }),
+          f: fc.dictionary(fc.constantFrom('amountMinor', 'merchantId', 'channel', '__proto__'), partialArb, {
+            maxKeys: 3,
+          }),
+        }),
+        { maxLength: 3 },
+      ),
+    ),
+    { maxLength: 4 },
+  )
+  .map((sizes) => {
+    const tiles: TileSet = {};
+    for (const [ms, list] of sizes)
+      tiles[String(ms)] = list.map(
+        ({ index, offGrid, n, f }): Tile => ({
+          t: Math.floor(T / ms) * ms + index * ms + (offGrid ? 7 : 0),
+          n,
+          // Half the partials counted every event of their tile (the usual case, stored without `c`).
+          f: Object.fromEntries(Object.entries(f).map(([k, p], i) => [k, { ...p, c: i % 2 ? p.c : n }])),
+        }),
+      );
+    return tiles;
+  });
+
+const stateArb: fc.Arbitrary<EntityState> = fc.record({
+  maxEventTime: fc.option(timeArb, { nil: null }),
+  latest: fc.constant(null),
+  tiles: tilesArb,
+  checkpoints: checkpointsArb,
+  recent: recentArb,
+  floor: fc.option(timeArb, { nil: undefined }),
+  ep: fc.option(fc.array(fc.record({ w: timeArb, m: timeArb }), { minLength: 1, maxLength: 3 }), {
+    nil: undefined,
+  }),
+});
+
+const roundTrip = (s: EntityState): EntityState => ({
+  latest: null,
+  ...decodeTiles(encodeTiles(s)),
+  ...decodeIds(encodeIds(s)),
+});
+/** The state without undefined members (what a store can keep of it). */
+const defined = (s: EntityState): EntityState =>
+  Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined)) as unknown as EntityState;
+/** Own entries with their keys, `__proto__` included (toEqual compares objects by own enumerable keys). */
+const entries = (o: object) => Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1));
+
+describe('entity item layout (DynamoDB tl and dd)', () => {
+  it('gives back exactly the state it was given, for any tiles, checkpoints and decisions', () => {
+    fc.assert(
+      fc.property(stateArb, (state) => {
+        const back = roundTrip(state);
+        expect(back).toEqual(defined(state));
+        expect(entries(back.recent)).toEqual(entries(state.recent));
+        expect(entries(back.checkpoints)).toEqual(entries(state.checkpoints));
+        for (const [size, list] of Object.entries(state.tiles))
+          list.forEach((tile, i) => {
+            expect(entries((back.tiles[size] as Tile[])[i]?.f ?? {})).toEqual(entries(tile.f));
+          });
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('reads the plain layout of items written before it', () => {
+    const recent = { evt_1: { r: `${SHARD}:1`, t: T, lg: ['merchant'] } };
+    const tiles = { '60000': [{ t: T, n: 2, f: { amountMinor: { c: 2, s: 30 } } }] };
+    expect(decodeTiles(JSON.stringify({ maxEventTime: T, tiles }))).toEqual({ maxEventTime: T, tiles });
+    expect(decodeTiles(JSON.stringify({ maxEventTime: null, tiles: {} }))).toEqual({
+      maxEventTime: null,
+      tiles: {},
+    });
+    const plain = { checkpoints: { [SHARD]: padSequence(SEQ) }, recent, floor: T, ep: [{ w: T, m: T }] };
+    expect(decodeIds(JSON.stringify(plain))).toEqual(plain);
+    expect(decodeIds(undefined)).toEqual({ checkpoints: {}, recent: {} });
+  });
+
+  it('stores a checkpoint and a decision without what can be rebuilt: padding, key second, shard', () => {
+    const state: EntityState = {
+      maxEventTime: T,
+      latest: null,
+      tiles: {},
+      checkpoints: { [SHARD]: padSequence(SEQ) },
+      recent: { [secondKey('evt_1', T + 123)]: { r: `${SHARD}:${SEQ}`, t: T + 123 } },
+    };
+    expect(JSON.parse(encodeIds(state))).toEqual({
+      s: [SHARD],
+      c: [SEQ],
+      i: [['evt_1', T + 123, 0, SEQ]],
+    });
+    // Under 60% of the bytes of the plain layout of the same.
+    const plain = JSON.stringify({ checkpoints: state.checkpoints, recent: state.recent });
+    expect(encodeIds(state).length).toBeLessThan(plain.length * 0.6);
+  });
+
+  it('stores tile starts by index and leaves out counts equal to the tile count', () => {
+    const tiles: TileSet = {
+      '60000': [
+        { t: 29_926_680 * 60_000, n: 3, f: { amountMinor: { c: 3, s: 30 }, channel: { c: 2, lv: 'pos' } } },
+        { t: 29_926_681 * 60_000, n: 1, f: {} },
+      ],
+    };
+    expect(JSON.parse(encodeTiles({ maxEventTime: T, tiles }))).toEqual({
+      m: T,
+      z: {
+        '60000': [
+          [29_926_680, 3, { amountMinor: { s: 30 }, channel: { c: 2, lv: 'pos' } }],
+          [29_926_681, 1],
+        ],
+      },
+    });
+  });
+});
