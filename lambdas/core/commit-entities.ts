@@ -2,13 +2,14 @@
  * Read-compute-write of entity states with optimistic concurrency: load, compute the new state
  * from what was read, save on the condition that nobody wrote in between; on a conflict, load
  * again and recompute (bounded, with jittered backoff). One write per entity per call. Companion
- * items (an authority's id buckets) are loaded with their entity at every attempt, read-only; what
- * a computation writes elsewhere it writes in `beforeSave`, which runs before the entities are saved.
+ * items (an authority's id buckets) are loaded after their entity at every attempt (which ones may
+ * depend on what the entity holds), read-only; what a computation writes elsewhere it writes in
+ * `beforeSave`, which runs before the entities are saved.
  */
 
 import { emptyState } from './entity-state.js';
 import { entityKeyOf } from './latest-values.js';
-import type { EntityKey, EntityState, EntityStore } from './ports.js';
+import type { EntityKey, EntityState, EntityStore, StoredEntity } from './ports.js';
 import { isFailed } from './ports.js';
 
 export interface Computed<D> {
@@ -29,8 +30,11 @@ export class ConflictError extends Error {
 export interface CommitOptions<D> {
   readonly maxAttempts?: number;
   readonly sleep?: (ms: number) => Promise<void>;
-  /** Items each entity's computation also reads (each belongs to one entity), loaded at every attempt. */
-  readonly companions?: (key: EntityKey) => readonly EntityKey[];
+  /**
+   * Items each entity's computation also reads (each belongs to one entity), loaded at every
+   * attempt once the entity is: `stored` is the entity as just read (undefined if never written).
+   */
+  readonly companions?: (key: EntityKey, stored: StoredEntity | undefined) => readonly EntityKey[];
   /** Writes a computation makes elsewhere, before its entity is saved; may still change the state to save. */
   readonly beforeSave?: (computed: readonly { key: EntityKey; out: Computed<D> }[]) => Promise<void>;
 }
@@ -42,7 +46,7 @@ export async function commitEntities<D>(
   keys: readonly EntityKey[],
   /**
    * May change `base`: it is the caller's own copy (a store returns copies; a conflict loads again).
-   * `companions` holds the state of every key of `options.companions(key)`, empty if never written.
+   * `companions` holds the state of every key of `options.companions(key, stored)`, empty if never written.
    */
   compute: (key: EntityKey, base: EntityState, companions: ReadonlyMap<string, EntityState>) => Computed<D>,
   expiresAt: (key: EntityKey, state: EntityState) => number,
@@ -53,28 +57,23 @@ export async function commitEntities<D>(
   const companionsOf = options.companions;
   let pending = [...keys];
   for (let attempt = 1; pending.length > 0; attempt++) {
-    const companionKeys = companionsOf ? pending.flatMap((k) => companionsOf(k)) : [];
-    let loaded: Awaited<ReturnType<EntityStore['load']>>;
-    let loadedCompanions: Awaited<ReturnType<EntityStore['load']>>;
+    let loaded: (StoredEntity | undefined)[];
+    let companionKeys: (readonly EntityKey[])[];
+    let loadedCompanions: (StoredEntity | undefined)[];
     try {
-      [loaded, loadedCompanions] = await Promise.all([
-        store.load(pending),
-        companionKeys.length > 0 ? store.load(companionKeys) : Promise.resolve([]),
-      ]);
+      loaded = await store.load(pending);
+      companionKeys = pending.map((k, i) => companionsOf?.(k, loaded[i]) ?? []);
+      const all = companionKeys.flat();
+      loadedCompanions = all.length > 0 ? await store.load(all) : [];
     } catch (error) {
       for (const k of pending) results.set(entityKeyOf(k), { ok: false, error: error as Error });
       break;
     }
-    const companionOf = new Map<string, EntityState>();
-    companionKeys.forEach((key, i) => {
-      companionOf.set(entityKeyOf(key), loadedCompanions[i]?.state ?? emptyState());
-    });
+    let next = 0;
     const computed = pending.map((key, i) => {
       const mine = new Map<string, EntityState>();
-      for (const k of companionsOf?.(key) ?? []) {
-        const id = entityKeyOf(k);
-        mine.set(id, companionOf.get(id) as EntityState);
-      }
+      for (const k of companionKeys[i] ?? [])
+        mine.set(entityKeyOf(k), loadedCompanions[next++]?.state ?? emptyState());
       return { key, stored: loaded[i], out: compute(key, loaded[i]?.state ?? emptyState(), mine) };
     });
     const toSave = computed.filter((c) => c.out.changed);

@@ -83,6 +83,21 @@ export function expireMovedIds(state: EntityState, group: FeatureGroup, now: num
   if (ep.length === 0) delete state.ep;
 }
 
+/**
+ * The last second of event time whose ids may be in one of the entity's buckets: an id of a later
+ * second is not, so its bucket need not be read. Only `idsToMove` puts ids there, and it logs each
+ * move in `ep` (`m`, the newest event time it moved) in the state saved right after the adds; an
+ * epoch leaves `ep` only as the floor rises above its ids, which puts them past the horizon anyway.
+ * An entity never stored (new, or deleted while its buckets lived on) may have any. So a stream in
+ * order reads no buckets: its events are newer than any id moved yet.
+ */
+export function lastBucketedSecond(stored: EntityState | undefined): number {
+  if (!stored) return Number.POSITIVE_INFINITY;
+  let newest = Number.NEGATIVE_INFINITY;
+  for (const { m } of stored.ep ?? []) newest = Math.max(newest, eventSecond(m));
+  return newest;
+}
+
 /** Settled ids leaving an entity item for one bucket. */
 export interface IdMove {
   readonly key: EntityKey;

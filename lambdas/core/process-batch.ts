@@ -19,7 +19,8 @@
  *    A decision is saved in the entity item with the events it decides; a later batch may move it,
  *    once settled, to the id bucket of the event's second (id-buckets.ts; a retry carries its
  *    original's event time), writing the bucket before the item that drops it. An event is its id
- *    within the second of its event time.
+ *    within the second of its event time. A record's bucket is read only if the item's move log says
+ *    ids of its second may have moved there, or if the item is gone.
  *    So that this holds whatever the batch boundaries: an id counts as seen only within the horizon
  *    (pruned yet or not), within a batch as across batches; and a batch never prunes the ids of its
  *    own records, which stay readable until a later batch changes the entity (by then, step 6, they
@@ -56,15 +57,23 @@ import {
   retryKey,
   secondKey,
 } from './entity-state.js';
-import { expireMovedIds, type IdMove, idBucketKey, idBucketStart, idsToMove, moveIds } from './id-buckets.js';
+import {
+  expireMovedIds,
+  type IdMove,
+  idBucketKey,
+  idBucketStart,
+  idsToMove,
+  lastBucketedSecond,
+  moveIds,
+} from './id-buckets.js';
 import { entityKeyOf } from './latest-values.js';
 import type {
   EntityKey,
-  EntityState,
   EntityStore,
   OfflineSink,
   RecentEvent,
   SideOutput,
+  StoredEntity,
   Tokenizer,
 } from './ports.js';
 import { isFailed } from './ports.js';
@@ -226,25 +235,19 @@ export async function processBatch(
       authority,
       candidates.filter((c) => c.authority === authority),
     );
-    // Each entity's id buckets (one per second its records fall in), and each record's, made once.
-    const bucketsOf = new Map<string, EntityKey[]>();
-    const bucketIdOf = new Map<Candidate, string>();
-    for (const [k, { key, records }] of entities) {
-      const bySecond = new Map<number, string>();
-      const keys: EntityKey[] = [];
-      for (const c of records) {
+    // The id buckets an entity's records may need (one per second they fall in), once it is read.
+    const bucketIdOf = (key: EntityKey, c: Candidate) =>
+      entityKeyOf(idBucketKey(authority.name, key.entityId, idBucketStart(c.event.eventTime)));
+    const bucketsOf = (key: EntityKey, stored: StoredEntity | undefined): EntityKey[] => {
+      const keys = new Map<number, EntityKey>();
+      const last = lastBucketedSecond(stored?.state);
+      for (const c of entities.get(entityKeyOf(key))?.records ?? []) {
         const start = idBucketStart(c.event.eventTime);
-        let id = bySecond.get(start);
-        if (id === undefined) {
-          const bucket = idBucketKey(authority.name, key.entityId, start);
-          id = entityKeyOf(bucket);
-          bySecond.set(start, id);
-          keys.push(bucket);
-        }
-        bucketIdOf.set(c, id);
+        if (start <= last && !keys.has(start))
+          keys.set(start, idBucketKey(authority.name, key.entityId, start));
       }
-      bucketsOf.set(k, keys);
-    }
+      return [...keys.values()];
+    };
     const moves = new Map<object, IdMove[]>();
     const results: Map<string, Committed<Map<string, Decision>>> = await commit(
       authority,
@@ -270,7 +273,8 @@ export async function processBatch(
           if (inItem) return inItem;
           const old = recentEntry(state, id);
           if (old && idBucketStart(old.t) === idBucketStart(t)) return old;
-          const moved = recentEntry(buckets.get(bucketIdOf.get(c) as string) as EntityState, id);
+          const bucket = buckets.get(bucketIdOf(key, c));
+          const moved = bucket && recentEntry(bucket, id);
           if (!moved || isForgotten(state, authority, moved.t)) return undefined;
           pins.set(secondKey(id, t), moved);
           return moved;
@@ -341,7 +345,7 @@ export async function processBatch(
         return out;
       },
       {
-        companions: (key) => bucketsOf.get(entityKeyOf(key)) ?? [],
+        companions: bucketsOf,
         beforeSave: (computed) => moveIds(deps.entities, authority, computed, moves, now),
       },
     );

@@ -486,6 +486,47 @@ describe('processBatch with a very hot entity', () => {
     expect(again.counts).toEqual({ applied: 1, duplicate: 0, quarantined: 0, late: 0 });
   });
 
+  it('reads every bucket of an entity it cannot read itself: a retry after the item was lost (erased, expired) is still a duplicate', async () => {
+    const { inner, store } = byteBilled();
+    const { deps } = setUp(customer, store);
+    const original = transaction({ eventTime: iso(BASE_TIME) });
+    await processBatch(inputRecords([envelope(original)]), deps);
+    await processBatch(next(), deps); // the first id moves to its bucket
+    expect(Object.keys(bucketOf(inner, BASE_TIME)?.recent ?? {})).toHaveLength(1);
+    inner.items.delete('customer#cus_0001');
+    const retry = await processBatch(
+      inputRecords([envelope(original)], { firstSequence: FIRST_SEQUENCE + 5000n }),
+      deps,
+    );
+    expect(retry.counts).toEqual({ applied: 0, duplicate: 1, quarantined: 0, late: 0 });
+  });
+
+  it('reads no bucket for events newer than every id its entity moved, and the bucket of an older one', async () => {
+    const { inner, store } = byteBilled();
+    const asked: string[] = [];
+    const counting: EntityStore = {
+      ...store,
+      load: (keys, options) => {
+        for (const k of keys) if (k.group.endsWith('/ids')) asked.push(k.entityId);
+        return store.load(keys, options);
+      },
+    };
+    const { deps } = setUp(customer, counting);
+    const original = transaction({ eventTime: iso(BASE_TIME) });
+    await processBatch(inputRecords([envelope(original)]), deps);
+    await processBatch(next(), deps); // the first id moves to its bucket
+    expect(inner.state('customer', 'cus_0001')?.ep).toHaveLength(1);
+    asked.length = 0;
+    await processBatch(next(), deps);
+    expect(asked).toEqual([]);
+    const retry = await processBatch(
+      inputRecords([envelope(original)], { firstSequence: FIRST_SEQUENCE + 5000n }),
+      deps,
+    );
+    expect(retry.counts.duplicate).toBe(1);
+    expect(asked).toEqual([`cus_0001@${BASE_TIME}`]);
+  });
+
   it('raises the floor above moved ids only before their buckets can expire: after a week-long stall, not a day-long one', async () => {
     const { inner, store } = byteBilled();
     const { deps } = setUp(customer, store);
