@@ -87,9 +87,13 @@ export function decodeTiles(json: string | undefined): Tiles {
   return { maxEventTime: raw.m ?? null, tiles };
 }
 
+/** The parsed tile, completed in place (a lookup decodes many: no copies). */
 function expandTile([index, n, partials]: CompactTile, ms: number): Tile {
-  const f: Record<string, FieldPartial> = {};
-  for (const [field, p] of Object.entries(partials ?? {})) setOwn(f, field, { c: p.c ?? n, ...p });
+  const f = (partials ?? {}) as Record<string, FieldPartial>;
+  for (const field in f) {
+    const p = f[field] as Omit<FieldPartial, 'c'> & { c?: number };
+    if (p.c === undefined) p.c = n;
+  }
   return { t: index * ms, n, f };
 }
 
