@@ -25,7 +25,7 @@ import type {
   StoredEntity,
 } from '../core/ports.js';
 import { mapWithConcurrency } from './concurrency.js';
-import { decodeIds, decodeTiles, encodeIds, encodeTiles } from './entity-item-codec.js';
+import { decodeIds, decodeTiles, encodeIds, encodeTiles, storedIdBytes } from './entity-item-codec.js';
 import { asError, isConditionalCheckFailed, OnlineStoreError } from './errors.js';
 
 export interface DynamoDbEntityStoreProps {
@@ -183,6 +183,7 @@ export class DynamoDbEntityStore implements EntityStore {
     // With a version and an expiry of realistic width: they are a few bytes of the item.
     sizeOf: (key: EntityKey, state: EntityState): number =>
       plainItemBytes(itemOf({ key, state, expectedVersion: 99_999, expiresAt: 9_999_999_999 })),
+    entryBytes: storedIdBytes,
   };
 
   private async saveOne(w: EntityWrite): Promise<SaveResult> {

@@ -103,6 +103,31 @@ const unpad = (padded: string): string =>
 const pad = (stored: string): string =>
   /^\d+$/.test(stored) ? stored.padStart(SEQUENCE_WIDTH, '0') : stored;
 
+/** What a decision keeps in `i` (its id and record's shard and sequence), if it can be kept there. */
+function compactParts(key: string, entry: RecentEvent) {
+  const id = unqualified(key);
+  const colon = entry.r.lastIndexOf(':');
+  const sequence = entry.r.slice(colon + 1);
+  if (key !== secondKey(id, entry.t) || colon < 0 || !/^\d+$/.test(sequence)) return undefined;
+  return { id, shard: entry.r.slice(0, colon), sequence };
+}
+
+const compactId = (
+  { id, sequence }: { id: string; sequence: string },
+  shardIndex: number,
+  entry: RecentEvent,
+): CompactId =>
+  entry.lg ? [id, entry.t, shardIndex, sequence, entry.lg] : [id, entry.t, shardIndex, sequence];
+
+/** The bytes a decision takes in `dd` (with its separator; in `i`, as of the item's first shard). */
+export function storedIdBytes(key: string, entry: RecentEvent): number {
+  const parts = compactParts(key, entry);
+  const json = parts
+    ? JSON.stringify(compactId(parts, 0, entry))
+    : `${JSON.stringify(key)}:${JSON.stringify(entry)}`;
+  return Buffer.byteLength(json) + 1;
+}
+
 export function encodeIds({ checkpoints, recent, floor, ep }: Ids): string {
   const shards = Object.keys(checkpoints);
   const indexOf = new Map(shards.map((s, k) => [s, k]));
@@ -110,22 +135,19 @@ export function encodeIds({ checkpoints, recent, floor, ep }: Ids): string {
   const i: CompactId[] = [];
   let u: Record<string, RecentEvent> | undefined;
   for (const [key, entry] of Object.entries(recent)) {
-    const id = unqualified(key);
-    const colon = entry.r.lastIndexOf(':');
-    const sequence = entry.r.slice(colon + 1);
-    if (key !== secondKey(id, entry.t) || colon < 0 || !/^\d+$/.test(sequence)) {
+    const parts = compactParts(key, entry);
+    if (!parts) {
       u ??= {};
       setOwn(u, key, entry);
       continue;
     }
-    const shard = entry.r.slice(0, colon);
-    let k = indexOf.get(shard);
+    let k = indexOf.get(parts.shard);
     if (k === undefined) {
-      k = shards.push(shard) - 1;
+      k = shards.push(parts.shard) - 1;
       c.push(null);
-      indexOf.set(shard, k);
+      indexOf.set(parts.shard, k);
     }
-    i.push(entry.lg ? [id, entry.t, k, sequence, entry.lg] : [id, entry.t, k, sequence]);
+    i.push(compactId(parts, k, entry));
   }
   return JSON.stringify({
     s: shards.length > 0 ? shards : undefined,

@@ -18,6 +18,7 @@ import {
   type OfflineRow,
   type OfflineSink,
   type PutResult,
+  type RecentEvent,
   rowsOf,
   type SaveResult,
   type SideOutput,
@@ -56,6 +57,9 @@ export class InMemoryEntityStore implements EntityStore {
     unitBytes: 1024,
     sizeOf: (key: EntityKey, state: EntityState): number =>
       Buffer.byteLength(entityKeyOf(key)) + Buffer.byteLength(JSON.stringify(state)),
+    // `"<key>":<entry>,` in the JSON of `recent`.
+    entryBytes: (key: string, entry: RecentEvent): number =>
+      Buffer.byteLength(JSON.stringify(key)) + Buffer.byteLength(JSON.stringify(entry)) + 2,
   };
   /** Returns whole entities whatever the projection asked (the contract allows more). */
   async load(keys: readonly EntityKey[], _options?: LoadOptions): Promise<(StoredEntity | undefined)[]> {

@@ -27,6 +27,7 @@
 import type { FeatureGroup } from '../../schemas/index.js';
 import {
   eventSecond,
+  expiresAt,
   RECENT_MARGIN_MS,
   raiseFloor,
   remember,
@@ -98,6 +99,18 @@ export function lastBucketedSecond(stored: EntityState | undefined): number {
   return newest;
 }
 
+/**
+ * When an entity item may expire (TTL, epoch seconds): by its event time (entity-state.ts
+ * `expiresAt`), and an item that moved ids not before every bucket it wrote has (plus an epoch).
+ * Were the item to go first (by its event-time TTL, under a backlog older than the group's TTL), a new
+ * item for the entity would start without the move log, read none of the buckets, and count a retry
+ * of a moved id again. Call with the wall clock of the save (after the batch's moves).
+ */
+export function itemExpiresAt(state: EntityState, group: FeatureGroup, now: number): number {
+  const own = expiresAt(state, group);
+  return state.ep ? Math.max(own, idBucketExpiresAt(group, now) + ID_EPOCH_MS / 1000) : own;
+}
+
 /** Settled ids leaving an entity item for one bucket. */
 export interface IdMove {
   readonly key: EntityKey;
@@ -106,13 +119,6 @@ export interface IdMove {
 
 /** Kept free under the write-unit boundary, for the tiles of the entity's next events. */
 const MARGIN_BYTES = 128;
-
-/** What an id adds to the entity item: `"<key>":{"r":"<r>","t":<t>,"lg":["<g>",…]},` in its JSON (all ASCII). */
-function entryBytes(key: string, entry: RecentEvent): number {
-  let n = key.length + entry.r.length + String(entry.t).length + 18;
-  if (entry.lg) for (const g of entry.lg) n += g.length + 3;
-  return entry.lg ? n + 7 : n;
-}
 
 /**
  * Takes out of the entity state the settled ids it no longer has room for, oldest first, grouped by
@@ -134,7 +140,7 @@ export function idsToMove(
   // anyway: movable ids stay in what those units leave, less a margin for the next events' tiles.
   const size = units.sizeOf(key, state);
   let movableBytes = 0;
-  for (const [k, entry] of movable) movableBytes += entryBytes(k, entry);
+  for (const [k, entry] of movable) movableBytes += units.entryBytes(k, entry);
   const fixed = size - movableBytes;
   const budget = Math.max(fixed, Math.ceil(fixed / units.unitBytes) * units.unitBytes - MARGIN_BYTES);
   let excess = size - budget;
@@ -156,7 +162,7 @@ export function idsToMove(
       configurable: true,
     });
     delete state.recent[k];
-    excess -= entryBytes(k, entry);
+    excess -= units.entryBytes(k, entry);
   }
   if (moves.size > 0) {
     // Logged by epoch: when its buckets may start to expire, and how far up the floor must then go.

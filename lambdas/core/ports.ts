@@ -116,6 +116,8 @@ export interface EntityStore {
   readonly writeUnits?: {
     readonly unitBytes: number;
     sizeOf(key: EntityKey, state: EntityState): number;
+    /** The bytes one decision (`recent[key] = entry`) takes in the stored item. */
+    entryBytes(key: string, entry: RecentEvent): number;
   };
 }
 

@@ -48,7 +48,6 @@ import {
   applyEvent,
   type EntityRecord,
   eventIdOfKey,
-  expiresAt,
   isForgotten,
   isLate,
   pruneState,
@@ -63,6 +62,7 @@ import {
   idBucketKey,
   idBucketStart,
   idsToMove,
+  itemExpiresAt,
   lastBucketedSecond,
   moveIds,
 } from './id-buckets.js';
@@ -190,6 +190,7 @@ export async function processBatch(
 
   await tokenizePii(candidates, deps.tokenizer ?? ephemeralTokenizer);
 
+  const now = (deps.now ?? Date.now)();
   const errors: Error[] = [];
   let firstFailed: string | undefined; // padded sequence number of the first record not completed
   const markFailed = (cs: readonly { paddedSequence: string }[], error: Error) => {
@@ -220,14 +221,13 @@ export async function processBatch(
       deps.entities,
       [...entities.values()].map((e) => e.key),
       compute,
-      (_, s) => expiresAt(s, group),
+      (_, s) => itemExpiresAt(s, group, now),
       { sleep: deps.sleep, ...options },
     );
     for (const [k, r] of results) if (!r.ok) markFailed(entities.get(k)?.records ?? [], r.error);
     return results;
   };
 
-  const now = (deps.now ?? Date.now)();
   // Phase A: each authority entity decides for its records (duplicate? late for which groups?) and applies its own.
   const decisions = new Map<string, Decision>();
   for (const authority of new Set(candidates.map((c) => c.authority))) {

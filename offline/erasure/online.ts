@@ -19,8 +19,8 @@ export interface OnlineErased {
 
 export interface OnlineEraser {
   /**
-   * Deletes each key's item, and its id buckets of the seconds of `eventTimes` (the entity's event
-   * times: a bucket holds the ids of one second of them).
+   * Deletes each key's id buckets of the seconds of `eventTimes` (the entity's event times: a bucket
+   * holds the ids of one second of them), then its item.
    */
   erase(keys: readonly EntityKey[], eventTimes: readonly number[]): Promise<OnlineErased[]>;
 }
@@ -44,11 +44,13 @@ export class DynamoDbOnlineEraser implements OnlineEraser {
     const seconds = [...new Set(eventTimes.map(idBucketStart))];
     const out: OnlineErased[] = [];
     for (const key of keys) {
-      const itemDeleted = await this.delete(entityItemKey(key), `the ${key.group} item`);
+      // Buckets first: a failure in between leaves the item, and a rerun finishes. (The processor
+      // reads all of an entity's buckets only while its item is missing.)
       const buckets = seconds.map((start) => entityItemKey(idBucketKey(key.group, key.entityId, start)));
       const deleted = await mapWithConcurrency(buckets, 16, (pk) =>
         this.delete(pk, `an id bucket of the ${key.group} item`),
       );
+      const itemDeleted = await this.delete(entityItemKey(key), `the ${key.group} item`);
       out.push({ itemDeleted, idBucketsDeleted: deleted.filter(Boolean).length });
     }
     return out;

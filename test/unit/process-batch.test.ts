@@ -282,7 +282,7 @@ describe('processBatch with a very hot entity', () => {
       load: (keys, options) => inner.load(keys, options),
       save: (writes) => inner.save(writes),
       addIds: (writes) => inner.addIds(writes),
-      writeUnits: { unitBytes: 1, sizeOf: inner.writeUnits.sizeOf },
+      writeUnits: { ...inner.writeUnits, unitBytes: 1 },
     };
     return { inner, store };
   };
@@ -499,6 +499,21 @@ describe('processBatch with a very hot entity', () => {
       deps,
     );
     expect(retry.counts).toEqual({ applied: 0, duplicate: 1, quarantined: 0, late: 0 });
+  });
+
+  it('keeps an item that moved ids until its buckets have expired, whatever its event times: a new item would not read them', async () => {
+    const { inner, store } = byteBilled();
+    const { deps } = setUp(customer, store);
+    // A backlog: events a month older than the wall clock, so the item's own TTL (event time + 7
+    // days) is already past, while buckets written now live for 8 days and more.
+    const at = { ...deps, now: () => BASE_TIME + 30 * 86_400_000 };
+    await processBatch(inputRecords([envelope(transaction({ eventTime: iso(BASE_TIME) }))]), at);
+    await processBatch(next(), at); // the first id moves to its bucket
+    const item = inner.items.get('customer#cus_0001');
+    const bucket = inner.items.get(`customer/ids#cus_0001@${idBucketStart(BASE_TIME)}`);
+    expect(item?.state.ep).toHaveLength(1);
+    expect(bucket).toBeDefined();
+    expect(item?.expiresAt).toBeGreaterThan(bucket?.expiresAt as number);
   });
 
   it('reads no bucket for events newer than every id its entity moved, and the bucket of an older one', async () => {
