@@ -44,14 +44,23 @@ export interface WriteRecord {
 
 const WRITES = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand']);
 
-/** Records every write request sent through the client (attach once per client). */
+/** Records every write request sent through the client, and the keys it reads (attach once per client). */
 export class WriteMeter {
   readonly writes: WriteRecord[] = [];
+  /** The partition key of every item asked for by BatchGetItem (read units are not measured). */
+  readonly reads: string[] = [];
 
   attach(client: DynamoDBClient): void {
     client.middlewareStack.add(
       (next, context) => async (args) => {
         const command = String(context.commandName ?? '');
+        if (command === 'BatchGetItemCommand') {
+          const requests = (
+            args.input as { RequestItems?: Record<string, { Keys?: Record<string, AttributeValue>[] }> }
+          ).RequestItems;
+          for (const { Keys } of Object.values(requests ?? {}))
+            for (const k of Keys ?? []) this.reads.push(k.pk?.S ?? k.id?.S ?? '');
+        }
         if (!WRITES.has(command)) return next(args);
         const input = args.input as {
           TableName?: string;

@@ -90,6 +90,8 @@ interface BatchFigures {
   readonly merchants: number;
   readonly oursWrites: readonly WriteRecord[];
   readonly baselineWrites: readonly WriteRecord[];
+  /** Keys our batch read (BatchGetItem; BatchGetItem retries of unprocessed keys count again). */
+  readonly oursReads: readonly string[];
   readonly applied: number;
 }
 
@@ -218,6 +220,7 @@ async function runScenario(
   for (let i = 0; i < warm + measured; i++) {
     const records = stream.next(BATCH);
     const o0 = oursMeter.writes.length;
+    const r0 = oursMeter.reads.length;
     const b0 = baselineMeter.writes.length;
     const runOurs = () => timed(() => processBatch(records, deps));
     const runBaseline = () => timed(() => baseline.process(records));
@@ -243,6 +246,7 @@ async function runScenario(
       merchants: oursWrites.filter((w) => w.key.startsWith('merchant#')).length,
       oursWrites,
       baselineWrites,
+      oursReads: oursMeter.reads.slice(r0),
       applied: ours.value.counts.applied,
     });
     log(
@@ -323,6 +327,10 @@ function summarise(s: Scenario) {
     boundIf1KbItems: baseline / (customers + merchants),
     // The issue's formula: events x (2 + groups x item WCU) / (distinct x item WCU), with 1-unit items.
     formulaBound: (applied * (2 + groups * 1)) / (customers + merchants),
+    keysReadPerBatch: {
+      entities: median(s.batches.map((b) => b.oursReads.filter((k) => !k.includes('/ids#')).length)),
+      id_buckets: median(s.batches.map((b) => b.oursReads.filter((k) => k.includes('/ids#')).length)),
+    },
     idBuckets: {
       writes_per_batch: round(bucketPuts.length / s.batches.length, 1),
       wcu_per_batch: round(units(bucketPuts) / s.batches.length, 1),
@@ -377,6 +385,7 @@ export const writeCostBench: Bench = {
         ratio_bound_if_items_under_1kb_by_batch_records: main.boundByBatch,
         recent_ids: main.recent,
         id_buckets: main.idBuckets,
+        keys_read_per_batch: main.keysReadPerBatch,
         zipf_1_2: {
           write_units_per_1000_events: steep.ours,
           baseline_write_units_per_1000_events: steep.baseline,
@@ -440,6 +449,11 @@ export const writeCostBench: Bench = {
             label: 'id buckets per batch',
             value: `${fmt(main.idBuckets.writes_per_batch)} writes, ${fmt(main.idBuckets.wcu_per_batch)} WCU`,
             note: `UpdateItem adds of settled ids moving out of customer items; largest ${main.idBuckets.largest_wcu} WCU`,
+          },
+          {
+            label: 'keys read per batch',
+            value: `${fmt(main.keysReadPerBatch.entities)} + ${fmt(main.keysReadPerBatch.id_buckets)}`,
+            note: 'entity items + id buckets (BatchGetItem); a bucket is read only where ids may have moved',
           },
           {
             label: 'events/s on DynamoDB Local',
