@@ -8,13 +8,16 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { DynamoDbEntityStore } from '../../lambdas/adapters/dynamodb-entity-store.js';
+import { decodeIds, decodeTiles, encodeIds, encodeTiles } from '../../lambdas/adapters/entity-item-codec.js';
 import {
   InMemoryEntityStore,
   InMemoryOfflineSink,
   InMemorySideOutput,
 } from '../../lambdas/adapters/memory.js';
 import type { InputRecord } from '../../lambdas/core/decode.js';
-import type { EntityStore } from '../../lambdas/core/ports.js';
+import { isIdBucketGroup } from '../../lambdas/core/id-buckets.js';
+import type { EntityKey, EntityState, EntityStore } from '../../lambdas/core/ports.js';
 import { type ProcessorDeps, processBatch } from '../../lambdas/core/process-batch.js';
 import { compareSequence } from '../../lambdas/core/sequence.js';
 import { contracts } from '../../schemas/index.js';
@@ -28,6 +31,15 @@ import {
 } from '../property/stream-scenarios.js';
 import { faultyDeps } from '../support/fault-stores.js';
 import { DeliverySchedule, type DeliveryStats, deliverAll, type Invoke } from '../support/simulated-shard.js';
+
+/** A state as it comes back from the DynamoDB item (`tl` and `dd` in their stored layout). */
+const throughDynamoDbLayout = (state: EntityState): EntityState => ({
+  ...state,
+  ...decodeTiles(encodeTiles(state)),
+  ...decodeIds(encodeIds(state)),
+});
+/** The DynamoDB adapter's billing (what decides which ids move); it makes no calls. */
+const dynamoDbBilling = new DynamoDbEntityStore({ tableName: 'unused' }).writeUnits;
 
 /** What the generated scenarios exercised, summed over a property's runs (so a vacuous generator fails). */
 interface Coverage extends DeliveryStats {
@@ -72,8 +84,15 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
   const entities = new InMemoryEntityStore({ bucketClock: () => wall });
   const offline = new InMemoryOfflineSink();
   const side = new InMemorySideOutput();
+  // Entity states come back as the DynamoDB adapter stores them (its item layout, its billing), so
+  // the layout is checked under every fault schedule too.
   const counted: EntityStore = {
-    load: (keys) => entities.load(keys),
+    load: async (keys) =>
+      (await entities.load(keys)).map((stored, i) =>
+        stored && !isIdBucketGroup((keys[i] as EntityKey).group)
+          ? { ...stored, state: throughDynamoDbLayout(stored.state) }
+          : stored,
+      ),
     save: async (writes) => {
       const results = await entities.save(writes);
       coverage.realConflicts += results.filter((r) => r === 'conflict').length;
@@ -83,7 +102,7 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
       coverage.idMoves += writes.length;
       return entities.addIds(writes);
     },
-    writeUnits: entities.writeUnits,
+    writeUnits: dynamoDbBilling,
   };
   const base: ProcessorDeps = {
     contracts,
