@@ -14,7 +14,7 @@
  * `dd`, the exactly-once state (only the processor reads it):
  *   {"s": [shard id, …], "c": [checkpoint of that shard without its padding zeros, or null, …],
  *    "i": [[event id, event time, shard index, sequence number, late groups?], …],
- *    "u": {"<key>": entry, …}, "f": floor, "ep": [{"w","m"}, …]}
+ *    "u": {"<key>": entry, …}, "f": floor, "ep": [{"w","m"}, …], "bx": newest bucket TTL}
  *   An id's entry in `i` is stored without what can be rebuilt: its key is the id qualified by the
  *   second of its event time (entity-state.ts `secondKey`) and its record id is `<shard>:<sequence>`.
  *   Any other entry (an item's unqualified keys from before 2026-11-26, a record id of another shape)
@@ -26,7 +26,7 @@ import { SEQUENCE_WIDTH } from '../core/sequence.js';
 import type { FieldPartial, Tile, TileSet } from '../core/tiles.js';
 
 type Tiles = Pick<EntityState, 'maxEventTime' | 'tiles'>;
-type Ids = Pick<EntityState, 'checkpoints' | 'recent' | 'floor' | 'ep'>;
+type Ids = Pick<EntityState, 'checkpoints' | 'recent' | 'floor' | 'ep' | 'bx'>;
 
 /** A tile as stored: [start / tile ms, events] or [start / tile ms, events, partials]. */
 type CompactTile =
@@ -128,7 +128,7 @@ export function storedIdBytes(key: string, entry: RecentEvent): number {
   return Buffer.byteLength(json) + 1;
 }
 
-export function encodeIds({ checkpoints, recent, floor, ep }: Ids): string {
+export function encodeIds({ checkpoints, recent, floor, ep, bx }: Ids): string {
   const shards = Object.keys(checkpoints);
   const indexOf = new Map(shards.map((s, k) => [s, k]));
   const c: (string | null)[] = shards.map((s) => unpad(checkpoints[s] as string));
@@ -156,6 +156,7 @@ export function encodeIds({ checkpoints, recent, floor, ep }: Ids): string {
     u,
     f: floor,
     ep,
+    bx,
   });
 }
 
@@ -167,8 +168,12 @@ export function decodeIds(json: string | undefined): Ids {
     u?: Record<string, RecentEvent>;
     f?: number;
     ep?: EntityState['ep'];
+    bx?: number;
   } & Partial<Ids>;
-  const extra = { ...(raw.ep !== undefined ? { ep: raw.ep } : {}) };
+  const extra = {
+    ...(raw.ep !== undefined ? { ep: raw.ep } : {}),
+    ...(raw.bx !== undefined ? { bx: raw.bx } : {}),
+  };
   if ('checkpoints' in raw) {
     return {
       checkpoints: raw.checkpoints ?? {},

@@ -101,14 +101,16 @@ export function lastBucketedSecond(stored: EntityState | undefined): number {
 
 /**
  * When an entity item may expire (TTL, epoch seconds): by its event time (entity-state.ts
- * `expiresAt`), and an item that moved ids not before every bucket it wrote has (plus an epoch).
- * Were the item to go first (by its event-time TTL, under a backlog older than the group's TTL), a new
- * item for the entity would start without the move log, read none of the buckets, and count a retry
- * of a moved id again. Call with the wall clock of the save (after the batch's moves).
+ * `expiresAt`), and an item that moved ids not before every bucket it wrote has (plus an epoch), as
+ * its `bx` says, also once its move log is gone. Were the item to go first (by its event-time TTL,
+ * under a backlog older than the group's TTL), a new item for the entity would start without the
+ * move log or the floor, read none of the buckets, and count a retry of a moved id again. Items
+ * written before `bx` existed extend by their move log. Call with the wall clock of the save.
  */
 export function itemExpiresAt(state: EntityState, group: FeatureGroup, now: number): number {
   const own = expiresAt(state, group);
-  return state.ep ? Math.max(own, idBucketExpiresAt(group, now) + ID_EPOCH_MS / 1000) : own;
+  const buckets = Math.max(state.bx ?? 0, state.ep ? idBucketExpiresAt(group, now) : 0);
+  return buckets > 0 ? Math.max(own, buckets + ID_EPOCH_MS / 1000) : own;
 }
 
 /** Settled ids leaving an entity item for one bucket. */
@@ -169,6 +171,7 @@ export function idsToMove(
     let newest = Number.NEGATIVE_INFINITY;
     for (const move of moves.values())
       for (const entry of Object.values(move.entries)) newest = Math.max(newest, entry.t);
+    state.bx = Math.max(state.bx ?? 0, idBucketExpiresAt(group, now));
     state.ep ??= [];
     const last = state.ep[state.ep.length - 1];
     if (last && now - last.w < ID_EPOCH_MS) last.m = Math.max(last.m, newest);

@@ -68,6 +68,11 @@ export interface EntityState {
    * the floor rises above `m` and the epoch goes (see id-buckets.ts).
    */
   ep?: { w: number; m: number }[];
+  /**
+   * The latest TTL (epoch seconds) of an id bucket this entity wrote: its item expires no earlier
+   * (id-buckets.ts `itemExpiresAt`), even once `ep` is gone. Absent until the first move.
+   */
+  bx?: number;
 }
 
 export interface StoredEntity {

@@ -44,8 +44,10 @@ export class DynamoDbOnlineEraser implements OnlineEraser {
     const seconds = [...new Set(eventTimes.map(idBucketStart))];
     const out: OnlineErased[] = [];
     for (const key of keys) {
-      // Buckets first: a failure in between leaves the item, and a rerun finishes. (The processor
-      // reads all of an entity's buckets only while its item is missing.)
+      // Buckets before the item: the item keeps the move log by which the processor finds buckets
+      // until they are gone. (Bucket keys come from the offline rows this run removes: buckets a
+      // failed run leaves behind are not found by a rerun and expire by their TTL, 8 days and 70
+      // minutes after their last write.)
       const buckets = seconds.map((start) => entityItemKey(idBucketKey(key.group, key.entityId, start)));
       const deleted = await mapWithConcurrency(buckets, 16, (pk) =>
         this.delete(pk, `an id bucket of the ${key.group} item`),

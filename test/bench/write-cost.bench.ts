@@ -57,7 +57,7 @@ const SCENARIOS = [
 function warmBatches(value: string | undefined): number {
   if (value === undefined) return 2;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0)
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0)
     throw new Error(`WRITE_COST_WARM_BATCHES must be a whole number, got "${value}"`);
   return n;
 }

@@ -124,6 +124,7 @@ const stateArb: fc.Arbitrary<EntityState> = fc.record({
   ep: fc.option(fc.array(fc.record({ w: timeArb, m: timeArb }), { minLength: 1, maxLength: 3 }), {
     nil: undefined,
   }),
+  bx: fc.option(fc.integer({ min: 1_700_000_000, max: 2_000_000_000 }), { nil: undefined }),
 });
 
 const roundTrip = (s: EntityState): EntityState => ({

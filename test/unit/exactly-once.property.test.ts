@@ -34,7 +34,7 @@ import { DeliverySchedule, type DeliveryStats, deliverAll, type Invoke } from '.
 
 /** A state as it comes back from the DynamoDB item (`tl` and `dd` in their stored layout). */
 const throughDynamoDbLayout = (state: EntityState): EntityState => ({
-  ...state,
+  latest: state.latest, // attributes of their own in the item
   ...decodeTiles(encodeTiles(state)),
   ...decodeIds(encodeIds(state)),
 });

@@ -516,6 +516,52 @@ describe('processBatch with a very hot entity', () => {
     expect(item?.expiresAt).toBeGreaterThan(bucket?.expiresAt as number);
   });
 
+  it('keeps that item until its buckets have expired also once its move log is gone (its floor goes with it)', async () => {
+    const inner = new InMemoryEntityStore(); // billed by the KB, as DynamoDB
+    const offline = new InMemoryOfflineSink();
+    const HOUR = 3_600_000;
+    const DAY = 24 * HOUR;
+    const c0 = BASE_TIME + 31 * DAY; // a backlog older than the customer TTL
+    let clock = c0;
+    const deps: ProcessorDeps = {
+      contracts,
+      groupsFedBy: () => [customer, merchant],
+      entities: inner,
+      offline,
+      sideOutput: new InMemorySideOutput(),
+      sleep: async () => {},
+      now: () => clock,
+    };
+    let sequence = FIRST_SEQUENCE;
+    const send = (...events: ReturnType<typeof transaction>[]) => {
+      sequence += 1000n;
+      return processBatch(
+        inputRecords(
+          events.map((e) => envelope(e)),
+          { firstSequence: sequence },
+        ),
+        deps,
+      );
+    };
+    const burst = (from: number) =>
+      Array.from({ length: 25 }, (_, i) => transaction({ eventTime: iso(BASE_TIME + (from + i) * 1000) }));
+    await send(...burst(0));
+    clock = c0 + HOUR;
+    const second = burst(100);
+    await send(...second); // the first burst's ids move: an epoch starts
+    clock = c0 + 37 * HOUR;
+    const last = transaction({ eventTime: iso(BASE_TIME + 200_000) });
+    await send(last); // the second burst's ids move, in the same epoch
+    clock = c0 + 8 * DAY + 2 * HOUR;
+    await send(last); // the epoch's first buckets may expire: the floor rises, the epoch goes
+    const item = inner.items.get('customer#cus_0001');
+    const bucket = inner.items.get(
+      `customer/ids#cus_0001@${idBucketStart(Date.parse(second[0]?.eventTime as string))}`,
+    );
+    expect(item?.state.ep).toBeUndefined();
+    expect(item?.expiresAt).toBeGreaterThan(bucket?.expiresAt as number);
+  });
+
   it('reads no bucket for events newer than every id its entity moved, and the bucket of an older one', async () => {
     const { inner, store } = byteBilled();
     const asked: string[] = [];
