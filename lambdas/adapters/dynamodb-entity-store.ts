@@ -10,7 +10,7 @@
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { emptyState } from '../core/entity-state.js';
+import { emptyState, remember } from '../core/entity-state.js';
 import { isIdBucketGroup } from '../core/id-buckets.js';
 import type {
   EntityKey,
@@ -264,12 +264,7 @@ function bucketToStored(item: Record<string, unknown>): StoredEntity {
   const state = emptyState();
   for (const [name, value] of Object.entries(item))
     if (name.startsWith(ID_ATTRIBUTE))
-      Object.defineProperty(state.recent, name.slice(ID_ATTRIBUTE.length), {
-        value: JSON.parse(String(value)) as RecentEvent,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+      remember(state, name.slice(ID_ATTRIBUTE.length), JSON.parse(String(value)) as RecentEvent);
   return { state, version: 0 };
 }
 

@@ -20,7 +20,7 @@
  *   Any other entry (an item's unqualified keys from before 2026-11-26, a record id of another shape)
  *   is kept in `u` as it is. Absent parts are left out.
  */
-import { secondKey, unqualified } from '../core/entity-state.js';
+import { secondKey, setOwn, unqualified } from '../core/entity-state.js';
 import type { EntityState, RecentEvent } from '../core/ports.js';
 import { SEQUENCE_WIDTH } from '../core/sequence.js';
 import type { FieldPartial, Tile, TileSet } from '../core/tiles.js';
@@ -34,11 +34,6 @@ type CompactTile =
   | [number, number, Record<string, Omit<FieldPartial, 'c'> & { c?: number }>];
 /** An id as stored: [event id, event time, shard index, sequence number] (+ late groups). */
 type CompactId = [string, number, number, string] | [string, number, number, string, readonly string[]];
-
-/** Sets an own property, whatever its name (`__proto__` included: names here are producer data). */
-function setOwn<V>(target: Record<string, V>, key: string, value: V): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
-}
 
 export function encodeTiles({ maxEventTime, tiles }: Tiles): string {
   const z: Record<string, (CompactTile | Tile)[]> = {};

@@ -82,19 +82,19 @@ export const recentEntry = (state: EntityState, key: string): RecentEvent | unde
   Object.hasOwn(state.recent, key) ? state.recent[key] : undefined;
 
 /**
- * Remembers a decision as an own entry. Assigning to an inherited data property (`constructor`) makes
- * an own one, but `__proto__` is an inherited setter: that key alone must be defined.
+ * Sets an own property whatever its name: keys here are producer data (event ids, field names).
+ * Assigning to an inherited data property (`constructor`) makes an own one, but `__proto__` is an
+ * inherited setter: that key alone must be defined.
  */
-export function remember(state: EntityState, key: string, entry: RecentEvent): void {
+export function setOwn<V>(target: Record<string, V>, key: string, value: V): void {
   if (key === '__proto__')
-    Object.defineProperty(state.recent, key, {
-      value: entry,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  else state.recent[key] = entry;
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }
+
+/** Remembers a decision as an own entry of `recent`. */
+export const remember = (state: EntityState, key: string, entry: RecentEvent): void =>
+  setOwn(state.recent, key, entry);
 
 /** The start of the second of event time `t`: an event is its id within that second. */
 export const eventSecond = (t: number): number => Math.floor(t / 1000) * 1000;

@@ -32,6 +32,7 @@ import {
   raiseFloor,
   remember,
   secondKey,
+  setOwn,
   unqualified,
 } from './entity-state.js';
 import { entityKeyOf } from './latest-values.js';
@@ -148,6 +149,7 @@ export function idsToMove(
   let excess = size - budget;
   if (excess <= 0) return [];
   const moves = new Map<string, IdMove>();
+  let newest = Number.NEGATIVE_INFINITY;
   for (const [k, entry] of movable) {
     if (excess <= 0) break;
     const bucket = idBucketKey(group.name, key.entityId, idBucketStart(entry.t));
@@ -157,20 +159,13 @@ export function idsToMove(
       move = { key: bucket, entries: {} };
       moves.set(id, move);
     }
-    Object.defineProperty(move.entries, unqualified(k), {
-      value: entry,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
+    setOwn(move.entries, unqualified(k), entry);
     delete state.recent[k];
     excess -= units.entryBytes(k, entry);
+    newest = entry.t; // oldest first: the last one moved is the newest
   }
   if (moves.size > 0) {
     // Logged by epoch: when its buckets may start to expire, and how far up the floor must then go.
-    let newest = Number.NEGATIVE_INFINITY;
-    for (const move of moves.values())
-      for (const entry of Object.values(move.entries)) newest = Math.max(newest, entry.t);
     state.bx = Math.max(state.bx ?? 0, idBucketExpiresAt(group, now));
     state.ep ??= [];
     const last = state.ep[state.ep.length - 1];

@@ -52,9 +52,10 @@ export interface EntityState {
   /** Per source shard, the zero-padded sequence number of the last record this entity has processed. */
   checkpoints: Record<string, string>;
   /**
-   * Event ids seen within the lateness horizon (only in the group keyed by the partition key), when
-   * this item holds them: an id bucket (id-buckets.ts) holds them in this map too, and an entity only
-   * those that overflowed a full bucket (or were remembered before buckets existed).
+   * Decisions on event ids within the lateness horizon (only in the group keyed by the partition
+   * key), under their id qualified by the second of their event time: the ids of the entity's last
+   * batch and the settled ones that fit its write units; the rest are in id buckets (id-buckets.ts),
+   * which hold theirs in this map too, under the bare id.
    */
   recent: Record<string, RecentEvent>;
   /**

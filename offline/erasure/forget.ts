@@ -21,7 +21,7 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { ident, str } from '../training/sql-text.js';
 import { AUDIT_PREFIX, auditKey, type ErasureAudit } from './audit.js';
 import type { OnlineEraser } from './online.js';
-import { removeRows } from './remove-rows.js';
+import { type RemovedRows, removeRows } from './remove-rows.js';
 import { eraseSideOutputs } from './side-outputs.js';
 import { idFingerprint, resolveErasureTarget } from './target.js';
 
@@ -64,6 +64,12 @@ export async function forget(request: ForgetRequest, deps: ForgetDeps): Promise<
     const byColumn = (column: string) => `${ident(column)} = ${str(target.id)}`;
     const erasedEvents = new Map<string, string>(); // event id -> dt, of the entity's rows
     const eventTimes = new Set<number>(); // of the entity's rows: where its id buckets can be
+    const noteErased = (events: RemovedRows['events']) => {
+      for (const e of events) {
+        erasedEvents.set(e.eventId, e.dt);
+        eventTimes.add(e.eventTime);
+      }
+    };
     const derived: ErasureAudit['derived'][number][] = [];
     const linkDerived = async (action: 'kept' | 'dropped') => {
       if (target.derivedGroups.length === 0 || erasedEvents.size === 0) return;
@@ -95,10 +101,7 @@ export async function forget(request: ForgetRequest, deps: ForgetDeps): Promise<
           workDir,
           dryRun: true,
         });
-        for (const e of found.events) {
-          erasedEvents.set(e.eventId, e.dt);
-          eventTimes.add(e.eventTime);
-        }
+        noteErased(found.events);
       }
       await linkDerived('dropped');
     }
@@ -111,10 +114,7 @@ export async function forget(request: ForgetRequest, deps: ForgetDeps): Promise<
         predicate: byColumn(column),
         workDir,
       });
-      for (const e of removed.events) {
-        erasedEvents.set(e.eventId, e.dt);
-        eventTimes.add(e.eventTime);
-      }
+      noteErased(removed.events);
       const { events: _, ...counts } = removed;
       offline.push({ bucket: deps.offline.name, dataset: datasetName(dataset), ...counts });
     }
