@@ -38,13 +38,14 @@ export class InMemoryEntityStore implements EntityStore {
   /**
    * With a wall clock, id buckets past their `expiresAt` are deleted when next touched, as by
    * DynamoDB's TTL (entity items' TTL is in event time: tests that need it delete them themselves).
+   * The clock is asked for the bucket's time: a test may run each entity's consumer on its own.
    */
-  constructor(private readonly options: { readonly bucketClock?: () => number } = {}) {}
+  constructor(private readonly options: { readonly bucketClock?: (bucket: EntityKey) => number } = {}) {}
 
   private live(k: EntityKey) {
     const key = entityKeyOf(k);
     const item = this.items.get(key);
-    const now = this.options.bucketClock?.();
+    const now = this.options.bucketClock?.(k);
     if (item && now !== undefined && isIdBucketGroup(k.group) && item.expiresAt * 1000 < now) {
       this.items.delete(key);
       this.expired++;
