@@ -112,38 +112,30 @@ export class FaultyEntityStore implements EntityStore {
     const add = this.inner.addIds?.bind(this.inner);
     if (!add) return writes.map(() => ({ failed: new Error('no id buckets') }));
     this.idMoves += writes.length;
-    const { failEvery, crashAfterWrites } = this.faults;
-    try {
-      return await forward<IdBucketWrite, PutResult>(
-        writes,
-        this.written,
-        (i) => (failEvery && (i + 1) % failEvery === 0 ? 'fail' : 'pass'),
-        (i) => crashAfterWrites.includes(i + 1),
-        (ws) => add(ws),
-        (_, i) => {
-          this.failures++;
-          return { failed: new Error(`injected: id bucket write ${i + 1} failed`) };
-        },
-        'entity writes',
-      );
-    } catch (error) {
-      if (error instanceof InjectedCrash) this.crashes++;
-      throw error;
-    }
+    return this.#faulty(writes, (ws) => add(ws), 'id bucket write');
   }
 
-  async save(writes: readonly EntityWrite[]): Promise<SaveResult[]> {
+  save(writes: readonly EntityWrite[]): Promise<SaveResult[]> {
+    return this.#faulty(writes, (ws) => this.inner.save(ws), 'entity write');
+  }
+
+  /** Forwards writes under the plan's faults, counted as entity writes: every Nth fails, the Kth crashes. */
+  async #faulty<W, R>(
+    writes: readonly W[],
+    send: (ws: readonly W[]) => Promise<R[]>,
+    what: string,
+  ): Promise<(R | { failed: Error })[]> {
     const { failEvery, crashAfterWrites } = this.faults;
     try {
-      return await forward<EntityWrite, SaveResult>(
+      return await forward<W, R | { failed: Error }>(
         writes,
         this.written,
         (i) => (failEvery && (i + 1) % failEvery === 0 ? 'fail' : 'pass'),
         (i) => crashAfterWrites.includes(i + 1),
-        (ws) => this.inner.save(ws),
+        send,
         (_, i) => {
           this.failures++;
-          return { failed: new Error(`injected: entity write ${i + 1} failed`) };
+          return { failed: new Error(`injected: ${what} ${i + 1} failed`) };
         },
         'entity writes',
       );
