@@ -2,9 +2,12 @@
  * Right to erasure (GDPR art. 17, UAE PDPL art. 15): removes an entity from the online store, the
  * offline datasets and the side outputs, and writes an audit record that holds no PII.
  *
- * Order: offline first (the raw events tell which events were the entity's, and in which
- * partitions), then what derives from them, the side outputs, the online items, the audit record.
- * Every step is idempotent: a run that fails half way is run again and finishes the job.
+ * Order: the entity's offline rows are read first (their event times tell where its id buckets
+ * are; their event ids, which derived rows are its), then the online items and id buckets are
+ * deleted, then the offline rows, what derives from them, the side outputs, the audit record. The
+ * rows that locate everything else go last but one, so every step is idempotent and a run that fails
+ * half way is run again and finishes the job (an earlier order removed the rows first, and a rerun
+ * after a failed online step no longer found the id buckets).
  *
  * What it cannot reach (in the record's notes): records still in the Kinesis stream (retention,
  * 24 h by default), which a redelivery would apply again; DynamoDB point-in-time-recovery backups
@@ -89,22 +92,35 @@ export async function forget(request: ForgetRequest, deps: ForgetDeps): Promise<
         derived.push({ dataset: datasetName(dataset), action, rows: removed.rowsRemoved });
       }
     };
-    if (request.derived === 'drop') {
-      // Derived rows are found through the entity's event ids: drop them while those rows still exist
-      // (a run that stopped after removing them could not link the derived ones any more).
-      for (const { dataset, column } of target.datasets) {
-        const found = await removeRows({
-          store: deps.offline,
-          session,
-          prefix: datasetPrefix(dataset),
-          predicate: byColumn(column),
-          workDir,
-          dryRun: true,
-        });
-        noteErased(found.events);
-      }
-      await linkDerived('dropped');
+    // What the entity's rows say, read before anything is removed: a rerun after a failure at any
+    // later step finds them again.
+    for (const { dataset, column } of target.datasets) {
+      const found = await removeRows({
+        store: deps.offline,
+        session,
+        prefix: datasetPrefix(dataset),
+        predicate: byColumn(column),
+        workDir,
+        dryRun: true,
+      });
+      noteErased(found.events);
     }
+    // Derived rows are found through the entity's event ids: drop them while those rows still exist
+    // (a run that stopped after removing them could not link the derived ones any more).
+    if (request.derived === 'drop') await linkDerived('dropped');
+
+    // Online before offline: id buckets are found by the event times of the rows read above.
+    const deleted = await deps.online.erase(
+      target.groups.map((g) => ({ group: g.name, entityId: target.id })),
+      [...eventTimes],
+    );
+    const online = target.groups.map((g, i) => ({
+      table: deps.onlineTable,
+      group: g.name,
+      itemDeleted: deleted[i]?.itemDeleted ?? false,
+      idBucketsDeleted: deleted[i]?.idBucketsDeleted ?? 0,
+    }));
+
     const offline: ErasureAudit['offline'][number][] = [];
     for (const { dataset, column } of target.datasets) {
       const removed = await removeRows({
@@ -129,17 +145,6 @@ export async function forget(request: ForgetRequest, deps: ForgetDeps): Promise<
         skip: deps.sideOutputs.name === deps.offline.name ? [AUDIT_PREFIX] : [],
       })),
     };
-
-    const deleted = await deps.online.erase(
-      target.groups.map((g) => ({ group: g.name, entityId: target.id })),
-      [...eventTimes],
-    );
-    const online = target.groups.map((g, i) => ({
-      table: deps.onlineTable,
-      group: g.name,
-      itemDeleted: deleted[i]?.itemDeleted ?? false,
-      idBucketsDeleted: deleted[i]?.idBucketsDeleted ?? 0,
-    }));
 
     const notes = [
       'records still in the Kinesis stream (retention period) are not reachable; a redelivery would apply them again: run this again after the retention period',

@@ -45,9 +45,8 @@ export class DynamoDbOnlineEraser implements OnlineEraser {
     const out: OnlineErased[] = [];
     for (const key of keys) {
       // Buckets before the item: the item keeps the move log by which the processor finds buckets
-      // until they are gone. (Bucket keys come from the offline rows this run removes: buckets a
-      // failed run leaves behind are not found by a rerun and expire by their TTL, 8 days and 70
-      // minutes after their last write.)
+      // until they are gone. (Bucket keys come from the offline rows, which erasure removes only
+      // after this step, so a rerun after a failure here finds them again.)
       const buckets = seconds.map((start) => entityItemKey(idBucketKey(key.group, key.entityId, start)));
       const deleted = await mapWithConcurrency(buckets, 16, (pk) =>
         this.delete(pk, `an id bucket of the ${key.group} item`),

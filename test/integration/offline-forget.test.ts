@@ -16,9 +16,11 @@ import { REPO_ROOT } from '../../lib/platform-spec.js';
 import { localDynamoDbClient, localKinesisClient, localS3Client } from '../../local/clients.js';
 import { invocationRecord, onFailureObjectKey } from '../../local/on-failure-destination.js';
 import type { LocalPlatform } from '../../local/platform.js';
-import type { ForgetReport } from '../../offline/erasure/forget.js';
+import { targetFrom } from '../../offline/cli-support.js';
+import { type ForgetReport, forget } from '../../offline/erasure/forget.js';
 import { DynamoDbOnlineEraser } from '../../offline/erasure/online.js';
 import { idFingerprint } from '../../offline/erasure/target.js';
+import { S3ObjectStore } from '../../offline/storage/s3-object-store.js';
 import { envelope, inputRecords, kinesisEvent, transaction } from '../support/records.js';
 import { getBytes, listKeys, readParquetRows } from '../support/s3.js';
 import { putAndDrain, startTestPlatform } from '../support/test-platform.js';
@@ -34,6 +36,8 @@ describe('npm run forget', () => {
   const kept = `cus_keep${randomBytes(4).toString('hex')}`;
   const dropped = `cus_drop${randomBytes(4).toString('hex')}`;
   const droppedEvent = transaction({ customerId: dropped, merchantId: 'mer_shared1' });
+  const retried = `cus_retry${randomBytes(4).toString('hex')}`;
+  const retriedEvent = transaction({ customerId: retried, merchantId: 'mer_shared1' });
   let platform: LocalPlatform;
 
   const put = (events: { partitionKey: string; payload: string }[]) => putAndDrain(kinesis, platform, events);
@@ -111,6 +115,7 @@ describe('npm run forget', () => {
       { partitionKey: gone, payload: envelope(today) },
       { partitionKey: kept, payload: envelope(other) },
       { partitionKey: dropped, payload: envelope({ ...droppedEvent, eventTime: iso(now) }) },
+      { partitionKey: retried, payload: envelope(retriedEvent) },
       { partitionKey: gone, payload: bad },
     ]);
     await put([
@@ -219,6 +224,47 @@ describe('npm run forget', () => {
     expect(report.online[0]).toMatchObject({ itemDeleted: false, idBucketsDeleted: 0 });
     expect(report.offline.map((o) => o.rowsRemoved)).toEqual([0, 0]);
     expect(report.sideOutputs.entriesDeleted + report.sideOutputs.recordsRemoved).toBe(0);
+  }, 60_000);
+
+  it('finishes the job when run again after the online step failed, id buckets included', async () => {
+    const table = platform.names.onlineTable;
+    const second = Math.floor(Date.parse(retriedEvent.eventTime as string) / 1000) * 1000;
+    // What a busy customer has once ids moved: an id bucket of the second of one of its events.
+    const bucket = `customer/ids#${retried}@${second}`;
+    await dynamodb.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: { pk: { S: bucket }, dd: { S: '{"checkpoints":{},"recent":{}}' } },
+      }),
+    );
+    const exists = async (pk: string) =>
+      Boolean((await dynamodb.send(new GetItemCommand({ TableName: table, Key: { pk: { S: pk } } }))).Item);
+    expect(await exists(`customer#${retried}`)).toBe(true);
+    const { s3: clientConfig } = targetFrom({ endpoints: platform.endpointsFile });
+    const store = (bucketName: string) => new S3ObjectStore({ bucket: bucketName, clientConfig });
+    const failing = {
+      erase: async () => {
+        throw new Error('DynamoDB unavailable (injected)');
+      },
+    };
+    await expect(
+      forget(
+        { entity: `customer:${retried}`, requestedBy: 'DPO ticket 4712' },
+        {
+          offline: store(platform.names.offlineBucket),
+          sideOutputs: store(platform.names.sideOutputBucket),
+          online: failing,
+          onlineTable: table,
+        },
+      ),
+    ).rejects.toThrow('injected');
+
+    const report = await forgetCli(`customer:${retried}`);
+
+    expect(report.online[0]).toMatchObject({ group: 'customer', itemDeleted: true, idBucketsDeleted: 1 });
+    expect(await exists(bucket)).toBe(false);
+    expect(await exists(`customer#${retried}`)).toBe(false);
+    expect(report.offline.map((o) => o.rowsRemoved)).toEqual([1, 1]);
   }, 60_000);
 
   it("drops the rows other groups derived from the entity's events when asked", async () => {
