@@ -26,6 +26,19 @@ interface KinesisRecordLike {
 const decoded = (base64: string | undefined) =>
   base64 ? Buffer.from(base64, 'base64').toString('utf8') : '';
 
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Whether `text` shows `id` as a whole token: not as the start or the end of a longer one. Ids are
+ * letters, digits and underscores (`cus_0001`), so erasing `cus_0001` must not take the records of
+ * `cus_00012` (a substring test did, and with them whole on-failure batches of other customers).
+ * A token still counts inside a larger value, as in `cus_0001@example.ae`.
+ */
+export function showsId(text: string, id: string): boolean {
+  if (!text.includes(id)) return false;
+  return new RegExp(`(?<![A-Za-z0-9_])${escapeRegExp(id)}(?![A-Za-z0-9_])`).test(text);
+}
+
 export async function eraseSideOutputs(input: {
   readonly store: ObjectStore;
   readonly id: string;
@@ -42,11 +55,9 @@ export async function eraseSideOutputs(input: {
   const unhandled: string[] = [];
   const changed: string[] = [];
   const names = async (entry: { partitionKey?: string; data?: string; sealedData?: SealedPayload }) => {
-    if (entry.partitionKey === id || decoded(entry.data).includes(id)) return true;
+    if (entry.partitionKey === id || showsId(decoded(entry.data), id)) return true;
     if (entry.sealedData && input.unseal)
-      return Buffer.from(await input.unseal(entry.sealedData))
-        .toString('utf8')
-        .includes(id);
+      return showsId(Buffer.from(await input.unseal(entry.sealedData)).toString('utf8'), id);
     return false;
   };
   for (const o of await store.list('')) {
@@ -62,7 +73,7 @@ export async function eraseSideOutputs(input: {
     const records = (doc?.payload as { Records?: KinesisRecordLike[] } | undefined)?.Records;
     if (doc && Array.isArray(records)) {
       const keep = records.filter(
-        (r) => r.kinesis?.partitionKey !== id && !decoded(r.kinesis?.data).includes(id),
+        (r) => r.kinesis?.partitionKey !== id && !showsId(decoded(r.kinesis?.data), id),
       );
       if (keep.length === records.length) continue;
       recordsRemoved += records.length - keep.length;
@@ -90,7 +101,7 @@ export async function eraseSideOutputs(input: {
       }
       continue;
     }
-    if (text.includes(id)) unhandled.push(o.key);
+    if (showsId(text, id)) unhandled.push(o.key);
   }
   let purged = 0;
   let versioned = true;
