@@ -5,7 +5,12 @@
  * Used to check the platform end to end (`npm start`) and by the property tests.
  */
 import { RECENT_MARGIN_MS } from '../lambdas/core/entity-state.js';
-import type { EventContract, FeatureGroup, ResolvedFeature } from '../schemas/index.js';
+import {
+  DEFAULT_MAX_DISTINCT,
+  type EventContract,
+  type FeatureGroup,
+  type ResolvedFeature,
+} from '../schemas/index.js';
 
 export interface ReferenceEvent {
   readonly contract: EventContract;
@@ -125,7 +130,8 @@ export function referenceWindow(
       // biome-ignore lint/complexity/useMathMinMax: values may be strings, which Math.max cannot order
       return values.length === 0 ? null : values.reduce((a, b) => (b > a ? b : a));
     case 'distinct':
-      return new Set(values).size;
+      // The count saturates at the feature's cap (feature-group.ts DEFAULT_MAX_DISTINCT).
+      return Math.min(new Set(values).size, f.maxDistinct ?? DEFAULT_MAX_DISTINCT);
     case 'last': {
       const withValue = inWindow.filter((e) => e.fields[f.field] !== null && e.fields[f.field] !== undefined);
       const last = withValue.reduce<(typeof withValue)[number] | undefined>(

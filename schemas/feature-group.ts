@@ -33,6 +33,8 @@ export interface WindowFeatureSpec<F extends string = string> {
   readonly field?: F;
   readonly windows: readonly WindowName[];
   readonly description: string;
+  /** For `distinct`: where the count saturates (see `DEFAULT_MAX_DISTINCT`). */
+  readonly maxDistinct?: number;
 }
 
 export type FeatureSpec<F extends string = string> = LatestFeatureSpec<F> | WindowFeatureSpec<F>;
@@ -43,13 +45,37 @@ export const latest = <F extends string>(field: F, description: string): LatestF
   description,
 });
 
+/**
+ * A `distinct` count saturates: it is the number of distinct values in the window up to this many,
+ * and this many when there are more (exactly min(distinct, maxDistinct), online, offline and in the
+ * reference alike). Each tile keeps at most this many values, so an entity item stays under
+ * DynamoDB's 400 KB whatever the cardinality: a customer paying at 12,000 new merchants an hour
+ * (card testing) made its item unwritable before the cap. Risk features need "more than 100", not
+ * 12,000 against 12,001.
+ */
+export const DEFAULT_MAX_DISTINCT = 100;
+
+/**
+ * What the distinct values of one group may take in its entity item at most (the rest of the 400 KB
+ * is for event ids, about 55 KB at `maxRecentEvents` 500, and for the other tiles and values).
+ */
+export const MAX_DISTINCT_BYTES = 256 * 1024;
+
 /** `window('sum', 'amountMinor', ['1h', '24h'], ...)` declares `<name>_1h` and `<name>_24h`. */
 export const window = <F extends string>(
   fn: Exclude<Aggregation, 'count'>,
   field: F,
   windows: readonly WindowName[],
   description: string,
-): WindowFeatureSpec<F> => ({ kind: 'window', fn, field, windows, description });
+  options: { readonly maxDistinct?: number } = {},
+): WindowFeatureSpec<F> => ({
+  kind: 'window',
+  fn,
+  field,
+  windows,
+  description,
+  ...(options.maxDistinct !== undefined ? { maxDistinct: options.maxDistinct } : {}),
+});
 
 /** `count(['5m', '1h'], ...)`: the number of events in each window. */
 export const count = (windows: readonly WindowName[], description: string): WindowFeatureSpec<never> => ({
@@ -73,6 +99,8 @@ export interface ResolvedFeature {
   readonly window?: WindowName;
   readonly windowMs?: number;
   readonly tileMs?: number;
+  /** For `distinct`: the count saturates here (DEFAULT_MAX_DISTINCT). */
+  readonly maxDistinct?: number;
 }
 
 export interface FeatureGroupInput<C extends EventContract> {
@@ -173,6 +201,11 @@ export function defineFeatureGroup<C extends EventContract>(input: FeatureGroupI
     }
     if (spec.windows.length === 0)
       throw new DefinitionError(`${where}: feature "${name}" declares no windows`);
+    if (spec.maxDistinct !== undefined && spec.fn !== 'distinct')
+      throw new DefinitionError(`${where}: feature "${name}" (${spec.fn}) takes no maxDistinct`);
+    const maxDistinct = spec.fn === 'distinct' ? (spec.maxDistinct ?? DEFAULT_MAX_DISTINCT) : undefined;
+    if (maxDistinct !== undefined && !(Number.isInteger(maxDistinct) && maxDistinct >= 1))
+      throw new DefinitionError(`${where}: feature "${name}": maxDistinct must be a positive integer`);
     const aggregateType: FieldType =
       spec.fn === 'count' || spec.fn === 'distinct' ? 'int64' : spec.fn === 'mean' ? 'float64' : type;
     return spec.windows.map((w) => {
@@ -188,9 +221,18 @@ export function defineFeatureGroup<C extends EventContract>(input: FeatureGroupI
         window: w,
         windowMs: WINDOWS[w].ms,
         tileMs: WINDOWS[w].tileMs,
+        ...(maxDistinct !== undefined ? { maxDistinct } : {}),
       };
     });
   });
+  const distinctBytes = worstDistinctBytes(contract, features);
+  if (distinctBytes > MAX_DISTINCT_BYTES) {
+    const names = features.filter((f) => f.fn === 'distinct').map((f) => f.name);
+    throw new DefinitionError(
+      `${where}: the distinct values of ${names.join(', ')} could take ${Math.ceil(distinctBytes / 1024)} KB of an ` +
+        `entity item (at most ${MAX_DISTINCT_BYTES / 1024} KB): lower maxDistinct, or declare a maximum length for the field`,
+    );
+  }
   const seen = new Set<string>();
   for (const f of features) {
     if (
@@ -219,6 +261,45 @@ export function defineFeatureGroup<C extends EventContract>(input: FeatureGroupI
     maxRecentEvents: input.maxRecentEvents ?? 500,
     features,
   };
+}
+
+/** The most clock skew any contract may allow (contract.ts); tiles are kept this much longer. */
+const MAX_SKEW_MS = 15 * 60_000;
+
+/**
+ * The most bytes the distinct values of these features can take in an entity item: per tile size,
+ * the tiles pruning keeps (its longest window and the skew, plus one), times the values each keeps
+ * (the largest cap of the features sharing the size and field), times a value's bytes in the item's
+ * JSON (its declared maximum length, else 64 characters, for a string; 24 for a number).
+ */
+function worstDistinctBytes(contract: EventContract, features: readonly ResolvedFeature[]): number {
+  const longest = new Map<number, number>();
+  for (const f of features)
+    if (f.kind === 'window')
+      longest.set(f.tileMs as number, Math.max(longest.get(f.tileMs as number) ?? 0, f.windowMs as number));
+  const caps = new Map<string, { tileMs: number; field: string; cap: number }>();
+  for (const f of features) {
+    if (f.fn !== 'distinct') continue;
+    const key = `${f.tileMs}/${f.field}`;
+    const cap = Math.max(caps.get(key)?.cap ?? 0, f.maxDistinct as number);
+    caps.set(key, { tileMs: f.tileMs as number, field: f.field, cap });
+  }
+  let bytes = 0;
+  for (const { tileMs, field, cap } of caps.values()) {
+    const tiles = Math.ceil(((longest.get(tileMs) ?? 0) + MAX_SKEW_MS) / tileMs) + 1;
+    bytes += tiles * cap * valueBytes(contract, field);
+  }
+  return bytes;
+}
+
+function valueBytes(contract: EventContract, field: string): number {
+  if (contract.fieldTypes[field as keyof typeof contract.fieldTypes] !== 'string') return 24;
+  let schema = contract.schema.shape[field] as
+    | { maxLength?: number | null; unwrap?: () => unknown }
+    | undefined;
+  while (schema && typeof schema.unwrap === 'function' && schema.maxLength === undefined)
+    schema = schema.unwrap() as typeof schema;
+  return (schema?.maxLength ?? 64) + 3;
 }
 
 /** A column of the offline store (Parquet file and Glue table alike), in order. */

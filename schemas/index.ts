@@ -14,6 +14,7 @@ export type {
 } from './feature-group.js';
 export {
   columnName,
+  DEFAULT_MAX_DISTINCT,
   eventColumns,
   latestFeatures,
   offlineColumns,

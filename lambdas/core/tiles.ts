@@ -8,7 +8,7 @@
  * start + r > t - W and start <= t (the oldest tile may reach up to r before the window).
  */
 import type { Aggregation, FeatureGroup } from '../../schemas/index.js';
-import { windowFeatures } from '../../schemas/index.js';
+import { DEFAULT_MAX_DISTINCT, windowFeatures } from '../../schemas/index.js';
 import { perDefinition } from '../../schemas/per-definition.js';
 import { MAX_FUTURE_SKEW_MS } from './decode.js';
 import type { FeatureValue } from './ports.js';
@@ -28,8 +28,10 @@ export interface FieldPartial {
   lt?: number;
   li?: string;
   lv?: FeatureValue;
-  /** distinct values, sorted */
+  /** distinct values, sorted, at most the feature's `maxDistinct` */
   d?: Scalar[];
+  /** true once a value came that `d` had no room for (the tile saw more distinct values than it keeps) */
+  o?: true;
 }
 
 export interface Tile {
@@ -55,6 +57,8 @@ export interface TilePlan {
     readonly tileMs: number;
     readonly longestWindowMs: number;
     readonly fields: ReadonlyMap<string, ReadonlySet<PartialKind>>;
+    /** Per field with distinct values: how many a tile keeps (the largest `maxDistinct` of its features). */
+    readonly distinctCaps: ReadonlyMap<string, number>;
   }[];
 }
 
@@ -71,14 +75,29 @@ const KIND_OF: Record<Aggregation, PartialKind | null> = {
 export const tilePlan = perDefinition((group: FeatureGroup): TilePlan => {
   const sizes = new Map<
     number,
-    { tileMs: number; longestWindowMs: number; fields: Map<string, Set<PartialKind>> }
+    {
+      tileMs: number;
+      longestWindowMs: number;
+      fields: Map<string, Set<PartialKind>>;
+      distinctCaps: Map<string, number>;
+    }
   >();
   for (const f of windowFeatures(group)) {
     const tileMs = f.tileMs as number;
-    const size = sizes.get(tileMs) ?? { tileMs, longestWindowMs: 0, fields: new Map() };
+    const size = sizes.get(tileMs) ?? {
+      tileMs,
+      longestWindowMs: 0,
+      fields: new Map(),
+      distinctCaps: new Map(),
+    };
     size.longestWindowMs = Math.max(size.longestWindowMs, f.windowMs as number);
     const kind = KIND_OF[f.fn as Aggregation];
     if (kind) size.fields.set(f.field, (size.fields.get(f.field) ?? new Set()).add(kind));
+    if (kind === 'distinct')
+      size.distinctCaps.set(
+        f.field,
+        Math.max(size.distinctCaps.get(f.field) ?? 0, f.maxDistinct ?? DEFAULT_MAX_DISTINCT),
+      );
     sizes.set(tileMs, size);
   }
   return { sizes: [...sizes.values()] };
@@ -94,6 +113,7 @@ function addToPartial(
   value: Scalar,
   t: number,
   id: string,
+  distinctCap: number,
 ) {
   p.c++;
   if (kinds.has('sum')) p.s = (p.s ?? 0) + (value as number);
@@ -109,8 +129,10 @@ function addToPartial(
   if (kinds.has('distinct')) {
     const d = p.d ?? [];
     if (!d.includes(value)) {
-      d.push(value);
-      d.sort();
+      if (d.length < distinctCap) {
+        d.push(value);
+        d.sort();
+      } else p.o = true;
     }
     p.d = d;
   }
@@ -146,7 +168,14 @@ export function addToTiles(
       const value = event.fields[field];
       if (value === null || value === undefined) continue;
       tile.f[field] ??= { c: 0 };
-      addToPartial(tile.f[field] as FieldPartial, kinds, value as Scalar, event.eventTime, event.eventId);
+      addToPartial(
+        tile.f[field] as FieldPartial,
+        kinds,
+        value as Scalar,
+        event.eventTime,
+        event.eventId,
+        size.distinctCaps.get(field) ?? DEFAULT_MAX_DISTINCT,
+      );
     }
   }
 }
@@ -174,6 +203,8 @@ export interface WindowReadPlan {
       readonly fn: Aggregation;
       readonly field: string;
       readonly windowMs: number;
+      /** For `distinct`: where the count saturates. */
+      readonly maxDistinct: number;
     }[];
   }[];
 }
@@ -194,7 +225,13 @@ export function windowReadPlan(group: FeatureGroup, only?: ReadonlySet<string>):
     for (const f of windowFeatures(group)) {
       if (only && !only.has(f.name)) continue;
       const list = sizes.get(f.tileMs as number) ?? [];
-      list.push({ name: f.name, fn: f.fn as Aggregation, field: f.field, windowMs: f.windowMs as number });
+      list.push({
+        name: f.name,
+        fn: f.fn as Aggregation,
+        field: f.field,
+        windowMs: f.windowMs as number,
+        maxDistinct: f.maxDistinct ?? DEFAULT_MAX_DISTINCT,
+      });
       sizes.set(f.tileMs as number, list);
     }
     plan = { sizes: [...sizes].map(([tileMs, features]) => ({ tileMs, features })) };
@@ -235,7 +272,7 @@ export function evaluatePlan(
       const from = asOf - f.windowMs;
       let lo = hi;
       while (lo > 0 && (list[lo - 1] as Tile).t + tileMs > from) lo--;
-      out[f.name] = aggregate(f.fn, f.field, list, lo, hi);
+      out[f.name] = aggregate(f.fn, f.field, list, lo, hi, f.maxDistinct);
     }
   }
   return out;
@@ -248,6 +285,7 @@ function aggregate(
   list: readonly Tile[],
   lo: number,
   hi: number,
+  maxDistinct: number,
 ): FeatureValue {
   switch (fn) {
     case 'count': {
@@ -285,9 +323,15 @@ function aggregate(
       return last?.lv ?? null;
     }
     case 'distinct': {
+      // min(distinct, maxDistinct), exactly: a tile that had no room saw more than maxDistinct
+      // distinct values itself; otherwise every tile kept all of its values.
       const seen = new Set<Scalar>();
-      for (let i = lo; i < hi; i++) for (const v of (list[i] as Tile).f[field]?.d ?? []) seen.add(v);
-      return seen.size;
+      for (let i = lo; i < hi; i++) {
+        const p = (list[i] as Tile).f[field];
+        if (p?.o) return maxDistinct;
+        for (const v of p?.d ?? []) seen.add(v);
+      }
+      return Math.min(seen.size, maxDistinct);
     }
   }
 }

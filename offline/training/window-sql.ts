@@ -5,7 +5,7 @@
  * mean, min, max, distinct; one row per label row with any event in reach) and
  * `__wl_<group>_<feature>` (last: the newest non-null value in the window).
  */
-import { columnName } from '../../schemas/index.js';
+import { columnName, DEFAULT_MAX_DISTINCT } from '../../schemas/index.js';
 import { eventIdentitySql } from '../event-identity.js';
 import { historyCte } from './latest-sql.js';
 import type { GroupSelection, SelectedFeature, WindowSemantics } from './spec.js';
@@ -53,7 +53,8 @@ function aggregate(f: SelectedFeature, semantics: WindowSemantics): string {
     case 'max':
       return `max(${when(field)}) AS ${name}`;
     case 'distinct':
-      return `count(DISTINCT ${when(field)}) AS ${name}`;
+      // Saturates at the feature's cap, as online (feature-group.ts DEFAULT_MAX_DISTINCT).
+      return `least(count(DISTINCT ${when(field)}), ${f.feature.maxDistinct ?? DEFAULT_MAX_DISTINCT}) AS ${name}`;
     default:
       throw new Error(`no aggregate for ${f.feature.fn}`);
   }

@@ -58,8 +58,46 @@ describe('feature definitions', () => {
       /"n_1h" is invalid, reserved or repeated/,
     ],
     ['no windows', { n: count([], 'c') }, /declares no windows/],
+    [
+      'a cap on what is not a distinct count',
+      { s: window('sum', 'amountMinor', ['1h'], 's', { maxDistinct: 10 }) },
+      /feature "s" \(sum\) takes no maxDistinct/,
+    ],
+    [
+      'a cap that is not a positive integer',
+      { d: window('distinct', 'merchantId', ['1h'], 'd', { maxDistinct: 0 }) },
+      /feature "d": maxDistinct must be a positive integer/,
+    ],
+    [
+      'distinct values that could outgrow the item',
+      { d: window('distinct', 'merchantId', ['24h', '7d'], 'd', { maxDistinct: 1000 }) },
+      /the distinct values of d_24h, d_7d could take 2291 KB of an entity item \(at most 256 KB\)/,
+    ],
   ])('refuses %s, naming it', (_, features, message) => {
     expect(() => defineFeatureGroup({ ...base, features })).toThrow(message);
+  });
+
+  it('caps distinct counts at 100 unless told, and takes a cap the item has room for', () => {
+    const merchantDistinct = featureGroupsByName
+      .get('customer')
+      ?.features.filter((f) => f.fn === 'distinct')
+      .map((f) => [f.name, f.maxDistinct]);
+    expect(merchantDistinct).toEqual([
+      ['merchant_distinct_24h', 100],
+      ['merchant_distinct_7d', 100],
+    ]);
+    // 35 tiles kept (26 of an hour, 9 of a day) x 100 values x 67 bytes (a string of unknown length).
+    const g = defineFeatureGroup({
+      ...base,
+      features: { d: window('distinct', 'merchantId', ['24h', '7d'], 'd', { maxDistinct: 110 }) },
+    });
+    expect(g.features.map((f) => f.maxDistinct)).toEqual([110, 110]);
+    expect(() =>
+      defineFeatureGroup({
+        ...base,
+        features: { d: window('distinct', 'merchantId', ['24h', '7d'], 'd', { maxDistinct: 112 }) },
+      }),
+    ).toThrow(/could take 257 KB/);
   });
 
   it('refuses a contract whose partition key is not a string field', () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { decodeTiles, encodeTiles } from '../../lambdas/adapters/entity-item-codec.js';
 import { addToTiles, evaluateWindows, pruneTiles, type TileSet, tilePlan } from '../../lambdas/core/tiles.js';
 import { featureGroupsByName } from '../../schemas/index.js';
 
@@ -79,5 +80,30 @@ describe('window tiles', () => {
       txn_count_1h: 1,
     });
     expect(tiles['60000'] ?? []).toHaveLength(0);
+  });
+
+  it('counts distinct values up to the cap, exactly: min(distinct, maxDistinct), whatever the tiles', () => {
+    const merchants = (n: number, from = 0) =>
+      Array.from({ length: n }, (_, i) => `mer_${String(from + i).padStart(4, '0')}`);
+    const at = (t: number, names: string[]) => names.map((merchant) => ({ t, amount: 1, merchant }));
+    // One hour tile with more distinct merchants than it keeps: it keeps 100 and marks that it saw more.
+    const full = tilesOf(at(T - 10 * MIN, [...merchants(130), ...merchants(5)]));
+    const hour = (full[3_600_000] as NonNullable<TileSet[string]>)[0];
+    expect(hour?.f.merchantId?.d).toHaveLength(100);
+    expect(hour?.f.merchantId?.o).toBe(true);
+    // The mark survives the item layout.
+    expect(decodeTiles(encodeTiles({ maxEventTime: T, tiles: full })).tiles).toEqual(full);
+    expect(evaluateWindows(customer, full, T)).toMatchObject({
+      merchant_distinct_24h: 100,
+      merchant_distinct_7d: 100,
+      txn_count_24h: 135,
+    });
+    // Two hour tiles of 60 each: neither is full, their union of 90 is exact, their union of 120 saturates.
+    const overlapping = tilesOf([...at(T - 90 * MIN, merchants(60)), ...at(T - 10 * MIN, merchants(60, 30))]);
+    expect(evaluateWindows(customer, overlapping, T).merchant_distinct_24h).toBe(90);
+    const apart = tilesOf([...at(T - 90 * MIN, merchants(60)), ...at(T - 10 * MIN, merchants(60, 60))]);
+    expect(evaluateWindows(customer, apart, T).merchant_distinct_24h).toBe(100);
+    // Under the cap nothing is marked.
+    expect((apart[3_600_000] as NonNullable<TileSet[string]>).some((t) => t.f.merchantId?.o)).toBe(false);
   });
 });
