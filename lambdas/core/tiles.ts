@@ -5,7 +5,10 @@
  * event costs no more than its entity's one write per batch.
  *
  * A window W kept in tiles of size r, read at time t, combines the tiles with
- * start + r > t - W and start <= t (the oldest tile may reach up to r before the window).
+ * start + r > t - W and start <= t (the oldest tile may reach up to r before the window, and the
+ * newest holds what has arrived of t's tile: an event stamped after t by a producer clock ahead of
+ * its arrival, within the contract's skew, counts from its arrival if it falls in t's tile; training
+ * sets follow the same rule, offline/training/window-sql.ts).
  */
 import type { Aggregation, FeatureGroup } from '../../schemas/index.js';
 import { DEFAULT_MAX_DISTINCT, windowFeatures } from '../../schemas/index.js';

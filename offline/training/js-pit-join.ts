@@ -27,7 +27,7 @@ export function jsPointInTimeJoin<R extends HistoryRow>(
   labels: readonly LabelRow[],
   ttlMs: number,
 ): (R | undefined)[] {
-  const visibleAt = (r: HistoryRow) => Math.max(r.eventTime, r.ingestionTime);
+  const visibleAt = (r: HistoryRow) => r.ingestionTime;
   const sorted = [...history].sort((a, b) =>
     a.entity < b.entity ? -1 : a.entity > b.entity ? 1 : visibleAt(a) - visibleAt(b),
   );

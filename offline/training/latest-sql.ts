@@ -5,9 +5,9 @@
  *
  * Two strategies, equal in result:
  * - `asof` (DuckDB): a per-entity timeline of "the newest event time visible so far", ordered by
- *   when each row became visible (the greater of event and ingestion time), ASOF-joined on the
- *   label time. An ASOF join takes one inequality, and a plain ASOF on event time would pick a row
- *   that arrived after the label time; the timeline makes both conditions one. The values are then
+ *   when each row became visible (its ingestion time, as online: see spec.ts), ASOF-joined on the
+ *   label time. A plain ASOF on event time would pick a row that arrived after the label time; the
+ *   timeline orders by arrival and keeps the newest event time. The values are then
  *   those of the visible row at that event time with the largest event id (ties, and copies of one
  *   event, which are equal: an event counts once, visible from its first arrival).
  * - `ranked` (Athena, no ASOF JOIN): dedupe by event id, join every visible row within the TTL,
@@ -34,8 +34,8 @@ export function asofLatest(s: GroupSelection): string {
     // The newest event time visible so far, per entity, on the keys only (one sort of three columns).
     `__tl_${g} AS (`,
     `  SELECT __entity, __visible_at, max(event_time) AS event_time FROM (`,
-    `    SELECT ${entity} AS __entity, event_time, greatest(event_time, ingestion_time) AS __visible_at,`,
-    `      max(event_time) OVER (PARTITION BY ${entity} ORDER BY greatest(event_time, ingestion_time)`,
+    `    SELECT ${entity} AS __entity, event_time, ingestion_time AS __visible_at,`,
+    `      max(event_time) OVER (PARTITION BY ${entity} ORDER BY ingestion_time`,
     `        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS __newest`,
     `    FROM ${historyCte(s)}) t`,
     `  WHERE event_time = __newest`,
@@ -73,7 +73,7 @@ export function rankedLatest(s: GroupSelection): string {
     `      row_number() OVER (PARTITION BY l.__label_row ORDER BY h.event_time DESC, h.event_id DESC) AS __rank`,
     `    FROM __labels l JOIN __hd_${g} h`,
     `      ON ${entityMatch(`h.${entity}`, s)}`,
-    `      AND h.event_time <= l.__label_time AND h.ingestion_time <= l.__label_time`,
+    `      AND h.ingestion_time <= l.__label_time`,
     `      AND h.event_time > l.__label_time - ${ttl}`,
     `  ) t`,
     `  WHERE __rank = 1)`,

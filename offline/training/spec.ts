@@ -3,16 +3,19 @@
  * entity columns and as of which time column; resolved once against the definitions and checked
  * against the label file's columns before any data is read.
  *
- * Point-in-time rule, for every label row (entity ids, label time L) and requested feature:
+ * Point-in-time rule, for every label row (entity ids, label time L) and requested feature: what
+ * the online store served at L, which is everything that had arrived by then.
  * - latest values: those of the entity's newest event (by event time, then event id) among the
- *   rows with event_time <= L AND ingestion_time <= L (a value that arrived after L was not
- *   knowable at L, whatever its event time: no backfill leakage), and only if that event is within
- *   the group's TTL (event_time + ttl > L, as the lookup API's `expired`); else null;
- * - window aggregates: over the raw events applied to the group with event_time <= L AND
- *   ingestion_time <= L, from the window's lower bound: `exact` (event_time > L - window) or `tile`
- *   (the online store's rule: from the start of the tile holding L - window; see lambdas/core/tiles.ts),
- *   null when the entity has no latest value within the TTL at L (the lookup API says `expired` /
- *   `not_found` then), else counts, sums and distinct counts 0 for an empty window.
+ *   rows with ingestion_time <= L (a value that arrived after L was not knowable at L, whatever its
+ *   event time: no backfill leakage; one stamped after L by a producer clock ahead of its arrival,
+ *   up to the contract's skew, was served from its arrival), and only if that event is within the
+ *   group's TTL (event_time + ttl > L, as the lookup API's `expired`); else null;
+ * - window aggregates: over the raw events applied to the group with ingestion_time <= L, `exact`
+ *   (L - window < event_time <= L) or `tile` (the online store's rule, lambdas/core/tiles.ts: the
+ *   tiles from the one holding L - window to the one holding L, whole), null when the entity has no
+ *   latest value within the TTL at L (the lookup API says `expired` / `not_found` then), else counts,
+ *   sums and distinct counts 0 for an empty window. Until 2026-11-26 both also required
+ *   event_time <= L, which the online store does not: an event stamped ahead of its arrival differed.
  */
 import {
   type FeatureGroup,

@@ -27,13 +27,19 @@ export function dedupedEvents(contract: string, relation: string): string {
   ].join('\n');
 }
 
-/** The condition that event `e` is in the feature's window as of `l.__label_time`. */
+/**
+ * The condition that event `e` (arrived by the label time: `reach`) is in the feature's window as of
+ * `l.__label_time`. `tile`, as online: the tiles from the one holding L - window to the one holding L,
+ * whole; so an event stamped after L by a producer clock ahead of its arrival (up to the contract's
+ * skew) counts once it has arrived, if it falls in L's tile.
+ */
 function inWindow(f: SelectedFeature, semantics: WindowSemantics): string {
   const windowMs = f.feature.windowMs as number;
+  const tileMs = f.feature.tileMs as number;
   const start = `l.__label_time - ${interval(windowMs)}`;
   return semantics === 'exact'
-    ? `e.event_time > ${start}`
-    : `e.event_time >= ${tileFloor(start, f.feature.tileMs as number)}`;
+    ? `e.event_time > ${start} AND e.event_time <= l.__label_time`
+    : `e.event_time >= ${tileFloor(start, tileMs)} AND e.event_time < ${tileFloor('l.__label_time', tileMs)} + ${interval(tileMs)}`;
 }
 
 function aggregate(f: SelectedFeature, semantics: WindowSemantics): string {
@@ -66,11 +72,13 @@ function reach(s: GroupSelection): string {
     ...s.windows.map((f) => (f.feature.windowMs as number) + (f.feature.tileMs as number)),
   );
   const entity = ident(columnName(s.group.entity.field));
+  const maxTile = Math.max(...s.windows.map((f) => f.feature.tileMs as number));
   return [
     `    FROM __labels l JOIN __eg_${s.group.name} e`,
     `      ON e.${entity} = CAST(l.${ident(s.entityColumn)} AS VARCHAR)`,
-    `      AND e.event_time <= l.__label_time AND e.ingestion_time <= l.__label_time`,
+    `      AND e.ingestion_time <= l.__label_time`,
     `      AND e.event_time >= l.__label_time - ${interval(maxReach)}`,
+    `      AND e.event_time < l.__label_time + ${interval(maxTile)}`,
   ].join('\n');
 }
 

@@ -338,6 +338,68 @@ describe('training sets from the offline store', () => {
       expect(values(rows)[1]?.[0]).toBe(1); // 11:20: the 10:20 event's tile reaches into the window
     });
   });
+  describe('an event stamped ahead of its arrival (a producer clock ahead, within the skew allowed)', () => {
+    const base = at('2026-10-07T10:00:00Z');
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const event = (amountMinor: number, merchantId: string, channel: string, t: number) => ({
+      customerId: 'cus_skew1',
+      merchantId,
+      amountMinor,
+      channel,
+      eventTime: iso(t),
+    });
+    const steps: Step[] = [
+      { event: event(100, 'mer_skw1', 'pos', base), arrival: base + 1000 },
+      // Stamped 10:02:50, arrived 10:02:05: in the minute tile of 10:02.
+      { event: event(300, 'mer_skw2', 'atm', base + 2 * MIN + 50_000), arrival: base + 2 * MIN + 5000 },
+      // Stamped 10:03:30, arrived 10:02:40: in the next minute tile.
+      { event: event(50, 'mer_skw3', 'wallet', base + 3 * MIN + 30_000), arrival: base + 2 * MIN + 40_000 },
+    ];
+    const windowed = [
+      'customer:txn_count_5m',
+      'customer:txn_count_1h',
+      'customer:amount_sum_24h',
+      'customer:merchant_distinct_24h',
+      'customer:channel_last_1h',
+    ];
+    const features = [...windowed, 'customer:last_amount_minor', 'customer:last_channel'];
+    // Before the second arrives; after it, before its stamp; after the third arrives, before its tile;
+    // after every stamp.
+    const labelTimes = [
+      base + 2 * MIN + 2000,
+      base + 2 * MIN + 10_000,
+      base + 2 * MIN + 45_000,
+      base + 4 * MIN,
+    ];
+    beforeAll(async () => {
+      await load(steps);
+    });
+
+    it("gives what the online store served at each label time, from each event's arrival", async () => {
+      const labels = labelTimes.map((t) => ({ customer_id: 'cus_skew1', label_time: iso(t) }));
+      const rows = await train(labels, features, { windows: 'tile' });
+      const offline = rows.map((r) => features.map((f) => r[f.replace(':', '__')]));
+      const online = await Promise.all(
+        labelTimes.map(async (t) => {
+          const state = (await onlineStateAt(steps, t)).state('customer', 'cus_skew1');
+          const w = evaluateWindows(customer, state?.tiles ?? {}, t);
+          return [
+            ...windowed.map((f) => w[f.split(':')[1] as string] ?? null),
+            state?.latest?.values.last_amount_minor ?? null,
+            state?.latest?.values.last_channel ?? null,
+          ];
+        }),
+      );
+      expect(offline).toEqual(online);
+      expect(offline).toEqual([
+        [1, 1, 100, 1, 'pos', 100, 'pos'],
+        [2, 2, 400, 2, 'atm', 300, 'atm'], // served from its arrival, though stamped 40 s later
+        // The third has arrived: it is in L's 5-minute and hour tiles, not yet in its minute tile.
+        [2, 3, 450, 3, 'wallet', 50, 'wallet'],
+        [3, 3, 450, 3, 'wallet', 50, 'wallet'],
+      ]);
+    });
+  });
 });
 
 /** The online store's state after every step that had arrived by `t`, in arrival order. */

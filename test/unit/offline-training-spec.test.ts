@@ -102,15 +102,16 @@ describe('SQL text shared by DuckDB and Athena', () => {
       '(SELECT "customer_id", "event_time", "event_id", "ingestion_time", "last_amount_minor" FROM "fp_prod"."customer")',
     );
     expect(sql).toContain('FROM "fp_prod"."events_transaction"');
-    expect(sql).toContain('h.event_time <= l.__label_time AND h.ingestion_time <= l.__label_time');
+    expect(sql).toContain('AND h.ingestion_time <= l.__label_time');
+    expect(sql).not.toContain('h.event_time <= l.__label_time');
     expect(sql).toContain(`h.event_time > l.__label_time - INTERVAL '30' DAY`);
   });
 
-  it('renders the local query with an ASOF JOIN on when each row became visible', () => {
+  it('renders the local query with an ASOF JOIN on when each row became visible: its arrival', () => {
     const spec = resolveTrainingSet({ features: ['customer:last_amount_minor'] }, LABELS);
     const sql = trainingSetSql(spec, 'duckdb', { labels: 'labels', history: () => 'h', events: () => 'e' });
     expect(sql).toContain('ASOF JOIN __tl_customer');
-    expect(sql).toContain('greatest(event_time, ingestion_time) AS __visible_at');
+    expect(sql).toContain('ingestion_time AS __visible_at');
   });
 });
 
@@ -130,6 +131,17 @@ describe('JavaScript point-in-time join', () => {
       1_000,
     );
     expect(got.map((r) => r?.eventTime)).toEqual([undefined, 10, 10, 10, 20]);
+  });
+
+  it('serves an event stamped ahead of its arrival from its arrival, as the online store does', () => {
+    // Arrived at 100 stamped 130 (a producer clock 30 ahead): the newest from 100 on.
+    const history = [row('a', 90, 91), row('a', 130, 100)];
+    const got = jsPointInTimeJoin(
+      history,
+      [95, 100, 120].map((time) => ({ entity: 'a', time })),
+      1_000,
+    );
+    expect(got.map((r) => r?.eventTime)).toEqual([90, 130, 130]);
   });
 
   it('breaks equal event times by the larger event id and expires values past the TTL', () => {
