@@ -128,15 +128,31 @@ export function pruneState(state: EntityState, group: FeatureGroup, keep?: Reado
   for (const [key, seen] of Object.entries(state.recent)) {
     if (!kept(key) && isForgotten(state, group, seen.t)) delete state.recent[key];
   }
-  // Bounded memory: past `maxRecentEvents` ids, the oldest go and the floor rises above them, so a
-  // retry of an evicted event is decided late (kept in the late output), never applied twice.
   const entries = Object.entries(state.recent);
   if (entries.length <= group.maxRecentEvents) return;
-  const evictable = entries
-    .filter(([key]) => !kept(key))
-    .sort(([ka, a], [kb, b]) => a.t - b.t || (ka < kb ? -1 : 1))
-    .slice(0, entries.length - group.maxRecentEvents);
-  for (const [key, seen] of evictable) {
+  evictOverCap(
+    state,
+    group,
+    entries.filter(([key]) => !kept(key)),
+  );
+}
+
+/**
+ * Bounded memory: past `maxRecentEvents` ids, the oldest of `evictable` go and the floor rises above
+ * them, so a retry of an evicted event is decided late (kept in the late output), never applied
+ * twice. Also where ids a failed bucket add put back would pass the cap (id-buckets.ts `moveIds`):
+ * were they kept, an item whose adds keep failing would hold every id of the horizon and outgrow
+ * DynamoDB's 400 KB, and its batches would fail until Lambda gave them up.
+ */
+export function evictOverCap(
+  state: EntityState,
+  group: FeatureGroup,
+  evictable: readonly (readonly [string, RecentEvent])[],
+): void {
+  const excess = Object.keys(state.recent).length - group.maxRecentEvents;
+  if (excess <= 0) return;
+  const oldest = [...evictable].sort(([ka, a], [kb, b]) => a.t - b.t || (ka < kb ? -1 : 1)).slice(0, excess);
+  for (const [key, seen] of oldest) {
     delete state.recent[key];
     raiseFloor(state, seen.t);
   }

@@ -27,6 +27,7 @@
 import type { FeatureGroup } from '../../schemas/index.js';
 import {
   eventSecond,
+  evictOverCap,
   expiresAt,
   RECENT_MARGIN_MS,
   raiseFloor,
@@ -194,9 +195,19 @@ export async function moveIds(
   const results = await store.addIds(
     writes.map(({ move }) => ({ key: move.key, entries: move.entries, expiresAt })),
   );
+  const putBack = new Map<EntityState, [string, RecentEvent][]>();
   results.forEach((result, i) => {
     if (!isFailed(result)) return;
     const { state, move } = writes[i] as (typeof writes)[number];
-    for (const [k, entry] of Object.entries(move.entries)) remember(state, secondKey(k, entry.t), entry);
+    const back = putBack.get(state) ?? [];
+    for (const [k, entry] of Object.entries(move.entries)) {
+      const key = secondKey(k, entry.t);
+      remember(state, key, entry);
+      back.push([key, entry]);
+    }
+    putBack.set(state, back);
   });
+  // Pruning capped the ids before they were put back: cap again, among those (settled ids; the
+  // batch's own never move, so a redelivery still reads them).
+  for (const [state, back] of putBack) evictOverCap(state, group, back);
 }
