@@ -2,11 +2,19 @@
  * Kinesis stream processor. Thin: decode Lambda's event, run the core, map its result to a
  * partial batch response. Nothing is caught here: an unexpected error fails the batch and the
  * event source mapping bisects and retries it, so no record is dropped.
+ *
+ * A batch whose very first record did not complete fails as a whole (the handler throws) instead of
+ * reporting item failures. Lambda retries a partial response from the first failed record, always
+ * the same one, and bisects only on a function error: a record that can never complete (an entity
+ * DynamoDB keeps refusing) would otherwise take every later record of its batch, of any entity, to
+ * the on-failure destination with it after the retries. Thrown, the batch is split until that record
+ * is alone; the healthy halves complete (a retry of what completed is a no-op).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { type ProcessorDeps, processBatch } from '../core/process-batch.js';
+import { padSequence } from '../core/sequence.js';
 import { processorConfigSchema, readConfig } from '../shared/config.js';
 import { createProcessorDeps } from './deps.js';
 import { toInputRecord } from './kinesis-event.js';
@@ -48,14 +56,37 @@ async function handle(event: KinesisStreamEvent, deps: ProcessorDeps): Promise<K
     late,
     failed: result.failed.length,
   };
-  if (result.failed.length > 0) {
-    logger.warn('batch partly failed; redelivery from the first failed record', {
-      ...summary,
-      firstFailed: result.failed[0],
-      errors: result.errors.slice(0, 5).map((e) => `${e.name}: ${e.message}`),
-    });
-  } else {
+  if (result.failed.length === 0) {
     logger.info('batch processed', summary);
+    return { batchItemFailures: [] };
   }
+  const errors = result.errors.slice(0, 5).map((e) => `${e.name}: ${e.message}`);
+  if (result.failed[0] === firstSequence(event)) {
+    logger.error('batch failed from its first record; failing it whole so that it is bisected', {
+      ...summary,
+      errors,
+    });
+    throw new BatchFailedError(`no record of the batch completed (${summary.failed} failed): ${errors[0]}`);
+  }
+  logger.warn('batch partly failed; redelivery from the first failed record', {
+    ...summary,
+    firstFailed: result.failed[0],
+    errors,
+  });
   return { batchItemFailures: result.failed.map((itemIdentifier) => ({ itemIdentifier })) };
+}
+
+/** Thrown when not even the first record of a batch completed: the event source mapping bisects it. */
+export class BatchFailedError extends Error {
+  override readonly name = 'BatchFailedError';
+}
+
+/** The batch's lowest sequence number (Lambda delivers a shard's records in order; sorted anyway). */
+function firstSequence(event: KinesisStreamEvent): string | undefined {
+  let first: string | undefined;
+  for (const r of event.Records) {
+    const s = padSequence(r.kinesis.sequenceNumber);
+    if (first === undefined || s < padSequence(first)) first = r.kinesis.sequenceNumber;
+  }
+  return first;
 }
