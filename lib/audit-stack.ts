@@ -15,8 +15,9 @@ export interface AuditStackProps extends StackProps {
 }
 
 /**
- * The audit trail: management events, and the data events of every store holding features or
- * records (offline, side-output and query-result objects; online store items). The audit bucket
+ * The audit trail: management events of every region (global services' are recorded in us-east-1
+ * only), and the data events of every store holding features or records (the stream; offline,
+ * side-output and query-result objects; online store items). The audit bucket
  * itself is left out: logging CloudTrail's own writes would feed back into the trail.
  */
 export class AuditStack extends Stack {
@@ -32,6 +33,8 @@ export class AuditStack extends Stack {
       encryptionKey: props.encryptionKey,
       dataEventBuckets: [names.offlineBucket, names.sideOutputBucket, names.queryResultsBucket],
       dataEventTables: [arns(resources).onlineTable],
+      // The stream carries events before tokenization (PII in clear, for its retention).
+      dataEventStreams: [arns(resources).stream],
       allowedRegions: environment.allowedRegions,
       logRetention: environment.logRetentionDays,
       removalPolicy: removalPolicyOf(environment),

@@ -20,6 +20,8 @@ export interface AuditTrailProps {
   readonly dataEventBuckets: readonly string[];
   /** Tables (ARNs) whose item-level events are recorded. */
   readonly dataEventTables: readonly string[];
+  /** ARNs of Kinesis streams whose data events (GetRecords, PutRecords, ...) are recorded. @default none */
+  readonly dataEventStreams?: readonly string[];
   /** Regions the delivery role's requests may target. */
   readonly allowedRegions: readonly string[];
   /**
@@ -117,10 +119,19 @@ export class AuditTrail extends Construct {
         data('AWS::DynamoDB::Table', { field: 'resources.ARN', equalTo: [...p.dataEventTables] }),
       );
     }
+    if ((p.dataEventStreams ?? []).length > 0) {
+      selectors.push(
+        data('AWS::Kinesis::Stream', { field: 'resources.ARN', equalTo: [...(p.dataEventStreams ?? [])] }),
+      );
+    }
     this.trail = new cloudtrail.CfnTrail(this, 'Trail', {
       trailName: p.trailName,
       isLogging: true,
-      isMultiRegionTrail: false,
+      // IAM, STS and other global-service events are recorded in us-east-1 only (since 2021-11): a
+      // trail of this region alone would miss every CreateRole, AttachRolePolicy or
+      // UpdateAssumeRolePolicy, and anything done in another region. Multi-region, it still writes
+      // to the one audit bucket, in this region, under this region's key.
+      isMultiRegionTrail: true,
       includeGlobalServiceEvents: true,
       enableLogFileValidation: true,
       s3BucketName: p.bucketName,

@@ -11,17 +11,32 @@ describe.each(ENVIRONMENTS)('audit (%s)', (name) => {
   const trailArn = `arn:aws:cloudtrail:${region}:${account}:trail/${names.trail}`;
   const trail = () => Object.values(audit.findResources('AWS::CloudTrail::Trail'))[0]?.Properties;
 
-  it('records a single-region trail with log file validation into the audit bucket, under the general key', () => {
+  it('records a multi-region trail (IAM and STS events are only in us-east-1) with log file validation into the audit bucket of this region, under the general key', () => {
     audit.resourceCountIs('AWS::CloudTrail::Trail', 1);
     audit.hasResourceProperties('AWS::CloudTrail::Trail', {
       TrailName: names.trail,
       IsLogging: true,
-      IsMultiRegionTrail: false,
+      IsMultiRegionTrail: true,
+      IncludeGlobalServiceEvents: true,
       EnableLogFileValidation: true,
       S3BucketName: names.auditBucket,
       KMSKeyId: { 'Fn::ImportValue': Match.stringLikeRegexp(logicalId(d.data, d.data.keys.general)) },
       CloudWatchLogsLogGroupArn: Match.anyValue(),
       CloudWatchLogsRoleArn: Match.anyValue(),
+    });
+  });
+
+  it('records the data events of the stream, which carries events before tokenization', () => {
+    expect(trail()?.AdvancedEventSelectors).toContainEqual({
+      Name: 'AWS::Kinesis::Stream data events',
+      FieldSelectors: [
+        { Field: 'eventCategory', Equals: ['Data'] },
+        { Field: 'resources.type', Equals: ['AWS::Kinesis::Stream'] },
+        {
+          Field: 'resources.ARN',
+          Equals: [`arn:aws:kinesis:${region}:${account}:stream/${names.stream}`],
+        },
+      ],
     });
   });
 

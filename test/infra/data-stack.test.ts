@@ -103,6 +103,29 @@ describe.each(['dev', 'staging', 'prod'] as const)('data stack (%s)', (name) => 
     });
   });
 
+  it("lets this account's CloudWatch alarms of this region publish to the alarm topic, over TLS only", () => {
+    // The topic policy replaces SNS's default one: without an explicit allow, no alarm could publish.
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({
+            Sid: 'CloudWatchAlarmsPublish',
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Condition: {
+              StringEquals: { 'aws:SourceAccount': environment.account },
+              ArnLike: {
+                'aws:SourceArn': `arn:aws:cloudwatch:${environment.region}:${environment.account}:alarm:*`,
+              },
+            },
+          }),
+        ]),
+      },
+    });
+  });
+
   it('denies every request to every bucket that does not use TLS', () => {
     const policies = template.findResources('AWS::S3::BucketPolicy', {
       Properties: {
