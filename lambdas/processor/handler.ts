@@ -16,11 +16,15 @@ import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda'
 import { type ProcessorDeps, processBatch } from '../core/process-batch.js';
 import { padSequence } from '../core/sequence.js';
 import { processorConfigSchema, readConfig } from '../shared/config.js';
+import { PROCESSOR_METRICS } from '../shared/metrics.js';
 import { createProcessorDeps } from './deps.js';
 import { toInputRecord } from './kinesis-event.js';
 
-const logger = new Logger({ serviceName: 'feature-processor' });
-const metrics = new Metrics({ namespace: 'FeaturePlatform', serviceName: 'feature-processor' });
+const logger = new Logger({ serviceName: PROCESSOR_METRICS.service });
+const metrics = new Metrics({
+  namespace: PROCESSOR_METRICS.namespace,
+  serviceName: PROCESSOR_METRICS.service,
+});
 
 /** A processor handler over the given adapters (created on first use); `handler` below is the deployed one. */
 export function createHandler(

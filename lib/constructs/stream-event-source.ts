@@ -5,6 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { PROCESSOR_METRICS } from '../../lambdas/shared/metrics.js';
 import { assertParallelizationSafe, type StreamSourceSettings } from '../platform-spec.js';
 import { STREAM_EVENT_SOURCE_DEFAULTS } from './stream-event-source-defaults.js';
 import { withDefaults } from './with-defaults.js';
@@ -40,7 +41,7 @@ export interface StreamEventSourceProps {
    */
   readonly iteratorAgeAlarmEvaluationPeriods?: number;
   /**
-   * Where the iterator-age alarm notifies.
+   * Where the alarms notify.
    * @default - no action
    */
   readonly alarmAction?: cloudwatch.IAlarmAction;
@@ -48,12 +49,17 @@ export interface StreamEventSourceProps {
 
 /**
  * A Kinesis event source mapping that never loses a record: bisect on error, per-record batch
- * item failures, bounded retries and record age, failed batches kept in S3; plus an alarm on
- * how far the consumer is behind.
+ * item failures, bounded retries and record age, failed batches kept in S3; plus alarms on how far
+ * the consumer is behind (the stream's and the function's iterator age) and on records the
+ * processor did not complete. A partial failure is a successful invocation, so the function's
+ * `Errors` alarm never sees it, and records the mapping gives up on after its retries would
+ * otherwise reach the on-failure bucket unnoticed.
  */
 export class StreamEventSource extends Construct {
   public readonly eventSource: sources.KinesisEventSource;
   public readonly iteratorAgeAlarm: cloudwatch.Alarm;
+  public readonly functionIteratorAgeAlarm: cloudwatch.Alarm;
+  public readonly failedRecordsAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: StreamEventSourceProps) {
     super(scope, id);
@@ -98,6 +104,40 @@ export class StreamEventSource extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    if (p.alarmAction) this.iteratorAgeAlarm.addAlarmAction(p.alarmAction);
+    // The function's own iterator age: a shard whose batch keeps failing may be polled rarely, and
+    // the stream's GetRecords metric can then have no data points.
+    this.functionIteratorAgeAlarm = new cloudwatch.Alarm(this, 'FunctionIteratorAgeAlarm', {
+      alarmDescription: 'Processor is behind: age of the records it is given above threshold',
+      metric: new cloudwatch.Metric({
+        namespace: 'AWS/Lambda',
+        metricName: 'IteratorAge',
+        dimensionsMap: { FunctionName: p.target.functionName },
+        period: Duration.minutes(1),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: p.iteratorAgeAlarmThreshold.toMilliseconds(),
+      evaluationPeriods: p.iteratorAgeAlarmEvaluationPeriods,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.failedRecordsAlarm = new cloudwatch.Alarm(this, 'FailedRecordsAlarm', {
+      alarmDescription:
+        'Processor records did not complete (redelivered; after the retries the mapping gives them up to ' +
+        'the on-failure bucket): see the processor log for the errors',
+      metric: new cloudwatch.Metric({
+        namespace: PROCESSOR_METRICS.namespace,
+        metricName: 'RecordsFailed',
+        dimensionsMap: { service: PROCESSOR_METRICS.service },
+        period: Duration.minutes(1),
+        statistic: cloudwatch.Stats.SUM,
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    if (p.alarmAction)
+      for (const alarm of [this.iteratorAgeAlarm, this.functionIteratorAgeAlarm, this.failedRecordsAlarm])
+        alarm.addAlarmAction(p.alarmAction);
   }
 }

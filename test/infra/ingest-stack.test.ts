@@ -4,6 +4,7 @@ import type { Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
+import { PROCESSOR_METRICS } from '../../lambdas/shared/metrics.js';
 import {
   HANDLER_ENTRIES,
   processorEnvironment,
@@ -114,7 +115,7 @@ describe.each(['dev', 'staging', 'prod'] as const)('ingest stack (%s)', (name) =
 
   it('alarms to the alarm topic', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(2);
+    expect(alarms).toHaveLength(4);
     for (const alarm of alarms) {
       expect(JSON.stringify(alarm.Properties.AlarmActions)).toContain(logicalId(data, data.alarmTopic));
     }
@@ -128,6 +129,29 @@ describe.each(['dev', 'staging', 'prod'] as const)('ingest stack (%s)', (name) =
       Statistic: 'Maximum',
       Threshold: 60_000,
       ComparisonOperator: 'GreaterThanThreshold',
+    });
+  });
+
+  it("alarms when the processor's own iterator age passes a minute (a shard stuck on a failing batch)", () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'IteratorAge',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalId(ingest, ingest.processor.function) } }],
+      Statistic: 'Maximum',
+      Threshold: 60_000,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+  });
+
+  it('alarms on any record the processor did not complete, which a partial batch response hides from Errors', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: PROCESSOR_METRICS.namespace,
+      MetricName: 'RecordsFailed',
+      Dimensions: [{ Name: 'service', Value: PROCESSOR_METRICS.service }],
+      Statistic: 'Sum',
+      Period: 60,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
     });
   });
 
