@@ -120,7 +120,9 @@ export const STREAM_SOURCE_DEFAULTS: StreamSourceSettings = {
   maxBatchingWindowMs: 1_000,
   bisectBatchOnError: true,
   retryAttempts: 5,
-  maxRecordAgeSeconds: 24 * 3600,
+  // An hour under the shortest retention (24 h): a record given up at this age is still there to be
+  // written to the on-failure bucket.
+  maxRecordAgeSeconds: 23 * 3600,
   parallelizationFactor: 1,
   startingPosition: 'TRIM_HORIZON',
 };

@@ -53,11 +53,26 @@ const describeIssues = (issues: readonly z.core.$ZodIssue[]): string =>
     .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
     .join('; ');
 
+/** The first bytes of a record the Kinesis Producer Library aggregated (several user records in one). */
+const KPL_MAGIC = [0xf3, 0x89, 0x9a, 0xc2] as const;
+
+const isKplAggregate = (bytes: Buffer): boolean =>
+  bytes.length > KPL_MAGIC.length && KPL_MAGIC.every((b, i) => bytes[i] === b);
+
 export function decodeRecord(record: InputRecord, contracts: ReadonlyMap<string, EventContract>): Decoded {
   let json: unknown;
+  const bytes = Buffer.from(record.data, 'base64');
   try {
-    json = JSON.parse(Buffer.from(record.data, 'base64').toString('utf8'));
+    json = JSON.parse(bytes.toString('utf8'));
   } catch {
+    // Lambda hands a KPL aggregate over as it is: say so, rather than "not JSON" for N events at once.
+    if (isKplAggregate(bytes))
+      return {
+        ok: false,
+        reason:
+          'payload is a KPL-aggregated record (several events in one); send one JSON envelope per record ' +
+          '(KPL: AggregationEnabled=false)',
+      };
     return { ok: false, reason: 'payload is not valid UTF-8 JSON' };
   }
   const envelope = envelopeSchema.safeParse(json);

@@ -55,6 +55,9 @@ export interface StreamEventSourceProps {
  * `Errors` alarm never sees it, and records the mapping gives up on after its retries would
  * otherwise reach the on-failure bucket unnoticed.
  */
+/** How much longer than the maximum record age the stream keeps a record. */
+const RECORD_AGE_MARGIN_S = 3600;
+
 export class StreamEventSource extends Construct {
   public readonly eventSource: sources.KinesisEventSource;
   public readonly iteratorAgeAlarm: cloudwatch.Alarm;
@@ -65,10 +68,13 @@ export class StreamEventSource extends Construct {
     super(scope, id);
     const p = withDefaults(STREAM_EVENT_SOURCE_DEFAULTS, props);
     const s = p.settings;
-    if (s.maxRecordAgeSeconds > p.streamRetention.toSeconds()) {
+    // A record given up at its maximum age is read once more, for the on-failure bucket: it must still
+    // be in the stream then, with time to spare (at equal ages the stream trims it as it is given up).
+    const latest = p.streamRetention.toSeconds() - RECORD_AGE_MARGIN_S;
+    if (s.maxRecordAgeSeconds > latest) {
       throw new Error(
-        `${this.node.path}: maxRecordAgeSeconds (${s.maxRecordAgeSeconds}) exceeds the stream retention ` +
-          `(${p.streamRetention.toSeconds()} s); records would expire before reaching the on-failure bucket`,
+        `${this.node.path}: maxRecordAgeSeconds (${s.maxRecordAgeSeconds}) must be at least ${RECORD_AGE_MARGIN_S} s ` +
+          `under the stream retention (${p.streamRetention.toSeconds()} s); records would expire before reaching the on-failure bucket`,
       );
     }
     try {

@@ -144,13 +144,20 @@ describe('StreamEventSource', () => {
     };
   };
 
-  it('refuses a maximum record age longer than the stream keeps records', () => {
+  it('refuses a maximum record age that does not leave the stream an hour to spare', () => {
     const { stack, ...props } = parts();
     expect(
       () => new StreamEventSource(stack, 'E', { ...props, streamRetention: Duration.hours(12) }),
     ).toThrow(
-      `Test/E: maxRecordAgeSeconds (${STREAM_SOURCE_DEFAULTS.maxRecordAgeSeconds}) exceeds the stream retention (43200 s)`,
+      `Test/E: maxRecordAgeSeconds (${STREAM_SOURCE_DEFAULTS.maxRecordAgeSeconds}) must be at least 3600 s under the stream retention (43200 s)`,
     );
+    const settings = { ...STREAM_SOURCE_DEFAULTS, maxRecordAgeSeconds: 24 * 3600 };
+    expect(
+      () => new StreamEventSource(stack, 'E2', { ...props, settings, streamRetention: Duration.hours(24) }),
+    ).toThrow('must be at least 3600 s under the stream retention (86400 s)');
+    expect(
+      () => new StreamEventSource(stack, 'E3', { ...props, streamRetention: Duration.hours(24) }),
+    ).not.toThrow();
   });
 
   it('refuses a batching window that is not whole seconds', () => {

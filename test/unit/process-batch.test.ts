@@ -186,6 +186,20 @@ describe('processBatch', () => {
     },
   );
 
+  it('quarantines a KPL-aggregated record (Lambda does not de-aggregate) with a reason that says so', async () => {
+    const [record] = inputRecords([envelope(transaction())]);
+    if (!record) throw new Error('no record');
+    // Magic number, a protobuf AggregatedRecord (here just some bytes) and its MD5.
+    const kpl = Buffer.concat([
+      Buffer.from([0xf3, 0x89, 0x9a, 0xc2]),
+      Buffer.from([0x0a, 0x02, 0x70, 0x6b]),
+      Buffer.alloc(16),
+    ]);
+    const result = await processBatch([{ ...record, data: kpl.toString('base64') }], deps);
+    expect(result.counts.quarantined).toBe(1);
+    expect(side.ofKind('quarantine')[0]?.reason).toMatch(/KPL-aggregated record .* AggregationEnabled=false/);
+  });
+
   it('quarantines a record whose partition key is not its customer id', async () => {
     const [record] = inputRecords([envelope(transaction())]);
     if (!record) throw new Error('no record');
