@@ -24,7 +24,7 @@ export interface TableBackupProps {
 
 /**
  * Daily AWS Backup recovery points of a table, in a vault of this region (no copy to another
- * region) encrypted with the given key, kept for `retention`. The vault is retained when the stack
+ * region) encrypted with the given key, kept for `retention` and locked for as long. The vault is retained when the stack
  * is deleted: a vault holding recovery points cannot be deleted, and they expire on their own.
  */
 export class TableBackup extends Construct {
@@ -41,6 +41,10 @@ export class TableBackup extends Construct {
     this.vault = new backup.BackupVault(this, 'Vault', {
       encryptionKey: p.encryptionKey,
       removalPolicy: RemovalPolicy.RETAIN,
+      // Vault Lock (governance mode): no recovery point can be deleted, or its lifecycle shortened,
+      // before it is as old as the plan keeps it, whoever asks; lifting the lock is its own,
+      // audited action (backup:DeleteBackupVaultLockConfiguration).
+      lockConfiguration: { minRetention: p.retention },
     });
     this.plan = new backup.BackupPlan(this, 'Plan', {
       backupVault: this.vault,

@@ -100,9 +100,10 @@ describe.each(ENVIRONMENTS)('encryption, retention and removal (%s)', (name) => 
     });
   });
 
-  it('backs the online table up daily into a vault under the PII key, kept for the configured days', () => {
+  it('backs the online table up daily into a vault under the PII key, kept and locked for the configured days', () => {
     env.data.hasResourceProperties('AWS::Backup::BackupVault', {
       EncryptionKeyArn: { 'Fn::GetAtt': [keyId.pii, 'Arn'] },
+      LockConfiguration: { MinRetentionDays: environment.backupRetentionDays },
     });
     env.data.hasResourceProperties('AWS::Backup::BackupPlan', {
       BackupPlan: {
