@@ -40,6 +40,11 @@ export const environmentValuesSchema = z
     backupRetentionDays: z.int().min(1).max(36500),
     /** Days the audit trail's log files and the S3 server access logs are kept. */
     auditRetentionDays: z.int().min(1).max(36500),
+    /**
+     * Days the offline store keeps feature history and raw events (storage limitation: GDPR art.
+     * 5(1)(e), UAE PDPL): the bank's record-keeping period for them. Longer than the tiering delay.
+     */
+    offlineRetentionDays: z.int().min(31).max(36500),
   })
   .superRefine((env, ctx) => {
     if (!env.allowedRegions.includes(env.region)) {

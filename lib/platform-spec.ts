@@ -59,6 +59,8 @@ export function resourceNames(prefix: string, bucketSuffix = ''): ResourceNames 
 
 /** Offline feature history: `<prefix>group=<group>/dt=<yyyy-mm-dd>/<batch>.parquet` in the offline bucket. */
 export const OFFLINE_FEATURES_PREFIX = 'features/';
+/** Raw events, per contract (the processor writes them under this prefix; see lambdas/core/batch-outputs.ts). */
+export const OFFLINE_EVENTS_PREFIX = 'events/';
 /** Where AWS's S3 on-failure destination of an event source mapping writes its records, in the side-output bucket. */
 export const ON_FAILURE_PREFIX = 'aws/lambda/';
 

@@ -5,7 +5,7 @@
  * `dt` is the UTC date of the event time. Rows may repeat across objects (a batch redelivered with
  * other boundaries); readers dedupe by `event_id`.
  */
-import { OFFLINE_FEATURES_PREFIX, offlineGroupPrefix } from '../lib/platform-spec.js';
+import { OFFLINE_EVENTS_PREFIX, OFFLINE_FEATURES_PREFIX, offlineGroupPrefix } from '../lib/platform-spec.js';
 import {
   contracts,
   type EventContract,
@@ -16,8 +16,7 @@ import {
   offlineColumns,
 } from '../schemas/index.js';
 
-/** Raw events, per contract (the processor writes them under this prefix; see lambdas/core/batch-outputs.ts). */
-export const OFFLINE_EVENTS_PREFIX = 'events/';
+export { OFFLINE_EVENTS_PREFIX };
 export const offlineEventsPrefix = (contract: string): string =>
   `${OFFLINE_EVENTS_PREFIX}contract=${contract}/`;
 

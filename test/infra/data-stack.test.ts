@@ -91,6 +91,22 @@ describe.each(['dev', 'staging', 'prod'] as const)('data stack (%s)', (name) => 
     },
   );
 
+  it('expires feature history and raw events after the record-keeping period, and keeps erasure records', () => {
+    const bucket = Object.values(
+      template.findResources('AWS::S3::Bucket', { Properties: { BucketName: names.offlineBucket } }),
+    )[0];
+    const rules = bucket?.Properties.LifecycleConfiguration.Rules as {
+      Prefix?: string;
+      ExpirationInDays?: number;
+    }[];
+    expect(
+      rules.filter((r) => r.ExpirationInDays !== undefined).map((r) => [r.Prefix, r.ExpirationInDays]),
+    ).toEqual([
+      ['features/', environment.offlineRetentionDays],
+      ['events/', environment.offlineRetentionDays],
+    ]);
+  });
+
   it("expires Lambda's raw on-failure records after 14 days, the other side outputs after 90", () => {
     template.hasResourceProperties('AWS::S3::Bucket', {
       BucketName: names.sideOutputBucket,

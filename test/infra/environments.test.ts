@@ -56,6 +56,8 @@ describe('environment configuration', () => {
     ['lookupReservedConcurrency', undefined, /environments\.staging\.lookupReservedConcurrency: /],
     ['backupRetentionDays', 0, /environments\.staging\.backupRetentionDays: Too small/],
     ['auditRetentionDays', '365', /environments\.staging\.auditRetentionDays: /],
+    ['offlineRetentionDays', 30, /environments\.staging\.offlineRetentionDays: Too small/],
+    ['offlineRetentionDays', undefined, /environments\.staging\.offlineRetentionDays: /],
   ])('rejects %s = %j, naming the field', (field, value, message) => {
     const context = cdkContext();
     context.environments.staging = { ...context.environments.staging, [field]: value };
