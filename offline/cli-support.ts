@@ -4,13 +4,17 @@
  */
 import { readFileSync } from 'node:fs';
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import type { KinesisClientConfig } from '@aws-sdk/client-kinesis';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { LocalEndpoints } from '../local/platform.js';
 import { OfflineError } from './errors.js';
 
 export interface Target {
   readonly s3: S3ClientConfig;
   readonly dynamodb: DynamoDBClientConfig;
+  readonly kinesis: KinesisClientConfig;
+  readonly streamName?: string;
   readonly offlineBucket?: string;
   readonly sideOutputBucket?: string;
   readonly onlineTable?: string;
@@ -20,7 +24,11 @@ export interface Target {
 export function targetFrom(options: { endpoints?: string; region?: string }): Target {
   if (!options.endpoints) {
     const region = options.region ? { region: options.region } : {};
-    return { s3: { ...region, maxAttempts: 5 }, dynamodb: { ...region, maxAttempts: 5 } };
+    return {
+      s3: { ...region, maxAttempts: 5 },
+      dynamodb: { ...region, maxAttempts: 5 },
+      kinesis: { ...region, maxAttempts: 5 },
+    };
   }
   let e: LocalEndpoints;
   try {
@@ -40,6 +48,9 @@ export function targetFrom(options: { endpoints?: string; region?: string }): Ta
       responseChecksumValidation: 'WHEN_REQUIRED',
     },
     dynamodb: { ...base, endpoint: e.dynamodb.endpoint },
+    // kinesalite speaks HTTP/1.1 only (local/clients.ts).
+    kinesis: { ...base, endpoint: e.kinesis.endpoint, requestHandler: new NodeHttpHandler() },
+    streamName: e.kinesis.streamName,
     offlineBucket: e.s3.offlineBucket,
     sideOutputBucket: e.s3.sideOutputBucket,
     onlineTable: e.dynamodb.onlineTable,

@@ -5,37 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import type { SealedPayload } from '../../lambdas/core/ports.js';
 import { eraseSideOutputs, showsId } from '../../offline/erasure/side-outputs.js';
-import type { ObjectStore } from '../../offline/storage/object-store.js';
+import { MemoryObjectStore } from '../support/memory-object-store.js';
 import { envelope, transaction } from '../support/records.js';
-
-/** A plain in-memory object store (no versions). */
-class MemoryObjectStore implements ObjectStore {
-  readonly name = 'side-outputs';
-  readonly objects = new Map<string, Uint8Array>();
-  async list(prefix: string) {
-    return [...this.objects.keys()]
-      .filter((k) => k.startsWith(prefix))
-      .sort()
-      .map((key) => ({ key, size: this.objects.get(key)?.length ?? 0 }));
-  }
-  async get(key: string) {
-    const o = this.objects.get(key);
-    if (!o) throw new Error(`no ${key}`);
-    return o;
-  }
-  async put(key: string, body: Uint8Array) {
-    this.objects.set(key, body);
-  }
-  async delete(keys: readonly string[]) {
-    for (const k of keys) this.objects.delete(k);
-  }
-  async purgeNoncurrentVersions(): Promise<'unsupported'> {
-    return 'unsupported';
-  }
-  json(key: string) {
-    return JSON.parse(new TextDecoder().decode(this.objects.get(key))) as Record<string, unknown>;
-  }
-}
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const bytes = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));

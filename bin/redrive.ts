@@ -1,0 +1,81 @@
+/**
+ * `npm run redrive`: the records the event source mapping gave up on go back into the stream, once
+ * their cause is fixed (see offline/redrive/redrive.ts for why that is exactly once).
+ *
+ *   npm run redrive -- --endpoints .local/endpoints.json [--dry-run]
+ *   npm run redrive -- --side-output-bucket <b> --stream <s> [--region me-central-1] [--dry-run]
+ *
+ * Needs: s3:ListBucket, s3:GetObject, s3:DeleteObject, s3:ListBucketVersions and
+ * s3:DeleteObjectVersion on `aws/lambda/` of the side-output bucket, kms:Decrypt of the PII key
+ * through S3, and kinesis:PutRecords on the stream. Prints the report as JSON; exit 1 if an object
+ * was kept (run again once Kinesis takes its records) or could not be read.
+ */
+import { parseArgs } from 'node:util';
+import { FeatureEventProducer } from '../clients/feature-event-producer.js';
+import { required, targetFrom } from '../offline/cli-support.js';
+import { redrive } from '../offline/redrive/redrive.js';
+import { S3ObjectStore } from '../offline/storage/s3-object-store.js';
+import { contracts } from '../schemas/index.js';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+const USAGE =
+  'usage: npm run redrive -- (--endpoints .local/endpoints.json | --side-output-bucket <b> --stream <s> [--region <r>]) ' +
+  '[--dry-run]';
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      endpoints: { type: 'string' },
+      region: { type: 'string' },
+      'side-output-bucket': { type: 'string' },
+      stream: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const target = targetFrom({ endpoints: values.endpoints, region: values.region });
+  const producer = new FeatureEventProducer({
+    // Only sendRaw is used: the payloads are sent as they were, whatever their contract.
+    contract: [...contracts.values()][0] as NonNullable<ReturnType<typeof contracts.get>>,
+    streamName: required(values.stream ?? target.streamName, 'stream'),
+    clientConfig: target.kinesis,
+    ordering: 'strict',
+  });
+  try {
+    const report = await redrive(
+      {
+        store: new S3ObjectStore({
+          bucket: required(values['side-output-bucket'] ?? target.sideOutputBucket, 'side-output-bucket'),
+          clientConfig: target.s3,
+        }),
+        send: (records) => producer.sendRaw(records),
+      },
+      { dryRun: values['dry-run'] },
+    );
+    console.error(
+      `${report.dryRun ? 'would redrive' : 'redrove'} ${report.dryRun ? report.records : report.sent} of ` +
+        `${report.records} given-up records from ${report.objects} objects; ${report.objectsDeleted} deleted, ` +
+        `${report.kept.length} kept, ${report.unreadable.length} unreadable`,
+    );
+    console.log(JSON.stringify(report));
+    return report.kept.length + report.unreadable.length > 0 ? 1 : 0;
+  } finally {
+    producer.destroy();
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: Error) => {
+    console.error(`redrive: ${error.message}\n${USAGE}`);
+    process.exitCode = 2;
+  },
+);

@@ -1,0 +1,120 @@
+/**
+ * `npm run redrive` on the local platform: records the event source mapping gave up on, kept by its
+ * S3 on-failure destination as AWS writes them, go back into the stream through the CLI and are
+ * processed by the real processor. One never got anywhere (a DynamoDB outage): it is applied, online
+ * and offline. One was applied before its batch was given up: it is a duplicate, counted once. The
+ * objects are deleted, and a second run finds nothing.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DynamoDbEntityStore } from '../../lambdas/adapters/dynamodb-entity-store.js';
+import { REPO_ROOT } from '../../lib/platform-spec.js';
+import { localDynamoDbClient, localKinesisClient, localS3Client } from '../../local/clients.js';
+import { invocationRecord, onFailureObjectKey } from '../../local/on-failure-destination.js';
+import type { LocalPlatform } from '../../local/platform.js';
+import type { RedriveReport } from '../../offline/redrive/redrive.js';
+import { envelope, inputRecords, kinesisEvent, transaction } from '../support/records.js';
+import { listKeys, readParquetRows } from '../support/s3.js';
+import { putAndDrain, startTestPlatform } from '../support/test-platform.js';
+
+const run = promisify(execFile);
+
+describe('npm run redrive', () => {
+  const standIns = inject('standIns');
+  const kinesis = localKinesisClient(standIns);
+  const s3 = localS3Client(standIns);
+  const lost = `cus_lost${randomBytes(4).toString('hex')}`;
+  const applied = `cus_done${randomBytes(4).toString('hex')}`;
+  let platform: LocalPlatform;
+
+  const redriveCli = async (): Promise<RedriveReport> => {
+    const { stdout } = await run(
+      process.execPath,
+      [
+        '--openssl-legacy-provider',
+        '--import',
+        'tsx',
+        'bin/redrive.ts',
+        '--endpoints',
+        platform.endpointsFile,
+      ],
+      { cwd: REPO_ROOT, env: process.env },
+    );
+    return JSON.parse(stdout.trim().split('\n').at(-1) as string) as RedriveReport;
+  };
+  const customerRows = async () =>
+    (await readParquetRows(s3, platform.names.offlineBucket, 'features/group=customer/')).map(
+      (r) => r.customer_id,
+    );
+
+  beforeAll(async () => {
+    platform = await startTestPlatform(standIns, 'redrive', {
+      shardCount: 1,
+      streamSource: { maxBatchingWindowMs: 20 },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await platform?.stop();
+  });
+
+  it('puts given-up records back in the stream: applied once, duplicates decided, objects gone', async () => {
+    const now = Date.now();
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const done = transaction({ customerId: applied, merchantId: 'mer_redrive1', eventTime: iso(now - 5000) });
+    const never = transaction({ customerId: lost, merchantId: 'mer_redrive1', eventTime: iso(now - 4000) });
+    // `done` was processed before its batch was given up; `never` got nowhere (the store was down).
+    await putAndDrain(kinesis, platform, [{ partitionKey: applied, payload: envelope(done) }]);
+    const records = kinesisEvent(
+      inputRecords([envelope(done), envelope(never)], { arrivalTime: now - 3000 }).map((r, i) => ({
+        ...r,
+        partitionKey: i === 0 ? applied : lost,
+      })),
+    ).Records;
+    const given = invocationRecord({
+      records,
+      shardId: 'shardId-000000000000',
+      streamArn: 'arn:aws:kinesis:me-central-1:000000000000:stream/test',
+      functionArn: 'arn:aws:lambda:me-central-1:000000000000:function:processor',
+      condition: 'RetryAttemptsExhausted',
+      approximateInvokeCount: 6,
+    });
+    const key = onFailureObjectKey('', 'esm-1', 'shardId-000000000000', new Date());
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: platform.names.sideOutputBucket,
+        Key: key,
+        Body: JSON.stringify(given),
+      }),
+    );
+    expect(await customerRows()).not.toContain(lost);
+
+    const report = await redriveCli();
+    await platform.eventSourceMapping.drain(30_000);
+
+    expect(report).toMatchObject({
+      objects: 1,
+      records: 2,
+      sent: 2,
+      objectsDeleted: 1,
+      kept: [],
+      unreadable: [],
+    });
+    expect(await listKeys(s3, platform.names.sideOutputBucket, 'aws/lambda/')).toEqual([]);
+    const rows = await customerRows();
+    expect(rows.filter((c) => c === lost)).toHaveLength(1);
+    expect(rows.filter((c) => c === applied)).toHaveLength(1); // not a second time
+    const duplicates = await listKeys(s3, platform.names.sideOutputBucket, 'duplicate/');
+    expect(duplicates.length).toBeGreaterThan(0);
+    const store = new DynamoDbEntityStore({
+      tableName: platform.names.onlineTable,
+      client: localDynamoDbClient(standIns),
+    });
+    const [online] = await store.load([{ group: 'customer', entityId: lost }]);
+    expect(online?.state.latest?.eventId).toBe(never.eventId);
+
+    expect(await redriveCli()).toMatchObject({ objects: 0, records: 0, sent: 0 });
+  }, 60_000);
+});
