@@ -66,6 +66,7 @@ export class DataStack extends Stack {
     this.classifications = storeClassifications(contractList, props.featureGroups);
     const c = this.classifications;
 
+    const processorRoleArn = `arn:${this.partition}:iam::${this.account}:role/${names.processorRole}`;
     this.keys = new DataKeys(this, 'Keys', {
       aliasPrefix: names.prefix,
       trailArns: [trail],
@@ -74,7 +75,7 @@ export class DataStack extends Stack {
         {
           sid: 'ProcessorSealsRawPayloads',
           keyClass: 'pii',
-          principalArn: `arn:${this.partition}:iam::${this.account}:role/${names.processorRole}`,
+          principalArn: processorRoleArn,
           actions: [...SEAL_PAYLOADS_ACTIONS],
         },
       ],
@@ -85,6 +86,7 @@ export class DataStack extends Stack {
       secretName: names.piiTokenSecret,
       encryptionKey: this.keys.pii,
       removalPolicy,
+      readerRoleArns: [processorRoleArn],
     });
     const keyOf = (classification: StoreClassifications[keyof StoreClassifications]) =>
       this.keys.forClassification(classification);

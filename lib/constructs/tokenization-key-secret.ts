@@ -21,6 +21,12 @@ export interface TokenizationKeySecretProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * The only principals (IAM role ARNs) that may read the key: the secret's resource policy denies
+   * `GetSecretValue` to everyone else, whatever their identity policies allow (an account
+   * administrator included). Whoever holds the key can reverse the tokens of guessable values.
+   */
+  readonly readerRoleArns: readonly string[];
 }
 
 /** Base64 characters per 32 bytes of key: the processor refuses a shorter key. */
@@ -36,6 +42,8 @@ const MIN_LENGTH = 44;
  */
 export class TokenizationKeySecret extends Construct {
   public readonly secret: secretsmanager.CfnSecret;
+  /** Denies reading the key to all but `readerRoleArns`. */
+  public readonly policy: secretsmanager.CfnResourcePolicy;
   /** The secret's ARN (with Secrets Manager's random suffix). */
   public readonly secretArn: string;
 
@@ -60,11 +68,30 @@ export class TokenizationKeySecret extends Construct {
     });
     this.secret.applyRemovalPolicy(p.removalPolicy);
     this.secretArn = this.secret.ref;
+    if (props.readerRoleArns.length === 0)
+      throw new Error(`${this.node.path}: readerRoleArns must name at least one role`);
+    this.policy = new secretsmanager.CfnResourcePolicy(this, 'Policy', {
+      secretId: this.secret.ref,
+      blockPublicPolicy: true,
+      resourcePolicy: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'OnlyTheReadersReadTheKey',
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 'secretsmanager:GetSecretValue',
+            Resource: '*',
+            Condition: { ArnNotEquals: { 'aws:PrincipalArn': [...props.readerRoleArns] } },
+          },
+        ],
+      },
+    });
     const reason =
       'Not rotated on purpose: the secret is the HMAC key that turns PII into tokens, and tokens are join ' +
       'keys across the online store, the offline history and consumers; a new key would change every token and ' +
       'break joins with all stored data. The key never leaves the processor (GetSecretValue is granted to its ' +
-      'role only), is encrypted with the PII key, and is replaced only by a planned re-tokenization (new secret, ' +
+      'role only, and the secret resource policy denies it to every other principal), is encrypted with the PII key, and is replaced only by a planned re-tokenization (new secret, ' +
       'backfill, cut-over), not by scheduled rotation.';
     acknowledge(this.secret, 'AwsSolutions-SMG4', reason);
     acknowledge(this.secret, 'NIST.800.53.R5-SecretsManagerRotationEnabled', reason);

@@ -193,6 +193,30 @@ describe.each(ENVIRONMENTS)('encryption, retention and removal (%s)', (name) => 
     expect(Object.keys(env.data.findResources('AWS::SecretsManager::RotationSchedule'))).toEqual([]);
   });
 
+  it('denies reading the tokenization key to every principal but the processor role, by the secret resource policy', () => {
+    env.data.hasResourceProperties('AWS::SecretsManager::ResourcePolicy', {
+      SecretId: { Ref: Match.anyValue() },
+      BlockPublicPolicy: true,
+      ResourcePolicy: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'OnlyTheReadersReadTheKey',
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 'secretsmanager:GetSecretValue',
+            Resource: '*',
+            Condition: {
+              ArnNotEquals: {
+                'aws:PrincipalArn': [`arn:aws:iam::${environment.account}:role/${names.processorRole}`],
+              },
+            },
+          },
+        ],
+      },
+    });
+  });
+
   it('keeps or schedules deletion of the keys with the data they protect', () => {
     const keys = Object.values(env.data.findResources('AWS::KMS::Key'));
     for (const key of keys) {

@@ -125,9 +125,19 @@ describe('TokenizationKeySecret', () => {
   it('refuses a value shorter than base64 of 32 bytes', () => {
     const stack = newStack();
     const encryptionKey = new kms.Key(stack, 'Key');
+    const readerRoleArns = ['arn:aws:iam::111111111111:role/p'];
     expect(
-      () => new TokenizationKeySecret(stack, 'S', { secretName: 's', encryptionKey, length: 43 }),
+      () =>
+        new TokenizationKeySecret(stack, 'S', { secretName: 's', encryptionKey, length: 43, readerRoleArns }),
     ).toThrow('Test/S: length (43) must be an integer 44-4096 (base64 of >= 32 bytes)');
+  });
+
+  it('refuses a key nobody may read', () => {
+    const stack = newStack();
+    const encryptionKey = new kms.Key(stack, 'Key');
+    expect(
+      () => new TokenizationKeySecret(stack, 'S', { secretName: 's', encryptionKey, readerRoleArns: [] }),
+    ).toThrow('Test/S: readerRoleArns must name at least one role');
   });
 });
 
