@@ -45,7 +45,15 @@ export class AccessStack extends Stack {
       const role = new PlatformRole(this, `Role-${declared.name}`, {
         roleName: accessRoleName(names.prefix, declared),
         description: declared.description,
-        assumedBy: new iam.AccountPrincipal(this.account),
+        // The admin role administers keys and erases data: an IAM user must have signed in with MFA
+        // to assume it (a federated session, whose MFA the identity provider enforces, carries no
+        // such key, hence IfExists).
+        assumedBy:
+          declared.kind === 'admin'
+            ? new iam.AccountPrincipal(this.account).withConditions({
+                BoolIfExists: { 'aws:MultiFactorAuthPresent': 'true' },
+              })
+            : new iam.AccountPrincipal(this.account),
         permissions: accessRolePermissions(declared, resources),
         allowedRegions: environment.allowedRegions,
       });

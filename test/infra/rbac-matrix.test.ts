@@ -1,5 +1,6 @@
 import type { Stack } from 'aws-cdk-lib';
 import type { Template } from 'aws-cdk-lib/assertions';
+import type { Construct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { ACCESS_ROLES } from '../../lib/access-roles.js';
 import { allows, keyPolicyAllowsAccount, Resolver, type TemplateJson } from './iam-evaluator.js';
@@ -159,6 +160,21 @@ describe.each(ENVIRONMENTS)('RBAC matrix (%s)', (name) => {
     );
     expect(cleanup).toEqual(allowed);
     expect(allowed.length > 0).toBe(d.environment.removalPolicy === 'destroy');
+  });
+
+  it('requires MFA of an IAM user assuming the admin role (federated sessions: their identity provider)', () => {
+    const trustOf = (role: string) =>
+      env.access.toJSON().Resources[
+        logicalId(d.access, (d.access.roles.get(role) as { role: Construct }).role)
+      ].Properties.AssumeRolePolicyDocument.Statement;
+    expect(trustOf('admin')).toEqual([
+      expect.objectContaining({
+        Action: 'sts:AssumeRole',
+        Effect: 'Allow',
+        Condition: { BoolIfExists: { 'aws:MultiFactorAuthPresent': 'true' } },
+      }),
+    ]);
+    expect(trustOf('operator')[0].Condition).toBeUndefined();
   });
 
   it('names no wildcard action in any identity policy of the environment', () => {
