@@ -13,7 +13,13 @@ import {
   type PlatformResources,
   SEAL_PAYLOADS_ACTIONS,
 } from './permissions.js';
-import { LOOKUP_ROUTES, offlineGroupPrefix } from './platform-spec.js';
+import {
+  ERASURE_RECORDS_PREFIX,
+  LOOKUP_ROUTES,
+  OFFLINE_EVENTS_PREFIX,
+  OFFLINE_FEATURES_PREFIX,
+  offlineGroupPrefix,
+} from './platform-spec.js';
 
 /** The only table actions the lookup function may take: reads. */
 export const LOOKUP_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'] as const;
@@ -272,18 +278,64 @@ export function accessRolePermissions(role: AccessRole, r: PlatformResources): P
           ],
           resources: [a.onlineTable, a.stream],
         },
-        { sid: 'EraseOnlineEntities', actions: ['dynamodb:DeleteItem'], resources: [a.onlineTable] },
-        {
-          sid: 'EraseStoredObjects',
-          actions: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
-          resources: [a.objects(names.offlineBucket, ''), a.objects(names.sideOutputBucket, '')],
-          wildcardReason: 'erasure requests delete named objects (and their versions) without reading them',
-        },
         {
           sid: 'ReviewAuditTrail',
           actions: ['cloudtrail:GetTrailStatus', 'cloudtrail:GetEventSelectors'],
           resources: [a.trail],
         },
       ];
+    case 'steward':
+      return stewardPermissions(r);
   }
+}
+
+/**
+ * Exactly what `npm run forget` (offline/erasure/) and `npm run redrive` (offline/redrive/) call:
+ * list, read and rewrite the offline datasets and the side outputs (with their versions), delete
+ * online items, write erasure records but never delete them, and put given-up records back into
+ * the stream. Decrypts only through S3 (the objects' keys) and encrypts only through Kinesis.
+ */
+function stewardPermissions(r: PlatformResources): Permission[] {
+  const a = arns(r);
+  const { names } = r;
+  const datasets = [OFFLINE_FEATURES_PREFIX, OFFLINE_EVENTS_PREFIX].map((p) =>
+    a.objects(names.offlineBucket, p),
+  );
+  const sideOutputs = a.objects(names.sideOutputBucket, '');
+  return [
+    { sid: 'EraseOnlineEntities', actions: ['dynamodb:DeleteItem'], resources: [a.onlineTable] },
+    {
+      sid: 'ListStoredObjects',
+      actions: ['s3:ListBucket', 's3:ListBucketVersions'],
+      resources: [a.bucket(names.offlineBucket), a.bucket(names.sideOutputBucket)],
+    },
+    {
+      sid: 'RewriteStoredObjects',
+      actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion'],
+      resources: [...datasets, sideOutputs],
+      wildcardReason:
+        'erasure rewrites the partitions holding the entity (features/, events/) and the side-output objects ' +
+        'naming it, and purges their earlier versions; redrive deletes the on-failure objects it put back',
+    },
+    {
+      sid: 'WriteErasureRecords',
+      actions: ['s3:PutObject'],
+      resources: [a.objects(names.offlineBucket, ERASURE_RECORDS_PREFIX)],
+      wildcardReason:
+        'one record per erasure, named by date and request id; never read or deleted by this role',
+    },
+    {
+      sid: 'ThroughS3',
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      resources: [r.keys.pii, r.keys.general],
+      via: ['s3'],
+    },
+    { sid: 'RedriveRecords', actions: ['kinesis:PutRecords'], resources: [a.stream] },
+    {
+      sid: 'EncryptRedrivenRecords',
+      actions: ['kms:GenerateDataKey'],
+      resources: [a.key(r.stores.stream)],
+      via: ['kinesis'],
+    },
+  ];
 }

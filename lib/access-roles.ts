@@ -46,12 +46,26 @@ export interface OperatorRole extends DeclaredRole {
   readonly kind: 'operator';
 }
 
-/** Deploys the platform, administers keys and stores, executes erasure; reads no data. */
+/** Deploys the platform, administers keys and stores; reads no data. */
 export interface AdminRole extends DeclaredRole {
   readonly kind: 'admin';
 }
 
-export type AccessRole = ProducerRole | ConsumerRole | DataScientistRole | OperatorRole | AdminRole;
+/**
+ * Runs the operations that must read and rewrite stored data, raw payloads included: erasure
+ * (`npm run forget`) and redrive (`npm run redrive`). Cannot delete erasure records.
+ */
+export interface StewardRole extends DeclaredRole {
+  readonly kind: 'steward';
+}
+
+export type AccessRole =
+  | ProducerRole
+  | ConsumerRole
+  | DataScientistRole
+  | OperatorRole
+  | AdminRole
+  | StewardRole;
 export type AccessRoleKind = AccessRole['kind'];
 
 /** The platform's roles. A role is added here, never by hand in a stack. */
@@ -95,7 +109,12 @@ export const ACCESS_ROLES: readonly AccessRole[] = [
   {
     kind: 'admin',
     name: 'admin',
-    description: 'Platform administrator: deploys, administers keys and stores, erases',
+    description: 'Platform administrator: deploys, administers keys and stores; reads no data',
+  },
+  {
+    kind: 'steward',
+    name: 'data-steward',
+    description: 'Data protection and operations: erasure (npm run forget) and redrive (npm run redrive)',
   },
 ];
 

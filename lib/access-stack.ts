@@ -45,11 +45,11 @@ export class AccessStack extends Stack {
       const role = new PlatformRole(this, `Role-${declared.name}`, {
         roleName: accessRoleName(names.prefix, declared),
         description: declared.description,
-        // The admin role administers keys and erases data: an IAM user must have signed in with MFA
-        // to assume it (a federated session, whose MFA the identity provider enforces, carries no
-        // such key, hence IfExists).
+        // The admin role administers keys, the steward reads and rewrites stored data: an IAM user
+        // must have signed in with MFA to assume them (a federated session, whose MFA the identity
+        // provider enforces, carries no such key, hence IfExists).
         assumedBy:
-          declared.kind === 'admin'
+          declared.kind === 'admin' || declared.kind === 'steward'
             ? new iam.AccountPrincipal(this.account).withConditions({
                 BoolIfExists: { 'aws:MultiFactorAuthPresent': 'true' },
               })

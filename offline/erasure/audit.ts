@@ -3,10 +3,12 @@
  * what was removed where (counts only). Kept at `audit/erasure/<yyyy-mm-dd>/<request id>.json`
  * in the offline bucket, outside the datasets' prefixes.
  */
+
+import { ERASURE_RECORDS_PREFIX } from '../../lib/platform-spec.js';
 import type { RemovedRows } from './remove-rows.js';
 import type { SideOutputErasure } from './side-outputs.js';
 
-export const AUDIT_PREFIX = 'audit/erasure/';
+export const AUDIT_PREFIX = ERASURE_RECORDS_PREFIX;
 
 export interface ErasureAudit {
   readonly kind: 'erasure';

@@ -23,10 +23,10 @@ const consumer = (over: Partial<ConsumerRole> = {}): ConsumerRole => ({
 });
 
 describe('access role declarations', () => {
-  it('declares valid roles: every kind the issue names, each once', () => {
+  it('declares valid roles: every kind the issue names, and a steward for erasure and redrive', () => {
     expect(() => validateAccessRoles(ACCESS_ROLES, featureGroups)).not.toThrow();
     expect(new Set(ACCESS_ROLES.map((r) => r.kind))).toEqual(
-      new Set(['producer', 'consumer', 'data-scientist', 'operator', 'admin']),
+      new Set(['producer', 'consumer', 'data-scientist', 'operator', 'admin', 'steward']),
     );
   });
 

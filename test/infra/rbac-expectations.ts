@@ -237,10 +237,17 @@ export function expectedActions(subject: Subject, w: What): string[] {
     case 'admin':
       if (is('cdk-role')) return ['sts:AssumeRole'];
       if (is('key')) return ['kms:ScheduleKeyDeletion'];
-      if (is('table')) return ['dynamodb:DeleteItem', 'dynamodb:DescribeTable'];
+      if (is('table')) return ['dynamodb:DescribeTable'];
       if (is('stream')) return ['kinesis:DescribeStreamSummary', 'kinesis:UpdateShardCount'];
-      if (is('offline') || is('raw-events') || is('side-outputs')) return ['s3:DeleteObject'];
       return is('trail') ? ['cloudtrail:GetTrailStatus'] : [];
+    case 'steward':
+      // Erasure and redrive: read and rewrite stored objects, delete items, put records back.
+      if (is('table')) return ['dynamodb:DeleteItem'];
+      if (is('stream')) return ['kinesis:PutRecords'];
+      if (is('offline') || is('raw-events') || is('side-outputs')) return [...OBJECT_ACTIONS];
+      if (is('offline-list')) return ['s3:ListBucket'];
+      if (key('pii', 's3') || key('general', 's3')) return ['kms:Decrypt', 'kms:GenerateDataKey'];
+      return key('pii', 'kinesis') ? ['kms:GenerateDataKey'] : [];
     case 'processor':
       if (is('stream'))
         return ['kinesis:DescribeStreamSummary', 'kinesis:GetRecords', 'kinesis:GetShardIterator'];

@@ -162,18 +162,19 @@ describe.each(ENVIRONMENTS)('RBAC matrix (%s)', (name) => {
     expect(allowed.length > 0).toBe(d.environment.removalPolicy === 'destroy');
   });
 
-  it('requires MFA of an IAM user assuming the admin role (federated sessions: their identity provider)', () => {
+  it('requires MFA of an IAM user assuming the admin or steward role (federated sessions: their identity provider)', () => {
     const trustOf = (role: string) =>
       env.access.toJSON().Resources[
         logicalId(d.access, (d.access.roles.get(role) as { role: Construct }).role)
       ].Properties.AssumeRolePolicyDocument.Statement;
-    expect(trustOf('admin')).toEqual([
-      expect.objectContaining({
-        Action: 'sts:AssumeRole',
-        Effect: 'Allow',
-        Condition: { BoolIfExists: { 'aws:MultiFactorAuthPresent': 'true' } },
-      }),
-    ]);
+    for (const role of ['admin', 'data-steward'])
+      expect(trustOf(role)).toEqual([
+        expect.objectContaining({
+          Action: 'sts:AssumeRole',
+          Effect: 'Allow',
+          Condition: { BoolIfExists: { 'aws:MultiFactorAuthPresent': 'true' } },
+        }),
+      ]);
     expect(trustOf('operator')[0].Condition).toBeUndefined();
   });
 
