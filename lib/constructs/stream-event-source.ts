@@ -99,33 +99,36 @@ export class StreamEventSource extends Construct {
       onFailure: new sources.S3OnFailureDestination(p.onFailureBucket),
     });
     p.target.addEventSource(this.eventSource);
-    this.iteratorAgeAlarm = new cloudwatch.Alarm(this, 'IteratorAgeAlarm', {
-      alarmDescription: 'Stream consumer is behind: GetRecords iterator age above threshold',
-      metric: p.stream.metricGetRecordsIteratorAgeMilliseconds({
+    const behind = (id: string, alarmDescription: string, metric: cloudwatch.IMetric) =>
+      new cloudwatch.Alarm(this, id, {
+        alarmDescription,
+        metric,
+        threshold: p.iteratorAgeAlarmThreshold.toMilliseconds(),
+        evaluationPeriods: p.iteratorAgeAlarmEvaluationPeriods,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    this.iteratorAgeAlarm = behind(
+      'IteratorAgeAlarm',
+      'Stream consumer is behind: GetRecords iterator age above threshold',
+      p.stream.metricGetRecordsIteratorAgeMilliseconds({
         period: Duration.minutes(1),
         statistic: cloudwatch.Stats.MAXIMUM,
       }),
-      threshold: p.iteratorAgeAlarmThreshold.toMilliseconds(),
-      evaluationPeriods: p.iteratorAgeAlarmEvaluationPeriods,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    );
     // The function's own iterator age: a shard whose batch keeps failing may be polled rarely, and
     // the stream's GetRecords metric can then have no data points.
-    this.functionIteratorAgeAlarm = new cloudwatch.Alarm(this, 'FunctionIteratorAgeAlarm', {
-      alarmDescription: 'Processor is behind: age of the records it is given above threshold',
-      metric: new cloudwatch.Metric({
+    this.functionIteratorAgeAlarm = behind(
+      'FunctionIteratorAgeAlarm',
+      'Processor is behind: age of the records it is given above threshold',
+      new cloudwatch.Metric({
         namespace: 'AWS/Lambda',
         metricName: 'IteratorAge',
         dimensionsMap: { FunctionName: p.target.functionName },
         period: Duration.minutes(1),
         statistic: cloudwatch.Stats.MAXIMUM,
       }),
-      threshold: p.iteratorAgeAlarmThreshold.toMilliseconds(),
-      evaluationPeriods: p.iteratorAgeAlarmEvaluationPeriods,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    );
     this.failedRecordsAlarm = new cloudwatch.Alarm(this, 'FailedRecordsAlarm', {
       alarmDescription:
         'Processor records did not complete (redelivered; after the retries the mapping gives them up to ' +
