@@ -24,6 +24,9 @@ export interface AccessStackProps extends StackProps {
  * that are allowed to assume it, holding exactly the declared permissions; an Athena workgroup per
  * data scientist role, with results under its own prefix encrypted with the key of its clearance.
  */
+/** Roles that administer keys or read and rewrite stored data: assumed with MFA only. */
+const privileged = (role: AccessRole): boolean => role.kind === 'admin' || role.kind === 'steward';
+
 export class AccessStack extends Stack {
   /** Role per declared role name. */
   public readonly roles: ReadonlyMap<string, PlatformRole>;
@@ -45,18 +48,31 @@ export class AccessStack extends Stack {
       const role = new PlatformRole(this, `Role-${declared.name}`, {
         roleName: accessRoleName(names.prefix, declared),
         description: declared.description,
-        // The admin role administers keys, the steward reads and rewrites stored data: an IAM user
-        // must have signed in with MFA to assume them (a federated session, whose MFA the identity
-        // provider enforces, carries no such key, hence IfExists).
-        assumedBy:
-          declared.kind === 'admin' || declared.kind === 'steward'
-            ? new iam.AccountPrincipal(this.account).withConditions({
-                BoolIfExists: { 'aws:MultiFactorAuthPresent': 'true' },
-              })
-            : new iam.AccountPrincipal(this.account),
+        // The admin role administers keys, the steward reads and rewrites stored data: a principal
+        // of the account must have signed in with MFA (`Bool`, not `BoolIfExists`: long-term access
+        // keys carry no such key at all), or be an IAM Identity Center session, whose identity
+        // provider enforces MFA (second trust statement below).
+        assumedBy: privileged(declared)
+          ? new iam.AccountPrincipal(this.account).withConditions({
+              Bool: { 'aws:MultiFactorAuthPresent': 'true' },
+            })
+          : new iam.AccountPrincipal(this.account),
         permissions: accessRolePermissions(declared, resources),
         allowedRegions: environment.allowedRegions,
       });
+      if (privileged(declared))
+        role.role.assumeRolePolicy?.addStatements(
+          new iam.PolicyStatement({
+            sid: 'IdentityCenterSessions',
+            actions: ['sts:AssumeRole'],
+            principals: [new iam.AccountPrincipal(this.account)],
+            conditions: {
+              ArnLike: {
+                'aws:PrincipalArn': `arn:${this.partition}:iam::${this.account}:role/aws-reserved/sso.amazonaws.com/*`,
+              },
+            },
+          }),
+        );
       roles.set(declared.name, role);
       new CfnOutput(this, `RoleArn-${declared.name}`, {
         description: `${declared.kind} role: ${declared.description}`,

@@ -162,17 +162,27 @@ describe.each(ENVIRONMENTS)('RBAC matrix (%s)', (name) => {
     expect(allowed.length > 0).toBe(d.environment.removalPolicy === 'destroy');
   });
 
-  it('requires MFA of an IAM user assuming the admin or steward role (federated sessions: their identity provider)', () => {
+  it('requires MFA to assume the admin or steward role, or an IAM Identity Center session (its identity provider enforces MFA)', () => {
     const trustOf = (role: string) =>
       env.access.toJSON().Resources[
         logicalId(d.access, (d.access.roles.get(role) as { role: Construct }).role)
       ].Properties.AssumeRolePolicyDocument.Statement;
+    const account = d.environment.account;
     for (const role of ['admin', 'data-steward'])
       expect(trustOf(role)).toEqual([
+        // Not BoolIfExists: long-term access keys carry no MFA key, and IfExists would let them in.
         expect.objectContaining({
           Action: 'sts:AssumeRole',
           Effect: 'Allow',
-          Condition: { BoolIfExists: { 'aws:MultiFactorAuthPresent': 'true' } },
+          Condition: { Bool: { 'aws:MultiFactorAuthPresent': 'true' } },
+        }),
+        expect.objectContaining({
+          Sid: 'IdentityCenterSessions',
+          Action: 'sts:AssumeRole',
+          Effect: 'Allow',
+          Condition: {
+            ArnLike: { 'aws:PrincipalArn': `arn:aws:iam::${account}:role/aws-reserved/sso.amazonaws.com/*` },
+          },
         }),
       ]);
     expect(trustOf('operator')[0].Condition).toBeUndefined();
