@@ -2,8 +2,8 @@
  * The point-in-time join in plain JavaScript: sort the history per entity by when each row became
  * visible, keep the newest event seen so far, binary-search each label's time. The benchmark's
  * baseline, and an independent reference the SQL is tested against. Same rule as the SQL (see
- * spec.ts): visible at L iff event_time <= L and ingestion_time <= L; newest by (event_time,
- * event_id); within the TTL iff event_time + ttl > L.
+ * spec.ts): visible at L iff ingestion_time <= L (as online, whatever the event time); newest by
+ * (event_time, event_id); within the TTL iff event_time + ttl > L.
  */
 
 export interface HistoryRow {

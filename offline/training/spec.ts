@@ -17,6 +17,8 @@
  *   sums and distinct counts 0 for an empty window. Until 2026-11-26 both also required
  *   event_time <= L, which the online store does not: an event stamped ahead of its arrival differed.
  */
+
+import { MAX_FUTURE_SKEW_MS } from '../../lambdas/core/decode.js';
 import {
   type FeatureGroup,
   featureGroupsByName,
@@ -156,12 +158,15 @@ export function readRanges(
 ): { history: Map<FeatureGroup, ReadRange>; events: Map<string, ReadRange> } {
   const history = new Map<FeatureGroup, ReadRange>();
   const events = new Map<string, ReadRange>();
+  // A row visible at L may be stamped up to the largest clock skew any contract allows after it (it
+  // arrived by L), so in the next day's partition.
+  const to = labels.to + MAX_FUTURE_SKEW_MS;
   for (const s of spec.groups) {
-    history.set(s.group, { from: labels.from - s.group.ttlMs, to: labels.to });
+    history.set(s.group, { from: labels.from - s.group.ttlMs, to });
     if (s.windows.length === 0) continue;
     const name = s.group.source.name;
     const from = labels.from - windowReachMs(s);
-    events.set(name, { from: Math.min(from, events.get(name)?.from ?? from), to: labels.to });
+    events.set(name, { from: Math.min(from, events.get(name)?.from ?? from), to });
   }
   return { history, events };
 }
