@@ -230,7 +230,7 @@ export function defineFeatureGroup<C extends EventContract>(input: FeatureGroupI
     const names = features.filter((f) => f.fn === 'distinct').map((f) => f.name);
     throw new DefinitionError(
       `${where}: the distinct values of ${names.join(', ')} could take ${Math.ceil(distinctBytes / 1024)} KB of an ` +
-        `entity item (at most ${MAX_DISTINCT_BYTES / 1024} KB): lower maxDistinct, or declare a maximum length for the field`,
+        `entity item (at most ${MAX_DISTINCT_BYTES / 1024} KB): lower maxDistinct`,
     );
   }
   const seen = new Set<string>();
@@ -270,7 +270,8 @@ const MAX_SKEW_MS = 15 * 60_000;
  * The most bytes the distinct values of these features can take in an entity item: per tile size,
  * the tiles pruning keeps (its longest window and the skew, plus one), times the values each keeps
  * (the largest cap of the features sharing the size and field), times a value's bytes in the item's
- * JSON (its declared maximum length, else 64 characters, for a string; 24 for a number).
+ * JSON: at most 64 and a separator for a string (a tile keeps a longer one as its digest,
+ * lambdas/core/tiles.ts `distinctValue`), 24 for a number.
  */
 function worstDistinctBytes(contract: EventContract, features: readonly ResolvedFeature[]): number {
   const longest = new Map<number, number>();
@@ -293,13 +294,7 @@ function worstDistinctBytes(contract: EventContract, features: readonly Resolved
 }
 
 function valueBytes(contract: EventContract, field: string): number {
-  if (contract.fieldTypes[field as keyof typeof contract.fieldTypes] !== 'string') return 24;
-  let schema = contract.schema.shape[field] as
-    | { maxLength?: number | null; unwrap?: () => unknown }
-    | undefined;
-  while (schema && typeof schema.unwrap === 'function' && schema.maxLength === undefined)
-    schema = schema.unwrap() as typeof schema;
-  return (schema?.maxLength ?? 64) + 3;
+  return contract.fieldTypes[field as keyof typeof contract.fieldTypes] === 'string' ? 64 + 1 : 24;
 }
 
 /** A column of the offline store (Parquet file and Glue table alike), in order. */

@@ -10,6 +10,7 @@
  * its arrival, within the contract's skew, counts from its arrival if it falls in t's tile; training
  * sets follow the same rule, offline/training/window-sql.ts).
  */
+import { createHash } from 'node:crypto';
 import type { Aggregation, FeatureGroup } from '../../schemas/index.js';
 import { DEFAULT_MAX_DISTINCT, windowFeatures } from '../../schemas/index.js';
 import { perDefinition } from '../../schemas/per-definition.js';
@@ -31,10 +32,28 @@ export interface FieldPartial {
   lt?: number;
   li?: string;
   lv?: FeatureValue;
-  /** distinct values, sorted, at most the feature's `maxDistinct` */
+  /** distinct values (a long one as its digest: `distinctValue`), sorted, at most the feature's `maxDistinct` */
   d?: Scalar[];
-  /** true once a value came that `d` had no room for (the tile saw more distinct values than it keeps) */
-  o?: true;
+  /**
+   * Set once a value came that `d` had no room for: the tile saw more distinct values than it keeps.
+   * The cap `d` had then (a later definition may raise it; `aggregate` reads the tile accordingly).
+   */
+  o?: number;
+}
+
+/** The most bytes one distinct value takes in an item's JSON; a longer one is kept as its digest. */
+export const DISTINCT_VALUE_MAX_BYTES = 64;
+
+/**
+ * A distinct value as a tile keeps it: as it is, unless its JSON takes more than
+ * DISTINCT_VALUE_MAX_BYTES (a long or multi-byte string, escapes), then `#` and 128 bits of its
+ * SHA-256. So the size bound that feature-group.ts checks at definition holds for any value; two
+ * values count as one only on a digest collision (about 2^-64 even among billions of values).
+ */
+export function distinctValue(value: Scalar): Scalar {
+  if (typeof value !== 'string' || value.length * 6 + 2 <= DISTINCT_VALUE_MAX_BYTES) return value;
+  if (Buffer.byteLength(JSON.stringify(value)) <= DISTINCT_VALUE_MAX_BYTES) return value;
+  return `#${createHash('sha256').update(value).digest('base64url').slice(0, 22)}`;
 }
 
 export interface Tile {
@@ -131,11 +150,12 @@ function addToPartial(
   }
   if (kinds.has('distinct')) {
     const d = p.d ?? [];
-    if (!d.includes(value)) {
+    const v = distinctValue(value);
+    if (!d.includes(v)) {
       if (d.length < distinctCap) {
-        d.push(value);
+        d.push(v);
         d.sort();
-      } else p.o = true;
+      } else p.o = Math.max(p.o ?? 0, distinctCap);
     }
     p.d = d;
   }
@@ -326,15 +346,21 @@ function aggregate(
       return last?.lv ?? null;
     }
     case 'distinct': {
-      // min(distinct, maxDistinct), exactly: a tile that had no room saw more than maxDistinct
-      // distinct values itself; otherwise every tile kept all of its values.
+      // min(distinct, maxDistinct), exactly: a tile that had no room at this cap saw more than
+      // maxDistinct distinct values itself; otherwise every tile kept all of its values. A tile
+      // full at a lower cap (the definition raised it since) only says it saw more than that: the
+      // count is then a lower bound until the tile ages out of the window.
       const seen = new Set<Scalar>();
+      let atLeast = 0;
       for (let i = lo; i < hi; i++) {
         const p = (list[i] as Tile).f[field];
-        if (p?.o) return maxDistinct;
+        if (p?.o !== undefined) {
+          if (p.o >= maxDistinct) return maxDistinct;
+          atLeast = Math.max(atLeast, p.o + 1);
+        }
         for (const v of p?.d ?? []) seen.add(v);
       }
-      return Math.min(seen.size, maxDistinct);
+      return Math.min(Math.max(seen.size, atLeast), maxDistinct);
     }
   }
 }

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { decodeTiles, encodeTiles } from '../../lambdas/adapters/entity-item-codec.js';
-import { addToTiles, evaluateWindows, pruneTiles, type TileSet, tilePlan } from '../../lambdas/core/tiles.js';
+import {
+  addToTiles,
+  distinctValue,
+  evaluateWindows,
+  pruneTiles,
+  type TileSet,
+  tilePlan,
+} from '../../lambdas/core/tiles.js';
 import { featureGroupsByName } from '../../schemas/index.js';
 
 const customer = featureGroupsByName.get('customer') as NonNullable<
@@ -90,7 +97,7 @@ describe('window tiles', () => {
     const full = tilesOf(at(T - 10 * MIN, [...merchants(130), ...merchants(5)]));
     const hour = (full[3_600_000] as NonNullable<TileSet[string]>)[0];
     expect(hour?.f.merchantId?.d).toHaveLength(100);
-    expect(hour?.f.merchantId?.o).toBe(true);
+    expect(hour?.f.merchantId?.o).toBe(100); // full at this cap
     // The mark survives the item layout.
     expect(decodeTiles(encodeTiles({ maxEventTime: T, tiles: full })).tiles).toEqual(full);
     expect(evaluateWindows(customer, full, T)).toMatchObject({
@@ -105,5 +112,54 @@ describe('window tiles', () => {
     expect(evaluateWindows(customer, apart, T).merchant_distinct_24h).toBe(100);
     // Under the cap nothing is marked.
     expect((apart[3_600_000] as NonNullable<TileSet[string]>).some((t) => t.f.merchantId?.o)).toBe(false);
+  });
+
+  it('keeps a long or multi-byte distinct value as its digest, so the size bound holds for any value', () => {
+    const arabic = (n: number) => `${'م'.repeat(58)}${String(n).padStart(6, '0')}`; // 64 characters, 122 bytes
+    expect(distinctValue('mer_0001')).toBe('mer_0001');
+    expect(distinctValue(arabic(1))).toMatch(/^#[A-Za-z0-9_-]{22}$/);
+    expect(distinctValue(arabic(1))).toBe(distinctValue(arabic(1)));
+    expect(distinctValue(arabic(1))).not.toBe(distinctValue(arabic(2)));
+    expect(distinctValue('\u0001'.repeat(11))).toMatch(/^#/); // 66 bytes of JSON escapes
+    // 100 such names in each of the 26 hour tiles and 9 day tiles pruning keeps (found on review: the
+    // tiles alone encoded to 414 KB, over DynamoDB's 400 KB item).
+    const tiles: TileSet = {};
+    let n = 0;
+    const add = (t: number) =>
+      addToTiles(tiles, tilePlan(customer), {
+        eventTime: t,
+        eventId: `evt_${n}`,
+        fields: { amountMinor: 1, merchantId: arabic(n++) },
+      });
+    const HOUR = 3_600_000;
+    for (let h = 0; h < 26; h++) for (let i = 0; i < 100; i++) add(T - h * HOUR);
+    for (let d = 1; d < 9; d++) for (let i = 0; i < 100; i++) add(T - d * 24 * HOUR - 12 * HOUR);
+    pruneTiles(tiles, tilePlan(customer), T);
+    expect(Buffer.byteLength(encodeTiles({ maxEventTime: T, tiles }))).toBeLessThan(256 * 1024);
+    expect(evaluateWindows(customer, tiles, T).merchant_distinct_24h).toBe(100);
+  });
+
+  it('reads a tile full at a lower cap (the definition raised it) as at least that cap plus one', () => {
+    const tiles: TileSet = {
+      3600000: [
+        {
+          t: Math.floor(T / 3_600_000) * 3_600_000,
+          n: 150,
+          f: { merchantId: { c: 150, d: Array.from({ length: 50 }, (_, i) => `mer_${i}`), o: 40 } },
+        },
+      ],
+    };
+    // Full at 40, it saw at least 41 distinct merchants; it keeps 50 of them now: at least 50.
+    expect(evaluateWindows(customer, tiles, T).merchant_distinct_24h).toBe(50);
+    const full = {
+      ...tiles,
+      3600000: [
+        {
+          ...(tiles[3_600_000]?.[0] as NonNullable<TileSet[string]>[number]),
+          f: { merchantId: { c: 150, d: ['mer_1'], o: 40 } },
+        },
+      ],
+    };
+    expect(evaluateWindows(customer, full, T).merchant_distinct_24h).toBe(41);
   });
 });
