@@ -5,8 +5,8 @@
  *   npm run redrive -- --endpoints .local/endpoints.json [--dry-run]
  *   npm run redrive -- --side-output-bucket <b> --stream <s> [--region me-central-1] [--dry-run]
  *
- * Needs: s3:ListBucket, s3:GetObject, s3:DeleteObject, s3:ListBucketVersions and
- * s3:DeleteObjectVersion on `aws/lambda/` of the side-output bucket, kms:Decrypt of the PII key
+ * Needs: s3:ListBucket, s3:GetObject and s3:DeleteObject on `aws/lambda/` of the side-output
+ * bucket, kms:Decrypt of the PII key
  * through S3, and kinesis:PutRecords on the stream: the data-steward role (lib/access-roles.ts).
  * Prints the report as JSON; exit 1 if an object
  * was kept (run again once Kinesis takes its records) or could not be read.

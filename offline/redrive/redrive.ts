@@ -2,7 +2,8 @@
  * Redrive: the records the event source mapping gave up on (retries exhausted or too old), which its
  * S3 on-failure destination keeps under `aws/lambda/` in the side-output bucket with their payloads,
  * go back into the stream as they were sent, under their partition keys. Then each object is
- * deleted with its earlier versions (it holds raw payloads, PII included).
+ * deleted (a delete marker: the bucket keeps the earlier version for its noncurrent-version days,
+ * 30, in case a record has to be looked at again).
  *
  * Why that is exactly once: a redriven record is, to the processor, a producer retry of the record
  * it copies: the same event id and event time under a new sequence number. The event's authority
@@ -12,11 +13,14 @@
  * that stops half way is simply run again, and an object is deleted only once all of its records
  * are back in the stream.
  *
- * What it cannot finish: a record whose authority entity saved its decision before the rest failed
- * for good (the other groups' entities or the outputs) is decided a duplicate of itself, so those
- * other parts stay undone. Since a batch that completes nothing fails whole and is bisected
- * (lambdas/processor/handler.ts), that is at most the one record that could never complete; its
- * duplicate entry names the given-up record as owner.
+ * What it cannot finish: a record whose authority entity saved its decision before a later part
+ * failed through every retry (another group's entity, the offline or the side-output put) is decided
+ * a duplicate of the record it copies: its online effect on the authority stands, but its feature
+ * history and raw-event rows, and its update of the other groups' entities if that is what failed,
+ * stay undone. When the cause is an outage of those later writes (the offline bucket refusing every
+ * put, say), that is every record of the batches given up meanwhile, not an exception. Its duplicate
+ * entry names the given-up record as its owner, which is how to find them; finishing them needs
+ * per-record completion the processor does not keep yet (see the README's guarantees).
  */
 import type { KinesisStreamRecord } from 'aws-lambda';
 import type { RawRecord, SendReport } from '../../clients/feature-event-producer.js';
@@ -43,9 +47,8 @@ export interface RedriveReport {
   readonly records: number;
   /** Records back in the stream. */
   readonly sent: number;
-  /** Objects deleted (every record of them sent). */
+  /** Objects deleted (every record of them sent); their earlier version stays for the bucket's noncurrent days. */
   readonly objectsDeleted: number;
-  readonly versionsPurged: number | 'unsupported';
   /** Objects kept: some records were not taken (throttling; run again) or refused by Kinesis. */
   readonly kept: readonly { readonly key: string; readonly reason: string }[];
   /** Objects under the prefix that are not on-failure records (left as they are). */
@@ -85,8 +88,6 @@ export async function redrive(deps: RedriveDeps, options: RedriveOptions = {}): 
   let records = 0;
   let sent = 0;
   let objectsDeleted = 0;
-  let purged = 0;
-  let versioned = true;
   const kept: { key: string; reason: string }[] = [];
   const unreadable: string[] = [];
   // Keys hold the shard and the time of the give-up: in key order, a shard's records go back in order.
@@ -119,16 +120,12 @@ export async function redrive(deps: RedriveDeps, options: RedriveOptions = {}): 
     }
     await deps.store.delete([key]);
     objectsDeleted++;
-    const n = await deps.store.purgeNoncurrentVersions(key);
-    if (n === 'unsupported') versioned = false;
-    else purged += n;
   }
   return {
     objects: objects.length,
     records,
     sent,
     objectsDeleted,
-    versionsPurged: versioned ? purged : 'unsupported',
     kept,
     unreadable,
     dryRun,
