@@ -250,12 +250,18 @@ export function accessRolePermissions(role: AccessRole, r: PlatformResources): P
             "the log streams of the platform functions' own log groups (stream names are per container)",
         },
         {
-          sid: 'ReadMetricsAndAlarms',
-          actions: ['cloudwatch:GetMetricData', 'cloudwatch:ListMetrics', 'cloudwatch:DescribeAlarms'],
+          sid: 'ReadMetrics',
+          actions: ['cloudwatch:GetMetricData', 'cloudwatch:ListMetrics'],
           resources: ['*'],
           wildcardReason:
             'CloudWatch GetMetricData and ListMetrics support no resource-level permissions (AWS Service ' +
-            'Authorization Reference); read-only metrics and alarm states, no stored data',
+            'Authorization Reference); read-only metrics, no stored data',
+        },
+        {
+          sid: 'ReadAlarms',
+          actions: ['cloudwatch:DescribeAlarms'],
+          resources: [a.alarms],
+          wildcardReason: "the account's alarms in the environment's region (states only, no stored data)",
         },
       ];
     }

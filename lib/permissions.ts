@@ -60,6 +60,8 @@ export function arns(r: PlatformResources) {
     glueTable: (table: string) => regional('glue', `table/${r.names.glueDatabase}/${table}`),
     workgroup: (name: string) => regional('athena', `workgroup/${name}`),
     trail: regional('cloudtrail', `trail/${r.names.trail}`),
+    /** Every CloudWatch alarm of the account in the region. */
+    alarms: regional('cloudwatch', 'alarm:*'),
     /** An IAM role of the account, by name. */
     role: (name: string) => `arn:${r.partition}:iam::${r.account}:role/${name}`,
     /** A role of the CDK bootstrap stack (default qualifier). */
