@@ -1,5 +1,6 @@
-import type { RemovalPolicy } from 'aws-cdk-lib';
+import { type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -92,6 +93,20 @@ export class LookupApi extends Construct {
       restApiName: p.restApiName,
       description: 'Feature platform lookup API (IAM-authorised)',
       endpointTypes: [apigw.EndpointType.REGIONAL],
+      // A perimeter of its own: no principal of another account, whatever it is granted elsewhere
+      // (IAM auth refuses them today without a resource policy; this keeps it so if one is added).
+      policy: new iam.PolicyDocument({
+        statements: [
+          new iam.PolicyStatement({
+            sid: 'OnlyThisAccount',
+            effect: iam.Effect.DENY,
+            principals: [new iam.AnyPrincipal()],
+            actions: ['execute-api:Invoke'],
+            resources: ['execute-api:/*'],
+            conditions: { StringNotEquals: { 'aws:PrincipalAccount': Stack.of(this).account } },
+          }),
+        ],
+      }),
       cloudWatchRole: true,
       cloudWatchRoleRemovalPolicy: p.removalPolicy,
       defaultMethodOptions: { authorizationType: apigw.AuthorizationType.IAM },

@@ -35,6 +35,23 @@ describe.each(['dev', 'staging', 'prod'] as const)('serving stack (%s)', (name) 
     },
   );
 
+  it('refuses principals of other accounts by the API resource policy', () => {
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', {
+      Policy: {
+        Statement: [
+          {
+            Sid: 'OnlyThisAccount',
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 'execute-api:Invoke',
+            Resource: 'execute-api:/*',
+            Condition: { StringNotEquals: { 'aws:PrincipalAccount': deployment.environment.account } },
+          },
+        ],
+      },
+    });
+  });
+
   it('traces, throttles and access-logs the stage', () => {
     template.hasResourceProperties('AWS::ApiGateway::Stage', {
       StageName: 'api',
