@@ -309,7 +309,21 @@ function stewardPermissions(r: PlatformResources): Permission[] {
   );
   const sideOutputs = a.objects(names.sideOutputBucket, '');
   return [
-    { sid: 'EraseOnlineEntities', actions: ['dynamodb:DeleteItem'], resources: [a.onlineTable] },
+    {
+      sid: 'EraseOnlineEntities',
+      actions: ['dynamodb:DeleteItem'],
+      resources: [a.onlineTable],
+      // A delete could return the item it deletes: the erasure tool asks for nothing back.
+      conditions: { StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' } },
+    },
+    {
+      // The table is under a customer-managed key: DynamoDB decrypts its table key with the
+      // caller's credentials, a delete included.
+      sid: 'UseOnlineStoreKey',
+      actions: ['kms:Decrypt'],
+      resources: [a.key(r.stores.onlineTable)],
+      via: ['dynamodb'],
+    },
     {
       sid: 'ListStoredObjects',
       actions: ['s3:ListBucket', 's3:ListBucketVersions'],
@@ -327,6 +341,9 @@ function stewardPermissions(r: PlatformResources): Permission[] {
       sid: 'WriteErasureRecords',
       actions: ['s3:PutObject'],
       resources: [a.objects(names.offlineBucket, ERASURE_RECORDS_PREFIX)],
+      // Only as a new object (If-None-Match: *): a record is never overwritten, which would let its
+      // first version expire with the bucket's noncurrent versions.
+      conditions: { Null: { 's3:if-none-match': 'false' } },
       wildcardReason:
         'one record per erasure, named by date and request id; never read or deleted by this role',
     },

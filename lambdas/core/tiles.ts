@@ -52,8 +52,9 @@ export const DISTINCT_VALUE_MAX_BYTES = 64;
  */
 export function distinctValue(value: Scalar): Scalar {
   if (typeof value !== 'string' || value.length * 6 + 2 <= DISTINCT_VALUE_MAX_BYTES) return value;
-  if (Buffer.byteLength(JSON.stringify(value)) <= DISTINCT_VALUE_MAX_BYTES) return value;
-  return `#${createHash('sha256').update(value).digest('base64url').slice(0, 22)}`;
+  const json = JSON.stringify(value); // escapes lone surrogates, which UTF-8 would merge into U+FFFD
+  if (Buffer.byteLength(json) <= DISTINCT_VALUE_MAX_BYTES) return value;
+  return `#${createHash('sha256').update(json).digest('base64url').slice(0, 22)}`;
 }
 
 export interface Tile {

@@ -176,10 +176,12 @@ export async function forget(request: ForgetRequest, deps: ForgetDeps): Promise<
       notes,
     };
     const key = auditKey(audit);
+    // As a new object only: an erasure record is never overwritten (the steward's role may not).
     await deps.offline.put(
       key,
       new TextEncoder().encode(`${JSON.stringify(audit, null, 2)}\n`),
       'application/json',
+      { ifNoneMatch: '*' },
     );
     return { ...audit, auditKey: key };
   } finally {

@@ -2,8 +2,8 @@
  * Redrive: the records the event source mapping gave up on (retries exhausted or too old), which its
  * S3 on-failure destination keeps under `aws/lambda/` in the side-output bucket with their payloads,
  * go back into the stream as they were sent, under their partition keys. Then each object is
- * deleted (a delete marker: the bucket keeps the earlier version for its noncurrent-version days,
- * 30, in case a record has to be looked at again).
+ * deleted (a delete marker: the earlier version goes a day later, by the `aws/lambda/` prefix's
+ * noncurrent-version rule, lib/data-stack.ts).
  *
  * Why that is exactly once: a redriven record is, to the processor, a producer retry of the record
  * it copies: the same event id and event time under a new sequence number. The event's authority
@@ -47,7 +47,7 @@ export interface RedriveReport {
   readonly records: number;
   /** Records back in the stream. */
   readonly sent: number;
-  /** Objects deleted (every record of them sent); their earlier version stays for the bucket's noncurrent days. */
+  /** Objects deleted (every record of them sent); their earlier version goes a day later. */
   readonly objectsDeleted: number;
   /** Objects kept: some records were not taken (throttling; run again) or refused by Kinesis. */
   readonly kept: readonly { readonly key: string; readonly reason: string }[];

@@ -13,7 +13,13 @@ export interface ObjectStore {
   readonly name: string;
   list(prefix: string): Promise<StoredObject[]>;
   get(key: string): Promise<Uint8Array>;
-  put(key: string, body: Uint8Array, contentType: string): Promise<void>;
+  /** `ifNoneMatch: '*'`: only as a new object; rejects if the key exists (S3 conditional write). */
+  put(
+    key: string,
+    body: Uint8Array,
+    contentType: string,
+    options?: { readonly ifNoneMatch?: '*' },
+  ): Promise<void>;
   delete(keys: readonly string[]): Promise<void>;
   /**
    * Deletes the noncurrent versions of a key in a versioned bucket (a rewritten object's old

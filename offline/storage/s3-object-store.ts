@@ -64,10 +64,21 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async put(key: string, body: Uint8Array, contentType: string): Promise<void> {
+  async put(
+    key: string,
+    body: Uint8Array,
+    contentType: string,
+    options: { readonly ifNoneMatch?: '*' } = {},
+  ): Promise<void> {
     try {
       await this.s3.send(
-        new PutObjectCommand({ Bucket: this.props.bucket, Key: key, Body: body, ContentType: contentType }),
+        new PutObjectCommand({
+          Bucket: this.props.bucket,
+          Key: key,
+          Body: body,
+          ContentType: contentType,
+          ...(options.ifNoneMatch ? { IfNoneMatch: options.ifNoneMatch } : {}),
+        }),
       );
     } catch (error) {
       throw new ObjectStoreError(`put of s3://${this.props.bucket}/${key} failed: ${message(error)}`, {

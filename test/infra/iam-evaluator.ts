@@ -149,8 +149,9 @@ function conditionsHold(conditions: ResolvedStatement['conditions'], context: Re
   return Object.entries(conditions).every(([operator, entries]) =>
     Object.entries(entries).every(([key, values]) => {
       const actual = context[key];
-      if (actual === undefined) return false;
-      switch (operator) {
+      if (operator === 'Null') return values.includes(actual === undefined ? 'true' : 'false');
+      if (actual === undefined) return operator.endsWith('IfExists');
+      switch (operator.replace(/IfExists$/, '')) {
         case 'StringEquals':
         case 'ArnEquals':
         case 'Bool':

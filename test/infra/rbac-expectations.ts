@@ -247,6 +247,8 @@ export function expectedActions(subject: Subject, w: What): string[] {
       if (is('offline') || is('raw-events') || is('side-outputs')) return [...OBJECT_ACTIONS];
       if (is('offline-list')) return ['s3:ListBucket'];
       if (key('pii', 's3') || key('general', 's3')) return ['kms:Decrypt', 'kms:GenerateDataKey'];
+      // A delete from the table under the PII key needs it through DynamoDB.
+      if (key('pii', 'dynamodb')) return ['kms:Decrypt'];
       return key('pii', 'kinesis') ? ['kms:GenerateDataKey'] : [];
     case 'processor':
       if (is('stream'))

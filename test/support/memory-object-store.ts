@@ -15,7 +15,8 @@ export class MemoryObjectStore implements ObjectStore {
     if (!o) throw new Error(`no ${key}`);
     return o;
   }
-  async put(key: string, body: Uint8Array) {
+  async put(key: string, body: Uint8Array, _contentType?: string, options: { ifNoneMatch?: '*' } = {}) {
+    if (options.ifNoneMatch && this.objects.has(key)) throw new Error(`${key} exists (PreconditionFailed)`);
     this.objects.set(key, body);
   }
   async delete(keys: readonly string[]) {

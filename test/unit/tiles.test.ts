@@ -121,6 +121,8 @@ describe('window tiles', () => {
     expect(distinctValue(arabic(1))).toBe(distinctValue(arabic(1)));
     expect(distinctValue(arabic(1))).not.toBe(distinctValue(arabic(2)));
     expect(distinctValue('\u0001'.repeat(11))).toMatch(/^#/); // 66 bytes of JSON escapes
+    // Lone surrogates stay apart (UTF-8 would turn both into U+FFFD; the digest is of the JSON text).
+    expect(distinctValue(`\ud800${'x'.repeat(70)}`)).not.toBe(distinctValue(`\udbff${'x'.repeat(70)}`));
     // 100 such names in each of the 26 hour tiles and 9 day tiles pruning keeps (found on review: the
     // tiles alone encoded to 414 KB, over DynamoDB's 400 KB item).
     const tiles: TileSet = {};
