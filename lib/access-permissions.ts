@@ -295,6 +295,27 @@ export function accessRolePermissions(role: AccessRole, r: PlatformResources): P
   }
 }
 
+/** The offline retention function: list the dataset prefixes, delete their objects. Reads nothing. */
+export function offlineRetentionPermissions(r: PlatformResources): Permission[] {
+  const a = arns(r);
+  const { names } = r;
+  const datasets = [OFFLINE_FEATURES_PREFIX, OFFLINE_EVENTS_PREFIX];
+  return [
+    {
+      sid: 'ListOfflineDatasets',
+      actions: ['s3:ListBucket'],
+      resources: [a.bucket(names.offlineBucket)],
+      conditions: { StringLike: { 's3:prefix': datasets.map((p) => `${p}*`) } },
+    },
+    {
+      sid: 'DeleteExpiredPartitions',
+      actions: ['s3:DeleteObject'],
+      resources: datasets.map((p) => a.objects(names.offlineBucket, p)),
+      wildcardReason: 'the objects of the dataset partitions past the retention, named per date and batch',
+    },
+  ];
+}
+
 /**
  * Exactly what `npm run forget` (offline/erasure/) and `npm run redrive` (offline/redrive/) call:
  * list, read and rewrite the offline datasets and the side outputs (with their versions), delete

@@ -1,11 +1,13 @@
 import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { groupsNeedingShardOrder } from '../schemas/index.js';
-import { processorPermissions } from './access-permissions.js';
+import { offlineRetentionPermissions, processorPermissions } from './access-permissions.js';
 import { acknowledge } from './compliance.js';
 import { PlatformFunction } from './constructs/platform-function.js';
 import { StreamEventSource } from './constructs/stream-event-source.js';
@@ -34,6 +36,8 @@ export class IngestStack extends Stack {
   public readonly stream: kinesis.Stream;
   public readonly processor: PlatformFunction;
   public readonly streamSource: StreamEventSource;
+  /** Deletes offline partitions past `offlineRetentionDays`, daily. */
+  public readonly retention: PlatformFunction;
 
   constructor(scope: Construct, id: string, props: IngestStackProps) {
     super(scope, id, props);
@@ -96,5 +100,35 @@ export class IngestStack extends Stack {
       groupsNeedingShardOrder: groupsNeedingShardOrder(),
       alarmAction: props.alarmAction,
     });
+
+    // Offline retention by partition date (lambdas/retention/handler.ts), daily.
+    this.retention = new PlatformFunction(this, 'OfflineRetention', {
+      handler: 'retention',
+      functionName: `${names.prefix}-offline-retention`,
+      environment: {
+        OFFLINE_BUCKET: names.offlineBucket,
+        OFFLINE_RETENTION_DAYS: String(environment.offlineRetentionDays),
+      },
+      memorySize: 512,
+      timeout: Duration.minutes(15),
+      reservedConcurrentExecutions: 1,
+      permissions: offlineRetentionPermissions(resources),
+      allowedRegions: environment.allowedRegions,
+      logRetention: environment.logRetentionDays,
+      logEncryptionKey: props.logKey,
+      alarmAction: props.alarmAction,
+      removalPolicy,
+    });
+    new events.Rule(this, 'OfflineRetentionSchedule', {
+      description: 'Deletes offline partitions past the retention period, daily',
+      schedule: events.Schedule.cron({ hour: '2', minute: '30' }),
+      targets: [new targets.LambdaFunction(this.retention.function, { retryAttempts: 2 })],
+    });
+    acknowledge(
+      this.retention.function,
+      'NIST.800.53.R5-LambdaDLQ',
+      'A daily schedule invokes it; EventBridge retries a failed invocation, a failure raises the errors alarm, ' +
+        'and the next day deletes whatever is due then (idempotent): a dead-letter queue would hold nothing to replay.',
+    );
   }
 }

@@ -14,6 +14,7 @@ export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const HANDLER_ENTRIES = {
   processor: 'lambdas/processor/handler.ts',
   lookup: 'lambdas/lookup/handler.ts',
+  retention: 'lambdas/retention/handler.ts',
 } as const;
 export type HandlerName = keyof typeof HANDLER_ENTRIES;
 

@@ -47,6 +47,13 @@ export const lookupConfigSchema = z.object({
 });
 export type LookupConfig = z.infer<typeof lookupConfigSchema>;
 
+export const retentionConfigSchema = z.object({
+  OFFLINE_BUCKET: name('S3 offline store bucket'),
+  /** Days feature history and raw events are kept, by the UTC date of their partition (`dt=`). */
+  OFFLINE_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500),
+});
+export type RetentionConfig = z.infer<typeof retentionConfigSchema>;
+
 export function readConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.infer<S> {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {

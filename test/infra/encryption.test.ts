@@ -82,8 +82,8 @@ describe.each(ENVIRONMENTS)('encryption, retention and removal (%s)', (name) => 
         expect(group.DeletionPolicy, `${part}/${id}`).toBe(retain ? 'Retain' : 'Delete');
       }
     }
-    // processor, lookup, API access, API execution, WAF, trail
-    expect(count).toBe(6);
+    // processor, offline retention, lookup, API access, API execution, WAF, trail
+    expect(count).toBe(7);
   });
 
   it('encrypts the alarm topic with the general key and accepts only TLS publishers', () => {

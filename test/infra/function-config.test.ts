@@ -4,7 +4,12 @@
  * first invocation in AWS.
  */
 import { describe, expect, it } from 'vitest';
-import { lookupConfigSchema, processorConfigSchema, readConfig } from '../../lambdas/shared/config.js';
+import {
+  lookupConfigSchema,
+  processorConfigSchema,
+  readConfig,
+  retentionConfigSchema,
+} from '../../lambdas/shared/config.js';
 import { ENVIRONMENTS, logicalId, pick, synthesizeAll } from './platform-fixture.js';
 
 const all = synthesizeAll({ bundling: false });
@@ -50,6 +55,14 @@ describe.each(ENVIRONMENTS)('function configuration (%s)', (name) => {
       d.data.getLogicalId(d.data.piiTokenSecret.secret),
     );
     expect(JSON.stringify(variables.PII_KMS_KEY_ID)).toContain(logicalId(d.data, d.data.keys.pii));
+  });
+
+  it('gives the offline retention function every variable retentionConfigSchema requires', () => {
+    const variables = variablesOf(env.ingest, `${d.names.prefix}-offline-retention`);
+    expect(readConfig(retentionConfigSchema, runtimeEnvironment(variables))).toEqual({
+      OFFLINE_BUCKET: d.names.offlineBucket,
+      OFFLINE_RETENTION_DAYS: d.environment.offlineRetentionDays,
+    });
   });
 
   it('gives the lookup every variable lookupConfigSchema requires', () => {

@@ -115,7 +115,7 @@ describe.each(['dev', 'staging', 'prod'] as const)('ingest stack (%s)', (name) =
 
   it('alarms to the alarm topic', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(4);
+    expect(alarms).toHaveLength(5); // the processor's 4 and the retention function's errors
     for (const alarm of alarms) {
       expect(JSON.stringify(alarm.Properties.AlarmActions)).toContain(logicalId(data, data.alarmTopic));
     }
@@ -163,6 +163,38 @@ describe.each(['dev', 'staging', 'prod'] as const)('ingest stack (%s)', (name) =
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
     });
+  });
+
+  it('deletes offline partitions past the retention daily, with list and delete rights on the datasets only', () => {
+    const fn = ingest.retention.function;
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: `${names.prefix}-offline-retention`,
+      ReservedConcurrentExecutions: 1,
+      Timeout: 900,
+      Environment: {
+        Variables: {
+          OFFLINE_BUCKET: names.offlineBucket,
+          OFFLINE_RETENTION_DAYS: String(environment.offlineRetentionDays),
+        },
+      },
+    });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'cron(30 2 * * ? *)',
+      State: 'ENABLED',
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [logicalId(ingest, fn), 'Arn'] },
+          RetryPolicy: { MaximumRetryAttempts: 2 },
+        }),
+      ],
+    });
+    const actions = (resource: string) =>
+      allowedActionsOn(template, 'OfflineRetentionExecutionRole', resource);
+    expect(actions(`${names.offlineBucket}/features/*`)).toEqual(['s3:DeleteObject']);
+    expect(actions(`${names.offlineBucket}/events/*`)).toEqual(['s3:DeleteObject']);
+    expect(actions(`${names.offlineBucket}"`)).toEqual(['s3:ListBucket']);
+    expect(actions(`${names.offlineBucket}/audit`)).toEqual([]);
+    expect(actions(names.sideOutputBucket)).toEqual([]);
   });
 
   it('tags the stream with the most sensitive classification its events carry', () => {
