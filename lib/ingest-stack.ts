@@ -127,8 +127,8 @@ export class IngestStack extends Stack {
     acknowledge(
       this.retention.function,
       'NIST.800.53.R5-LambdaDLQ',
-      'A daily schedule invokes it; EventBridge retries a failed invocation, a failure raises the errors alarm, ' +
-        'and the next day deletes whatever is due then (idempotent): a dead-letter queue would hold nothing to replay.',
+      'A daily schedule invokes it asynchronously: Lambda retries a failed run twice, a failure raises the errors ' +
+        'alarm, and the next run deletes whatever is due then (idempotent): a dead-letter queue would hold nothing to replay.',
     );
   }
 }

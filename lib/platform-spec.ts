@@ -68,6 +68,9 @@ export const ERASURE_RECORDS_PREFIX = 'audit/erasure/';
 export const ON_FAILURE_PREFIX = 'aws/lambda/';
 
 export const offlineGroupPrefix = (group: string): string => `${OFFLINE_FEATURES_PREFIX}group=${group}/`;
+/** Raw events of one contract: `events/contract=<contract>/dt=<yyyy-mm-dd>/<batch>.parquet`. */
+export const offlineEventsPrefix = (contract: string): string =>
+  `${OFFLINE_EVENTS_PREFIX}contract=${contract}/`;
 
 /** Key schema and TTL of a DynamoDB table; both tables use a single string partition key `pk`. */
 export interface TableSpec {

@@ -18,7 +18,12 @@ export class OfflineDataError extends OfflineError {
 
 /** An object-store call that failed; keeps the SDK error as `cause`. */
 export class ObjectStoreError extends OfflineError {
-  override readonly name = 'ObjectStoreError';
+  override readonly name: string = 'ObjectStoreError';
+}
+
+/** A put that may only create refused because the key exists (S3: 412 PreconditionFailed). */
+export class ObjectExistsError extends ObjectStoreError {
+  override readonly name = 'ObjectExistsError';
 }
 
 /** An erasure request that is malformed or could not be completed. */

@@ -5,7 +5,12 @@
  * `dt` is the UTC date of the event time. Rows may repeat across objects (a batch redelivered with
  * other boundaries); readers dedupe by `event_id`.
  */
-import { OFFLINE_EVENTS_PREFIX, OFFLINE_FEATURES_PREFIX, offlineGroupPrefix } from '../lib/platform-spec.js';
+import {
+  OFFLINE_EVENTS_PREFIX,
+  OFFLINE_FEATURES_PREFIX,
+  offlineEventsPrefix,
+  offlineGroupPrefix,
+} from '../lib/platform-spec.js';
 import {
   contracts,
   type EventContract,
@@ -16,9 +21,7 @@ import {
   offlineColumns,
 } from '../schemas/index.js';
 
-export { OFFLINE_EVENTS_PREFIX };
-export const offlineEventsPrefix = (contract: string): string =>
-  `${OFFLINE_EVENTS_PREFIX}contract=${contract}/`;
+export { OFFLINE_EVENTS_PREFIX, offlineEventsPrefix };
 
 /** One offline dataset: a group's feature history or a contract's raw events. */
 export type OfflineDataset =

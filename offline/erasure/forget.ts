@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SealedPayload } from '../../lambdas/core/ports.js';
 import { DuckDbSession } from '../duckdb.js';
+import { ObjectExistsError } from '../errors.js';
 import { datasetName, datasetPrefix, historyDataset } from '../layout.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { ident, str } from '../training/sql-text.js';
@@ -177,12 +178,18 @@ export async function forget(request: ForgetRequest, deps: ForgetDeps): Promise<
     };
     const key = auditKey(audit);
     // As a new object only: an erasure record is never overwritten (the steward's role may not).
-    await deps.offline.put(
-      key,
-      new TextEncoder().encode(`${JSON.stringify(audit, null, 2)}\n`),
-      'application/json',
-      { ifNoneMatch: '*' },
-    );
+    // One that exists already was written by this request (an SDK retry after a lost response, or
+    // a rerun with the same request id): it stands.
+    try {
+      await deps.offline.put(
+        key,
+        new TextEncoder().encode(`${JSON.stringify(audit, null, 2)}\n`),
+        'application/json',
+        { ifNoneMatch: '*' },
+      );
+    } catch (error) {
+      if (!(error instanceof ObjectExistsError)) throw error;
+    }
     return { ...audit, auditKey: key };
   } finally {
     session.close();

@@ -10,7 +10,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { mapWithConcurrency } from '../../lambdas/adapters/concurrency.js';
-import { ObjectStoreError } from '../errors.js';
+import { ObjectExistsError, ObjectStoreError } from '../errors.js';
 import type { ObjectStore, StoredObject } from './object-store.js';
 
 export interface S3ObjectStoreProps {
@@ -81,6 +81,9 @@ export class S3ObjectStore implements ObjectStore {
         }),
       );
     } catch (error) {
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (options.ifNoneMatch && status === 412)
+        throw new ObjectExistsError(`s3://${this.props.bucket}/${key} exists`, { cause: error });
       throw new ObjectStoreError(`put of s3://${this.props.bucket}/${key} failed: ${message(error)}`, {
         cause: error,
       });

@@ -49,6 +49,21 @@ describe('offline retention', () => {
     expect((await expirePartitions(res.s3, res.names.offlineBucket, '2026-02-01')).objectsDeleted).toBe(0);
   });
 
+  it('stops at its time limit between pages, incomplete, and the next run goes on', async () => {
+    await put('events/contract=transaction/dt=2025-12-01/i.parquet');
+    await put('events/contract=transaction/dt=2025-12-02/j.parquet');
+    let pages = 0;
+    const first = await expirePartitions(res.s3, res.names.offlineBucket, '2026-01-01', {
+      timeLeft: () => pages++ < 1,
+    });
+    expect(first).toMatchObject({ complete: false, objectsDeleted: 1 });
+    expect(await expirePartitions(res.s3, res.names.offlineBucket, '2026-01-01')).toMatchObject({
+      complete: true,
+      objectsDeleted: 1,
+    });
+    expect((await keys()).filter((k) => k.includes('dt=2025-12'))).toEqual([]);
+  });
+
   it('runs from its environment: the bucket, and the period counted back from today', async () => {
     await put('features/group=customer/dt=2026-02-10/g.parquet');
     await put('features/group=customer/dt=2026-02-11/h.parquet');

@@ -1,3 +1,4 @@
+import { ObjectExistsError } from '../../offline/errors.js';
 import type { ObjectStore } from '../../offline/storage/object-store.js';
 
 /** A plain in-memory object store (no versions). */
@@ -16,7 +17,7 @@ export class MemoryObjectStore implements ObjectStore {
     return o;
   }
   async put(key: string, body: Uint8Array, _contentType?: string, options: { ifNoneMatch?: '*' } = {}) {
-    if (options.ifNoneMatch && this.objects.has(key)) throw new Error(`${key} exists (PreconditionFailed)`);
+    if (options.ifNoneMatch && this.objects.has(key)) throw new ObjectExistsError(`${key} exists`);
     this.objects.set(key, body);
   }
   async delete(keys: readonly string[]) {
