@@ -31,9 +31,22 @@ function flatten(node: unknown): string {
   if (Array.isArray(node)) return node.map(flatten).join(',');
   const [key, value] = Object.entries(node)[0] ?? [];
   if (key === 'Fn::Join' && Array.isArray(value)) return (value[1] as unknown[]).map(flatten).join(value[0]);
-  if (key === 'Ref' || key === 'Fn::GetAtt' || key === 'Fn::ImportValue') return `<${flatten(value)}>`;
+  if (key === 'Ref') return `<Ref:${flatten(value)}>`;
+  if (key === 'Fn::GetAtt') return `<GetAtt:${flatten(value)}>`;
+  if (key === 'Fn::ImportValue') return `<Import:${flatten(value)}>`;
   return `<${key}:${flatten(value)}>`;
 }
+
+/**
+ * Resource types that serve or copy data from outside any one region (edge caches, global
+ * endpoints): none may be part of a resident deployment, whatever their properties name.
+ */
+const GLOBAL_SERVICES = new Set([
+  'AWS::CloudFront::Distribution',
+  'AWS::CloudFront::StreamingDistribution',
+  'AWS::GlobalAccelerator::Accelerator',
+  'AWS::S3::MultiRegionAccessPoint',
+]);
 
 const isIntrinsic = (node: object) => {
   const keys = Object.keys(node);
@@ -62,8 +75,14 @@ export function residencyFindings(template: Template, allowedRegions: readonly s
         });
       }
     }
-    // A reference to a resource of the app is vouched for by that resource's own stack region.
-    const appReferences = (text.match(/<[^<>]*>/g) ?? []).filter((r) => !r.startsWith('<AWS::'));
+    // A reference to a resource of the app (of this template, or exported by another stack of the
+    // app) is vouched for by that resource's own stack region. A parameter is not: its value comes
+    // from outside (an SSM parameter, say) and could name any place.
+    const resources = template.Resources ?? {};
+    const appReferences = (text.match(/<(Ref|GetAtt|Import):([^<>,]*)[^<>]*>/g) ?? []).filter((r) => {
+      const [, kind, target] = /^<(Ref|GetAtt|Import):([^<>,]*)/.exec(r) ?? [];
+      return kind === 'Import' || (target !== undefined && target in resources);
+    });
     const location = typeof node === 'string' || typeof node === 'object';
     if (location && DESTINATION.test(path) && regions.length === 0 && appReferences.length === 0) {
       findings.push({
@@ -75,6 +94,14 @@ export function residencyFindings(template: Template, allowedRegions: readonly s
     }
   };
   for (const [logicalId, resource] of Object.entries(template.Resources ?? {})) {
+    if (GLOBAL_SERVICES.has(resource.Type)) {
+      findings.push({
+        rule: 'Residency-GlobalService',
+        logicalId,
+        location: 'Type',
+        message: `${resource.Type} serves or copies data outside the region, whatever the allowed regions (${allowed})`,
+      });
+    }
     visit(logicalId, resource.Properties, 'Properties');
   }
   return findings;

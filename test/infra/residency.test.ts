@@ -217,4 +217,57 @@ describe('residency check on synth', () => {
     ]);
     expect(asArray(findings).length).toBe(1);
   });
+
+  it('does not vouch for a destination read from a parameter (an SSM value could name any place)', () => {
+    const replicated = (destination: unknown) =>
+      residencyFindings(
+        {
+          Resources: {
+            Bucket: {
+              Type: 'AWS::S3::Bucket',
+              Properties: {
+                ReplicationConfiguration: {
+                  Role: 'arn:aws:iam::333333333333:role/replication',
+                  Rules: [{ Status: 'Enabled', Destination: { Bucket: destination } }],
+                },
+              },
+            },
+            Replica: { Type: 'AWS::S3::Bucket' },
+          },
+        },
+        ['me-central-1'],
+      ).map((f) => f.rule);
+    // cdk: ssm.StringParameter.valueForStringParameter(stack, '/replica/bucket-arn')
+    expect(replicated({ Ref: 'SsmParameterValuereplicabucketarnParameter' })).toEqual([
+      'Residency-UnverifiableDestination',
+    ]);
+    expect(replicated({ 'Fn::GetAtt': ['Replica', 'Arn'] })).toEqual([]);
+    expect(replicated({ 'Fn::ImportValue': 'fp-prod-data:ReplicaArn' })).toEqual([]);
+  });
+
+  it('flags a global service, whatever its properties name (CloudFront in front of the offline bucket)', () => {
+    const findings = residencyFindings(
+      {
+        Resources: {
+          Cdn: {
+            Type: 'AWS::CloudFront::Distribution',
+            Properties: {
+              DistributionConfig: {
+                Enabled: true,
+                Origins: [
+                  {
+                    Id: 'o',
+                    DomainName: { 'Fn::GetAtt': ['OfflineBucket', 'RegionalDomainName'] },
+                    S3OriginConfig: {},
+                  },
+                ],
+              },
+            },
+          },
+        },
+      },
+      ['me-central-1'],
+    );
+    expect(findings.map((f) => [f.rule, f.logicalId])).toEqual([['Residency-GlobalService', 'Cdn']]);
+  });
 });
