@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import type { SealedPayload } from '../../lambdas/core/ports.js';
 import { DuckDbSession } from '../duckdb.js';
 import { ObjectExistsError } from '../errors.js';
-import { datasetName, datasetPrefix, historyDataset } from '../layout.js';
+import { datasetName, datasetPrefix, historyDataset, type OfflineDataset } from '../layout.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { ident, str } from '../training/sql-text.js';
 import { AUDIT_PREFIX, auditKey, type ErasureAudit } from './audit.js';
@@ -93,19 +93,20 @@ export async function forget(request: ForgetRequest, deps: ForgetDeps): Promise<
         derived.push({ dataset: datasetName(dataset), action, rows: removed.rowsRemoved });
       }
     };
-    // What the entity's rows say, read before anything is removed: a rerun after a failure at any
-    // later step finds them again.
-    for (const { dataset, column } of target.datasets) {
-      const found = await removeRows({
+    /** The entity's rows of one dataset, removed (or only found, on a dry run). */
+    const entityRows = (dataset: OfflineDataset, column: string, dryRun: boolean) =>
+      removeRows({
         store: deps.offline,
         session,
         prefix: datasetPrefix(dataset),
         predicate: byColumn(column),
         workDir,
-        dryRun: true,
+        dryRun,
       });
-      noteErased(found.events);
-    }
+    // What the entity's rows say, read before anything is removed: a rerun after a failure at any
+    // later step finds them again.
+    for (const { dataset, column } of target.datasets)
+      noteErased((await entityRows(dataset, column, true)).events);
     // Derived rows are found through the entity's event ids: drop them while those rows still exist
     // (a run that stopped after removing them could not link the derived ones any more).
     if (request.derived === 'drop') await linkDerived('dropped');
@@ -124,13 +125,7 @@ export async function forget(request: ForgetRequest, deps: ForgetDeps): Promise<
 
     const offline: ErasureAudit['offline'][number][] = [];
     for (const { dataset, column } of target.datasets) {
-      const removed = await removeRows({
-        store: deps.offline,
-        session,
-        prefix: datasetPrefix(dataset),
-        predicate: byColumn(column),
-        workDir,
-      });
+      const removed = await entityRows(dataset, column, false);
       noteErased(removed.events);
       const { events: _, ...counts } = removed;
       offline.push({ bucket: deps.offline.name, dataset: datasetName(dataset), ...counts });
