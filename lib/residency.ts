@@ -21,7 +21,10 @@ const REGION =
 /** Property paths that send data somewhere (replication, on-failure, log delivery, ...). */
 const DESTINATION = /destination/i;
 
-type Template = { Resources?: Record<string, { Type: string; Properties?: unknown }> };
+type Template = {
+  Resources?: Record<string, { Type: string; Properties?: unknown }>;
+  Outputs?: Record<string, { Export?: { Name?: unknown } }>;
+};
 type Finding = { rule: string; logicalId?: string; location: string; message: string };
 
 /** An intrinsic function (`Ref`, `Fn::*`) as one string; references become `<...>`. */
@@ -53,8 +56,19 @@ const isIntrinsic = (node: object) => {
   return keys.length === 1 && (keys[0] === 'Ref' || (keys[0]?.startsWith('Fn::') ?? false));
 };
 
-/** Every region a template's resources mention, and destinations no region or reference vouches for. */
-export function residencyFindings(template: Template, allowedRegions: readonly string[]): Finding[] {
+/** Resources whose attributes are values from outside the app (custom resources, SSM parameters). */
+const OPAQUE = /^(Custom::|AWS::CloudFormation::CustomResource$|AWS::SSM::Parameter$)/;
+
+/**
+ * Every region a template's resources mention, and destinations no region or reference vouches for.
+ * `appExports`: the export names of the app's stacks (an import of anything else is not vouched
+ * for); undefined trusts every import.
+ */
+export function residencyFindings(
+  template: Template,
+  allowedRegions: readonly string[],
+  appExports?: ReadonlySet<string>,
+): Finding[] {
   const findings: Finding[] = [];
   const allowed = allowedRegions.join(', ');
   const visit = (logicalId: string, node: unknown, path: string) => {
@@ -75,16 +89,21 @@ export function residencyFindings(template: Template, allowedRegions: readonly s
         });
       }
     }
-    // A reference to a resource of the app (of this template, or exported by another stack of the
-    // app) is vouched for by that resource's own stack region. A parameter is not: its value comes
-    // from outside (an SSM parameter, say) and could name any place.
+    // A reference to a resource of the app (of this template, or an export of a stack of the app)
+    // is vouched for by that resource's own stack region. Not a parameter, nor what a custom
+    // resource or an SSM parameter returns: those values come from outside and could name any
+    // place. Every reference of a value must be vouched for (each branch of an Fn::If).
     const resources = template.Resources ?? {};
-    const appReferences = (text.match(/<(Ref|GetAtt|Import):([^<>,]*)[^<>]*>/g) ?? []).filter((r) => {
-      const [, kind, target] = /^<(Ref|GetAtt|Import):([^<>,]*)/.exec(r) ?? [];
-      return kind === 'Import' || (target !== undefined && target in resources);
-    });
+    const references = text.match(/<(Ref|GetAtt|Import):[^<>]*>/g) ?? [];
+    const vouched = (r: string) => {
+      const [, kind, target = ''] = /^<(Ref|GetAtt|Import):([^<>,]*)/.exec(r) ?? [];
+      if (kind === 'Import') return appExports === undefined || appExports.has(target);
+      const resource = Object.hasOwn(resources, target) ? resources[target] : undefined;
+      return resource !== undefined && !OPAQUE.test(resource.Type);
+    };
     const location = typeof node === 'string' || typeof node === 'object';
-    if (location && DESTINATION.test(path) && regions.length === 0 && appReferences.length === 0) {
+    const unvouched = references.length === 0 || !references.every(vouched);
+    if (location && DESTINATION.test(path) && regions.length === 0 && unvouched) {
       findings.push({
         rule: 'Residency-UnverifiableDestination',
         logicalId,
@@ -123,6 +142,13 @@ export class ResidencyChecks implements IPolicyValidationPlugin {
 
   public validate(context: IPolicyValidationContext): PolicyValidationPluginReport {
     const violations: PolicyViolation[] = [];
+    const templates = new Map(
+      context.stackTemplates.map((stack) => [
+        stack.templatePath,
+        JSON.parse(readFileSync(stack.templatePath, 'utf8')) as Template,
+      ]),
+    );
+    const appExports = exportNames([...templates.values()]);
     for (const stack of context.stackTemplates) {
       const allowedRegions = this.allowed.get(stack.stackConstructPath);
       const findings: Finding[] = [];
@@ -140,8 +166,8 @@ export class ResidencyChecks implements IPolicyValidationPlugin {
             message: `deploys to ${stack.region ?? 'an unspecified region'}, outside the allowed regions (${allowedRegions.join(', ')})`,
           });
         }
-        const template = JSON.parse(readFileSync(stack.templatePath, 'utf8')) as Template;
-        findings.push(...residencyFindings(template, allowedRegions));
+        const template = templates.get(stack.templatePath) as Template;
+        findings.push(...residencyFindings(template, allowedRegions, appExports));
       }
       const paths = constructPaths(context.appConstruct, stack.stackConstructPath);
       for (const f of findings) {
@@ -167,6 +193,17 @@ export class ResidencyChecks implements IPolicyValidationPlugin {
     }
     return { success: violations.length === 0, violations };
   }
+}
+
+/** The export names of the templates' outputs (literal names, as CDK writes them). */
+export function exportNames(templates: readonly Template[]): Set<string> {
+  const names = new Set<string>();
+  for (const t of templates)
+    for (const output of Object.values(t.Outputs ?? {})) {
+      const name = output.Export?.Name;
+      if (typeof name === 'string') names.add(name);
+    }
+  return names;
 }
 
 /** Construct path of each CloudFormation resource of a stack, by logical id. */

@@ -4,7 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { describe, expect, it } from 'vitest';
 import { selectEnvironments } from '../../lib/environments.js';
-import { ResidencyChecks, residencyFindings } from '../../lib/residency.js';
+import { exportNames, ResidencyChecks, residencyFindings } from '../../lib/residency.js';
 import { cdkContext, ENVIRONMENTS, pick, synthesizeAll } from './platform-fixture.js';
 import { asArray, identityPolicies } from './policy-statements.js';
 
@@ -38,8 +38,10 @@ describe('residency of the real app', () => {
     for (const stack of [d.data, d.ingest, d.serving, d.audit, d.access]) {
       expect(d.environment.allowedRegions).toContain(stack.region);
     }
-    for (const template of Object.values(templates)) {
-      expect(residencyFindings(template.toJSON(), d.environment.allowedRegions)).toEqual([]);
+    const json = Object.values(templates).map((t) => t.toJSON());
+    const appExports = exportNames(json);
+    for (const template of json) {
+      expect(residencyFindings(template, d.environment.allowedRegions, appExports)).toEqual([]);
     }
   });
 
@@ -269,5 +271,89 @@ describe('residency check on synth', () => {
       ['me-central-1'],
     );
     expect(findings.map((f) => [f.rule, f.logicalId])).toEqual([['Residency-GlobalService', 'Cdn']]);
+  });
+});
+
+const replicatedTo = (
+  destination: unknown,
+  extra: Record<string, { Type: string; Properties?: unknown }> = {},
+) =>
+  residencyFindings(
+    {
+      Resources: {
+        Bucket: {
+          Type: 'AWS::S3::Bucket',
+          Properties: {
+            ReplicationConfiguration: {
+              Role: 'arn:aws:iam::333333333333:role/replication',
+              Rules: [{ Status: 'Enabled', Destination: { Bucket: destination } }],
+            },
+          },
+        },
+        Replica: { Type: 'AWS::S3::Bucket' },
+        ...extra,
+      },
+    },
+    ['me-central-1'],
+  ).map((f) => f.rule);
+
+describe('residency check: what vouches for a destination', () => {
+  it('does not vouch for a value a custom resource read (AwsCustomResource ssm:GetParameter)', () => {
+    // cdk: new AwsCustomResource(..., { onUpdate: { service: 'SSM', action: 'getParameter', ... } })
+    //      .getResponseField('Parameter.Value'): the same SSM value the commit refuses as a Ref.
+    const lookup = {
+      ReplicaArnLookup: {
+        Type: 'Custom::AWS',
+        Properties: {
+          ServiceToken: { 'Fn::GetAtt': ['AWS679f53fac002430cb0da5b7982bd22872D164C4C', 'Arn'] },
+          Create: '{"service":"SSM","action":"getParameter","parameters":{"Name":"/replica/bucket-arn"}}',
+        },
+      },
+    };
+    expect(replicatedTo({ 'Fn::GetAtt': ['ReplicaArnLookup', 'Parameter.Value'] }, lookup)).toEqual([
+      'Residency-UnverifiableDestination',
+    ]);
+  });
+
+  it('does not let one resource reference vouch for a parameter beside it (Fn::If)', () => {
+    expect(
+      replicatedTo({
+        'Fn::If': ['UseDr', { Ref: 'DrBucketArnParameter' }, { 'Fn::GetAtt': ['Replica', 'Arn'] }],
+      }),
+    ).toEqual(['Residency-UnverifiableDestination']);
+  });
+
+  it('does not take a parameter named like an Object.prototype member for a resource', () => {
+    expect(replicatedTo({ Ref: 'constructor' })).toEqual(['Residency-UnverifiableDestination']);
+  });
+
+  it('vouches for an import only if a stack of the app exports it', () => {
+    const imported = (exports: ReadonlySet<string>) =>
+      residencyFindings(
+        {
+          Resources: {
+            Bucket: {
+              Type: 'AWS::S3::Bucket',
+              Properties: {
+                ReplicationConfiguration: {
+                  Role: 'arn:aws:iam::333333333333:role/replication',
+                  Rules: [
+                    {
+                      Status: 'Enabled',
+                      Destination: { Bucket: { 'Fn::ImportValue': 'other-stack:BucketArn' } },
+                    },
+                  ],
+                },
+              },
+            },
+          },
+        },
+        ['me-central-1'],
+        exports,
+      ).map((f) => f.rule);
+    expect(imported(new Set(['other-stack:BucketArn']))).toEqual([]);
+    expect(imported(new Set(['fp-prod-data:SideOutputBucketArn']))).toEqual([
+      'Residency-UnverifiableDestination',
+    ]);
   });
 });
