@@ -10,12 +10,17 @@
  * The work is what is due, not what is kept: each dataset's partitions are listed by prefix (a few
  * thousand over years), oldest first, up to the first one that is not due; a due partition's objects
  * are deleted page by page as they are listed. A run that nears its time limit stops after the page
- * it is on and the next run (or the schedule's retry) goes on from there: every step is idempotent.
+ * it is on and the next day's run goes on from there: every step is idempotent.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
-import { offlineEventsPrefix, offlineGroupPrefix } from '../../lib/platform-spec.js';
+import {
+  OFFLINE_EVENTS_PREFIX,
+  OFFLINE_FEATURES_PREFIX,
+  offlineEventsPrefix,
+  offlineGroupPrefix,
+} from '../../lib/platform-spec.js';
 import { contracts, featureGroups } from '../../schemas/index.js';
 import { utcDate } from '../core/latest-values.js';
 import { readConfig, retentionConfigSchema, s3ClientConfig } from '../shared/config.js';
@@ -37,6 +42,25 @@ export const datasetPrefixes = (): string[] => [
   ...featureGroups.map((g) => offlineGroupPrefix(g.name)),
   ...[...contracts.keys()].map(offlineEventsPrefix),
 ];
+
+/**
+ * The datasets to expire: those of the definitions and those found in the bucket (a group or
+ * contract no definition names any more keeps its partitions there until they are due).
+ */
+async function datasetsIn(s3: S3Client, bucket: string): Promise<string[]> {
+  const found = new Set(datasetPrefixes());
+  for (const root of [OFFLINE_FEATURES_PREFIX, OFFLINE_EVENTS_PREFIX]) {
+    let token: string | undefined;
+    do {
+      const page = await s3.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: root, Delimiter: '/', ContinuationToken: token }),
+      );
+      for (const p of page.CommonPrefixes ?? []) if (p.Prefix) found.add(p.Prefix);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+  return [...found].sort();
+}
 
 /** The partition prefixes (`<dataset>dt=<date>/`) of a dataset, in key (date) order, page by page. */
 async function* partitionsOf(s3: S3Client, bucket: string, dataset: string): AsyncGenerator<string> {
@@ -93,7 +117,7 @@ export async function expirePartitions(
   const timeLeft = options.timeLeft ?? (() => true);
   const partitions: string[] = [];
   let objectsDeleted = 0;
-  for (const dataset of options.datasets ?? datasetPrefixes()) {
+  for (const dataset of options.datasets ?? (await datasetsIn(s3, bucket))) {
     for await (const partition of partitionsOf(s3, bucket, dataset)) {
       const dt = /^dt=(\d{4}-\d{2}-\d{2})\/$/.exec(partition.slice(dataset.length))?.[1];
       if (!dt) continue;

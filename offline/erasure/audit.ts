@@ -1,6 +1,6 @@
 /**
  * The erasure audit record: who asked, when, for which entity (a fingerprint, never the id), and
- * what was removed where (counts only). Kept at `audit/erasure/<yyyy-mm-dd>/<request id>.json`
+ * what was removed where (counts only). Kept at `audit/erasure/<yyyy-mm-dd>/<request id>-<fingerprint>.json`
  * in the offline bucket, outside the datasets' prefixes.
  */
 
@@ -39,5 +39,10 @@ export interface ErasureAudit {
   readonly notes: readonly string[];
 }
 
-export const auditKey = (a: Pick<ErasureAudit, 'requestId' | 'requestedAt'>): string =>
-  `${AUDIT_PREFIX}${a.requestedAt.slice(0, 10)}/${a.requestId}.json`;
+/**
+ * `audit/erasure/<date>/<request id>-<entity fingerprint, 16 hex>.json`: one request (a ticket) may
+ * erase several entities, each with its own record; the same request for the same entity on the
+ * same day is one record (a rerun keeps the first).
+ */
+export const auditKey = (a: Pick<ErasureAudit, 'requestId' | 'requestedAt' | 'entity'>): string =>
+  `${AUDIT_PREFIX}${a.requestedAt.slice(0, 10)}/${a.requestId}-${a.entity.sha256.slice(0, 16)}.json`;

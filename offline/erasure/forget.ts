@@ -55,6 +55,8 @@ export interface ForgetRequest {
 
 export interface ForgetReport extends ErasureAudit {
   readonly auditKey: string;
+  /** The record of this request for this entity was there already (a retry or a rerun): it stands. */
+  readonly auditRecordExisted?: true;
 }
 
 export async function forget(request: ForgetRequest, deps: ForgetDeps): Promise<ForgetReport> {
@@ -175,6 +177,7 @@ export async function forget(request: ForgetRequest, deps: ForgetDeps): Promise<
     // As a new object only: an erasure record is never overwritten (the steward's role may not).
     // One that exists already was written by this request (an SDK retry after a lost response, or
     // a rerun with the same request id): it stands.
+    let auditRecordExisted = false;
     try {
       await deps.offline.put(
         key,
@@ -184,8 +187,9 @@ export async function forget(request: ForgetRequest, deps: ForgetDeps): Promise<
       );
     } catch (error) {
       if (!(error instanceof ObjectExistsError)) throw error;
+      auditRecordExisted = true;
     }
-    return { ...audit, auditKey: key };
+    return { ...audit, auditKey: key, ...(auditRecordExisted ? { auditRecordExisted } : {}) };
   } finally {
     session.close();
     await rm(workDir, { recursive: true, force: true });

@@ -28,9 +28,43 @@ describe('erasure records', () => {
     const again = await forget({ ...request, requestedBy: 'someone else' }, deps);
 
     expect(again.auditKey).toBe(first.auditKey);
+    expect(again.auditRecordExisted).toBe(true);
+    expect(first.auditRecordExisted).toBeUndefined();
     expect(offline.objects.get(first.auditKey)).toBe(stored); // the first record stands
     await expect(
       offline.put(first.auditKey, new Uint8Array(), 'application/json', { ifNoneMatch: '*' }),
     ).rejects.toThrow('exists');
+  });
+});
+
+describe('erasure records of one request', () => {
+  const deps = () => ({
+    offline: new MemoryObjectStore(),
+    sideOutputs: new MemoryObjectStore(),
+    online: {
+      erase: async (keys: readonly unknown[]) => keys.map(() => ({ itemDeleted: true, idBucketsDeleted: 0 })),
+    },
+    onlineTable: 't',
+    now: () => new Date('2026-11-26T08:00:00Z'),
+  });
+
+  it('keeps a record of every entity erased, when one DPO ticket id is given for two customers', async () => {
+    // --request-id is free text from the operator; a ticket for a joint account names two customers.
+    const d = deps();
+    const a = await forget(
+      { entity: 'customer:cus_0001', requestedBy: 'DPO 4711', requestId: 'DPO-4711' },
+      d,
+    );
+    const b = await forget(
+      { entity: 'customer:cus_0002', requestedBy: 'DPO 4711', requestId: 'DPO-4711' },
+      d,
+    );
+    expect(a.entity.sha256).not.toBe(b.entity.sha256);
+
+    const stored = [...d.offline.objects.entries()]
+      .filter(([k]) => k.startsWith('audit/erasure/'))
+      .map(([, body]) => JSON.parse(new TextDecoder().decode(body)) as { entity: { sha256: string } });
+    // One record each (found on review: the second was taken for a rerun and left unrecorded).
+    expect(stored.map((r) => r.entity.sha256).sort()).toEqual([a.entity.sha256, b.entity.sha256].sort());
   });
 });

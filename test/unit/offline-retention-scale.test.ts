@@ -98,3 +98,47 @@ describe('offline retention at scale', () => {
     expect(s3.deleted.length).toBeGreaterThan(0);
   });
 });
+
+/** A minimal S3 honouring Prefix, Delimiter and DeleteObjects (one page). */
+function minimalS3(initial: readonly string[]) {
+  const keys = new Set(initial);
+  const client = {
+    async send(cmd: unknown) {
+      if (cmd instanceof ListObjectsV2Command) {
+        const { Prefix = '', Delimiter } = cmd.input;
+        const contents: string[] = [];
+        const prefixes = new Set<string>();
+        for (const k of [...keys].filter((k) => k.startsWith(Prefix)).sort()) {
+          const i = Delimiter ? k.indexOf(Delimiter, Prefix.length) : -1;
+          if (i >= 0) prefixes.add(k.slice(0, i + 1));
+          else contents.push(k);
+        }
+        return {
+          Contents: contents.map((Key) => ({ Key })),
+          CommonPrefixes: [...prefixes].map((Prefix) => ({ Prefix })),
+          IsTruncated: false,
+        };
+      }
+      if (cmd instanceof DeleteObjectsCommand) {
+        for (const o of cmd.input.Delete?.Objects ?? []) keys.delete(o.Key as string);
+        return { Errors: [] };
+      }
+      throw new Error('unexpected command');
+    },
+  };
+  return { client: client as unknown as S3Client, keys };
+}
+
+describe('offline retention: datasets', () => {
+  it('expires the partitions of a dataset no definition names any more (a retired group or contract)', async () => {
+    // Found in the bucket as well as from the definitions (found on review).
+    const s3 = minimalS3([
+      'features/group=retired_group/dt=2020-01-01/a.parquet',
+      'events/contract=retired_contract/dt=2020-01-01/b.parquet',
+      'features/group=customer/dt=2020-01-01/c.parquet',
+    ]);
+    const report = await expirePartitions(s3.client, 'offline', '2026-01-01');
+    expect(report.complete).toBe(true);
+    expect([...s3.keys]).toEqual([]);
+  });
+});
