@@ -71,6 +71,46 @@ export function residencyFindings(
 ): Finding[] {
   const findings: Finding[] = [];
   const allowed = allowedRegions.join(', ');
+  const resources = template.Resources ?? {};
+  const isAppResource = (id: unknown) => {
+    const resource = typeof id === 'string' && Object.hasOwn(resources, id) ? resources[id] : undefined;
+    return resource !== undefined && !OPAQUE.test(resource.Type);
+  };
+  /** Whether a value (literal or intrinsic) is vouched for in every way it can resolve. */
+  const vouches = (node: unknown): boolean => {
+    if (typeof node === 'string') {
+      const regions = node.match(REGION) ?? [];
+      return regions.length > 0 && regions.every((r) => allowedRegions.includes(r));
+    }
+    if (node === null || typeof node !== 'object' || Array.isArray(node)) return false;
+    const [key, value] = Object.entries(node)[0] ?? [];
+    switch (key) {
+      case 'Ref':
+        return isAppResource(value);
+      case 'Fn::GetAtt':
+        return isAppResource(
+          Array.isArray(value) ? value[0] : typeof value === 'string' ? value.split('.')[0] : undefined,
+        );
+      case 'Fn::ImportValue':
+        return typeof value === 'string' && (appExports === undefined || appExports.has(value));
+      case 'Fn::If':
+        return Array.isArray(value) && vouches(value[1]) && vouches(value[2]);
+      case 'Fn::Join': {
+        const parts = Array.isArray(value) && Array.isArray(value[1]) ? (value[1] as unknown[]) : undefined;
+        if (!parts) return false;
+        // The partition, region and account of the stack itself neither vouch nor disqualify.
+        const pseudo = (p: unknown) =>
+          p !== null &&
+          typeof p === 'object' &&
+          typeof (p as { Ref?: unknown }).Ref === 'string' &&
+          (p as { Ref: string }).Ref.startsWith('AWS::');
+        const intrinsics = parts.filter((p) => p !== null && typeof p === 'object' && !pseudo(p));
+        return parts.some(vouches) && intrinsics.every(vouches);
+      }
+      default:
+        return false;
+    }
+  };
   const visit = (logicalId: string, node: unknown, path: string) => {
     if (node !== null && typeof node === 'object' && !isIntrinsic(node)) {
       for (const [key, child] of Object.entries(node)) visit(logicalId, child, path ? `${path}.${key}` : key);
@@ -89,21 +129,14 @@ export function residencyFindings(
         });
       }
     }
-    // A reference to a resource of the app (of this template, or an export of a stack of the app)
-    // is vouched for by that resource's own stack region. Not a parameter, nor what a custom
-    // resource or an SSM parameter returns: those values come from outside and could name any
-    // place. Every reference of a value must be vouched for (each branch of an Fn::If).
-    const resources = template.Resources ?? {};
-    const references = text.match(/<(Ref|GetAtt|Import):[^<>]*>/g) ?? [];
-    const vouched = (r: string) => {
-      const [, kind, target = ''] = /^<(Ref|GetAtt|Import):([^<>,]*)/.exec(r) ?? [];
-      if (kind === 'Import') return appExports === undefined || appExports.has(target);
-      const resource = Object.hasOwn(resources, target) ? resources[target] : undefined;
-      return resource !== undefined && !OPAQUE.test(resource.Type);
-    };
+    // A destination must be vouched for in every way it can resolve (each Fn::If branch): by a
+    // resource of the app (of this template, or an export of a stack of the app), which its stack's
+    // region vouches for, or by naming an allowed region. Not by a parameter, nor by what a custom
+    // resource or an SSM parameter returns: those values come from outside and could name any place.
     const location = typeof node === 'string' || typeof node === 'object';
-    const unvouched = references.length === 0 || !references.every(vouched);
-    if (location && DESTINATION.test(path) && regions.length === 0 && unvouched) {
+    // (One naming a region outside the allowed ones is reported as that, above.)
+    const outside = regions.some((r) => !allowedRegions.includes(r));
+    if (location && DESTINATION.test(path) && !outside && !vouches(node)) {
       findings.push({
         rule: 'Residency-UnverifiableDestination',
         logicalId,

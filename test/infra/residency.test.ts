@@ -356,4 +356,23 @@ describe('residency check: what vouches for a destination', () => {
       'Residency-UnverifiableDestination',
     ]);
   });
+  it('does not let a resource reference in one Fn::If branch vouch for a literal bucket in the other', () => {
+    // Same shape as the parameter case of 08a7d5c, with a literal instead of a Ref: the literal
+    // names no region and no resource, yet the GetAtt beside it is taken to vouch for the value.
+    expect(
+      replicatedTo({
+        'Fn::If': ['UseDr', 'arn:aws:s3:::bucket-in-another-country', { 'Fn::GetAtt': ['Replica', 'Arn'] }],
+      }),
+    ).toEqual(['Residency-UnverifiableDestination']);
+  });
+
+  it('does not vouch for an import whose name is computed (not an export of the app)', () => {
+    // <Import:<GetAtt:Replica,Arn>-x>: the reference regex skips the outer Import (it holds '<')
+    // and finds only the inner GetAtt, which vouches.
+    expect(
+      replicatedTo({
+        'Fn::ImportValue': { 'Fn::Join': ['', [{ 'Fn::GetAtt': ['Replica', 'Arn'] }, '-elsewhere']] },
+      }),
+    ).toEqual(['Residency-UnverifiableDestination']);
+  });
 });
