@@ -96,6 +96,32 @@ describe('residency configuration', () => {
   });
 });
 
+/** A bucket replicating to `destination` (`Replica` is a resource of the template). */
+const replicatedTo = (
+  destination: unknown,
+  extra: Record<string, { Type: string; Properties?: unknown }> = {},
+  appExports?: ReadonlySet<string>,
+) =>
+  residencyFindings(
+    {
+      Resources: {
+        Bucket: {
+          Type: 'AWS::S3::Bucket',
+          Properties: {
+            ReplicationConfiguration: {
+              Role: 'arn:aws:iam::333333333333:role/replication',
+              Rules: [{ Status: 'Enabled', Destination: { Bucket: destination } }],
+            },
+          },
+        },
+        Replica: { Type: 'AWS::S3::Bucket' },
+        ...extra,
+      },
+    },
+    ['me-central-1'],
+    appExports,
+  ).map((f) => f.rule);
+
 describe('residency check on synth', () => {
   it('passes resources that stay in the allowed region', () => {
     const message = synthError((app, residency) => {
@@ -221,30 +247,12 @@ describe('residency check on synth', () => {
   });
 
   it('does not vouch for a destination read from a parameter (an SSM value could name any place)', () => {
-    const replicated = (destination: unknown) =>
-      residencyFindings(
-        {
-          Resources: {
-            Bucket: {
-              Type: 'AWS::S3::Bucket',
-              Properties: {
-                ReplicationConfiguration: {
-                  Role: 'arn:aws:iam::333333333333:role/replication',
-                  Rules: [{ Status: 'Enabled', Destination: { Bucket: destination } }],
-                },
-              },
-            },
-            Replica: { Type: 'AWS::S3::Bucket' },
-          },
-        },
-        ['me-central-1'],
-      ).map((f) => f.rule);
     // cdk: ssm.StringParameter.valueForStringParameter(stack, '/replica/bucket-arn')
-    expect(replicated({ Ref: 'SsmParameterValuereplicabucketarnParameter' })).toEqual([
+    expect(replicatedTo({ Ref: 'SsmParameterValuereplicabucketarnParameter' })).toEqual([
       'Residency-UnverifiableDestination',
     ]);
-    expect(replicated({ 'Fn::GetAtt': ['Replica', 'Arn'] })).toEqual([]);
-    expect(replicated({ 'Fn::ImportValue': 'fp-prod-data:ReplicaArn' })).toEqual([]);
+    expect(replicatedTo({ 'Fn::GetAtt': ['Replica', 'Arn'] })).toEqual([]);
+    expect(replicatedTo({ 'Fn::ImportValue': 'fp-prod-data:ReplicaArn' })).toEqual([]);
   });
 
   it('flags a global service, whatever its properties name (CloudFront in front of the offline bucket)', () => {
@@ -273,29 +281,6 @@ describe('residency check on synth', () => {
     expect(findings.map((f) => [f.rule, f.logicalId])).toEqual([['Residency-GlobalService', 'Cdn']]);
   });
 });
-
-const replicatedTo = (
-  destination: unknown,
-  extra: Record<string, { Type: string; Properties?: unknown }> = {},
-) =>
-  residencyFindings(
-    {
-      Resources: {
-        Bucket: {
-          Type: 'AWS::S3::Bucket',
-          Properties: {
-            ReplicationConfiguration: {
-              Role: 'arn:aws:iam::333333333333:role/replication',
-              Rules: [{ Status: 'Enabled', Destination: { Bucket: destination } }],
-            },
-          },
-        },
-        Replica: { Type: 'AWS::S3::Bucket' },
-        ...extra,
-      },
-    },
-    ['me-central-1'],
-  ).map((f) => f.rule);
 
 describe('residency check: what vouches for a destination', () => {
   it('does not vouch for a value a custom resource read (AwsCustomResource ssm:GetParameter)', () => {
@@ -328,31 +313,9 @@ describe('residency check: what vouches for a destination', () => {
   });
 
   it('vouches for an import only if a stack of the app exports it', () => {
-    const imported = (exports: ReadonlySet<string>) =>
-      residencyFindings(
-        {
-          Resources: {
-            Bucket: {
-              Type: 'AWS::S3::Bucket',
-              Properties: {
-                ReplicationConfiguration: {
-                  Role: 'arn:aws:iam::333333333333:role/replication',
-                  Rules: [
-                    {
-                      Status: 'Enabled',
-                      Destination: { Bucket: { 'Fn::ImportValue': 'other-stack:BucketArn' } },
-                    },
-                  ],
-                },
-              },
-            },
-          },
-        },
-        ['me-central-1'],
-        exports,
-      ).map((f) => f.rule);
-    expect(imported(new Set(['other-stack:BucketArn']))).toEqual([]);
-    expect(imported(new Set(['fp-prod-data:SideOutputBucketArn']))).toEqual([
+    const imported = { 'Fn::ImportValue': 'other-stack:BucketArn' };
+    expect(replicatedTo(imported, {}, new Set(['other-stack:BucketArn']))).toEqual([]);
+    expect(replicatedTo(imported, {}, new Set(['fp-prod-data:SideOutputBucketArn']))).toEqual([
       'Residency-UnverifiableDestination',
     ]);
   });
