@@ -16,8 +16,7 @@ import {
 import {
   ERASURE_RECORDS_PREFIX,
   LOOKUP_ROUTES,
-  OFFLINE_EVENTS_PREFIX,
-  OFFLINE_FEATURES_PREFIX,
+  OFFLINE_DATASET_ROOTS,
   offlineGroupPrefix,
 } from './platform-spec.js';
 
@@ -299,7 +298,7 @@ export function accessRolePermissions(role: AccessRole, r: PlatformResources): P
 export function offlineRetentionPermissions(r: PlatformResources): Permission[] {
   const a = arns(r);
   const { names } = r;
-  const datasets = [OFFLINE_FEATURES_PREFIX, OFFLINE_EVENTS_PREFIX];
+  const datasets = OFFLINE_DATASET_ROOTS;
   return [
     {
       sid: 'ListOfflineDatasets',
@@ -325,9 +324,7 @@ export function offlineRetentionPermissions(r: PlatformResources): Permission[] 
 function stewardPermissions(r: PlatformResources): Permission[] {
   const a = arns(r);
   const { names } = r;
-  const datasets = [OFFLINE_FEATURES_PREFIX, OFFLINE_EVENTS_PREFIX].map((p) =>
-    a.objects(names.offlineBucket, p),
-  );
+  const datasets = OFFLINE_DATASET_ROOTS.map((p) => a.objects(names.offlineBucket, p));
   const sideOutputs = a.objects(names.sideOutputBucket, '');
   return [
     {

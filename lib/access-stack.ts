@@ -19,14 +19,14 @@ export interface AccessStackProps extends StackProps {
   readonly roles: readonly AccessRole[];
 }
 
+/** Roles that administer keys or read and rewrite stored data: assumed with MFA only. */
+const privileged = (role: AccessRole): boolean => role.kind === 'admin' || role.kind === 'steward';
+
 /**
  * Role-based access as IAM: one role per declaration, assumable by principals of the account
  * that are allowed to assume it, holding exactly the declared permissions; an Athena workgroup per
  * data scientist role, with results under its own prefix encrypted with the key of its clearance.
  */
-/** Roles that administer keys or read and rewrite stored data: assumed with MFA only. */
-const privileged = (role: AccessRole): boolean => role.kind === 'admin' || role.kind === 'steward';
-
 export class AccessStack extends Stack {
   /** Role per declared role name. */
   public readonly roles: ReadonlyMap<string, PlatformRole>;

@@ -17,12 +17,7 @@ import { type StoreClassifications, storeClassifications } from './data-classifi
 import type { DeploymentNames } from './deployment-names.js';
 import { type Environment, removalPolicyOf } from './environments.js';
 import { SEAL_PAYLOADS_ACTIONS } from './permissions.js';
-import {
-  OFFLINE_EVENTS_PREFIX,
-  OFFLINE_FEATURES_PREFIX,
-  ON_FAILURE_PREFIX,
-  ONLINE_TABLE,
-} from './platform-spec.js';
+import { OFFLINE_DATASET_ROOTS, ON_FAILURE_PREFIX, ONLINE_TABLE } from './platform-spec.js';
 import { PLATFORM_STACK_DEFAULTS as D } from './platform-stack-defaults.js';
 
 export interface DataStackProps extends StackProps {
@@ -118,7 +113,7 @@ export class DataStack extends Stack {
       intelligentTieringAfterDays: D.offlineTieringAfterDays,
       // Feature history and raw events go after the record-keeping period; erasure records
       // (audit/erasure/) are kept.
-      prefixExpirations: [OFFLINE_FEATURES_PREFIX, OFFLINE_EVENTS_PREFIX].map((prefix) => ({
+      prefixExpirations: OFFLINE_DATASET_ROOTS.map((prefix) => ({
         prefix,
         days: environment.offlineRetentionDays,
       })),

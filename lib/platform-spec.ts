@@ -62,6 +62,8 @@ export function resourceNames(prefix: string, bucketSuffix = ''): ResourceNames 
 export const OFFLINE_FEATURES_PREFIX = 'features/';
 /** Raw events, per contract (the processor writes them under this prefix; see lambdas/core/batch-outputs.ts). */
 export const OFFLINE_EVENTS_PREFIX = 'events/';
+/** The offline datasets' roots: what retention expires, and what erasure and retention may delete. */
+export const OFFLINE_DATASET_ROOTS = [OFFLINE_FEATURES_PREFIX, OFFLINE_EVENTS_PREFIX] as const;
 /** Erasure records (offline/erasure/audit.ts), in the offline bucket: kept past the datasets' retention. */
 export const ERASURE_RECORDS_PREFIX = 'audit/erasure/';
 /** Where AWS's S3 on-failure destination of an event source mapping writes its records, in the side-output bucket. */

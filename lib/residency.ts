@@ -145,7 +145,7 @@ export function residencyFindings(
       });
     }
   };
-  for (const [logicalId, resource] of Object.entries(template.Resources ?? {})) {
+  for (const [logicalId, resource] of Object.entries(resources)) {
     if (GLOBAL_SERVICES.has(resource.Type)) {
       findings.push({
         rule: 'Residency-GlobalService',

@@ -3,7 +3,7 @@
  * and offline rows (each group's feature history, each contract's raw events), grouped by dataset
  * and UTC date, and named after their records.
  */
-import { offlineGroupPrefix } from '../../lib/platform-spec.js';
+import { offlineEventsPrefix, offlineGroupPrefix } from '../../lib/platform-spec.js';
 import type { EventContract, FeatureGroup, OfflineColumn } from '../../schemas/index.js';
 import { eventColumns, latestFeatures, offlineColumns } from '../../schemas/index.js';
 import { perDefinition } from '../../schemas/per-definition.js';
@@ -51,7 +51,7 @@ interface Partition {
   readonly records: Candidate[];
 }
 // Dataset prefixes made once, so the hot loop looks up strings already hashed.
-const eventsPrefixOf = perDefinition((contract: EventContract) => `events/contract=${contract.name}/`);
+const eventsPrefixOf = perDefinition((contract: EventContract) => offlineEventsPrefix(contract.name));
 const groupPrefixOf = perDefinition((group: FeatureGroup) => offlineGroupPrefix(group.name));
 
 export function buildOutputs(input: {

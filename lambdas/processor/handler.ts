@@ -14,7 +14,6 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { type ProcessorDeps, processBatch } from '../core/process-batch.js';
-import { padSequence } from '../core/sequence.js';
 import { processorConfigSchema, readConfig } from '../shared/config.js';
 import { PROCESSOR_METRICS } from '../shared/metrics.js';
 import { createProcessorDeps } from './deps.js';
@@ -65,7 +64,8 @@ async function handle(event: KinesisStreamEvent, deps: ProcessorDeps): Promise<K
     return { batchItemFailures: [] };
   }
   const errors = result.errors.slice(0, 5).map((e) => `${e.name}: ${e.message}`);
-  if (result.failed[0] === firstSequence(event)) {
+  // Everything from the first failed record on is failed: all of them, when it was the first.
+  if (result.failed.length === event.Records.length) {
     logger.error('batch failed from its first record; failing it whole so that it is bisected', {
       ...summary,
       errors,
@@ -83,14 +83,4 @@ async function handle(event: KinesisStreamEvent, deps: ProcessorDeps): Promise<K
 /** Thrown when not even the first record of a batch completed: the event source mapping bisects it. */
 export class BatchFailedError extends Error {
   override readonly name = 'BatchFailedError';
-}
-
-/** The batch's lowest sequence number (Lambda delivers a shard's records in order; sorted anyway). */
-function firstSequence(event: KinesisStreamEvent): string | undefined {
-  let first: string | undefined;
-  for (const r of event.Records) {
-    const s = padSequence(r.kinesis.sequenceNumber);
-    if (first === undefined || s < padSequence(first)) first = r.kinesis.sequenceNumber;
-  }
-  return first;
 }

@@ -15,13 +15,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
-import {
-  OFFLINE_EVENTS_PREFIX,
-  OFFLINE_FEATURES_PREFIX,
-  offlineEventsPrefix,
-  offlineGroupPrefix,
-} from '../../lib/platform-spec.js';
-import { contracts, featureGroups } from '../../schemas/index.js';
+import { OFFLINE_DATASET_ROOTS } from '../../lib/platform-spec.js';
+import { allDatasets, datasetPrefix } from '../../offline/layout.js';
 import { utcDate } from '../core/latest-values.js';
 import { readConfig, retentionConfigSchema, s3ClientConfig } from '../shared/config.js';
 
@@ -37,41 +32,27 @@ export interface RetentionReport {
   readonly complete: boolean;
 }
 
-/** The dataset prefixes of the definitions: `features/group=<g>/`, `events/contract=<c>/`. */
-export const datasetPrefixes = (): string[] => [
-  ...featureGroups.map((g) => offlineGroupPrefix(g.name)),
-  ...[...contracts.keys()].map(offlineEventsPrefix),
-];
+/** The prefixes one level below `prefix` (a `/`-delimited listing), in key order, page by page. */
+async function* childPrefixes(s3: S3Client, bucket: string, prefix: string): AsyncGenerator<string> {
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token }),
+    );
+    for (const p of page.CommonPrefixes ?? []) if (p.Prefix) yield p.Prefix;
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+}
 
 /**
  * The datasets to expire: those of the definitions and those found in the bucket (a group or
  * contract no definition names any more keeps its partitions there until they are due).
  */
 async function datasetsIn(s3: S3Client, bucket: string): Promise<string[]> {
-  const found = new Set(datasetPrefixes());
-  for (const root of [OFFLINE_FEATURES_PREFIX, OFFLINE_EVENTS_PREFIX]) {
-    let token: string | undefined;
-    do {
-      const page = await s3.send(
-        new ListObjectsV2Command({ Bucket: bucket, Prefix: root, Delimiter: '/', ContinuationToken: token }),
-      );
-      for (const p of page.CommonPrefixes ?? []) if (p.Prefix) found.add(p.Prefix);
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-  }
+  const found = new Set(allDatasets().map(datasetPrefix));
+  for (const root of OFFLINE_DATASET_ROOTS)
+    for await (const p of childPrefixes(s3, bucket, root)) found.add(p);
   return [...found].sort();
-}
-
-/** The partition prefixes (`<dataset>dt=<date>/`) of a dataset, in key (date) order, page by page. */
-async function* partitionsOf(s3: S3Client, bucket: string, dataset: string): AsyncGenerator<string> {
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: dataset, Delimiter: '/', ContinuationToken: token }),
-    );
-    for (const p of page.CommonPrefixes ?? []) if (p.Prefix) yield p.Prefix;
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
 }
 
 /** Deletes a partition's objects page by page; false if it stopped for the deadline. */
@@ -118,7 +99,7 @@ export async function expirePartitions(
   const partitions: string[] = [];
   let objectsDeleted = 0;
   for (const dataset of options.datasets ?? (await datasetsIn(s3, bucket))) {
-    for await (const partition of partitionsOf(s3, bucket, dataset)) {
+    for await (const partition of childPrefixes(s3, bucket, dataset)) {
       const dt = /^dt=(\d{4}-\d{2}-\d{2})\/$/.exec(partition.slice(dataset.length))?.[1];
       if (!dt) continue;
       if (dt >= before) break; // in date order: nothing later is due

@@ -47,6 +47,9 @@ export interface StreamEventSourceProps {
   readonly alarmAction?: cloudwatch.IAlarmAction;
 }
 
+/** How much longer than the maximum record age the stream keeps a record. */
+const RECORD_AGE_MARGIN_S = 3600;
+
 /**
  * A Kinesis event source mapping that never loses a record: bisect on error, per-record batch
  * item failures, bounded retries and record age, failed batches kept in S3; plus alarms on how far
@@ -55,9 +58,6 @@ export interface StreamEventSourceProps {
  * `Errors` alarm never sees it, and records the mapping gives up on after its retries would
  * otherwise reach the on-failure bucket unnoticed.
  */
-/** How much longer than the maximum record age the stream keeps a record. */
-const RECORD_AGE_MARGIN_S = 3600;
-
 export class StreamEventSource extends Construct {
   public readonly eventSource: sources.KinesisEventSource;
   public readonly iteratorAgeAlarm: cloudwatch.Alarm;

@@ -90,8 +90,9 @@ export async function redrive(deps: RedriveDeps, options: RedriveOptions = {}): 
   let objectsDeleted = 0;
   const kept: { key: string; reason: string }[] = [];
   const unreadable: string[] = [];
-  // Keys hold the shard and the time of the give-up: in key order, a shard's records go back in order.
-  const objects = [...(await deps.store.list(prefix))].sort((a, b) => (a.key < b.key ? -1 : 1));
+  // Keys hold the shard and the time of the give-up: in key order (list's), a shard's records go
+  // back in order.
+  const objects = await deps.store.list(prefix);
   for (const { key } of objects) {
     const batch = recordsOf(await deps.store.get(key));
     if (!batch) {
