@@ -11,10 +11,7 @@
  * shows the id was left behind.
  */
 import { parseArgs } from 'node:util';
-import { KMSClient } from '@aws-sdk/client-kms';
-import { AesGcmSealer, kmsDataKeys, localDataKey } from '../lambdas/adapters/aes-gcm-sealer.js';
-import { keyFromBase64 } from '../lambdas/adapters/hmac-tokenizer.js';
-import { required, targetFrom } from '../offline/cli-support.js';
+import { required, sealerFrom, targetFrom } from '../offline/cli-support.js';
 import { forget } from '../offline/erasure/forget.js';
 import { DynamoDbOnlineEraser } from '../offline/erasure/online.js';
 import { S3ObjectStore } from '../offline/storage/s3-object-store.js';
@@ -52,15 +49,7 @@ async function main(): Promise<number> {
   const target = targetFrom({ endpoints: values.endpoints, region: values.region });
   const table = required(values.table ?? target.onlineTable, 'table');
   const keyId = values['pii-kms-key-id'];
-  const sealer = keyId
-    ? new AesGcmSealer(
-        kmsDataKeys({ kms: new KMSClient(values.region ? { region: values.region } : {}), keyId }),
-      )
-    : process.env.PII_SEAL_KEY
-      ? new AesGcmSealer(
-          localDataKey(keyFromBase64(process.env.PII_SEAL_KEY, 'PII_SEAL_KEY').subarray(0, 32)),
-        )
-      : undefined;
+  const sealer = sealerFrom({ keyId, region: values.region });
   const report = await forget(
     {
       entity: required(values.entity, 'entity'),

@@ -1,19 +1,21 @@
 /**
- * `npm run redrive`: the records the event source mapping gave up on go back into the stream, once
- * their cause is fixed (see offline/redrive/redrive.ts for why that is exactly once).
+ * `npm run redrive`: the records the event source mapping gave up on, and those the processor
+ * parked, go back into the stream once their cause is fixed (see offline/redrive/redrive.ts for why
+ * that is exactly once).
  *
  *   npm run redrive -- --endpoints .local/endpoints.json [--dry-run]
- *   npm run redrive -- --side-output-bucket <b> --stream <s> [--region me-central-1] [--dry-run]
+ *   npm run redrive -- --side-output-bucket <b> --stream <s> [--region me-central-1] \
+ *     [--pii-kms-key-id <key>] [--dry-run]
  *
- * Needs: s3:ListBucket, s3:GetObject and s3:DeleteObject on `aws/lambda/` of the side-output
- * bucket, kms:Decrypt of the PII key
- * through S3, and kinesis:PutRecords on the stream: the data-steward role (lib/access-roles.ts).
- * Prints the report as JSON; exit 1 if an object
- * was kept (run again once Kinesis takes its records) or could not be read.
+ * Needs: s3:ListBucket, s3:GetObject and s3:DeleteObject on `aws/lambda/` and `parked/` of the
+ * side-output bucket, kms:Decrypt of its key through S3, kms:Decrypt of the PII key (parked payloads
+ * are sealed: `--pii-kms-key-id`, or PII_SEAL_KEY locally), and kinesis:PutRecords on the stream: the
+ * data-steward role (lib/access-roles.ts). Prints the report as JSON; exit 1 if an object was kept
+ * (run again once Kinesis takes its records, or with the PII key) or could not be read.
  */
 import { parseArgs } from 'node:util';
 import { FeatureEventProducer } from '../clients/feature-event-producer.js';
-import { required, targetFrom } from '../offline/cli-support.js';
+import { required, sealerFrom, targetFrom } from '../offline/cli-support.js';
 import { redrive } from '../offline/redrive/redrive.js';
 import { S3ObjectStore } from '../offline/storage/s3-object-store.js';
 import { contracts } from '../schemas/index.js';
@@ -22,7 +24,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const USAGE =
   'usage: npm run redrive -- (--endpoints .local/endpoints.json | --side-output-bucket <b> --stream <s> [--region <r>]) ' +
-  '[--dry-run]';
+  '[--pii-kms-key-id <key>] [--dry-run]';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -31,6 +33,7 @@ async function main(): Promise<number> {
       region: { type: 'string' },
       'side-output-bucket': { type: 'string' },
       stream: { type: 'string' },
+      'pii-kms-key-id': { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -41,6 +44,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const target = targetFrom({ endpoints: values.endpoints, region: values.region });
+  const sealer = sealerFrom({ keyId: values['pii-kms-key-id'], region: values.region });
   const producer = new FeatureEventProducer({
     // Only sendRaw is used: the payloads are sent as they were, whatever their contract.
     contract: [...contracts.values()][0] as NonNullable<ReturnType<typeof contracts.get>>,
@@ -56,13 +60,15 @@ async function main(): Promise<number> {
           clientConfig: target.s3,
         }),
         send: (records) => producer.sendRaw(records),
+        ...(sealer ? { unseal: (s) => sealer.unseal(s) } : {}),
       },
       { dryRun: values['dry-run'] },
     );
     console.error(
       `${report.dryRun ? 'would redrive' : 'redrove'} ${report.dryRun ? report.records : report.sent} of ` +
         `${report.records} given-up records from ${report.objects} objects; ${report.objectsDeleted} deleted, ` +
-        `${report.kept.length} kept, ${report.unreadable.length} unreadable`,
+        `${report.kept.length} kept, ${report.unreadable.length} unreadable; parked: ${report.parked.resent} of ` +
+        `${report.parked.entries} sent back whole, ${report.parked.completionsSent} sent for the processor to complete`,
     );
     console.log(JSON.stringify(report));
     return report.kept.length + report.unreadable.length > 0 ? 1 : 0;

@@ -18,6 +18,7 @@ import {
   LOOKUP_ROUTES,
   OFFLINE_DATASET_ROOTS,
   offlineGroupPrefix,
+  PARKED_PREFIX,
 } from './platform-spec.js';
 
 /** The only table actions the lookup function may take: reads. */
@@ -82,7 +83,21 @@ export function processorPermissions(r: PlatformResources): Permission[] {
     },
     // Lambda's S3 on-failure destination needs ListBucket on its bucket (Lambda developer guide).
     { sid: 'ListSideOutputs', actions: ['s3:ListBucket'], resources: [a.bucket(names.sideOutputBucket)] },
+    {
+      // A redrive of a record parked for some groups is applied only while its entry exists; the
+      // processor removes the entry once it has (lambdas/core/process-batch.ts, step 7).
+      sid: 'CompleteParkedRecords',
+      actions: ['s3:GetObject', 's3:DeleteObject'],
+      resources: [a.objects(names.sideOutputBucket, PARKED_PREFIX)],
+      wildcardReason: 'parked entries are named per record (date, shard, sequence number)',
+    },
     { sid: 'EncryptObjects', actions: ['kms:GenerateDataKey'], resources: objectKeys, via: ['s3'] },
+    {
+      sid: 'ReadParkedEntries',
+      actions: ['kms:Decrypt'],
+      resources: [a.key(stores.sideOutputBucket)],
+      via: ['s3'],
+    },
     {
       sid: 'ReadTokenizationKey',
       actions: ['secretsmanager:GetSecretValue'],
@@ -371,6 +386,9 @@ function stewardPermissions(r: PlatformResources): Permission[] {
       resources: [r.keys.pii, r.keys.general],
       via: ['s3'],
     },
+    // Side-output payloads are sealed with data keys of the PII key: redrive opens a parked record's
+    // to send it back (and erasure looks inside them). The PII key's policy names the steward roles.
+    { sid: 'OpenSealedPayloads', actions: ['kms:Decrypt'], resources: [r.keys.pii] },
     { sid: 'RedriveRecords', actions: ['kinesis:PutRecords'], resources: [a.stream] },
     {
       sid: 'EncryptRedrivenRecords',

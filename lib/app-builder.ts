@@ -6,7 +6,7 @@
 import { App, type AppProps, Fn, type Stack, Tags } from 'aws-cdk-lib';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { contracts, featureGroups } from '../schemas/index.js';
-import { ACCESS_ROLES } from './access-roles.js';
+import { ACCESS_ROLES, accessRoleName } from './access-roles.js';
 import { AccessStack } from './access-stack.js';
 import { AuditStack } from './audit-stack.js';
 import { addComplianceChecks } from './compliance.js';
@@ -50,6 +50,7 @@ function addEnvironment(app: App, environment: Environment, residency: Residency
     names,
     contracts: contracts.values(),
     featureGroups,
+    unsealerRoleNames: ACCESS_ROLES.filter((r) => r.kind === 'steward').map((r) => accessRoleName(prefix, r)),
   });
   const resources: PlatformResources = {
     partition: data.partition,

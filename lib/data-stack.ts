@@ -29,6 +29,12 @@ export interface DataStackProps extends StackProps {
   readonly contracts: Iterable<EventContract>;
   /** Feature groups that get an offline Glue table (their classification decides the stores' key). */
   readonly featureGroups: readonly FeatureGroup[];
+  /**
+   * Roles (names) that may open sealed side-output payloads with the PII key directly: the data
+   * stewards, whose redrive sends parked records back and whose erasure looks inside them.
+   * @default none
+   */
+  readonly unsealerRoleNames?: readonly string[];
 }
 
 /**
@@ -65,7 +71,8 @@ export class DataStack extends Stack {
     this.keys = new DataKeys(this, 'Keys', {
       aliasPrefix: names.prefix,
       trailArns: [trail],
-      // The processor seals raw side-output payloads with data keys of the PII key (AES-GCM envelope).
+      // The processor seals raw side-output payloads with data keys of the PII key (AES-GCM envelope);
+      // data stewards open them (a parked record's payload, for redrive).
       directUse: [
         {
           sid: 'ProcessorSealsRawPayloads',
@@ -73,6 +80,12 @@ export class DataStack extends Stack {
           principalArn: processorRoleArn,
           actions: [...SEAL_PAYLOADS_ACTIONS],
         },
+        ...(props.unsealerRoleNames ?? []).map((name, i) => ({
+          sid: `StewardOpensSealedPayloads${i}`,
+          keyClass: 'pii' as const,
+          principalArn: `arn:${this.partition}:iam::${this.account}:role/${name}`,
+          actions: ['kms:Decrypt'],
+        })),
       ],
       pendingWindow: D.keyPendingWindow,
       removalPolicy,

@@ -88,8 +88,9 @@ export class IngestStack extends Stack {
       this.processor.function,
       'NIST.800.53.R5-LambdaDLQ',
       'Only the Kinesis event source mapping invokes the processor; a DLQ serves asynchronous invocations. Failed ' +
-        'batches are bisected, retried a bounded number of times, then written with their records to the S3 ' +
-        'on-failure destination (side-output bucket), so nothing is dropped.',
+        'batches are bisected and retried until their records reach the maximum record age, then written with ' +
+        'their records to the S3 on-failure destination (side-output bucket); records an entity cannot take are ' +
+        'parked by the processor in the same bucket. Nothing is dropped.',
     );
 
     this.streamSource = new StreamEventSource(this, 'StreamSource', {

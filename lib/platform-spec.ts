@@ -68,6 +68,11 @@ export const OFFLINE_DATASET_ROOTS = [OFFLINE_FEATURES_PREFIX, OFFLINE_EVENTS_PR
 export const ERASURE_RECORDS_PREFIX = 'audit/erasure/';
 /** Where AWS's S3 on-failure destination of an event source mapping writes its records, in the side-output bucket. */
 export const ON_FAILURE_PREFIX = 'aws/lambda/';
+/**
+ * Records the processor parked, in the side-output bucket: an entity they feed cannot be written
+ * (lambdas/core/process-batch.ts, step 7); `npm run redrive` finishes them.
+ */
+export const PARKED_PREFIX = 'parked/';
 
 export const offlineGroupPrefix = (group: string): string => `${OFFLINE_FEATURES_PREFIX}group=${group}/`;
 /** Raw events of one contract: `events/contract=<contract>/dt=<yyyy-mm-dd>/<batch>.parquet`. */
@@ -97,7 +102,10 @@ export interface StreamSourceSettings {
   readonly maxBatchingWindowMs: number;
   /** Split a failing batch in two and retry each half. */
   readonly bisectBatchOnError: boolean;
-  /** Retries of a failing batch before its records go to the on-failure destination (AWS: 0-10,000). */
+  /**
+   * Retries of a failing batch before its records go to the on-failure destination (AWS: 0-10,000,
+   * or -1: until they reach `maxRecordAgeSeconds`).
+   */
   readonly retryAttempts: number;
   /** Records older than this go to the on-failure destination instead of being retried (AWS: 60-604,800 s). */
   readonly maxRecordAgeSeconds: number;
@@ -129,7 +137,11 @@ export const STREAM_SOURCE_DEFAULTS: StreamSourceSettings = {
   batchSize: 500,
   maxBatchingWindowMs: 1_000,
   bisectBatchOnError: true,
-  retryAttempts: 5,
+  // Until the maximum record age: a record the mapping gives up on may have been half applied (its
+  // authority entity decided, a later write failed), which a redrive cannot finish. Failures that
+  // would recur at every retry are not retried but parked by the processor (process-batch.ts, step
+  // 7), so what is retried is an outage, and it is retried until it ends (or for a day).
+  retryAttempts: -1,
   // An hour under the shortest retention (24 h): a record given up at this age is still there to be
   // written to the on-failure bucket.
   maxRecordAgeSeconds: 23 * 3600,

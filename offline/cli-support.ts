@@ -5,8 +5,11 @@
 import { readFileSync } from 'node:fs';
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type { KinesisClientConfig } from '@aws-sdk/client-kinesis';
+import { KMSClient } from '@aws-sdk/client-kms';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { AesGcmSealer, kmsDataKeys, localDataKey } from '../lambdas/adapters/aes-gcm-sealer.js';
+import { keyFromBase64 } from '../lambdas/adapters/hmac-tokenizer.js';
 import type { LocalEndpoints } from '../local/platform.js';
 import { OfflineError } from './errors.js';
 
@@ -71,4 +74,19 @@ export function pairs(values: readonly string[] | undefined, flag: string): Reco
 export function required<T>(value: T | undefined, flag: string): T {
   if (value === undefined || value === '') throw new OfflineError(`--${flag} is required`);
   return value;
+}
+
+/**
+ * What opens sealed side-output payloads: the PII key in KMS (`--pii-kms-key-id`, AWS), or the local
+ * platform's key (`PII_SEAL_KEY`); neither, undefined.
+ */
+export function sealerFrom(options: { keyId?: string; region?: string }): AesGcmSealer | undefined {
+  if (options.keyId) {
+    const kms = new KMSClient(options.region ? { region: options.region } : {});
+    return new AesGcmSealer(kmsDataKeys({ kms, keyId: options.keyId }));
+  }
+  const local = process.env.PII_SEAL_KEY;
+  return local
+    ? new AesGcmSealer(localDataKey(keyFromBase64(local, 'PII_SEAL_KEY').subarray(0, 32)))
+    : undefined;
 }

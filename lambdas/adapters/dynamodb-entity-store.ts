@@ -26,7 +26,7 @@ import type {
 } from '../core/ports.js';
 import { mapWithConcurrency } from './concurrency.js';
 import { decodeIds, decodeTiles, encodeIds, encodeTiles, storedIdBytes } from './entity-item-codec.js';
-import { asError, isConditionalCheckFailed, OnlineStoreError } from './errors.js';
+import { asError, isConditionalCheckFailed, isValidationError, OnlineStoreError } from './errors.js';
 
 export interface DynamoDbEntityStoreProps {
   readonly tableName: string;
@@ -209,7 +209,9 @@ export class DynamoDbEntityStore implements EntityStore {
     } catch (error) {
       if (isConditionalCheckFailed(error)) return 'conflict';
       const message = `write of ${entityItemKey(w.key)} failed: ${asError(error).message}`;
-      return { failed: new OnlineStoreError(message, 'online', { cause: error }) };
+      // A refused item (too large, say) is refused again at every retry: the processor parks its records.
+      const permanent = isValidationError(error);
+      return { failed: new OnlineStoreError(message, 'online', { cause: error, permanent }) };
     }
   }
 }

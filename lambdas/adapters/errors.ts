@@ -1,12 +1,18 @@
 /** Errors of the store adapters: each names the store and the item, and keeps the SDK error as `cause`. */
 export class StoreError extends Error {
   override readonly name: string = 'StoreError';
+  /**
+   * Every retry of the same request would fail the same way: the item is at fault, not the store
+   * (lambdas/core/ports.ts `isPermanent`).
+   */
+  readonly permanent: boolean;
   constructor(
     message: string,
     readonly store: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; permanent?: boolean },
   ) {
     super(message, options);
+    this.permanent = options?.permanent ?? false;
   }
 }
 
@@ -48,6 +54,13 @@ export class SchemaVersionTimeoutError extends SchemaRegistryError {
 export class SchemaConflictError extends SchemaRegistryError {
   override readonly name = 'SchemaConflictError';
 }
+
+/**
+ * DynamoDB refused the request itself (an item past 400 KB, an attribute it cannot store): sending
+ * it again gets the same answer.
+ */
+export const isValidationError = (error: unknown): boolean =>
+  (error as { name?: string } | undefined)?.name === 'ValidationException';
 
 /** DynamoDB's "the condition did not hold": for a guarded write it means "already applied / older". */
 export const isConditionalCheckFailed = (error: unknown): boolean =>

@@ -3,6 +3,7 @@
  * tests, the processor benchmark, and as the reference the store adapters are tested against.
  */
 import { featureGroupsByName } from '../../schemas/index.js';
+import { sideOutputKey } from '../core/batch-outputs.js';
 import { emptyState, remember } from '../core/entity-state.js';
 import { isIdBucketGroup } from '../core/id-buckets.js';
 import { entityKeyOf } from '../core/latest-values.js';
@@ -17,6 +18,7 @@ import {
   type OfflineBatch,
   type OfflineRow,
   type OfflineSink,
+  type ParkedEntry,
   type PutResult,
   type RecentEvent,
   rowsOf,
@@ -140,10 +142,28 @@ export class InMemoryOfflineSink implements OfflineSink {
 }
 
 export class InMemorySideOutput implements SideOutput {
+  /** By key, as in S3 (`sideOutputKey`). */
   readonly entries = new Map<string, SideOutputEntry>();
   async put(entries: readonly SideOutputEntry[]): Promise<PutResult[]> {
     return entries.map((e) => {
-      this.entries.set(`${e.kind}/${e.recordId}`, e);
+      this.entries.set(sideOutputKey(e), e);
+      return 'stored';
+    });
+  }
+  async parked(keys: readonly string[]): Promise<(ParkedEntry | undefined)[]> {
+    return keys.map((key) => {
+      const e = this.entries.get(key);
+      if (e?.kind !== 'parked') return undefined;
+      return {
+        recordId: e.recordId,
+        ...(e.groups ? { groups: e.groups } : {}),
+        ...(e.dataSha256 ? { dataSha256: e.dataSha256 } : {}),
+      };
+    });
+  }
+  async removeParked(keys: readonly string[]): Promise<PutResult[]> {
+    return keys.map((key) => {
+      if (this.entries.get(key)?.kind === 'parked') this.entries.delete(key);
       return 'stored';
     });
   }

@@ -5,9 +5,22 @@
  * rewrites the same object. The payload may carry PII, so it is sealed under the PII key
  * (`sealedData`); the reason never holds a value.
  */
-import { PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { utcDate } from '../core/latest-values.js';
-import type { PayloadSealer, PutResult, SideOutput, SideOutputEntry } from '../core/ports.js';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { sideOutputKey } from '../core/batch-outputs.js';
+import type {
+  Failed,
+  ParkedEntry,
+  PayloadSealer,
+  PutResult,
+  SideOutput,
+  SideOutputEntry,
+} from '../core/ports.js';
 import { mapWithConcurrency } from './concurrency.js';
 import { asError, SideOutputError } from './errors.js';
 
@@ -19,10 +32,10 @@ export interface S3SideOutputProps {
   readonly clientConfig?: S3ClientConfig;
 }
 
-export const sideOutputKey = (e: SideOutputEntry): string => {
-  const [shardId, sequenceNumber] = e.recordId.split(':');
-  return `${e.kind}/dt=${utcDate(e.arrivalTime)}/${shardId}/${sequenceNumber}.json`;
-};
+export { sideOutputKey };
+
+const isNoSuchKey = (error: unknown): boolean =>
+  ['NoSuchKey', 'NotFound'].includes((error as { name?: string } | undefined)?.name ?? '');
 
 export class S3SideOutput implements SideOutput {
   #s3?: S3Client;
@@ -56,6 +69,44 @@ export class S3SideOutput implements SideOutput {
       } catch (error) {
         return {
           failed: new SideOutputError(`put of ${key} failed: ${asError(error).message}`, 'side-output', {
+            cause: error,
+          }),
+        };
+      }
+    });
+  }
+
+  /** Reads what a completion needs of each entry (not its payload, which stays sealed). */
+  parked(keys: readonly string[]): Promise<(ParkedEntry | undefined | Failed)[]> {
+    return mapWithConcurrency(keys, 8, async (key) => {
+      try {
+        const out = await this.s3.send(new GetObjectCommand({ Bucket: this.props.bucket, Key: key }));
+        const doc = JSON.parse((await out.Body?.transformToString()) ?? '{}') as Partial<SideOutputEntry>;
+        if (doc.kind !== 'parked' || typeof doc.recordId !== 'string') return undefined;
+        return {
+          recordId: doc.recordId,
+          ...(Array.isArray(doc.groups) ? { groups: doc.groups.map(String) } : {}),
+          ...(typeof doc.dataSha256 === 'string' ? { dataSha256: doc.dataSha256 } : {}),
+        };
+      } catch (error) {
+        if (isNoSuchKey(error)) return undefined;
+        return {
+          failed: new SideOutputError(`read of ${key} failed: ${asError(error).message}`, 'side-output', {
+            cause: error,
+          }),
+        };
+      }
+    });
+  }
+
+  removeParked(keys: readonly string[]): Promise<PutResult[]> {
+    return mapWithConcurrency(keys, 8, async (key) => {
+      try {
+        await this.s3.send(new DeleteObjectCommand({ Bucket: this.props.bucket, Key: key }));
+        return 'stored';
+      } catch (error) {
+        return {
+          failed: new SideOutputError(`delete of ${key} failed: ${asError(error).message}`, 'side-output', {
             cause: error,
           }),
         };

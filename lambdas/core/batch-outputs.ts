@@ -7,10 +7,22 @@ import { offlineEventsPrefix, offlineGroupPrefix } from '../../lib/platform-spec
 import type { EventContract, FeatureGroup, OfflineColumn } from '../../schemas/index.js';
 import { eventColumns, latestFeatures, offlineColumns } from '../../schemas/index.js';
 import { perDefinition } from '../../schemas/per-definition.js';
-import type { InputRecord } from './decode.js';
+import { dataSha256, type InputRecord } from './decode.js';
 import { featureValueOf, utcDate } from './latest-values.js';
 import type { OfflineBatch, SideOutputEntry } from './ports.js';
-import type { Candidate, Decision } from './process-batch.js';
+import type { Candidate, Decision, Parked } from './process-batch.js';
+
+/** Where a side-output entry is kept: `<kind>/dt=<arrival yyyy-mm-dd>/<shardId>/<sequenceNumber>.json`. */
+export const sideOutputKey = (e: Pick<SideOutputEntry, 'kind' | 'recordId' | 'arrivalTime'>): string => {
+  const [shardId, sequenceNumber] = e.recordId.split(':');
+  return `${e.kind}/dt=${utcDate(e.arrivalTime)}/${shardId}/${sequenceNumber}.json`;
+};
+
+/** The record a parked entry's key is for (`<shardId>:<sequenceNumber>`). */
+export const recordIdOfParkedKey = (key: string): string => {
+  const [shardId = '', file = ''] = key.split('/').slice(-2);
+  return `${shardId}:${file.replace(/\.json$/, '')}`;
+};
 
 export interface BatchOutputs {
   readonly side: SideOutputEntry[];
@@ -59,6 +71,8 @@ export function buildOutputs(input: {
   readonly candidates: readonly Candidate[];
   readonly decisions: ReadonlyMap<string, Decision>;
   readonly groupsByName: ReadonlyMap<string, FeatureGroup>;
+  /** Records parked (whole, or for the groups named), by record id: no rows of what was not applied. */
+  readonly parked?: ReadonlyMap<string, Parked>;
 }): BatchOutputs {
   const side: SideOutputEntry[] = [];
   for (const [record, reason] of input.quarantined) side.push(entry(record, 'quarantine', reason));
@@ -81,6 +95,17 @@ export function buildOutputs(input: {
     return p;
   };
   for (const c of input.candidates) {
+    const parked = input.parked?.get(c.recordId);
+    if (parked) {
+      const reason = `parked: ${parked.reasons.join('; ')}`;
+      side.push(
+        entry(c.record, 'parked', reason, {
+          ...(parked.groups ? { groups: parked.groups, outcome: 'applied' } : { outcome: 'quarantined' }),
+          dataSha256: dataSha256(c.record.data),
+        }),
+      );
+      if (!parked.groups) continue;
+    }
     const d = input.decisions.get(c.recordId);
     if (d?.kind === 'duplicate') {
       side.push(entry(c.record, 'duplicate', `its event id is already carried by record ${d.owner}`));
@@ -101,21 +126,28 @@ export function buildOutputs(input: {
     const { event } = c;
     const { contract, fields } = event;
     const dt = utcDate(event.eventTime);
-    // The raw event, in the contract's current shape (PII already tokenized): eventColumns' order.
-    const raw = partition(eventsPrefixOf(contract), dt, () => eventColumns(contract));
-    let cells = raw.cells;
-    (cells[0] as unknown[]).push(event.eventId);
-    (cells[1] as unknown[]).push(event.eventTime);
-    (cells[2] as unknown[]).push(c.arrivalTime);
-    (cells[3] as unknown[]).push(event.contractVersion);
-    const plan = rawPlanOf(contract);
-    for (let i = 0; i < plan.length; i++) {
-      const [field, type] = plan[i] as (typeof plan)[number];
-      (cells[4 + i] as unknown[]).push(featureValueOf(fields[field], type));
+    let cells: unknown[][];
+    // A redrive completing a parked record: the rows of the groups it completes, nothing else (its
+    // raw event and the other groups' rows were written with the record it copies).
+    if (d.only === undefined) {
+      // The raw event, in the contract's current shape (PII already tokenized): eventColumns' order.
+      const raw = partition(eventsPrefixOf(contract), dt, () => eventColumns(contract));
+      cells = raw.cells;
+      (cells[0] as unknown[]).push(event.eventId);
+      (cells[1] as unknown[]).push(event.eventTime);
+      (cells[2] as unknown[]).push(c.arrivalTime);
+      (cells[3] as unknown[]).push(event.contractVersion);
+      const plan = rawPlanOf(contract);
+      for (let i = 0; i < plan.length; i++) {
+        const [field, type] = plan[i] as (typeof plan)[number];
+        (cells[4 + i] as unknown[]).push(featureValueOf(fields[field], type));
+      }
+      raw.records.push(c);
     }
-    raw.records.push(c);
     for (const group of c.groups) {
       if (d.lateGroups.length > 0 && d.lateGroups.includes(group.name)) continue;
+      if (d.only !== undefined && !d.only.includes(group.name)) continue;
+      if (parked?.groups?.includes(group.name)) continue; // written when it is applied (redrive)
       // offlineColumns' order: entity, event time, event id, ingestion time, version, features.
       const history = partition(groupPrefixOf(group), dt, () => offlineColumns(group));
       cells = history.cells;

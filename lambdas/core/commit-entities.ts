@@ -27,6 +27,15 @@ export class ConflictError extends Error {
   override readonly name = 'ConflictError';
 }
 
+/**
+ * The computation threw on an entity: a defect met by that entity's data, which every retry would
+ * meet again (ports.ts `isPermanent`). The entity is not written; the others go on.
+ */
+export class ComputeError extends Error {
+  override readonly name = 'ComputeError';
+  readonly permanent = true;
+}
+
 export interface CommitOptions<D> {
   readonly maxAttempts?: number;
   readonly sleep?: (ms: number) => Promise<void>;
@@ -70,11 +79,18 @@ export async function commitEntities<D>(
       break;
     }
     let next = 0;
-    const computed = pending.map((key, i) => {
+    const computed: { key: EntityKey; stored: StoredEntity | undefined; out: Computed<D> }[] = [];
+    pending.forEach((key, i) => {
       const mine = new Map<string, EntityState>();
       for (const k of companionKeys[i] ?? [])
         mine.set(entityKeyOf(k), loadedCompanions[next++]?.state ?? emptyState());
-      return { key, stored: loaded[i], out: compute(key, loaded[i]?.state ?? emptyState(), mine) };
+      try {
+        computed.push({ key, stored: loaded[i], out: compute(key, loaded[i]?.state ?? emptyState(), mine) });
+      } catch (error) {
+        const cause = error instanceof Error ? error : new Error(String(error));
+        const failure = new ComputeError(`computing ${entityKeyOf(key)} failed: ${cause.message}`, { cause });
+        results.set(entityKeyOf(key), { ok: false, error: failure });
+      }
     });
     const toSave = computed.filter((c) => c.out.changed);
     for (const c of computed)

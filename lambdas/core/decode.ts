@@ -2,6 +2,7 @@
  * Record -> validated event. Every way a record can be unusable has a reason a producer team can
  * act on; reasons name fields and rules, never the values (which may be PII).
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { upgradeEvent } from '../../schemas/contract.js';
 import type { EventContract } from '../../schemas/index.js';
@@ -40,9 +41,35 @@ export interface ValidEvent {
   readonly fields: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * What `npm run redrive` sends for a record parked for some groups only (process-batch.ts, step 7):
+ * the key of its parked entry and the record's bytes as they first arrived (base64). The processor
+ * takes nothing else from it on trust: what is left to apply, and for which record, it reads in the
+ * entry, which must name these very bytes.
+ */
+export const redriveEnvelopeSchema = z.strictObject({
+  redrive: z.strictObject({
+    parked: z
+      .string()
+      .max(1024)
+      .regex(/^parked\/[^\s]+\.json$/, 'must be the key of a parked entry (parked/...json)'),
+  }),
+  data: z.base64(),
+});
+
+/** A redrive's claim: the parked entry it completes, and the SHA-256 (hex) of the bytes it carries. */
+export interface RedriveOf {
+  readonly parked: string;
+  readonly dataSha256: string;
+}
+
 export type Decoded =
-  | { readonly ok: true; readonly event: ValidEvent }
+  | { readonly ok: true; readonly event: ValidEvent; readonly redrive?: RedriveOf }
   | { readonly ok: false; readonly reason: string };
+
+/** SHA-256 (hex) of a record's bytes (base64 as Kinesis delivers them): how a parked entry names them. */
+export const dataSha256 = (base64: string): string =>
+  createHash('sha256').update(Buffer.from(base64, 'base64')).digest('hex');
 
 /** The largest clock skew any contract allows (tiles are kept this much longer). */
 export const MAX_FUTURE_SKEW_MS = 15 * 60_000;
@@ -75,6 +102,8 @@ export function decodeRecord(record: InputRecord, contracts: ReadonlyMap<string,
       };
     return { ok: false, reason: 'payload is not valid UTF-8 JSON' };
   }
+  if (typeof json === 'object' && json !== null && 'redrive' in json)
+    return decodeRedrive(record, json, contracts);
   const envelope = envelopeSchema.safeParse(json);
   if (!envelope.success) {
     return {
@@ -131,4 +160,24 @@ export function decodeRecord(record: InputRecord, contracts: ReadonlyMap<string,
       fields,
     },
   };
+}
+
+/** A redrive envelope: the record inside decoded as any record, with the claim beside it. */
+function decodeRedrive(
+  record: InputRecord,
+  json: object,
+  contracts: ReadonlyMap<string, EventContract>,
+): Decoded {
+  const envelope = redriveEnvelopeSchema.safeParse(json);
+  if (!envelope.success) {
+    return {
+      ok: false,
+      reason: `not a redrive envelope {redrive: {parked}, data}: ${describeIssues(envelope.error.issues)}`,
+    };
+  }
+  const { redrive, data } = envelope.data;
+  const inner = decodeRecord({ ...record, data }, contracts);
+  if (!inner.ok) return { ok: false, reason: `redriven record: ${inner.reason}` };
+  if (inner.redrive) return { ok: false, reason: 'redriven record: a redrive envelope inside another' };
+  return { ok: true, event: inner.event, redrive: { parked: redrive.parked, dataSha256: dataSha256(data) } };
 }

@@ -184,28 +184,62 @@ export interface OfflineSink {
 /**
  * A record, or part of one, that was not applied, kept with its reason and its raw payload:
  * `quarantine` (invalid), `late` (beyond a group's allowed lateness), `duplicate` (its event id is
- * owned by another record). At most one entry per record and kind, so redelivery rewrites it.
+ * owned by another record), `parked` (an entity it feeds cannot be written: a permanent failure; see
+ * process-batch.ts; `npm run redrive` finishes it once the cause is fixed). At most one entry per
+ * record and kind, so redelivery rewrites it.
  */
 export interface SideOutputEntry {
-  readonly kind: 'quarantine' | 'late' | 'duplicate';
+  readonly kind: 'quarantine' | 'late' | 'duplicate' | 'parked';
   readonly recordId: string;
   readonly shardId: string;
   readonly partitionKey: string;
   readonly arrivalTime: number;
   readonly reason: string;
-  /** For `late`: the groups it was late for (an event can be late for one group and not another). */
+  /**
+   * For `late`: the groups it was late for (an event can be late for one group and not another).
+   * For `parked`: the groups it is still to be applied to; absent, all of them (nothing of it was).
+   */
   readonly groups?: readonly string[];
-  /** The record's outcome: `late` if late for every group it feeds, else `applied` (late for some only). */
-  readonly outcome?: 'late' | 'applied';
+  /**
+   * The record's outcome. `late`: `late` if late for every group it feeds, else `applied` (late for
+   * some only). `parked`: `quarantined` if nothing of it was applied, else `applied` (all but `groups`).
+   */
+  readonly outcome?: 'late' | 'applied' | 'quarantined';
   /** The record's bytes, base64, exactly as they arrived. */
   readonly data: string;
+  /** For `parked`: the SHA-256 (hex) of those bytes, which a redrive completing it must carry (decode.ts). */
+  readonly dataSha256?: string;
+}
+
+/** A parked entry as a redrive's completion reads it back. */
+export interface ParkedEntry {
+  /** The record parked. */
+  readonly recordId: string;
+  /** The groups it is still to be applied to; absent, all (then a redrive is a plain re-put). */
+  readonly groups?: readonly string[];
+  readonly dataSha256?: string;
 }
 
 export interface SideOutput {
   put(entries: readonly SideOutputEntry[]): Promise<PutResult[]>;
+  /**
+   * Parked entries by key (`sideOutputKey`), in request order: `undefined` where there is none
+   * (completed already, or never parked).
+   */
+  parked(keys: readonly string[]): Promise<(ParkedEntry | undefined | Failed)[]>;
+  /** Removes parked entries a redrive completed (a missing one is no error). */
+  removeParked(keys: readonly string[]): Promise<PutResult[]>;
 }
 
 export const isFailed = (r: unknown): r is Failed => typeof r === 'object' && r !== null && 'failed' in r;
+
+/**
+ * Whether a failure is the item's, not the store's: every retry of the same write would meet it
+ * again (DynamoDB refusing an entity item, as too large say, or a computation that throws on the
+ * entity's data). The processor parks the records concerned instead of failing the batch, so that
+ * they never hold up their shard; any other failure is retried. An error says so with `permanent: true`.
+ */
+export const isPermanent = (error: Error): boolean => (error as { permanent?: unknown }).permanent === true;
 
 /**
  * Replaces PII values with stable tokens (keyed HMAC) before anything is stored: the same value

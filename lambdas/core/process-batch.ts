@@ -35,13 +35,20 @@
  * 6. Nothing is marked done past the first record that did not complete: later groups and outputs
  *    only handle records before it, Lambda redelivers from it, and steps 2-3 make the rest no-ops.
  *    Offline and side-output objects are named after their records, so rewriting them is harmless.
+ * 7. A failure that every retry would meet again (ports.ts `isPermanent`: an entity item DynamoDB
+ *    refuses, a computation that throws on an entity's data) does not fail the batch, which would
+ *    hold up the shard until its records expire: the records concerned are *parked* (a `parked` side
+ *    output with the reason and the payload) and the batch goes on. An authority entity fails before
+ *    anything of its records is written, so they are parked whole and a redrive is simply their first
+ *    delivery; another group's entity fails after their authority decided them, so they are parked
+ *    for that group only (`groups`), and a redrive applies them to it alone (offline/redrive/).
  */
 import { randomBytes } from 'node:crypto';
 import type { EventContract, FeatureGroup } from '../../schemas/index.js';
 import { perDefinition } from '../../schemas/per-definition.js';
-import { buildOutputs } from './batch-outputs.js';
+import { buildOutputs, recordIdOfParkedKey } from './batch-outputs.js';
 import { type CommitOptions, type Committed, commitEntities } from './commit-entities.js';
-import { decodeRecord, type InputRecord } from './decode.js';
+import { decodeRecord, type InputRecord, type RedriveOf } from './decode.js';
 import {
   advanceCheckpoint,
   alreadyProcessed,
@@ -76,7 +83,7 @@ import type {
   StoredEntity,
   Tokenizer,
 } from './ports.js';
-import { isFailed } from './ports.js';
+import { isFailed, isPermanent } from './ports.js';
 import { padSequence } from './sequence.js';
 import { HmacTokenizer } from './tokens.js';
 
@@ -107,11 +114,26 @@ export interface BatchResult {
   readonly failed: readonly string[];
   /** Why they failed (store errors), for the log; never record contents. */
   readonly errors: readonly Error[];
+  /** Records parked (step 7), whole or for some groups, among those that completed. */
+  readonly parked: number;
+  /** Why they were parked, for the log. */
+  readonly parkErrors: readonly Error[];
+}
+
+/** A record set aside (step 7): the groups still to apply it to (undefined: all), and why. */
+export interface Parked {
+  groups: string[] | undefined;
+  readonly reasons: string[];
 }
 
 /** What the authority decided for a record. */
 export type Decision =
-  | { readonly kind: 'owner'; readonly lateGroups: readonly string[] }
+  | {
+      readonly kind: 'owner';
+      readonly lateGroups: readonly string[];
+      /** A redrive completing a parked record: the only groups to apply it to now (step 7). */
+      readonly only?: readonly string[];
+    }
   | { readonly kind: 'duplicate'; readonly owner: string }
   /** processed long ago; its decision is past the lateness horizon (nothing to redo) */
   | { readonly kind: 'forgotten' };
@@ -121,6 +143,8 @@ export interface Candidate extends EntityRecord {
   readonly record: InputRecord;
   readonly groups: readonly FeatureGroup[];
   readonly authority: FeatureGroup;
+  /** A redrive of a record parked for some groups: which entry it claims to complete (decode.ts). */
+  readonly redrive?: RedriveOf;
 }
 
 const entityOf = (group: FeatureGroup, c: Candidate): EntityKey => ({
@@ -185,6 +209,7 @@ export async function processBatch(
       event,
       groups,
       authority,
+      ...(decoded.redrive ? { redrive: decoded.redrive } : {}),
     });
   }
 
@@ -200,6 +225,27 @@ export async function processBatch(
   };
   const before = (c: { paddedSequence: string }) =>
     firstFailed === undefined || c.paddedSequence < firstFailed;
+  const parked = new Map<string, Parked>();
+  const parkErrors: Error[] = [];
+  // Redrives whose completion failed for good again: their parked entry stays as it is.
+  const stillParked = new Set<string>();
+  const park = (group: FeatureGroup, cs: readonly Candidate[], error: Error) => {
+    parkErrors.push(error);
+    for (const c of cs) {
+      if (c.redrive) {
+        stillParked.add(c.recordId);
+        continue;
+      }
+      let p = parked.get(c.recordId);
+      if (!p) {
+        p = { groups: [], reasons: [] };
+        parked.set(c.recordId, p);
+      }
+      if (group === c.authority) p.groups = undefined;
+      else p.groups?.push(group.name);
+      p.reasons.push(`the ${group.name} entity cannot be written (${describePermanent(error)})`);
+    }
+  };
   const byEntity = (group: FeatureGroup, cs: readonly Candidate[]) => {
     const m = new Map<string, { key: EntityKey; records: Candidate[] }>();
     for (const c of cs) {
@@ -224,16 +270,23 @@ export async function processBatch(
       (_, s) => itemExpiresAt(s, group, now),
       { sleep: deps.sleep, ...options },
     );
-    for (const [k, r] of results) if (!r.ok) markFailed(entities.get(k)?.records ?? [], r.error);
+    for (const [k, r] of results) {
+      if (r.ok) continue;
+      const records = entities.get(k)?.records ?? [];
+      if (isPermanent(r.error)) park(group, records, r.error);
+      else markFailed(records, r.error);
+    }
     return results;
   };
 
   // Phase A: each authority entity decides for its records (duplicate? late for which groups?) and applies its own.
+  // Not for redrives completing a parked record: their authority decided them long ago (step 7).
   const decisions = new Map<string, Decision>();
-  for (const authority of new Set(candidates.map((c) => c.authority))) {
+  const fresh = candidates.filter((c) => !c.redrive);
+  for (const authority of new Set(fresh.map((c) => c.authority))) {
     const entities = byEntity(
       authority,
-      candidates.filter((c) => c.authority === authority),
+      fresh.filter((c) => c.authority === authority),
     );
     // The id buckets an entity's records may need (one per second they fall in), once it is read.
     const bucketIdOf = (key: EntityKey, c: Candidate) =>
@@ -352,6 +405,16 @@ export async function processBatch(
     for (const r of results.values()) if (r.ok) for (const [id, d] of r.info) decisions.set(id, d);
   }
 
+  // Redrives completing parked records (step 7): each parked entry is completed by its first copy
+  // that names the same bytes, for the groups the entry still lists; any other copy is a duplicate of
+  // the parked record (the entry is gone once a copy completed it).
+  const completing = await resolveCompletions(
+    candidates.filter((c) => c.redrive),
+    deps.sideOutput,
+    decisions,
+    markFailed,
+  );
+
   // Phase B: the other groups apply the decisions, for the records before the first failure.
   for (const group of groupsByName.values()) {
     const mine = candidates.filter((c) => {
@@ -361,7 +424,8 @@ export async function processBatch(
         c.groups.includes(group) &&
         before(c) &&
         d?.kind === 'owner' &&
-        !d.lateGroups.includes(group.name)
+        !d.lateGroups.includes(group.name) &&
+        (d.only === undefined || d.only.includes(group.name))
       );
     });
     if (mine.length === 0) continue;
@@ -381,12 +445,13 @@ export async function processBatch(
   }
 
   // Phase C: side outputs and feature history for the records before the first failure.
-  const done = candidates.filter(before);
+  const done = candidates.filter((c) => before(c) && !stillParked.has(c.recordId));
   const outputs = buildOutputs({
     quarantined,
     candidates: done,
     decisions,
     groupsByName,
+    parked,
   });
   const [offlineResults, sideResults] = await Promise.all([
     deps.offline.append(outputs.offline.map((o) => o.batch)),
@@ -399,22 +464,89 @@ export async function processBatch(
     const e = outputs.side[i];
     if (isFailed(r) && e) markFailed([{ paddedSequence: paddedOf.get(e.recordId) as string }], r.failed);
   });
+  // Completed parked records leave parked/ once all of their copy's writes are done. A redelivery of
+  // the copy before that finds the groups' checkpoints past it, and removes the entry then.
+  const completed = [...completing].filter(([, c]) => before(c) && !stillParked.has(c.recordId));
+  if (completed.length > 0) {
+    const removed = await deps.sideOutput.removeParked(completed.map(([key]) => key));
+    removed.forEach((r, i) => {
+      const c = completed[i]?.[1];
+      if (isFailed(r) && c) markFailed([c], r.failed);
+    });
+  }
 
   // Outcomes of the records before the first failure; everything from it on is redelivered.
   const candidateOf = new Map(candidates.map((c) => [c.recordId, c]));
   const outcomes = new Map<string, Outcome>();
   const counts: Record<Outcome, number> = { applied: 0, duplicate: 0, quarantined: 0, late: 0 };
   const failed: string[] = [];
+  let parkedDone = 0;
   for (const record of sorted) {
     if (firstFailed !== undefined && padded(record) >= firstFailed) {
       failed.push(record.sequenceNumber);
       continue;
     }
-    const outcome = outcomeOf(record, quarantined, decisions, candidateOf);
+    const p = parked.get(record.recordId);
+    const again = stillParked.has(record.recordId);
+    if (p || again) parkedDone++;
+    const outcome =
+      (p && p.groups === undefined) || again
+        ? 'quarantined'
+        : outcomeOf(record, quarantined, decisions, candidateOf);
     outcomes.set(record.recordId, outcome);
     counts[outcome]++;
   }
-  return { outcomes, counts, failed, errors };
+  return { outcomes, counts, failed, errors, parked: parkedDone, parkErrors };
+}
+
+/**
+ * Decides the redrives of parked records: the first copy of each entry completes it if the entry
+ * still exists and names the copy's bytes (its decision: owner, for the entry's groups only); any
+ * other copy is a duplicate of the parked record. Returns the completing copy of each entry key.
+ */
+async function resolveCompletions(
+  copies: readonly Candidate[],
+  sideOutput: SideOutput,
+  decisions: Map<string, Decision>,
+  markFailed: (cs: readonly Candidate[], error: Error) => void,
+): Promise<Map<string, Candidate>> {
+  const completing = new Map<string, Candidate>();
+  if (copies.length === 0) return completing;
+  const first = new Map<string, Candidate>();
+  for (const c of copies) {
+    const key = (c.redrive as RedriveOf).parked;
+    if (first.has(key)) decisions.set(c.recordId, { kind: 'duplicate', owner: recordIdOfParkedKey(key) });
+    else first.set(key, c);
+  }
+  const keys = [...first.keys()];
+  const entries = await sideOutput.parked(keys);
+  keys.forEach((key, i) => {
+    const c = first.get(key) as Candidate;
+    const entry = entries[i];
+    if (isFailed(entry)) {
+      markFailed([c], entry.failed);
+      return;
+    }
+    const owner = entry?.recordId ?? recordIdOfParkedKey(key);
+    if (!entry?.groups || entry.dataSha256 !== c.redrive?.dataSha256) {
+      decisions.set(c.recordId, { kind: 'duplicate', owner });
+      return;
+    }
+    const groups = entry.groups;
+    decisions.set(c.recordId, {
+      kind: 'owner',
+      lateGroups: [],
+      only: c.groups.filter((g) => groups.includes(g.name)).map((g) => g.name),
+    });
+    completing.set(key, c);
+  });
+  return completing;
+}
+
+/** A permanent failure in a side-output reason: its kind and DynamoDB's (or the defect's) words, never a value. */
+function describePermanent(error: Error): string {
+  const cause = error.cause instanceof Error ? error.cause : error;
+  return `${cause.name}: ${cause.message}`.slice(0, 300);
 }
 
 const ephemeralTokenizer = new HmacTokenizer(async () => randomBytes(32));

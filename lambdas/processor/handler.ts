@@ -50,6 +50,7 @@ async function handle(event: KinesisStreamEvent, deps: ProcessorDeps): Promise<K
   metrics.addMetric('RecordsQuarantined', MetricUnit.Count, quarantined);
   metrics.addMetric('RecordsLate', MetricUnit.Count, late);
   metrics.addMetric('RecordsFailed', MetricUnit.Count, result.failed.length);
+  metrics.addMetric('RecordsParked', MetricUnit.Count, result.parked);
   metrics.publishStoredMetrics();
   const summary = {
     records: event.Records.length,
@@ -58,7 +59,15 @@ async function handle(event: KinesisStreamEvent, deps: ProcessorDeps): Promise<K
     quarantined,
     late,
     failed: result.failed.length,
+    parked: result.parked,
   };
+  if (result.parked > 0) {
+    // Each is in the side-output bucket under parked/ with its reason; `npm run redrive` finishes them.
+    logger.error('records parked: an entity they feed cannot be written', {
+      parked: result.parked,
+      errors: result.parkErrors.slice(0, 5).map((e) => `${e.name}: ${e.message}`),
+    });
+  }
   if (result.failed.length === 0) {
     logger.info('batch processed', summary);
     return { batchItemFailures: [] };

@@ -63,6 +63,8 @@ export class StreamEventSource extends Construct {
   public readonly iteratorAgeAlarm: cloudwatch.Alarm;
   public readonly functionIteratorAgeAlarm: cloudwatch.Alarm;
   public readonly failedRecordsAlarm: cloudwatch.Alarm;
+  /** Any record parked (lambdas/core/process-batch.ts, step 7). */
+  public readonly parkedRecordsAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: StreamEventSourceProps) {
     super(scope, id);
@@ -129,24 +131,40 @@ export class StreamEventSource extends Construct {
         statistic: cloudwatch.Stats.MAXIMUM,
       }),
     );
-    this.failedRecordsAlarm = new cloudwatch.Alarm(this, 'FailedRecordsAlarm', {
-      alarmDescription:
-        'Processor records did not complete (redelivered; after the retries the mapping gives them up to ' +
-        'the on-failure bucket): see the processor log for the errors',
-      metric: new cloudwatch.Metric({
-        namespace: PROCESSOR_METRICS.namespace,
-        metricName: 'RecordsFailed',
-        dimensionsMap: { service: PROCESSOR_METRICS.service },
-        period: Duration.minutes(1),
-        statistic: cloudwatch.Stats.SUM,
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    const anyRecord = (id: string, alarmDescription: string, metricName: string) =>
+      new cloudwatch.Alarm(this, id, {
+        alarmDescription,
+        metric: new cloudwatch.Metric({
+          namespace: PROCESSOR_METRICS.namespace,
+          metricName,
+          dimensionsMap: { service: PROCESSOR_METRICS.service },
+          period: Duration.minutes(1),
+          statistic: cloudwatch.Stats.SUM,
+        }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    this.failedRecordsAlarm = anyRecord(
+      'FailedRecordsAlarm',
+      'Processor records did not complete (redelivered until they succeed or reach the maximum record age, ' +
+        'when the mapping gives them up to the on-failure bucket): see the processor log for the errors',
+      'RecordsFailed',
+    );
+    this.parkedRecordsAlarm = anyRecord(
+      'ParkedRecordsAlarm',
+      'Processor parked records: an entity they feed cannot be written (see the processor log and parked/ in ' +
+        'the side-output bucket); once fixed, npm run redrive finishes them',
+      'RecordsParked',
+    );
     if (p.alarmAction)
-      for (const alarm of [this.iteratorAgeAlarm, this.functionIteratorAgeAlarm, this.failedRecordsAlarm])
+      for (const alarm of [
+        this.iteratorAgeAlarm,
+        this.functionIteratorAgeAlarm,
+        this.failedRecordsAlarm,
+        this.parkedRecordsAlarm,
+      ])
         alarm.addAlarmAction(p.alarmAction);
   }
 }

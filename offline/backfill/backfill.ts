@@ -58,6 +58,9 @@ export interface BackfillReport {
 const nowhere: OfflineSink & SideOutput = {
   append: async (b) => b.map((): PutResult => 'stored'),
   put: async (e) => e.map((): PutResult => 'stored'),
+  // A replay carries no redrives: nothing is ever parked here to complete.
+  parked: async (keys) => keys.map(() => undefined),
+  removeParked: async (keys) => keys.map((): PutResult => 'stored'),
 };
 
 export async function backfill(request: BackfillRequest, deps: BackfillDeps): Promise<BackfillReport> {

@@ -14,18 +14,29 @@
  * are back in the stream.
  *
  * What it cannot finish: a record whose authority entity saved its decision before a later part
- * failed through every retry (another group's entity, the offline or the side-output put) is decided
- * a duplicate of the record it copies: its online effect on the authority stands, but its feature
- * history and raw-event rows, and its update of the other groups' entities if that is what failed,
- * stay undone. When the cause is an outage of those later writes (the offline bucket refusing every
- * put, say), that is every record of the batches given up meanwhile, not an exception. Its duplicate
- * entry names the given-up record as its owner, which is how to find them; finishing them needs
- * per-record completion the processor does not keep yet (see the README's guarantees).
+ * failed until the record reached its maximum age (another group's entity, the offline or the
+ * side-output put) is decided a duplicate of the record it copies: its online effect on the authority
+ * stands, but its feature history and raw-event rows, and its update of the other groups' entities if
+ * that is what failed, stay undone. The mapping retries a failing batch until its records are a day
+ * old, so that takes an outage of those writes lasting a day; its duplicate entry names the given-up
+ * record as its owner, which is how to find them.
+ *
+ * Parked records (`parked/`, lambdas/core/process-batch.ts step 7) are finished exactly, since the
+ * processor knows what it applied of them when it parks them:
+ * - parked whole (its authority entity could not be written): nothing of it was applied, so it goes
+ *   back into the stream as it was sent, and the entry is deleted, as an on-failure record is;
+ * - parked for some groups (another group's entity could not be written): it goes back wrapped in a
+ *   redrive envelope naming its entry (lambdas/core/decode.ts). The processor applies it to the
+ *   entry's groups alone, and only if the entry is still there and names the same bytes; then it
+ *   deletes the entry itself. So every copy but the first is a duplicate, and a redrive run twice
+ *   sends such an entry twice harmlessly; the entry stays here until the processor has completed it.
+ * Their payloads are sealed under the PII key: redrive needs `unseal` (the key) to read them.
  */
 import type { KinesisStreamRecord } from 'aws-lambda';
 import type { RawRecord, SendReport } from '../../clients/feature-event-producer.js';
+import type { SealedPayload } from '../../lambdas/core/ports.js';
 import { padSequence } from '../../lambdas/core/sequence.js';
-import { ON_FAILURE_PREFIX } from '../../lib/platform-spec.js';
+import { ON_FAILURE_PREFIX, PARKED_PREFIX } from '../../lib/platform-spec.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
 export interface RedriveDeps {
@@ -33,11 +44,15 @@ export interface RedriveDeps {
   readonly store: ObjectStore;
   /** Puts records into the stream, in order per partition key (`FeatureEventProducer.sendRaw`, strict ordering). */
   readonly send: (records: readonly RawRecord[]) => Promise<SendReport>;
+  /** Opens a sealed payload (the PII key): parked records are kept sealed. Without it they are left. */
+  readonly unseal?: (sealed: SealedPayload) => Promise<Uint8Array>;
 }
 
 export interface RedriveOptions {
   /** @default 'aws/lambda/' (where AWS's S3 on-failure destination writes) */
   readonly prefix?: string;
+  /** @default 'parked/' (where the processor parks records) */
+  readonly parkedPrefix?: string;
   /** Count what would be redriven; send and delete nothing. */
   readonly dryRun?: boolean;
 }
@@ -51,9 +66,24 @@ export interface RedriveReport {
   readonly objectsDeleted: number;
   /** Objects kept: some records were not taken (throttling; run again) or refused by Kinesis. */
   readonly kept: readonly { readonly key: string; readonly reason: string }[];
-  /** Objects under the prefix that are not on-failure records (left as they are). */
+  /** Objects under the prefixes that are not on-failure records or parked entries (left as they are). */
   readonly unreadable: readonly string[];
+  /**
+   * Parked records: how many there were, how many went back as sent (parked whole; entry deleted),
+   * and how many went back to be completed by the processor (parked for some groups; the processor
+   * deletes the entry once it has applied them). Those it could not send or read are in `kept`.
+   */
+  readonly parked: { readonly entries: number; readonly resent: number; readonly completionsSent: number };
   readonly dryRun: boolean;
+}
+
+/** What redrive reads of a parked entry (lambdas/adapters/s3-side-output.ts writes it). */
+interface ParkedDocument {
+  readonly kind?: string;
+  readonly partitionKey?: string;
+  readonly groups?: readonly string[];
+  readonly data?: string;
+  readonly sealedData?: SealedPayload;
 }
 
 interface OnFailureObject {
@@ -122,6 +152,7 @@ export async function redrive(deps: RedriveDeps, options: RedriveOptions = {}): 
     await deps.store.delete([key]);
     objectsDeleted++;
   }
+  const parked = await redriveParked(deps, options.parkedPrefix ?? PARKED_PREFIX, dryRun, kept, unreadable);
   return {
     objects: objects.length,
     records,
@@ -129,6 +160,68 @@ export async function redrive(deps: RedriveDeps, options: RedriveOptions = {}): 
     objectsDeleted,
     kept,
     unreadable,
+    parked,
     dryRun,
   };
+}
+
+/** A record parked for some groups, wrapped for the processor to complete its entry (decode.ts). */
+export const completionEnvelope = (parkedKey: string, payload: Uint8Array): Uint8Array =>
+  new TextEncoder().encode(
+    JSON.stringify({ redrive: { parked: parkedKey }, data: Buffer.from(payload).toString('base64') }),
+  );
+
+async function redriveParked(
+  deps: RedriveDeps,
+  prefix: string,
+  dryRun: boolean,
+  kept: { key: string; reason: string }[],
+  unreadable: string[],
+): Promise<RedriveReport['parked']> {
+  let entries = 0;
+  let resent = 0;
+  let completionsSent = 0;
+  // In key order: per shard, by sequence number (keys hold both), so a shard's records go back in order.
+  for (const { key } of await deps.store.list(prefix)) {
+    let doc: ParkedDocument;
+    try {
+      doc = JSON.parse(new TextDecoder().decode(await deps.store.get(key))) as ParkedDocument;
+    } catch {
+      unreadable.push(key);
+      continue;
+    }
+    if (doc.kind !== 'parked' || typeof doc.partitionKey !== 'string') {
+      unreadable.push(key);
+      continue;
+    }
+    entries++;
+    if (dryRun) continue;
+    let payload: Uint8Array;
+    if (typeof doc.data === 'string') payload = new Uint8Array(Buffer.from(doc.data, 'base64'));
+    else if (doc.sealedData && deps.unseal) {
+      try {
+        payload = await deps.unseal(doc.sealedData);
+      } catch (error) {
+        kept.push({ key, reason: `its payload cannot be unsealed: ${(error as Error).message}` });
+        continue;
+      }
+    } else {
+      kept.push({ key, reason: 'its payload is sealed: give the PII key (PII_SEAL_KEY, --pii-kms-key-id)' });
+      continue;
+    }
+    const whole = !Array.isArray(doc.groups);
+    // Parked for some groups: wrapped, for the processor to complete the entry (decode.ts).
+    const data = whole ? payload : completionEnvelope(key, payload);
+    const report = await deps.send([{ partitionKey: doc.partitionKey, data }]);
+    if (report.sent < 1) {
+      const why = report.rejected[0]?.reason ?? report.unsent[0]?.errorCode ?? 'not taken';
+      kept.push({ key, reason: `parked record not sent (${why})` });
+      continue;
+    }
+    if (whole) {
+      await deps.store.delete([key]);
+      resent++;
+    } else completionsSent++;
+  }
+  return { entries, resent, completionsSent };
 }

@@ -148,7 +148,7 @@ describe.each(ENVIRONMENTS)('encryption, retention and removal (%s)', (name) => 
     }
   });
 
-  it('lets exactly the processor role call GenerateDataKey and Decrypt on the PII key directly, and nobody the general key', () => {
+  it('lets exactly the processor role call GenerateDataKey and Decrypt on the PII key directly, the data steward Decrypt, and nobody the general key', () => {
     const direct = (k: 'pii' | 'general') =>
       keyPolicy(k).filter((st) => JSON.stringify(st.Condition ?? {}).includes('aws:PrincipalArn'));
     expect(direct('general')).toEqual([]);
@@ -162,6 +162,20 @@ describe.each(ENVIRONMENTS)('encryption, retention and removal (%s)', (name) => 
         Condition: {
           ArnEquals: {
             'aws:PrincipalArn': `arn:aws:iam::${environment.account}:role/${names.processorRole}`,
+          },
+          StringEquals: { 'kms:CallerAccount': environment.account },
+        },
+      },
+      {
+        // Redrive opens parked records' sealed payloads.
+        Sid: 'StewardOpensSealedPayloads0',
+        Effect: 'Allow',
+        Principal: { AWS: `arn:aws:iam::${environment.account}:root` },
+        Action: 'kms:Decrypt',
+        Resource: '*',
+        Condition: {
+          ArnEquals: {
+            'aws:PrincipalArn': `arn:aws:iam::${environment.account}:role/${names.prefix}-data-steward`,
           },
           StringEquals: { 'kms:CallerAccount': environment.account },
         },

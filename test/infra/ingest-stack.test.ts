@@ -115,7 +115,7 @@ describe.each(['dev', 'staging', 'prod'] as const)('ingest stack (%s)', (name) =
 
   it('alarms to the alarm topic', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(5); // the processor's 4 and the retention function's errors
+    expect(alarms).toHaveLength(6); // the processor's 5 and the retention function's errors
     for (const alarm of alarms) {
       expect(JSON.stringify(alarm.Properties.AlarmActions)).toContain(logicalId(data, data.alarmTopic));
     }
@@ -152,6 +152,26 @@ describe.each(['dev', 'staging', 'prod'] as const)('ingest stack (%s)', (name) =
       Period: 60,
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+  });
+
+  it('alarms on any record the processor parked (an entity it feeds cannot be written)', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: PROCESSOR_METRICS.namespace,
+      MetricName: 'RecordsParked',
+      Dimensions: [{ Name: 'service', Value: PROCESSOR_METRICS.service }],
+      Statistic: 'Sum',
+      Period: 60,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+  });
+
+  it('retries a failing batch until its records reach the maximum age, not a fixed number of times', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      MaximumRetryAttempts: -1,
+      MaximumRecordAgeInSeconds: 23 * 3600,
+      BisectBatchOnFunctionError: true,
     });
   });
 

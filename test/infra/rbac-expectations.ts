@@ -16,6 +16,7 @@ export type What =
         | 'table'
         | 'raw-events'
         | 'side-outputs'
+        | 'parked'
         | 'trail'
         | 'function'
         | 'metrics'
@@ -142,6 +143,12 @@ export function matrixResources(
       s3(names.sideOutputBucket, 'quarantine/2026-01-01/r-1.json'),
       OBJECT_ACTIONS,
     ),
+    r(
+      'parked records',
+      { kind: 'parked' },
+      s3(names.sideOutputBucket, 'parked/dt=2026-01-01/shardId-000000000000/1.json'),
+      OBJECT_ACTIONS,
+    ),
     ...scientists.flatMap((owner) => [
       r(
         `results of ${owner}`,
@@ -244,18 +251,22 @@ export function expectedActions(subject: Subject, w: What): string[] {
       // Erasure and redrive: read and rewrite stored objects, delete items, put records back.
       if (is('table')) return ['dynamodb:DeleteItem'];
       if (is('stream')) return ['kinesis:PutRecords'];
-      if (is('offline') || is('raw-events') || is('side-outputs')) return [...OBJECT_ACTIONS];
+      if (is('offline') || is('raw-events') || is('side-outputs') || is('parked')) return [...OBJECT_ACTIONS];
       if (is('offline-list')) return ['s3:ListBucket'];
       if (key('pii', 's3') || key('general', 's3')) return ['kms:Decrypt', 'kms:GenerateDataKey'];
-      // A delete from the table under the PII key needs it through DynamoDB.
-      if (key('pii', 'dynamodb')) return ['kms:Decrypt'];
-      return key('pii', 'kinesis') ? ['kms:GenerateDataKey'] : [];
+      // Opens sealed side-output payloads (a parked record's, to redrive it) with a direct Decrypt,
+      // which holds whatever service asks (a delete from the table under the PII key needs it through
+      // DynamoDB too); encrypts redriven records through Kinesis.
+      if (key('pii', 'kinesis')) return ['kms:Decrypt', 'kms:GenerateDataKey'];
+      return key('pii') ? ['kms:Decrypt'] : [];
     case 'processor':
       if (is('stream'))
         return ['kinesis:DescribeStreamSummary', 'kinesis:GetRecords', 'kinesis:GetShardIterator'];
       if (is('table'))
         return ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
       if (is('offline') || is('raw-events') || is('side-outputs')) return ['s3:PutObject'];
+      // Completes a parked record's redrive: reads its entry, removes it once applied.
+      if (is('parked')) return ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'];
       // Reads the tokenization key (Secrets Manager decrypts it with the PII key on its behalf).
       if (is('token-secret')) return ['secretsmanager:GetSecretValue'];
       // Seals raw payloads with data keys of the PII key, called directly: data keys and their

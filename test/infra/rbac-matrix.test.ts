@@ -116,12 +116,17 @@ describe.each(ENVIRONMENTS)('RBAC matrix (%s)', (name) => {
     }
   });
 
-  it('lets only the processor role use a key directly, only the PII key, only for data keys', () => {
+  it('lets only the processor role use a key directly, only the PII key, only for data keys; and the data steward open what it sealed', () => {
     const processor = subjects.find((s) => s.subject.kind === 'processor');
     if (!processor) throw new Error('no processor subject');
     const processorArn = principalArn(processor.stack, processor.roleId);
     expect(processorArn).toBe(`arn:aws:iam::${account.account}:role/${d.names.processorRole}`);
-    const others = subjects.filter((s) => s !== processor).map((s) => principalArn(s.stack, s.roleId));
+    const steward = subjects.find((s) => s.subject.kind === 'steward');
+    if (!steward) throw new Error('no steward subject');
+    const stewardArn = principalArn(steward.stack, steward.roleId);
+    const others = subjects
+      .filter((s) => s !== processor && s !== steward)
+      .map((s) => principalArn(s.stack, s.roleId));
     const direct = (k: 'pii' | 'general', action: string, caller?: string) =>
       keyPolicyAllowsAccount(
         keyPolicies[k],
@@ -147,6 +152,12 @@ describe.each(ENVIRONMENTS)('RBAC matrix (%s)', (name) => {
     expect(direct('pii', 'kms:ReEncryptFrom', processorArn)).toBe(false);
     expect(direct('general', 'kms:Decrypt', processorArn)).toBe(false);
     expect(direct('general', 'kms:GenerateDataKey', processorArn)).toBe(false);
+    // Redrive opens parked records' payloads; the steward seals nothing, and has no other key directly.
+    expect(direct('pii', 'kms:Decrypt', stewardArn)).toBe(true);
+    for (const action of ['kms:GenerateDataKey', 'kms:Encrypt', 'kms:ReEncryptFrom'])
+      expect(direct('pii', action, stewardArn), action).toBe(false);
+    for (const action of ['kms:Decrypt', 'kms:GenerateDataKey'])
+      expect(direct('general', action, stewardArn), action).toBe(false);
   });
 
   it('allows wildcard actions in bucket policies only to CDK object cleanup, only where data is not retained', () => {

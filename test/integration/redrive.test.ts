@@ -4,6 +4,10 @@
  * processed by the real processor. One never got anywhere (a DynamoDB outage): it is applied, online
  * and offline. One was applied before its batch was given up: it is a duplicate, counted once. The
  * objects are deleted, and a second run finds nothing.
+ *
+ * And records the processor parked (an entity they feed could not be written; sealed under the PII
+ * key): one parked whole goes back as sent; those parked for the merchant group go back for the
+ * processor to complete, which applies them to that merchant alone and removes their entries.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,13 +15,19 @@ import { promisify } from 'node:util';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DynamoDbEntityStore } from '../../lambdas/adapters/dynamodb-entity-store.js';
+import { OnlineStoreError } from '../../lambdas/adapters/errors.js';
+import { processBatch } from '../../lambdas/core/process-batch.js';
+import { evaluateWindows } from '../../lambdas/core/tiles.js';
+import { createProcessorDeps } from '../../lambdas/processor/deps.js';
+import { processorConfigSchema, readConfig } from '../../lambdas/shared/config.js';
 import { REPO_ROOT } from '../../lib/platform-spec.js';
 import { localDynamoDbClient, localKinesisClient, localS3Client } from '../../local/clients.js';
 import { invocationRecord, onFailureObjectKey } from '../../local/on-failure-destination.js';
 import type { LocalPlatform } from '../../local/platform.js';
 import type { RedriveReport } from '../../offline/redrive/redrive.js';
+import { featureGroupsByName } from '../../schemas/index.js';
 import { envelope, inputRecords, kinesisEvent, transaction } from '../support/records.js';
-import { listKeys, readParquetRows } from '../support/s3.js';
+import { getJson, listKeys, readParquetRows } from '../support/s3.js';
 import { putAndDrain, startTestPlatform } from '../support/test-platform.js';
 
 const run = promisify(execFile);
@@ -116,5 +126,87 @@ describe('npm run redrive', () => {
     expect(online?.state.latest?.eventId).toBe(never.eventId);
 
     expect(await redriveCli()).toMatchObject({ objects: 0, records: 0, sent: 0 });
+  }, 60_000);
+
+  it('finishes parked records: whole ones sent back as sent, partial ones completed by the processor once', async () => {
+    const now = Date.now();
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const suffix = randomBytes(4).toString('hex');
+    const broken = `cus_brk${suffix}`;
+    const merchant = `mer_brk${suffix}`;
+    const payers = [`cus_pa${suffix}`, `cus_pb${suffix}`];
+    const events = [
+      transaction({ customerId: broken, merchantId: `mer_ok${suffix}`, eventTime: iso(now - 9000) }),
+      transaction({ customerId: payers[0], merchantId: merchant, eventTime: iso(now - 8000) }),
+      transaction({ customerId: payers[1], merchantId: merchant, eventTime: iso(now - 7000) }),
+    ];
+    // The real processor and adapters of the platform, but DynamoDB refusing two entities for good.
+    const deps = createProcessorDeps(readConfig(processorConfigSchema, process.env));
+    const refused = new Set([`customer#${broken}`, `merchant#${merchant}`]);
+    const entities = deps.entities;
+    const records = inputRecords(
+      events.map((e) => envelope(e)),
+      { shardId: 'shardId-000000000077', arrivalTime: now - 5000 },
+    ).map((r, i) => ({ ...r, partitionKey: events[i]?.customerId as string }));
+    const result = await processBatch(records, {
+      ...deps,
+      entities: {
+        ...entities,
+        load: (keys, o) => entities.load(keys, o),
+        save: async (writes) => {
+          const out = await entities.save(
+            writes.filter((w) => !refused.has(`${w.key.group}#${w.key.entityId}`)),
+          );
+          return writes.map((w) =>
+            refused.has(`${w.key.group}#${w.key.entityId}`)
+              ? { failed: new OnlineStoreError('refused', 'online', { permanent: true }) }
+              : (out.shift() ?? 'saved'),
+          );
+        },
+        addIds: entities.addIds?.bind(entities),
+        writeUnits: entities.writeUnits,
+      },
+    });
+    expect(result).toMatchObject({ failed: [], parked: 3 });
+    const bucket = platform.names.sideOutputBucket;
+    const parked = await listKeys(s3, bucket, 'parked/');
+    expect(parked).toHaveLength(3);
+    const sealed = await getJson<Record<string, unknown>>(s3, bucket, parked[0] as string);
+    expect(sealed.data).toBeUndefined(); // its payload is sealed under the PII key
+    expect(sealed.sealedData).toBeDefined();
+
+    const merchantCount = async () => {
+      const [m] = await new DynamoDbEntityStore({
+        tableName: platform.names.onlineTable,
+        client: localDynamoDbClient(standIns),
+      }).load([{ group: 'merchant', entityId: merchant }]);
+      const group = featureGroupsByName.get('merchant');
+      return m && group ? evaluateWindows(group, m.state.tiles, now).txn_count_24h : undefined;
+    };
+    expect(await merchantCount()).toBeUndefined();
+
+    // The cause fixed, the steward redrives (the CLI gets the local PII key as PII_SEAL_KEY).
+    const report = await redriveCli();
+    expect(report).toMatchObject({
+      kept: [],
+      unreadable: [],
+      parked: { entries: 3, resent: 1, completionsSent: 2 },
+    });
+    await platform.eventSourceMapping.drain(30_000);
+
+    expect(await merchantCount()).toBe(2);
+    expect(await listKeys(s3, bucket, 'parked/')).toEqual([]);
+    const merchantRows = (
+      await readParquetRows(s3, platform.names.offlineBucket, 'features/group=merchant/')
+    ).filter((r) => r.merchant_id === merchant);
+    expect(merchantRows).toHaveLength(2);
+    expect((await customerRows()).filter((c) => c === broken)).toHaveLength(1);
+    const customerPayers = (await customerRows()).filter((c) => payers.includes(String(c)));
+    expect(customerPayers).toHaveLength(2); // written once, with the original records
+
+    // Nothing left: a second run sends nothing, and the merchant keeps its two payments.
+    expect(await redriveCli()).toMatchObject({ parked: { entries: 0, resent: 0, completionsSent: 0 } });
+    await platform.eventSourceMapping.drain(30_000);
+    expect(await merchantCount()).toBe(2);
   }, 60_000);
 });

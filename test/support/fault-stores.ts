@@ -229,6 +229,8 @@ export function faultyDeps(base: ProcessorDeps, plan: FaultPlan): ProcessorDeps 
         'side-output puts',
       );
     },
+    parked: (keys) => base.sideOutput.parked(keys),
+    removeParked: (keys) => base.sideOutput.removeParked(keys),
   };
   return { ...base, entities, offline, sideOutput };
 }

@@ -8,6 +8,7 @@ import {
   InMemoryOfflineSink,
   InMemorySideOutput,
 } from '../../lambdas/adapters/memory.js';
+import { sideOutputKey } from '../../lambdas/core/batch-outputs.js';
 import type { InputRecord } from '../../lambdas/core/decode.js';
 import { type ProcessorDeps, processBatch } from '../../lambdas/core/process-batch.js';
 import { evaluateWindows } from '../../lambdas/core/tiles.js';
@@ -179,6 +180,12 @@ describe('exactly-once counterexamples found by the property', () => {
     await inBatches('4', records);
 
     expect(outcomesOf()).toEqual(outcomes);
-    expect(outcomes).toEqual([`late/${records[3]?.recordId}`]);
+    expect(outcomes).toEqual([
+      sideOutputKey({
+        kind: 'late',
+        recordId: records[3]?.recordId as string,
+        arrivalTime: BASE_TIME + HOUR,
+      }),
+    ]);
   });
 });

@@ -1,15 +1,19 @@
 /**
  * The processor handler behind the event source mapping, with the deployed settings
- * (STREAM_SOURCE_DEFAULTS: batch 500, bisect on error, ReportBatchItemFailures, 5 retries) through
- * the local mapping's retry policy (`runBatch`), over the in-memory adapters.
+ * (STREAM_SOURCE_DEFAULTS: batch 500, bisect on error, ReportBatchItemFailures, retries until the
+ * maximum record age) through the local mapping's retry policy (`runBatch`), over the in-memory
+ * adapters.
  *
- * One entity's write keeps failing (a poison entity: an item DynamoDB refuses, a hot key throttled
- * through every retry). Lambda retries a partial response from the first failed record and bisects
- * only on a function error, so before 2026-11-26, when the handler reported item failures for it,
- * every later record of its batch, of any customer, went to the on-failure destination with it
- * after the retries (found on review). Now a batch that completes nothing fails whole and is bisected.
+ * One entity's write keeps failing. If the failure is known to be permanent (an item DynamoDB
+ * refuses), the records concerned are parked and nothing holds up the shard. If it is not (a hot key
+ * throttled through every retry), the batch is retried: Lambda retries a partial response from the
+ * first failed record and bisects only on a function error, so before 2026-11-26, when the handler
+ * reported item failures for it, every later record of its batch, of any customer, went to the
+ * on-failure destination with it after the retries (found on review). Now a batch that completes
+ * nothing fails whole and is bisected, and only the failing record waits for its maximum age.
  */
 import { describe, expect, it } from 'vitest';
+import { OnlineStoreError } from '../../lambdas/adapters/errors.js';
 import {
   InMemoryEntityStore,
   InMemoryOfflineSink,
@@ -30,18 +34,21 @@ const identity = {
   streamArn: 'arn:aws:kinesis:me-central-1:000000000000:stream/s',
 };
 
-function setup() {
+function setup(failure: 'permanent' | 'throttled' = 'throttled') {
   const poison = { on: true };
   const inner = new InMemoryEntityStore();
-  // merchant#mer_poison can never be written (e.g. DynamoDB refuses the item); everything else works.
+  // merchant#mer_poison can never be written (DynamoDB refuses the item, or throttles it through every
+  // retry); everything else works.
+  const error = () =>
+    failure === 'permanent'
+      ? new OnlineStoreError('write of merchant#mer_poison failed: refused', 'online', { permanent: true })
+      : new Error('ProvisionedThroughputExceededException: throttled');
   const entities: EntityStore = {
     load: (keys, o) => inner.load(keys, o),
     save: async (writes) => {
       const bad = (w: { key: { entityId: string } }) => poison.on && w.key.entityId === 'mer_poison';
       const saved = await inner.save(writes.filter((w) => !bad(w)));
-      return writes.map((w) =>
-        bad(w) ? { failed: new Error('ValidationException: refused') } : (saved.shift() ?? 'saved'),
-      );
+      return writes.map((w) => (bad(w) ? { failed: error() } : (saved.shift() ?? 'saved')));
     },
     addIds: (w) => inner.addIds(w),
   };
@@ -58,22 +65,30 @@ function setup() {
   return { poison, inner, offline, sideOutput, handler: createHandler(() => deps) };
 }
 
+/** Each invocation takes a simulated 10 minutes, so a record reaches the maximum age (23 h) after about 140. */
 async function runDeployedPolicy(
   handler: ReturnType<typeof createHandler>,
   records: ReturnType<typeof kinesisEvent>['Records'],
+  options: { settings?: Partial<typeof STREAM_SOURCE_DEFAULTS>; onInvoke?: (minutes: number) => void } = {},
 ) {
   const givenUp: GivenUp[] = [];
   const succeeded: string[] = [];
+  let clock = Date.now();
+  let invocations = 0;
   await runBatch(records, {
-    settings: STREAM_SOURCE_DEFAULTS,
+    settings: { ...STREAM_SOURCE_DEFAULTS, ...options.settings },
     retryBackoffMs: 0,
-    invoke: (batch) =>
-      invokeHandler(
+    invoke: (batch) => {
+      invocations++;
+      clock += 10 * 60_000;
+      options.onInvoke?.(invocations * 10);
+      return invokeHandler(
         handler as Parameters<typeof invokeHandler>[0],
         batch,
         lambdaContext(identity, Date.now() + 60_000),
         60_000,
-      ),
+      );
+    },
     succeeded: (done) => {
       succeeded.push(...done.map((r) => r.kinesis.sequenceNumber));
     },
@@ -82,9 +97,9 @@ async function runDeployedPolicy(
     },
     sleep: async () => true,
     stopped: () => false,
-    now: () => Date.now(),
+    now: () => clock,
   });
-  return { givenUp, succeeded };
+  return { givenUp, succeeded, invocations };
 }
 
 describe('a poison entity under the deployed event source mapping settings', () => {
@@ -121,9 +136,36 @@ describe('a poison entity under the deployed event source mapping settings', () 
   ).Records;
   const seqs = records.map((r) => r.kinesis.sequenceNumber);
 
-  it('isolates the poison record: only it is given up, the healthy records after it complete', async () => {
-    const { handler } = setup();
-    const { givenUp, succeeded } = await runDeployedPolicy(handler, records);
+  it('parks a record an entity refuses for good: nothing is given up, no retry, the rest completes', async () => {
+    const { handler, sideOutput, inner } = setup('permanent');
+    const { givenUp, succeeded, invocations } = await runDeployedPolicy(handler, records);
+    expect(givenUp).toEqual([]);
+    expect(invocations).toBe(1);
+    expect(succeeded).toEqual(seqs);
+    expect(sideOutput.ofKind('parked').map((e) => [e.recordId.split(':')[1], e.groups])).toEqual([
+      [seqs[1], ['merchant']],
+    ]);
+    expect(inner.state('customer', 'cus_pois')?.maxEventTime).not.toBeNull();
+  });
+
+  it('retries a failure not known to be permanent until it passes: a six-hour outage of one entity loses nothing', async () => {
+    const { handler, poison, inner } = setup('throttled');
+    const { givenUp, succeeded, invocations } = await runDeployedPolicy(handler, records, {
+      onInvoke: (minutes) => {
+        if (minutes > 6 * 60) poison.on = false;
+      },
+    });
+    expect(givenUp).toEqual([]);
+    expect(invocations).toBeGreaterThan(36);
+    expect(new Set(succeeded)).toEqual(new Set(seqs));
+    expect(inner.state('merchant', 'mer_poison')?.maxEventTime).not.toBeNull();
+  });
+
+  it('with bounded retries (retryAttempts 5), bisect isolates the record that keeps failing', async () => {
+    const { handler } = setup('throttled');
+    const { givenUp, succeeded } = await runDeployedPolicy(handler, records, {
+      settings: { retryAttempts: 5 },
+    });
     const given = givenUp.flatMap((g) => g.records.map((r) => r.kinesis.sequenceNumber));
     // Bisect on error is configured precisely so that one bad record does not take its batch down.
     expect(given).toEqual([seqs[1]]);
@@ -162,7 +204,7 @@ describe('what the handler answers', () => {
   it('fails the batch whole when its first record did not complete', async () => {
     const { handler } = setup();
     await expect(handler(event(['cus_pois', 'cus_h000']))).rejects.toThrow(
-      /no record of the batch completed \(2 failed\): Error: ValidationException: refused/,
+      /no record of the batch completed \(2 failed\): Error: ProvisionedThroughputExceededException: throttled/,
     );
   });
 });
