@@ -67,8 +67,8 @@ async function main(): Promise<number> {
     console.error(
       `${report.dryRun ? 'would redrive' : 'redrove'} ${report.dryRun ? report.records : report.sent} of ` +
         `${report.records} given-up records from ${report.objects} objects; ${report.objectsDeleted} deleted, ` +
-        `${report.kept.length} kept, ${report.unreadable.length} unreadable; parked: ${report.parked.resent} of ` +
-        `${report.parked.entries} sent back whole, ${report.parked.completionsSent} sent for the processor to complete`,
+        `${report.kept.length} kept, ${report.unreadable.length} unreadable; ${report.parked.sent} of ` +
+        `${report.parked.entries} parked records sent for the processor to complete`,
     );
     console.log(JSON.stringify(report));
     return report.kept.length + report.unreadable.length > 0 ? 1 : 0;

@@ -18,6 +18,7 @@ import {
   LOOKUP_ROUTES,
   OFFLINE_DATASET_ROOTS,
   offlineGroupPrefix,
+  PARKED_DONE_PREFIX,
   PARKED_PREFIX,
 } from './platform-spec.js';
 
@@ -85,11 +86,17 @@ export function processorPermissions(r: PlatformResources): Permission[] {
     { sid: 'ListSideOutputs', actions: ['s3:ListBucket'], resources: [a.bucket(names.sideOutputBucket)] },
     {
       // A redrive of a record parked for some groups is applied only while its entry exists; the
-      // processor removes the entry once it has (lambdas/core/process-batch.ts, step 7).
+      // processor then moves the entry to parked-done/ (lambdas/core/process-batch.ts, step 7).
       sid: 'CompleteParkedRecords',
       actions: ['s3:GetObject', 's3:DeleteObject'],
       resources: [a.objects(names.sideOutputBucket, PARKED_PREFIX)],
       wildcardReason: 'parked entries are named per record (date, shard, sequence number)',
+    },
+    {
+      sid: 'ReadParkedCompletions',
+      actions: ['s3:GetObject'],
+      resources: [a.objects(names.sideOutputBucket, PARKED_DONE_PREFIX)],
+      wildcardReason: 'completions are named per parked record (date, shard, sequence number)',
     },
     { sid: 'EncryptObjects', actions: ['kms:GenerateDataKey'], resources: objectKeys, via: ['s3'] },
     {

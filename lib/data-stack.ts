@@ -17,7 +17,14 @@ import { type StoreClassifications, storeClassifications } from './data-classifi
 import type { DeploymentNames } from './deployment-names.js';
 import { type Environment, removalPolicyOf } from './environments.js';
 import { SEAL_PAYLOADS_ACTIONS } from './permissions.js';
-import { OFFLINE_DATASET_ROOTS, ON_FAILURE_PREFIX, ONLINE_TABLE } from './platform-spec.js';
+import {
+  OFFLINE_DATASET_ROOTS,
+  ON_FAILURE_PREFIX,
+  ONLINE_TABLE,
+  PARKED_DONE_PREFIX,
+  PARKED_PREFIX,
+  SIDE_OUTPUT_KINDS,
+} from './platform-spec.js';
 import { PLATFORM_STACK_DEFAULTS as D } from './platform-stack-defaults.js';
 
 export interface DataStackProps extends StackProps {
@@ -134,8 +141,15 @@ export class DataStack extends Stack {
     this.sideOutputBucket = loggedBucket('SideOutputBucket', {
       bucketName: names.sideOutputBucket,
       encryptionKey: keyOf(c.sideOutputBucket),
-      expirationDays: D.sideOutputExpirationDays,
-      prefixExpirations: [{ prefix: ON_FAILURE_PREFIX, days: D.onFailureRecordExpirationDays }],
+      // By prefix, no bucket-wide expiry: parked records (parked/) stay until a redrive finishes
+      // them, what says a redrive did (parked-done/) is needed only while its copy may be redelivered
+      // (a day). Earlier versions of both go after a day (their payloads are sealed PII).
+      prefixExpirations: [
+        ...SIDE_OUTPUT_KINDS.map((kind) => ({ prefix: `${kind}/`, days: D.sideOutputExpirationDays })),
+        { prefix: ON_FAILURE_PREFIX, days: D.onFailureRecordExpirationDays },
+        { prefix: PARKED_DONE_PREFIX, days: D.onFailureRecordExpirationDays },
+        { prefix: PARKED_PREFIX },
+      ],
     });
     this.auditBucket = loggedBucket('AuditBucket', {
       bucketName: names.auditBucket,

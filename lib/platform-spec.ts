@@ -73,6 +73,15 @@ export const ON_FAILURE_PREFIX = 'aws/lambda/';
  * (lambdas/core/process-batch.ts, step 7); `npm run redrive` finishes them.
  */
 export const PARKED_PREFIX = 'parked/';
+/** The side outputs of records not applied, each kept under `<kind>/` (lambdas/core/batch-outputs.ts). */
+export const SIDE_OUTPUT_KINDS = ['quarantine', 'late', 'duplicate'] as const;
+/**
+ * Where a parked record's entry goes once a redrive completed it (`parked-done/` + the rest of its
+ * key), naming the copy that did: a redelivery of that copy is then told from another copy.
+ */
+export const PARKED_DONE_PREFIX = 'parked-done/';
+export const parkedDoneKey = (parkedKey: string): string =>
+  `${PARKED_DONE_PREFIX}${parkedKey.slice(PARKED_PREFIX.length)}`;
 
 export const offlineGroupPrefix = (group: string): string => `${OFFLINE_FEATURES_PREFIX}group=${group}/`;
 /** Raw events of one contract: `events/contract=<contract>/dt=<yyyy-mm-dd>/<batch>.parquet`. */

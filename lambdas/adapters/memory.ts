@@ -150,10 +150,12 @@ export class InMemorySideOutput implements SideOutput {
       return 'stored';
     });
   }
+  /** Parked entries completed, by their key: the record of the entry and the one that completed it. */
+  readonly completed = new Map<string, ParkedEntry>();
   async parked(keys: readonly string[]): Promise<(ParkedEntry | undefined)[]> {
     return keys.map((key) => {
       const e = this.entries.get(key);
-      if (e?.kind !== 'parked') return undefined;
+      if (e?.kind !== 'parked') return this.completed.get(key);
       return {
         recordId: e.recordId,
         ...(e.groups ? { groups: e.groups } : {}),
@@ -161,9 +163,34 @@ export class InMemorySideOutput implements SideOutput {
       };
     });
   }
-  async removeParked(keys: readonly string[]): Promise<PutResult[]> {
+  async narrowParked(
+    narrowings: readonly { key: string; groups: readonly string[] }[],
+  ): Promise<PutResult[]> {
+    return narrowings.map(({ key, groups }) => {
+      const e = this.entries.get(key);
+      if (e?.kind === 'parked') this.entries.set(key, { ...e, groups: [...groups], outcome: 'applied' });
+      return 'stored';
+    });
+  }
+  async discardParked(keys: readonly string[]): Promise<PutResult[]> {
     return keys.map((key) => {
       if (this.entries.get(key)?.kind === 'parked') this.entries.delete(key);
+      return 'stored';
+    });
+  }
+  async completeParked(
+    completions: readonly { key: string; by: string; partial: boolean }[],
+  ): Promise<PutResult[]> {
+    return completions.map(({ key, by, partial }) => {
+      const e = this.entries.get(key);
+      if (e?.kind === 'parked') {
+        this.completed.set(key, {
+          recordId: e.recordId,
+          completedBy: by,
+          ...(partial ? { groups: [] } : {}),
+        });
+        this.entries.delete(key);
+      }
       return 'stored';
     });
   }

@@ -12,7 +12,8 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { sideOutputKey } from '../core/batch-outputs.js';
+import { parkedDoneKey } from '../../lib/platform-spec.js';
+import { recordIdOfParkedKey, sideOutputKey } from '../core/batch-outputs.js';
 import type {
   Failed,
   ParkedEntry,
@@ -76,20 +77,38 @@ export class S3SideOutput implements SideOutput {
     });
   }
 
-  /** Reads what a completion needs of each entry (not its payload, which stays sealed). */
+  /** The JSON object under `key`, or undefined if there is none. */
+  async #json(key: string): Promise<Record<string, unknown> | undefined> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.props.bucket, Key: key }));
+      return JSON.parse((await out.Body?.transformToString()) ?? '{}') as Record<string, unknown>;
+    } catch (error) {
+      if (isNoSuchKey(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Reads what a completion needs of each entry (not its payload, which stays sealed), or its completion. */
   parked(keys: readonly string[]): Promise<(ParkedEntry | undefined | Failed)[]> {
     return mapWithConcurrency(keys, 8, async (key) => {
       try {
-        const out = await this.s3.send(new GetObjectCommand({ Bucket: this.props.bucket, Key: key }));
-        const doc = JSON.parse((await out.Body?.transformToString()) ?? '{}') as Partial<SideOutputEntry>;
-        if (doc.kind !== 'parked' || typeof doc.recordId !== 'string') return undefined;
-        return {
-          recordId: doc.recordId,
-          ...(Array.isArray(doc.groups) ? { groups: doc.groups.map(String) } : {}),
-          ...(typeof doc.dataSha256 === 'string' ? { dataSha256: doc.dataSha256 } : {}),
-        };
+        const doc = await this.#json(key);
+        if (doc?.kind === 'parked' && typeof doc.recordId === 'string') {
+          return {
+            recordId: doc.recordId,
+            ...(Array.isArray(doc.groups) ? { groups: doc.groups.map(String) } : {}),
+            ...(typeof doc.dataSha256 === 'string' ? { dataSha256: doc.dataSha256 } : {}),
+          };
+        }
+        const done = await this.#json(parkedDoneKey(key));
+        return typeof done?.recordId === 'string' && typeof done.completedBy === 'string'
+          ? {
+              recordId: done.recordId,
+              completedBy: done.completedBy,
+              ...(done.partial ? { groups: [] } : {}),
+            }
+          : undefined;
       } catch (error) {
-        if (isNoSuchKey(error)) return undefined;
         return {
           failed: new SideOutputError(`read of ${key} failed: ${asError(error).message}`, 'side-output', {
             cause: error,
@@ -99,7 +118,36 @@ export class S3SideOutput implements SideOutput {
     });
   }
 
-  removeParked(keys: readonly string[]): Promise<PutResult[]> {
+  /** Rewrites each entry with the groups still refusing it (its payload and all else as they were). */
+  narrowParked(narrowings: readonly { key: string; groups: readonly string[] }[]): Promise<PutResult[]> {
+    return mapWithConcurrency(narrowings, 8, async ({ key, groups }) => {
+      try {
+        const doc = await this.#json(key);
+        if (doc?.kind !== 'parked') return 'stored';
+        await this.s3.send(
+          new PutObjectCommand({
+            Bucket: this.props.bucket,
+            Key: key,
+            Body: JSON.stringify({ ...doc, groups, outcome: 'applied' }),
+            ContentType: 'application/json',
+          }),
+        );
+        return 'stored';
+      } catch (error) {
+        return {
+          failed: new SideOutputError(
+            `narrowing of ${key} failed: ${asError(error).message}`,
+            'side-output',
+            {
+              cause: error,
+            },
+          ),
+        };
+      }
+    });
+  }
+
+  discardParked(keys: readonly string[]): Promise<PutResult[]> {
     return mapWithConcurrency(keys, 8, async (key) => {
       try {
         await this.s3.send(new DeleteObjectCommand({ Bucket: this.props.bucket, Key: key }));
@@ -109,6 +157,36 @@ export class S3SideOutput implements SideOutput {
           failed: new SideOutputError(`delete of ${key} failed: ${asError(error).message}`, 'side-output', {
             cause: error,
           }),
+        };
+      }
+    });
+  }
+
+  /** Writes each entry's completion (under parked-done/), then deletes the entry. */
+  completeParked(
+    completions: readonly { key: string; by: string; partial: boolean }[],
+  ): Promise<PutResult[]> {
+    return mapWithConcurrency(completions, 8, async ({ key, by, partial }) => {
+      try {
+        await this.s3.send(
+          new PutObjectCommand({
+            Bucket: this.props.bucket,
+            Key: parkedDoneKey(key),
+            Body: JSON.stringify({ recordId: recordIdOfParkedKey(key), completedBy: by, partial }),
+            ContentType: 'application/json',
+          }),
+        );
+        await this.s3.send(new DeleteObjectCommand({ Bucket: this.props.bucket, Key: key }));
+        return 'stored';
+      } catch (error) {
+        return {
+          failed: new SideOutputError(
+            `completion of ${key} failed: ${asError(error).message}`,
+            'side-output',
+            {
+              cause: error,
+            },
+          ),
         };
       }
     });

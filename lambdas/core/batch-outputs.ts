@@ -3,6 +3,7 @@
  * and offline rows (each group's feature history, each contract's raw events), grouped by dataset
  * and UTC date, and named after their records.
  */
+import { createHash } from 'node:crypto';
 import { offlineEventsPrefix, offlineGroupPrefix } from '../../lib/platform-spec.js';
 import type { EventContract, FeatureGroup, OfflineColumn } from '../../schemas/index.js';
 import { eventColumns, latestFeatures, offlineColumns } from '../../schemas/index.js';
@@ -96,7 +97,8 @@ export function buildOutputs(input: {
   };
   for (const c of input.candidates) {
     const parked = input.parked?.get(c.recordId);
-    if (parked) {
+    // A redrive refused again has no entry of its own (the one it carries stays): only its rows are kept back.
+    if (parked && !parked.copy) {
       const reason = `parked: ${parked.reasons.join('; ')}`;
       side.push(
         entry(c.record, 'parked', reason, {
@@ -172,10 +174,16 @@ export function buildOutputs(input: {
       const batch: OfflineBatch = {
         prefix,
         dt,
-        // First, last and how many: a replay that leaves out records whose decisions were forgotten
-        // (pruned) writes a new object instead of overwriting the original with fewer rows. Within one
-        // range the records written can only shrink that way, so the count tells the sets apart.
-        batchId: `${lo.shardId}-${lo.record.sequenceNumber}-${hi.record.sequenceNumber}-${records.length}`,
+        // First, last, how many, and a digest of exactly which: a rewrite of the same rows keeps the
+        // name (a redelivery overwrites its object), other rows over the same range get a new one (a
+        // replay that leaves out records whose decisions were forgotten, and takes in a record that
+        // was parked for this group and completed since, must not overwrite the original).
+        batchId:
+          `${lo.shardId}-${lo.record.sequenceNumber}-${hi.record.sequenceNumber}-${records.length}-` +
+          createHash('sha256')
+            .update(records.map((r) => r.recordId).join('\n'))
+            .digest('hex')
+            .slice(0, 12),
         columns,
         cells,
       };

@@ -49,10 +49,13 @@ export interface ValidEvent {
  */
 export const redriveEnvelopeSchema = z.strictObject({
   redrive: z.strictObject({
+    // Exactly what `sideOutputKey` makes: ASCII, and far under S3's 1,024-byte key limit.
     parked: z
       .string()
-      .max(1024)
-      .regex(/^parked\/[^\s]+\.json$/, 'must be the key of a parked entry (parked/...json)'),
+      .regex(
+        /^parked\/dt=\d{4}-\d{2}-\d{2}\/[A-Za-z0-9_.-]{1,128}\/\d{1,130}\.json$/,
+        'must be the key of a parked entry (parked/dt=<yyyy-mm-dd>/<shard>/<sequence number>.json)',
+      ),
   }),
   data: z.base64(),
 });

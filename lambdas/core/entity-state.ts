@@ -29,7 +29,10 @@ export interface EntityRecord {
 export const alreadyProcessed = (state: EntityState, r: EntityRecord): boolean =>
   (state.checkpoints[r.shardId] ?? '') >= r.paddedSequence;
 
-export function advanceCheckpoint(state: EntityState, r: EntityRecord): void {
+export function advanceCheckpoint(
+  state: EntityState,
+  r: Pick<EntityRecord, 'shardId' | 'paddedSequence'>,
+): void {
   if ((state.checkpoints[r.shardId] ?? '') < r.paddedSequence)
     state.checkpoints[r.shardId] = r.paddedSequence;
 }

@@ -218,17 +218,33 @@ export interface ParkedEntry {
   /** The groups it is still to be applied to; absent, all (then a redrive is a plain re-put). */
   readonly groups?: readonly string[];
   readonly dataSha256?: string;
+  /**
+   * Set once a redrive completed it: the record that did (the entry itself is gone then; `groups`
+   * says whether it was parked for some groups, not which).
+   */
+  readonly completedBy?: string;
 }
 
 export interface SideOutput {
   put(entries: readonly SideOutputEntry[]): Promise<PutResult[]>;
   /**
-   * Parked entries by key (`sideOutputKey`), in request order: `undefined` where there is none
-   * (completed already, or never parked).
+   * Parked entries by key (`sideOutputKey`), in request order, or what became of them once
+   * completed (`completedBy`); `undefined` where there is neither.
    */
   parked(keys: readonly string[]): Promise<(ParkedEntry | undefined | Failed)[]>;
-  /** Removes parked entries a redrive completed (a missing one is no error). */
-  removeParked(keys: readonly string[]): Promise<PutResult[]>;
+  /**
+   * Marks parked entries completed by the given records, then removes them (idempotent: a
+   * redelivery of the completing record does it again).
+   */
+  completeParked(
+    completions: readonly { readonly key: string; readonly by: string; readonly partial: boolean }[],
+  ): Promise<PutResult[]>;
+  /** Narrows parked entries to the groups still refusing them (a redrive applied the others). */
+  narrowParked(
+    entries: readonly { readonly key: string; readonly groups: readonly string[] }[],
+  ): Promise<PutResult[]>;
+  /** Removes parked entries written for records that then did not complete (they are redelivered). */
+  discardParked(keys: readonly string[]): Promise<PutResult[]>;
 }
 
 export const isFailed = (r: unknown): r is Failed => typeof r === 'object' && r !== null && 'failed' in r;

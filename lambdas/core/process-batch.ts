@@ -38,16 +38,25 @@
  * 7. A failure that every retry would meet again (ports.ts `isPermanent`: an entity item DynamoDB
  *    refuses, a computation that throws on an entity's data) does not fail the batch, which would
  *    hold up the shard until its records expire: the records concerned are *parked* (a `parked` side
- *    output with the reason and the payload) and the batch goes on. An authority entity fails before
- *    anything of its records is written, so they are parked whole and a redrive is simply their first
- *    delivery; another group's entity fails after their authority decided them, so they are parked
- *    for that group only (`groups`), and a redrive applies them to it alone (offline/redrive/).
+ *    output with the reason and the payload) and the batch goes on. Only the records the entity has
+ *    not processed yet are parked (a redelivery's earlier ones stay done for it; an authority reads
+ *    their decisions back). An authority entity fails before anything of them is written, so they
+ *    are parked whole; another group's entity fails after their authority decided them, so they are
+ *    parked for that group only (`groups`). Entries are written last, for records before the first
+ *    failure only, in order: an entry must not name a record that a redelivery then applies. A
+ *    redrive (offline/redrive/) sends each back wrapped with its entry's key, and the first copy that
+ *    names the entry's bytes completes it, while it is not completed: one parked whole is decided as
+ *    a producer retry of it would be, one parked for a group is applied to that group alone (its
+ *    authority decided it already). The entities it reaches also take the parked record's own
+ *    position in its shard as done (every record of that shard before it was applied or parked), so
+ *    a replay of the shard skips it. The entry then moves to parked-done/, naming the copy: a
+ *    redelivery of that copy has its outcome again, any other copy is decided by its authority.
  */
 import { randomBytes } from 'node:crypto';
 import type { EventContract, FeatureGroup } from '../../schemas/index.js';
 import { perDefinition } from '../../schemas/per-definition.js';
-import { buildOutputs, recordIdOfParkedKey } from './batch-outputs.js';
-import { type CommitOptions, type Committed, commitEntities } from './commit-entities.js';
+import { buildOutputs, recordIdOfParkedKey, sideOutputKey } from './batch-outputs.js';
+import { type CommitOptions, type Computed, ComputeError, commitEntities } from './commit-entities.js';
 import { decodeRecord, type InputRecord, type RedriveOf } from './decode.js';
 import {
   advanceCheckpoint,
@@ -76,10 +85,13 @@ import {
 import { entityKeyOf } from './latest-values.js';
 import type {
   EntityKey,
+  EntityState,
   EntityStore,
   OfflineSink,
+  PutResult,
   RecentEvent,
   SideOutput,
+  SideOutputEntry,
   StoredEntity,
   Tokenizer,
 } from './ports.js';
@@ -124,6 +136,11 @@ export interface BatchResult {
 export interface Parked {
   groups: string[] | undefined;
   readonly reasons: string[];
+  /**
+   * A redrive completing a parked entry, refused again: it has no entry of its own, the one it
+   * carries stays (narrowed to what is still refused).
+   */
+  readonly copy?: boolean;
 }
 
 /** What the authority decided for a record. */
@@ -227,18 +244,15 @@ export async function processBatch(
     firstFailed === undefined || c.paddedSequence < firstFailed;
   const parked = new Map<string, Parked>();
   const parkErrors: Error[] = [];
-  // Redrives whose completion failed for good again: their parked entry stays as it is.
-  const stillParked = new Set<string>();
+  // The copy completing each parked entry (step 7), set once the entries are read.
+  let completing = new Map<string, Candidate>();
+  const completes = (c: Candidate) => c.redrive !== undefined && completing.get(c.redrive.parked) === c;
   const park = (group: FeatureGroup, cs: readonly Candidate[], error: Error) => {
     parkErrors.push(error);
     for (const c of cs) {
-      if (c.redrive) {
-        stillParked.add(c.recordId);
-        continue;
-      }
       let p = parked.get(c.recordId);
       if (!p) {
-        p = { groups: [], reasons: [] };
+        p = { groups: [], reasons: [], ...(completes(c) ? { copy: true } : {}) };
         parked.set(c.recordId, p);
       }
       if (group === c.authority) p.groups = undefined;
@@ -257,11 +271,17 @@ export async function processBatch(
     return m;
   };
   const groupsByName = new Map(candidates.flatMap((c) => c.groups.map((g) => [g.name, g] as const)));
+  /**
+   * Commits the group's entities. An entity refused for good (step 7) parks those of its records it
+   * has not processed yet; the ones it has (a redelivery) are done for it, and are returned by entity
+   * (an authority recomputes their decisions from them).
+   */
   const commit = async <D>(
     group: FeatureGroup,
     entities: Map<string, { key: EntityKey; records: Candidate[] }>,
     compute: Parameters<typeof commitEntities<D>>[2],
     options: Pick<CommitOptions<D>, 'companions' | 'beforeSave'> = {},
+    parking = true,
   ) => {
     const results = await commitEntities(
       deps.entities,
@@ -270,19 +290,52 @@ export async function processBatch(
       (_, s) => itemExpiresAt(s, group, now),
       { sleep: deps.sleep, ...options },
     );
+    const refused: [string, Error][] = [];
     for (const [k, r] of results) {
       if (r.ok) continue;
-      const records = entities.get(k)?.records ?? [];
-      if (isPermanent(r.error)) park(group, records, r.error);
-      else markFailed(records, r.error);
+      if (parking && isPermanent(r.error)) refused.push([k, r.error]);
+      else markFailed(entities.get(k)?.records ?? [], r.error);
     }
-    return results;
+    const processedBefore = new Map<string, Candidate[]>();
+    if (refused.length > 0) {
+      let stored: (StoredEntity | undefined)[] = [];
+      try {
+        stored = await deps.entities.load(refused.map(([k]) => entities.get(k)?.key as EntityKey));
+      } catch (error) {
+        for (const [k] of refused) markFailed(entities.get(k)?.records ?? [], error as Error);
+        return { results, processedBefore };
+      }
+      refused.forEach(([k, error], i) => {
+        const state = stored[i]?.state;
+        const records = entities.get(k)?.records ?? [];
+        const processed = records.filter((c) => state !== undefined && alreadyProcessed(state, c));
+        park(
+          group,
+          records.filter((c) => !processed.includes(c)),
+          error,
+        );
+        if (processed.length > 0) processedBefore.set(k, processed);
+      });
+    }
+    return { results, processedBefore };
   };
 
-  // Phase A: each authority entity decides for its records (duplicate? late for which groups?) and applies its own.
-  // Not for redrives completing a parked record: their authority decided them long ago (step 7).
+  // Redrives of parked records (step 7): each parked entry is completed by its first copy that names
+  // the same bytes. A record parked for some groups is applied to them alone: its authority decided
+  // it long ago. Any other copy (another of the same entry, of an entry completed or gone, or naming
+  // other bytes) is decided as any record is, by its authority (a duplicate, if its event was applied).
   const decisions = new Map<string, Decision>();
-  const fresh = candidates.filter((c) => !c.redrive);
+  const resolved = await resolveCompletions(
+    candidates.filter((c) => c.redrive),
+    deps.sideOutput,
+    decisions,
+    markFailed,
+  );
+  completing = resolved.completing;
+  const { decided, unread } = resolved;
+
+  // Phase A: each authority entity decides for its records (duplicate? late for which groups?) and applies its own.
+  const fresh = candidates.filter((c) => !decided.has(c) && !unread.has(c));
   for (const authority of new Set(fresh.map((c) => c.authority))) {
     const entities = byEntity(
       authority,
@@ -302,118 +355,121 @@ export async function processBatch(
       return [...keys.values()];
     };
     const moves = new Map<object, IdMove[]>();
-    const results: Map<string, Committed<Map<string, Decision>>> = await commit(
-      authority,
-      entities,
-      (key, base, buckets) => {
-        const state = base; // a private copy: the store returns copies, and a conflict reloads
-        const info = new Map<string, Decision>();
-        let changed = false;
-        const records = entities.get(entityKeyOf(key))?.records ?? [];
-        // Ids the entity already holds are settled (saved with the events they decided): only
-        // those may move to buckets. This batch's go into the entity, with their events.
-        const settled = Object.keys(state.recent);
-        // An id counts within the second of its event time: in the entity (under a key with that
-        // second; unqualified in items from before 2026-11-26) until pruned, or in the bucket of
-        // that second while within the horizon (pruning's rule: ids of a record and of its retries
-        // leave together, wherever they are kept).
-        // A bucket's entry that decides a record here is pinned back into the entity, so that a
-        // redelivery of this batch reads it there, kept by pruning, even once past the horizon.
-        const pins = new Map<string, RecentEvent>();
-        const lookup = (c: Candidate, id: string) => {
-          const t = c.event.eventTime;
-          const inItem = recentEntry(state, secondKey(id, t));
-          if (inItem) return inItem;
-          const old = recentEntry(state, id);
-          if (old && idBucketStart(old.t) === idBucketStart(t)) return old;
-          const bucket = buckets.get(bucketIdOf(key, c));
-          const moved = bucket && recentEntry(bucket, id);
-          if (!moved || isForgotten(state, authority, moved.t)) return undefined;
-          pins.set(secondKey(id, t), moved);
-          return moved;
-        };
-        for (const c of records) {
-          const { eventId } = c.event;
-          const seen = lookup(c, eventId);
-          const own = seen?.r === c.recordId ? seen : lookup(c, retryKey(eventId, c.recordId));
-          if (alreadyProcessed(state, c)) {
-            info.set(
-              c.recordId,
-              own
-                ? { kind: 'owner', lateGroups: own.lg ?? [] }
-                : seen
-                  ? { kind: 'duplicate', owner: seen.r }
-                  : { kind: 'forgotten' },
-            );
+    const compute = (
+      key: EntityKey,
+      base: EntityState,
+      buckets: ReadonlyMap<string, EntityState>,
+    ): Computed<Map<string, Decision>> => {
+      const state = base; // a private copy: the store returns copies, and a conflict reloads
+      const info = new Map<string, Decision>();
+      let changed = false;
+      const records = entities.get(entityKeyOf(key))?.records ?? [];
+      // Ids the entity already holds are settled (saved with the events they decided): only
+      // those may move to buckets. This batch's go into the entity, with their events.
+      const settled = Object.keys(state.recent);
+      // An id counts within the second of its event time: in the entity (under a key with that
+      // second; unqualified in items from before 2026-11-26) until pruned, or in the bucket of
+      // that second while within the horizon (pruning's rule: ids of a record and of its retries
+      // leave together, wherever they are kept).
+      // A bucket's entry that decides a record here is pinned back into the entity, so that a
+      // redelivery of this batch reads it there, kept by pruning, even once past the horizon.
+      const pins = new Map<string, RecentEvent>();
+      const lookup = (c: Candidate, id: string) => {
+        const t = c.event.eventTime;
+        const inItem = recentEntry(state, secondKey(id, t));
+        if (inItem) return inItem;
+        const old = recentEntry(state, id);
+        if (old && idBucketStart(old.t) === idBucketStart(t)) return old;
+        const bucket = buckets.get(bucketIdOf(key, c));
+        const moved = bucket && recentEntry(bucket, id);
+        if (!moved || isForgotten(state, authority, moved.t)) return undefined;
+        pins.set(secondKey(id, t), moved);
+        return moved;
+      };
+      for (const c of records) {
+        const { eventId } = c.event;
+        const seen = lookup(c, eventId);
+        const own = seen?.r === c.recordId ? seen : lookup(c, retryKey(eventId, c.recordId));
+        if (alreadyProcessed(state, c)) {
+          info.set(
+            c.recordId,
+            own
+              ? { kind: 'owner', lateGroups: own.lg ?? [] }
+              : seen
+                ? { kind: 'duplicate', owner: seen.r }
+                : { kind: 'forgotten' },
+          );
+          continue;
+        }
+        if (!changed) expireMovedIds(state, authority, now);
+        changed = true;
+        advanceCheckpoint(state, c);
+        const original = c.redrive && parkedRecordOf(completing, c);
+        if (original) advanceCheckpoint(state, original); // as in phase B
+        let lateGroups: readonly string[];
+        if (own) {
+          // Its own decision, though the entity has no checkpoint for it (one lost since, to an
+          // erasure or the item's TTL, while the id lived on in a bucket): never its own duplicate.
+          lateGroups = own.lg ?? [];
+        } else {
+          // Past the id horizon an event counts as never seen (pruned or not yet): it can only be late.
+          const forgotten = isForgotten(state, authority, c.event.eventTime);
+          if (seen && !forgotten) {
+            info.set(c.recordId, { kind: 'duplicate', owner: seen.r });
             continue;
           }
-          if (!changed) expireMovedIds(state, authority, now);
-          changed = true;
-          advanceCheckpoint(state, c);
-          let lateGroups: readonly string[];
-          if (own) {
-            // Its own decision, though the entity has no checkpoint for it (one lost since, to an
-            // erasure or the item's TTL, while the id lived on in a bucket): never its own duplicate.
-            lateGroups = own.lg ?? [];
-          } else {
-            // Past the id horizon an event counts as never seen (pruned or not yet): it can only be late.
-            const forgotten = isForgotten(state, authority, c.event.eventTime);
-            if (seen && !forgotten) {
-              info.set(c.recordId, { kind: 'duplicate', owner: seen.r });
-              continue;
-            }
-            // A forgotten event (past the id horizon or below the floor) is late everywhere.
-            lateGroups = c.groups
-              .filter((g) => forgotten || isLate(state, g, c.event.eventTime))
-              .map((g) => g.name);
-            // The id's own entry is written once, by its first record within the horizon, and never
-            // overwritten: a redelivered duplicate of it must still read its owner there.
-            const id = forgotten ? retryKey(eventId, c.recordId) : eventId;
-            remember(state, secondKey(id, c.event.eventTime), {
-              r: c.recordId,
-              t: c.event.eventTime,
-              ...(lateGroups.length ? { lg: lateGroups } : {}),
-            });
-          }
-          if (!lateGroups.includes(authority.name)) applyEvent(state, authority, c);
-          info.set(c.recordId, { kind: 'owner', lateGroups });
+          // A forgotten event (past the id horizon or below the floor) is late everywhere.
+          lateGroups = c.groups
+            .filter((g) => forgotten || isLate(state, g, c.event.eventTime))
+            .map((g) => g.name);
+          // The id's own entry is written once, by its first record within the horizon, and never
+          // overwritten: a redelivered duplicate of it must still read its owner there.
+          const id = forgotten ? retryKey(eventId, c.recordId) : eventId;
+          remember(state, secondKey(id, c.event.eventTime), {
+            r: c.recordId,
+            t: c.event.eventTime,
+            ...(lateGroups.length ? { lg: lateGroups } : {}),
+          });
         }
-        const batchIds = new Set(records.map((c) => c.event.eventId));
-        const out = { state, changed, info };
-        if (changed) {
-          for (const [k, entry] of pins) if (!recentEntry(state, k)) remember(state, k, entry);
-          // Ids move before pruning: an id a bucket can take is not evicted (which raises the floor).
-          // Not the ids of this batch's records (a redelivery of them reads them here, as pruning
-          // keeps them), nor ids past the horizon (pruning drops them).
-          const movable: [string, RecentEvent][] = [];
-          for (const k of settled) {
-            const entry = recentEntry(state, k);
-            if (entry && !batchIds.has(eventIdOfKey(k)) && !isForgotten(state, authority, entry.t))
-              movable.push([k, entry]);
-          }
-          const moved = idsToMove(authority, key, state, movable, deps.entities, now);
-          if (moved.length > 0) moves.set(out, moved);
-          pruneState(state, authority, batchIds);
+        if (!lateGroups.includes(authority.name)) applyEvent(state, authority, c);
+        info.set(c.recordId, { kind: 'owner', lateGroups });
+      }
+      const batchIds = new Set(records.map((c) => c.event.eventId));
+      const out = { state, changed, info };
+      if (changed) {
+        for (const [k, entry] of pins) if (!recentEntry(state, k)) remember(state, k, entry);
+        // Ids move before pruning: an id a bucket can take is not evicted (which raises the floor).
+        // Not the ids of this batch's records (a redelivery of them reads them here, as pruning
+        // keeps them), nor ids past the horizon (pruning drops them).
+        const movable: [string, RecentEvent][] = [];
+        for (const k of settled) {
+          const entry = recentEntry(state, k);
+          if (entry && !batchIds.has(eventIdOfKey(k)) && !isForgotten(state, authority, entry.t))
+            movable.push([k, entry]);
         }
-        return out;
-      },
-      {
-        companions: bucketsOf,
-        beforeSave: (computed) => moveIds(deps.entities, authority, computed, moves, now),
-      },
-    );
+        const moved = idsToMove(authority, key, state, movable, deps.entities, now);
+        if (moved.length > 0) moves.set(out, moved);
+        pruneState(state, authority, batchIds);
+      }
+      return out;
+    };
+    const options: CommitOptions<Map<string, Decision>> = {
+      companions: bucketsOf,
+      beforeSave: (computed) => moveIds(deps.entities, authority, computed, moves, now),
+    };
+    const { results, processedBefore } = await commit(authority, entities, compute, options);
     for (const r of results.values()) if (r.ok) for (const [id, d] of r.info) decisions.set(id, d);
+    // An entity refused for good that had decided some of its records already (a redelivery): their
+    // decisions, read back (nothing is written), so that the rest of their processing goes on.
+    if (processedBefore.size > 0) {
+      const again = new Map(
+        [...processedBefore].map(([k, records]) => [k, { key: entities.get(k)?.key as EntityKey, records }]),
+      );
+      for (const [k, e] of again) (entities.get(k) as { records: Candidate[] }).records = e.records;
+      const reread = await commit(authority, again, compute, options, false);
+      for (const r of reread.results.values()) if (r.ok) for (const [id, d] of r.info) decisions.set(id, d);
+    }
   }
-
-  // Redrives completing parked records (step 7): each parked entry is completed by its first copy
-  // that names the same bytes, for the groups the entry still lists; any other copy is a duplicate of
-  // the parked record (the entry is gone once a copy completed it).
-  const completing = await resolveCompletions(
-    candidates.filter((c) => c.redrive),
-    deps.sideOutput,
-    decisions,
-    markFailed,
-  );
 
   // Phase B: the other groups apply the decisions, for the records before the first failure.
   for (const group of groupsByName.values()) {
@@ -430,12 +486,17 @@ export async function processBatch(
     });
     if (mine.length === 0) continue;
     const entities = byEntity(group, mine);
-    await commit(group, entities, (key, base) => {
+    await commit(group, entities, (key, base): Computed<null> => {
       const state = base; // a private copy: the store returns copies, and a conflict reloads
       let changed = false;
       for (const c of entities.get(entityKeyOf(key))?.records ?? []) {
         if (alreadyProcessed(state, c)) continue;
         advanceCheckpoint(state, c);
+        // A completion also covers the parked record on its own shard: a replay of that shard (a
+        // mapping started over) then skips it here. Every record of that shard before it was applied
+        // or parked by then (a shard is processed in order), so nothing is skipped that should not be.
+        const original = c.redrive && parkedRecordOf(completing, c);
+        if (original) advanceCheckpoint(state, original);
         applyEvent(state, group, c);
         changed = true;
       }
@@ -444,8 +505,20 @@ export async function processBatch(
     });
   }
 
+  // A completing copy refused again by every group it was to reach did nothing: a duplicate of the
+  // record it carries, whose entry stays as it is.
+  const refusedAgain = new Set<Candidate>();
+  for (const [key, c] of completing) {
+    const p = parked.get(c.recordId);
+    const only = (decisions.get(c.recordId) as { only?: readonly string[] } | undefined)?.only;
+    if (p && (p.groups === undefined || only?.every((g) => p.groups?.includes(g)))) {
+      decisions.set(c.recordId, { kind: 'duplicate', owner: recordIdOfParkedKey(key) });
+      refusedAgain.add(c);
+    }
+  }
+
   // Phase C: side outputs and feature history for the records before the first failure.
-  const done = candidates.filter((c) => before(c) && !stillParked.has(c.recordId));
+  const done = candidates.filter(before);
   const outputs = buildOutputs({
     quarantined,
     candidates: done,
@@ -453,27 +526,59 @@ export async function processBatch(
     groupsByName,
     parked,
   });
+  const parkedEntries = outputs.side.filter((e) => e.kind === 'parked');
   const [offlineResults, sideResults] = await Promise.all([
     deps.offline.append(outputs.offline.map((o) => o.batch)),
-    deps.sideOutput.put(outputs.side),
+    deps.sideOutput.put(outputs.side.filter((e) => e.kind !== 'parked')),
   ]);
+  const sequenceOf = (e: SideOutputEntry) => ({ paddedSequence: paddedOf.get(e.recordId) as string });
   offlineResults.forEach((r, i) => {
     if (isFailed(r)) markFailed(outputs.offline[i]?.records ?? [], r.failed);
   });
   sideResults.forEach((r, i) => {
-    const e = outputs.side[i];
-    if (isFailed(r) && e) markFailed([{ paddedSequence: paddedOf.get(e.recordId) as string }], r.failed);
+    const e = outputs.side.filter((x) => x.kind !== 'parked')[i];
+    if (isFailed(r) && e) markFailed([sequenceOf(e)], r.failed);
   });
-  // Completed parked records leave parked/ once all of their copy's writes are done. A redelivery of
-  // the copy before that finds the groups' checkpoints past it, and removes the entry then.
-  const completed = [...completing].filter(([, c]) => before(c) && !stillParked.has(c.recordId));
-  if (completed.length > 0) {
-    const removed = await deps.sideOutput.removeParked(completed.map(([key]) => key));
-    removed.forEach((r, i) => {
-      const c = completed[i]?.[1];
+  // Parked entries last, in sequence order, a few at a time, and only for records that completed: an
+  // entry may authorise a redrive to apply its record, so it must not outlive a failure before that
+  // record (which is redelivered, and applied then if the cause is gone).
+  for (let i = 0; i < parkedEntries.length; i += 8) {
+    const wave = parkedEntries.slice(i, i + 8).filter((e) => before(sequenceOf(e)));
+    if (wave.length === 0) break;
+    const results = await deps.sideOutput.put(wave);
+    const bad = results.findIndex(isFailed);
+    if (bad < 0) continue;
+    markFailed([sequenceOf(wave[bad] as SideOutputEntry)], (results[bad] as { failed: Error }).failed);
+    const written = wave.filter((_, j) => j > bad && !isFailed(results[j]));
+    if (written.length > 0) await deps.sideOutput.discardParked(written.map(sideOutputKey));
+    break;
+  }
+  // Completed parked records leave parked/ once all of their copy's writes are done, for parked-done/
+  // naming the copy. A redelivery of the copy before that finds the groups' checkpoints past it, and
+  // completes the entry then; one after it reads there that it was the copy that completed it. A copy
+  // refused again by some of its groups narrows the entry to them instead.
+  const finished = [...completing].filter(([, c]) => before(c) && !refusedAgain.has(c));
+  const narrowed = finished.filter(([, c]) => parked.has(c.recordId));
+  const completed = finished.filter(([, c]) => !parked.has(c.recordId));
+  const [narrowResults, completeResults] = await Promise.all([
+    narrowed.length > 0
+      ? deps.sideOutput.narrowParked(
+          narrowed.map(([key, c]) => ({ key, groups: parked.get(c.recordId)?.groups ?? [] })),
+        )
+      : [],
+    completed.length > 0
+      ? deps.sideOutput.completeParked(
+          completed.map(([key, c]) => ({ key, by: c.recordId, partial: decided.has(c) })),
+        )
+      : [],
+  ]);
+  const check = (list: typeof finished, results: readonly PutResult[]) =>
+    results.forEach((r, i) => {
+      const c = list[i]?.[1];
       if (isFailed(r) && c) markFailed([c], r.failed);
     });
-  }
+  check(narrowed, narrowResults);
+  check(completed, completeResults);
 
   // Outcomes of the records before the first failure; everything from it on is redelivered.
   const candidateOf = new Map(candidates.map((c) => [c.recordId, c]));
@@ -487,10 +592,9 @@ export async function processBatch(
       continue;
     }
     const p = parked.get(record.recordId);
-    const again = stillParked.has(record.recordId);
-    if (p || again) parkedDone++;
+    if (p) parkedDone++;
     const outcome =
-      (p && p.groups === undefined) || again
+      p && p.groups === undefined && !p.copy
         ? 'quarantined'
         : outcomeOf(record, quarantined, decisions, candidateOf);
     outcomes.set(record.recordId, outcome);
@@ -499,53 +603,69 @@ export async function processBatch(
   return { outcomes, counts, failed, errors, parked: parkedDone, parkErrors };
 }
 
+/** The parked record a completing copy completes, as a position in its shard. */
+function parkedRecordOf(
+  completing: ReadonlyMap<string, Candidate>,
+  c: Candidate,
+): { shardId: string; paddedSequence: string } | undefined {
+  const key = c.redrive?.parked;
+  if (key === undefined || completing.get(key) !== c) return undefined;
+  const [shardId = '', sequence = ''] = recordIdOfParkedKey(key).split(':');
+  return { shardId, paddedSequence: padSequence(sequence) };
+}
+
 /**
- * Decides the redrives of parked records: the first copy of each entry completes it if the entry
- * still exists and names the copy's bytes (its decision: owner, for the entry's groups only); any
- * other copy is a duplicate of the parked record. Returns the completing copy of each entry key.
+ * Reads the parked entries that redrives name. Returns the copy that completes each entry (the
+ * first in the batch naming its bytes, while it is not completed), the copies decided here (those
+ * completing a record parked for some groups: owner, for those groups only; and a redelivery of
+ * one, which already did), and the copies whose entry could not be read (failed, to be redelivered).
+ * Every other copy is for its authority to decide.
  */
 async function resolveCompletions(
   copies: readonly Candidate[],
   sideOutput: SideOutput,
   decisions: Map<string, Decision>,
   markFailed: (cs: readonly Candidate[], error: Error) => void,
-): Promise<Map<string, Candidate>> {
+): Promise<{ completing: Map<string, Candidate>; decided: Set<Candidate>; unread: Set<Candidate> }> {
   const completing = new Map<string, Candidate>();
-  if (copies.length === 0) return completing;
-  const first = new Map<string, Candidate>();
+  const decided = new Set<Candidate>();
+  const unread = new Set<Candidate>();
+  if (copies.length === 0) return { completing, decided, unread };
+  const keys = [...new Set(copies.map((c) => (c.redrive as RedriveOf).parked))];
+  const read = await sideOutput.parked(keys);
+  const entryOf = new Map(keys.map((k, i) => [k, read[i]]));
   for (const c of copies) {
     const key = (c.redrive as RedriveOf).parked;
-    if (first.has(key)) decisions.set(c.recordId, { kind: 'duplicate', owner: recordIdOfParkedKey(key) });
-    else first.set(key, c);
-  }
-  const keys = [...first.keys()];
-  const entries = await sideOutput.parked(keys);
-  keys.forEach((key, i) => {
-    const c = first.get(key) as Candidate;
-    const entry = entries[i];
+    const entry = entryOf.get(key);
     if (isFailed(entry)) {
       markFailed([c], entry.failed);
-      return;
+      unread.add(c);
+    } else if (entry?.completedBy !== undefined) {
+      // A redelivery of the copy that completed a record parked for some groups: its writes are done.
+      if (entry.completedBy === c.recordId && entry.groups) {
+        decisions.set(c.recordId, { kind: 'owner', lateGroups: [], only: [] });
+        decided.add(c);
+      }
+    } else if (entry && entry.dataSha256 === c.redrive?.dataSha256 && !completing.has(key)) {
+      completing.set(key, c);
+      const groups = entry.groups;
+      if (groups) {
+        const only = c.groups.filter((g) => groups.includes(g.name)).map((g) => g.name);
+        decisions.set(c.recordId, { kind: 'owner', lateGroups: [], only });
+        decided.add(c);
+      }
     }
-    const owner = entry?.recordId ?? recordIdOfParkedKey(key);
-    if (!entry?.groups || entry.dataSha256 !== c.redrive?.dataSha256) {
-      decisions.set(c.recordId, { kind: 'duplicate', owner });
-      return;
-    }
-    const groups = entry.groups;
-    decisions.set(c.recordId, {
-      kind: 'owner',
-      lateGroups: [],
-      only: c.groups.filter((g) => groups.includes(g.name)).map((g) => g.name),
-    });
-    completing.set(key, c);
-  });
-  return completing;
+  }
+  return { completing, decided, unread };
 }
 
-/** A permanent failure in a side-output reason: its kind and DynamoDB's (or the defect's) words, never a value. */
+/**
+ * A permanent failure in a side-output reason, never a value: DynamoDB's words for a refused item;
+ * for a defect, only the kind of error (its message may quote the data it failed on).
+ */
 function describePermanent(error: Error): string {
   const cause = error.cause instanceof Error ? error.cause : error;
+  if (error instanceof ComputeError) return `${cause.name} in the processor's computation`;
   return `${cause.name}: ${cause.message}`.slice(0, 300);
 }
 

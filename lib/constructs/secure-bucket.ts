@@ -42,10 +42,12 @@ export interface SecureBucketProps {
    */
   readonly expirationDays?: number;
   /**
-   * Shorter expirations for some key prefixes (objects there go sooner than `expirationDays`).
+   * Expirations of some key prefixes (shorter than `expirationDays`, if there is one); their
+   * superseded versions go after a day. Without `days`, objects there never expire (only their
+   * superseded versions do, after a day).
    * @default - none
    */
-  readonly prefixExpirations?: readonly { readonly prefix: string; readonly days: number }[];
+  readonly prefixExpirations?: readonly { readonly prefix: string; readonly days?: number }[];
   /**
    * Days a superseded object version is kept.
    * @default 30
@@ -71,9 +73,9 @@ export class SecureBucket extends Construct {
       );
     }
     for (const { prefix, days } of props.prefixExpirations ?? []) {
-      if (p.expirationDays !== undefined && days >= p.expirationDays)
+      if (p.expirationDays !== undefined && (days === undefined || days >= p.expirationDays))
         throw new Error(
-          `${this.node.path}: prefixExpirations "${prefix}" (${days} days) must be shorter than expirationDays (${p.expirationDays})`,
+          `${this.node.path}: prefixExpirations "${prefix}" (${days ?? 'no'} days) must be shorter than expirationDays (${p.expirationDays})`,
         );
     }
     if (p.expirationDays !== undefined && p.intelligentTieringAfterDays !== undefined) {
@@ -116,7 +118,7 @@ export class SecureBucket extends Construct {
         ...(props.prefixExpirations ?? []).map(({ prefix, days }) => ({
           id: `expire-${prefix.replace(/[^A-Za-z0-9]+/g, '-').replace(/-+$/, '')}`,
           prefix,
-          expiration: Duration.days(days),
+          expiration: days === undefined ? undefined : Duration.days(days),
           noncurrentVersionExpiration: Duration.days(1),
         })),
       ],

@@ -22,14 +22,15 @@
  * record as its owner, which is how to find them.
  *
  * Parked records (`parked/`, lambdas/core/process-batch.ts step 7) are finished exactly, since the
- * processor knows what it applied of them when it parks them:
- * - parked whole (its authority entity could not be written): nothing of it was applied, so it goes
- *   back into the stream as it was sent, and the entry is deleted, as an on-failure record is;
- * - parked for some groups (another group's entity could not be written): it goes back wrapped in a
- *   redrive envelope naming its entry (lambdas/core/decode.ts). The processor applies it to the
- *   entry's groups alone, and only if the entry is still there and names the same bytes; then it
- *   deletes the entry itself. So every copy but the first is a duplicate, and a redrive run twice
- *   sends such an entry twice harmlessly; the entry stays here until the processor has completed it.
+ * processor knows what it applied of them when it parks them. Each goes back wrapped in a redrive
+ * envelope naming its entry (lambdas/core/decode.ts), and the processor completes the entry with the
+ * first copy that names the same bytes, then moves it to `parked-done/`:
+ * - parked whole (its authority entity could not be written): nothing of it was applied, so the
+ *   copy is decided as a producer retry of it would be;
+ * - parked for some groups (another group's entity could not be written): the copy is applied to
+ *   those groups alone.
+ * Any other copy is decided by its authority, as a duplicate of the event. So a redrive run twice
+ * sends an entry not yet completed twice, harmlessly; the entry stays until the processor completed it.
  * Their payloads are sealed under the PII key: redrive needs `unseal` (the key) to read them.
  */
 import type { KinesisStreamRecord } from 'aws-lambda';
@@ -69,11 +70,11 @@ export interface RedriveReport {
   /** Objects under the prefixes that are not on-failure records or parked entries (left as they are). */
   readonly unreadable: readonly string[];
   /**
-   * Parked records: how many there were, how many went back as sent (parked whole; entry deleted),
-   * and how many went back to be completed by the processor (parked for some groups; the processor
-   * deletes the entry once it has applied them). Those it could not send or read are in `kept`.
+   * Parked records: how many there were, and how many went back into the stream for the processor
+   * to complete (it moves each entry to parked-done/ once it has). Those it could not send or read
+   * are in `kept`.
    */
-  readonly parked: { readonly entries: number; readonly resent: number; readonly completionsSent: number };
+  readonly parked: { readonly entries: number; readonly sent: number };
   readonly dryRun: boolean;
 }
 
@@ -81,7 +82,6 @@ export interface RedriveReport {
 interface ParkedDocument {
   readonly kind?: string;
   readonly partitionKey?: string;
-  readonly groups?: readonly string[];
   readonly data?: string;
   readonly sealedData?: SealedPayload;
 }
@@ -165,7 +165,7 @@ export async function redrive(deps: RedriveDeps, options: RedriveOptions = {}): 
   };
 }
 
-/** A record parked for some groups, wrapped for the processor to complete its entry (decode.ts). */
+/** A parked record, wrapped for the processor to complete its entry (decode.ts). */
 export const completionEnvelope = (parkedKey: string, payload: Uint8Array): Uint8Array =>
   new TextEncoder().encode(
     JSON.stringify({ redrive: { parked: parkedKey }, data: Buffer.from(payload).toString('base64') }),
@@ -179,8 +179,7 @@ async function redriveParked(
   unreadable: string[],
 ): Promise<RedriveReport['parked']> {
   let entries = 0;
-  let resent = 0;
-  let completionsSent = 0;
+  let sent = 0;
   // In key order: per shard, by sequence number (keys hold both), so a shard's records go back in order.
   for (const { key } of await deps.store.list(prefix)) {
     let doc: ParkedDocument;
@@ -209,19 +208,15 @@ async function redriveParked(
       kept.push({ key, reason: 'its payload is sealed: give the PII key (PII_SEAL_KEY, --pii-kms-key-id)' });
       continue;
     }
-    const whole = !Array.isArray(doc.groups);
-    // Parked for some groups: wrapped, for the processor to complete the entry (decode.ts).
-    const data = whole ? payload : completionEnvelope(key, payload);
-    const report = await deps.send([{ partitionKey: doc.partitionKey, data }]);
+    const report = await deps.send([
+      { partitionKey: doc.partitionKey, data: completionEnvelope(key, payload) },
+    ]);
     if (report.sent < 1) {
       const why = report.rejected[0]?.reason ?? report.unsent[0]?.errorCode ?? 'not taken';
       kept.push({ key, reason: `parked record not sent (${why})` });
       continue;
     }
-    if (whole) {
-      await deps.store.delete([key]);
-      resent++;
-    } else completionsSent++;
+    sent++;
   }
-  return { entries, resent, completionsSent };
+  return { entries, sent };
 }

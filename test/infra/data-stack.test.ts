@@ -107,15 +107,28 @@ describe.each(['dev', 'staging', 'prod'] as const)('data stack (%s)', (name) => 
     ]);
   });
 
-  it("expires Lambda's raw on-failure records after 14 days, the other side outputs after 90", () => {
-    template.hasResourceProperties('AWS::S3::Bucket', {
-      BucketName: names.sideOutputBucket,
-      LifecycleConfiguration: {
-        Rules: Match.arrayWith([
-          Match.objectLike({ Id: 'housekeeping', ExpirationInDays: 90, Status: 'Enabled' }),
-          Match.objectLike({ Prefix: 'aws/lambda/', ExpirationInDays: 14, Status: 'Enabled' }),
-        ]),
-      },
+  it("expires Lambda's raw on-failure records after 14 days, the other side outputs after 90, and parked records never", () => {
+    const bucket = Object.values(
+      template.findResources('AWS::S3::Bucket', { Properties: { BucketName: names.sideOutputBucket } }),
+    )[0];
+    const rules = bucket?.Properties.LifecycleConfiguration.Rules as {
+      Prefix?: string;
+      ExpirationInDays?: number;
+      NoncurrentVersionExpiration?: { NoncurrentDays: number };
+    }[];
+    expect(rules.map((r) => [r.Prefix ?? '(all)', r.ExpirationInDays])).toEqual([
+      ['(all)', undefined],
+      ['quarantine/', 90],
+      ['late/', 90],
+      ['duplicate/', 90],
+      ['aws/lambda/', 14],
+      ['parked-done/', 14],
+      // A parked record is the only copy of its event until a redrive finishes it.
+      ['parked/', undefined],
+    ]);
+    // Superseded versions of parked entries (sealed payloads) go after a day.
+    expect(rules.find((r) => r.Prefix === 'parked/')?.NoncurrentVersionExpiration).toEqual({
+      NoncurrentDays: 1,
     });
   });
 

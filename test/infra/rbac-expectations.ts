@@ -17,6 +17,7 @@ export type What =
         | 'raw-events'
         | 'side-outputs'
         | 'parked'
+        | 'parked-done'
         | 'trail'
         | 'function'
         | 'metrics'
@@ -149,6 +150,12 @@ export function matrixResources(
       s3(names.sideOutputBucket, 'parked/dt=2026-01-01/shardId-000000000000/1.json'),
       OBJECT_ACTIONS,
     ),
+    r(
+      'parked records completed',
+      { kind: 'parked-done' },
+      s3(names.sideOutputBucket, 'parked-done/dt=2026-01-01/shardId-000000000000/1.json'),
+      OBJECT_ACTIONS,
+    ),
     ...scientists.flatMap((owner) => [
       r(
         `results of ${owner}`,
@@ -251,7 +258,8 @@ export function expectedActions(subject: Subject, w: What): string[] {
       // Erasure and redrive: read and rewrite stored objects, delete items, put records back.
       if (is('table')) return ['dynamodb:DeleteItem'];
       if (is('stream')) return ['kinesis:PutRecords'];
-      if (is('offline') || is('raw-events') || is('side-outputs') || is('parked')) return [...OBJECT_ACTIONS];
+      if (is('offline') || is('raw-events') || is('side-outputs') || is('parked') || is('parked-done'))
+        return [...OBJECT_ACTIONS];
       if (is('offline-list')) return ['s3:ListBucket'];
       if (key('pii', 's3') || key('general', 's3')) return ['kms:Decrypt', 'kms:GenerateDataKey'];
       // Opens sealed side-output payloads (a parked record's, to redrive it) with a direct Decrypt,
@@ -267,6 +275,7 @@ export function expectedActions(subject: Subject, w: What): string[] {
       if (is('offline') || is('raw-events') || is('side-outputs')) return ['s3:PutObject'];
       // Completes a parked record's redrive: reads its entry, removes it once applied.
       if (is('parked')) return ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'];
+      if (is('parked-done')) return ['s3:GetObject', 's3:PutObject'];
       // Reads the tokenization key (Secrets Manager decrypts it with the PII key on its behalf).
       if (is('token-secret')) return ['secretsmanager:GetSecretValue'];
       // Seals raw payloads with data keys of the PII key, called directly: data keys and their

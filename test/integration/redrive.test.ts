@@ -6,8 +6,8 @@
  * objects are deleted, and a second run finds nothing.
  *
  * And records the processor parked (an entity they feed could not be written; sealed under the PII
- * key): one parked whole goes back as sent; those parked for the merchant group go back for the
- * processor to complete, which applies them to that merchant alone and removes their entries.
+ * key) go back for the processor to complete: the one parked whole is decided afresh, those parked
+ * for the merchant group are applied to that merchant alone, and their entries move to parked-done/.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -128,7 +128,7 @@ describe('npm run redrive', () => {
     expect(await redriveCli()).toMatchObject({ objects: 0, records: 0, sent: 0 });
   }, 60_000);
 
-  it('finishes parked records: whole ones sent back as sent, partial ones completed by the processor once', async () => {
+  it('finishes parked records: the processor completes each once, whole ones decided afresh, others for their group alone', async () => {
     const now = Date.now();
     const iso = (ms: number) => new Date(ms).toISOString();
     const suffix = randomBytes(4).toString('hex');
@@ -190,7 +190,7 @@ describe('npm run redrive', () => {
     expect(report).toMatchObject({
       kept: [],
       unreadable: [],
-      parked: { entries: 3, resent: 1, completionsSent: 2 },
+      parked: { entries: 3, sent: 3 },
     });
     await platform.eventSourceMapping.drain(30_000);
 
@@ -205,7 +205,7 @@ describe('npm run redrive', () => {
     expect(customerPayers).toHaveLength(2); // written once, with the original records
 
     // Nothing left: a second run sends nothing, and the merchant keeps its two payments.
-    expect(await redriveCli()).toMatchObject({ parked: { entries: 0, resent: 0, completionsSent: 0 } });
+    expect(await redriveCli()).toMatchObject({ parked: { entries: 0, sent: 0 } });
     await platform.eventSourceMapping.drain(30_000);
     expect(await merchantCount()).toBe(2);
   }, 60_000);

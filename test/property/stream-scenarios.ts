@@ -47,6 +47,11 @@ export interface StreamScenario {
    * records' arrival (lag that never catches up), up to a day and a half each.
    */
   readonly stallsMs: readonly number[];
+  /**
+   * Entities DynamoDB refuses for good until the stream is delivered (picks among the entities the
+   * stream names, customers and merchants alike): their records are parked, then redriven.
+   */
+  readonly poisoned: readonly number[];
 }
 
 // --- what producers send -------------------------------------------------------------------
@@ -287,6 +292,10 @@ export function streamScenario(shape: ScenarioShape): fc.Arbitrary<StreamScenari
       schedule: fc.array(delivery, { maxLength: 40, size: 'max' }),
       calmBatchSize: fc.integer({ min: 1, max: 50 }),
       finalReplay: fc.boolean(),
+      poisoned: fc.oneof(
+        { weight: 2, arbitrary: fc.constant([]) },
+        { weight: 1, arbitrary: fc.array(fc.nat(), { minLength: 1, maxLength: 2 }) },
+      ),
       stallsMs: fc.array(
         fc.oneof(
           { weight: 9, arbitrary: fc.constant(0) },
@@ -321,7 +330,7 @@ export function describeScenario(s: StreamScenario): string {
   );
   return [
     `groups: ${s.groups.map((g) => g.name).join(', ')}; parallelization ${s.parallelizationFactor}; ` +
-      `calm batch size ${s.calmBatchSize}; final replay ${s.finalReplay}; ` +
+      `calm batch size ${s.calmBatchSize}; final replay ${s.finalReplay}; poisoned ${JSON.stringify(s.poisoned)}; ` +
       `stalls ${
         s.stallsMs
           .filter((x) => x > 0)

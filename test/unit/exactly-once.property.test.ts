@@ -3,13 +3,15 @@
  * streams (hot and cold keys, out-of-order and late event times, producer retries, malformed
  * records) on one or more shards, resharded mid-stream, delivered as Lambda may (random batches,
  * partial failures, crashes after some writes, write conflicts, bisection, redelivery of finished
- * batches, replays after a lost checkpoint, parallelization lanes), then compared with a
+ * batches, replays after a lost checkpoint, parallelization lanes), with entities DynamoDB refuses
+ * for good until the stream is delivered (their records parked, then redriven), then compared with a
  * brute-force recomputation. In-process, on the in-memory ports.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DynamoDbEntityStore } from '../../lambdas/adapters/dynamodb-entity-store.js';
 import { decodeIds, decodeTiles, encodeIds, encodeTiles } from '../../lambdas/adapters/entity-item-codec.js';
+import { OnlineStoreError } from '../../lambdas/adapters/errors.js';
 import {
   InMemoryEntityStore,
   InMemoryOfflineSink,
@@ -17,9 +19,10 @@ import {
 } from '../../lambdas/adapters/memory.js';
 import type { InputRecord } from '../../lambdas/core/decode.js';
 import { isIdBucketGroup } from '../../lambdas/core/id-buckets.js';
-import type { EntityKey, EntityState, EntityStore } from '../../lambdas/core/ports.js';
+import type { EntityKey, EntityState, EntityStore, SaveResult } from '../../lambdas/core/ports.js';
 import { type ProcessorDeps, processBatch } from '../../lambdas/core/process-batch.js';
 import { compareSequence } from '../../lambdas/core/sequence.js';
+import { completionEnvelope } from '../../offline/redrive/redrive.js';
 import { contracts } from '../../schemas/index.js';
 import { differencesFromReference, testTokenizer } from '../property/reference-check.js';
 import {
@@ -54,6 +57,9 @@ interface Coverage extends DeliveryStats {
   quarantined: number;
   /** Offline rows of an event beyond its first, per group (rewrites under other batch boundaries). */
   repeatedOfflineRows: number;
+  /** Records parked (an entity refused them for good), whole or for a group, then redriven. */
+  parkedWhole: number;
+  parkedForGroup: number;
 }
 
 const emptyCoverage = (): Coverage => ({
@@ -72,6 +78,8 @@ const emptyCoverage = (): Coverage => ({
   duplicates: 0,
   quarantined: 0,
   repeatedOfflineRows: 0,
+  parkedWhole: 0,
+  parkedForGroup: 0,
 });
 
 /** Runs a scenario to completion; resolves with the differences from the reference (none expected). */
@@ -97,6 +105,22 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
   const side = new InMemorySideOutput();
   // Entity states come back as the DynamoDB adapter stores them (its item layout, its billing), so
   // the layout is checked under every fault schedule too.
+  // Entities DynamoDB refuses for good while the stream is delivered (a ValidationException).
+  const named = [
+    ...new Set(
+      scenario.sent.flatMap((s) =>
+        s.kind === 'malformed'
+          ? []
+          : scenario.groups.map(
+              (g) => `${g.name}#${String(s.fields[g.entity.field as keyof typeof s.fields])}`,
+            ),
+      ),
+    ),
+  ].sort();
+  const poisoned = new Set(
+    named.length ? scenario.poisoned.map((n) => named[n % named.length] as string) : [],
+  );
+  const refused = (key: EntityKey) => poisoned.has(`${key.group}#${key.entityId}`);
   const counted: EntityStore = {
     load: async (keys) =>
       (await entities.load(keys)).map((stored, i) =>
@@ -105,9 +129,13 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
           : stored,
       ),
     save: async (writes) => {
-      const results = await entities.save(writes);
+      const results = await entities.save(writes.filter((w) => !refused(w.key)));
       coverage.realConflicts += results.filter((r) => r === 'conflict').length;
-      return results;
+      return writes.map((w) =>
+        refused(w.key)
+          ? { failed: new OnlineStoreError('refused', 'online', { permanent: true }) }
+          : (results.shift() as SaveResult),
+      );
     },
     addIds: async (writes) => {
       coverage.idMoves += writes.length;
@@ -145,6 +173,41 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
     schedule: new DeliverySchedule(scenario.schedule, scenario.calmBatchSize),
     invoke,
   });
+  // The cause fixed, every parked record is redriven as `npm run redrive` does (in key order, each
+  // wrapped for the processor to complete its entry) on a shard of its own, delivered under the same
+  // kinds of trouble.
+  poisoned.clear();
+  const parked = [...side.entries]
+    .filter(([, e]) => e.kind === 'parked')
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  // The record that carried each parked record back, by the parked record.
+  const resentAs = new Map<string, string>();
+  if (parked.length > 0) {
+    coverage.parkedWhole += parked.filter(([, e]) => !e.groups).length;
+    coverage.parkedForGroup += parked.filter(([, e]) => e.groups).length;
+    const shardId = 'shardId-redrive0000';
+    const arrival = Math.max(...scenario.sent.map((s) => s.arrivalTime)) + 60_000;
+    const records: InputRecord[] = parked.map(([key, e], i) => {
+      const sequenceNumber = String(REDRIVE_SEQUENCE + BigInt(i) * 10n);
+      resentAs.set(e.recordId, `${shardId}:${sequenceNumber}`);
+      return {
+        recordId: `${shardId}:${sequenceNumber}`,
+        shardId,
+        sequenceNumber,
+        partitionKey: e.partitionKey,
+        arrivalTime: arrival,
+        data: Buffer.from(completionEnvelope(key, Buffer.from(e.data, 'base64'))).toString('base64'),
+      };
+    });
+    const redriven = await deliverAll([{ shardId, records, parents: [] }], {
+      parallelizationFactor: 1,
+      schedule: new DeliverySchedule(scenario.schedule.slice(-10), scenario.calmBatchSize),
+      invoke,
+    });
+    for (const key of Object.keys(redriven) as (keyof DeliveryStats)[]) coverage[key] += redriven[key];
+    if (side.ofKind('parked').length > 0)
+      problems.push(`${side.ofKind('parked').length} parked entries left`);
+  }
   if (scenario.finalReplay) {
     // Every checkpoint lost: the whole stream again, from each shard's start. Nothing may change online.
     // (Id buckets may expire meanwhile: the online store is the entity items.)
@@ -158,6 +221,10 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
     });
     if (JSON.stringify(online()) !== JSON.stringify(before))
       problems.push('replaying the whole stream changed the online store');
+    // A record parked whole is, replayed after its redrive, a duplicate (of the record that carried
+    // it back, or of what that record was a duplicate of): it is accounted for once, by that record.
+    for (const [key, e] of side.entries)
+      if (e.kind === 'duplicate' && resentAs.has(e.recordId)) side.entries.delete(key);
   }
 
   for (const key of Object.keys(stats) as (keyof DeliveryStats)[]) coverage[key] += stats[key];
@@ -176,6 +243,9 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
     ...differencesFromReference(scenario.sent, scenario.groups, { entities, offline, side }),
   ];
 }
+
+/** Sequence numbers of the redrive shard (after any of the scenarios'). */
+const REDRIVE_SEQUENCE = 59_000_000_000_000_000_000_000_000_000_000_000_000_000_000n;
 
 /** The batch result's own contract: `failed` is every record from the first failed one; the rest have outcomes. */
 function resultContractViolations(
@@ -220,6 +290,8 @@ const expectTroubleEverywhere = (c: Coverage) => {
     expect(c[k], k).toBeGreaterThan(c.scenarios);
   // Settled ids moved from entity items to id buckets, under all of the above.
   expect(c.idMoves, 'idMoves').toBeGreaterThan(c.scenarios / 3);
+  // Records parked by an entity DynamoDB refused, then redriven.
+  expect(c.parkedWhole, 'parkedWhole').toBeGreaterThan(c.scenarios / 10);
 };
 
 describe('exactly-once effect under everything Lambda and Kinesis do (property)', () => {
@@ -237,6 +309,7 @@ describe('exactly-once effect under everything Lambda and Kinesis do (property)'
         200,
       );
       expectTroubleEverywhere(coverage);
+      expect(coverage.parkedForGroup).toBeGreaterThan(coverage.scenarios / 10);
     },
     TIMEOUT_MS,
   );
@@ -255,6 +328,7 @@ describe('exactly-once effect under everything Lambda and Kinesis do (property)'
         150,
       );
       expectTroubleEverywhere(coverage);
+      expect(coverage.parkedForGroup).toBeGreaterThan(coverage.scenarios / 10);
       expect(coverage.reshards).toBeGreaterThan(coverage.scenarios / 3);
       expect(coverage.realConflicts).toBeGreaterThan(0);
     },
