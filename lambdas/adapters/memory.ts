@@ -172,12 +172,6 @@ export class InMemorySideOutput implements SideOutput {
       return 'stored';
     });
   }
-  async discardParked(keys: readonly string[]): Promise<PutResult[]> {
-    return keys.map((key) => {
-      if (this.entries.get(key)?.kind === 'parked') this.entries.delete(key);
-      return 'stored';
-    });
-  }
   async completeParked(
     completions: readonly { key: string; by: string; partial: boolean }[],
   ): Promise<PutResult[]> {

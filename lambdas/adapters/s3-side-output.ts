@@ -147,21 +147,6 @@ export class S3SideOutput implements SideOutput {
     });
   }
 
-  discardParked(keys: readonly string[]): Promise<PutResult[]> {
-    return mapWithConcurrency(keys, 8, async (key) => {
-      try {
-        await this.s3.send(new DeleteObjectCommand({ Bucket: this.props.bucket, Key: key }));
-        return 'stored';
-      } catch (error) {
-        return {
-          failed: new SideOutputError(`delete of ${key} failed: ${asError(error).message}`, 'side-output', {
-            cause: error,
-          }),
-        };
-      }
-    });
-  }
-
   /** Writes each entry's completion (under parked-done/), then deletes the entry. */
   completeParked(
     completions: readonly { key: string; by: string; partial: boolean }[],

@@ -100,10 +100,14 @@ export function buildOutputs(input: {
     // A redrive refused again has no entry of its own (the one it carries stays): only its rows are kept back.
     if (parked && !parked.copy) {
       const reason = `parked: ${parked.reasons.join('; ')}`;
+      // A redrive that completes no entry is parked as any record is, with the bytes it carries (a
+      // redrive of it wraps them again).
+      const data = c.redrive?.data ?? c.record.data;
       side.push(
         entry(c.record, 'parked', reason, {
           ...(parked.groups ? { groups: parked.groups, outcome: 'applied' } : { outcome: 'quarantined' }),
-          dataSha256: dataSha256(c.record.data),
+          data,
+          dataSha256: c.redrive?.dataSha256 ?? dataSha256(data),
         }),
       );
       if (!parked.groups) continue;

@@ -88,7 +88,8 @@ export async function commitEntities<D>(
         computed.push({ key, stored: loaded[i], out: compute(key, loaded[i]?.state ?? emptyState(), mine) });
       } catch (error) {
         const cause = error instanceof Error ? error : new Error(String(error));
-        const failure = new ComputeError(`computing ${entityKeyOf(key)} failed: ${cause.message}`, { cause });
+        // The cause's message may quote the data it failed on: kept as the cause, out of this message.
+        const failure = new ComputeError(`computing ${entityKeyOf(key)} failed (${cause.name})`, { cause });
         results.set(entityKeyOf(key), { ok: false, error: failure });
       }
     });

@@ -53,16 +53,17 @@ export const redriveEnvelopeSchema = z.strictObject({
     parked: z
       .string()
       .regex(
-        /^parked\/dt=\d{4}-\d{2}-\d{2}\/[A-Za-z0-9_.-]{1,128}\/\d{1,130}\.json$/,
+        /^parked\/dt=\d{4}-\d{2}-\d{2}\/[A-Za-z0-9_.-]{1,128}\/\d{1,129}\.json$/,
         'must be the key of a parked entry (parked/dt=<yyyy-mm-dd>/<shard>/<sequence number>.json)',
       ),
   }),
   data: z.base64(),
 });
 
-/** A redrive's claim: the parked entry it completes, and the SHA-256 (hex) of the bytes it carries. */
+/** A redrive's claim: the parked entry it completes, and the bytes it carries (base64) with their SHA-256 (hex). */
 export interface RedriveOf {
   readonly parked: string;
+  readonly data: string;
   readonly dataSha256: string;
 }
 
@@ -182,5 +183,9 @@ function decodeRedrive(
   const inner = decodeRecord({ ...record, data }, contracts);
   if (!inner.ok) return { ok: false, reason: `redriven record: ${inner.reason}` };
   if (inner.redrive) return { ok: false, reason: 'redriven record: a redrive envelope inside another' };
-  return { ok: true, event: inner.event, redrive: { parked: redrive.parked, dataSha256: dataSha256(data) } };
+  return {
+    ok: true,
+    event: inner.event,
+    redrive: { parked: redrive.parked, data, dataSha256: dataSha256(data) },
+  };
 }

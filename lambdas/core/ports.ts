@@ -243,8 +243,6 @@ export interface SideOutput {
   narrowParked(
     entries: readonly { readonly key: string; readonly groups: readonly string[] }[],
   ): Promise<PutResult[]>;
-  /** Removes parked entries written for records that then did not complete (they are redelivered). */
-  discardParked(keys: readonly string[]): Promise<PutResult[]>;
 }
 
 export const isFailed = (r: unknown): r is Failed => typeof r === 'object' && r !== null && 'failed' in r;

@@ -42,8 +42,12 @@
  *    not processed yet are parked (a redelivery's earlier ones stay done for it; an authority reads
  *    their decisions back). An authority entity fails before anything of them is written, so they
  *    are parked whole; another group's entity fails after their authority decided them, so they are
- *    parked for that group only (`groups`). Entries are written last, for records before the first
- *    failure only, in order: an entry must not name a record that a redelivery then applies. A
+ *    parked for that group only (`groups`). Entries are written last (after every other write), for
+ *    records before the first failure only, in order: an entry must not name a record that a
+ *    redelivery then applies. A park is no failure, so other groups' entities apply the records
+ *    after a parked one; should a later failure make the parked record redelivered and its authority
+ *    take it then, they are past it, but a record its authority decides only now was applied by no
+ *    entity (each applies a record only once its authority saved the decision), so they apply it. A
  *    redrive (offline/redrive/) sends each back wrapped with its entry's key, and the first copy that
  *    names the entry's bytes completes it, while it is not completed: one parked whole is decided as
  *    a producer retry of it would be, one parked for a group is applied to that group alone (its
@@ -55,7 +59,7 @@
 import { randomBytes } from 'node:crypto';
 import type { EventContract, FeatureGroup } from '../../schemas/index.js';
 import { perDefinition } from '../../schemas/per-definition.js';
-import { buildOutputs, recordIdOfParkedKey, sideOutputKey } from './batch-outputs.js';
+import { buildOutputs, recordIdOfParkedKey } from './batch-outputs.js';
 import { type CommitOptions, type Computed, ComputeError, commitEntities } from './commit-entities.js';
 import { decodeRecord, type InputRecord, type RedriveOf } from './decode.js';
 import {
@@ -150,6 +154,11 @@ export type Decision =
       readonly lateGroups: readonly string[];
       /** A redrive completing a parked record: the only groups to apply it to now (step 7). */
       readonly only?: readonly string[];
+      /**
+       * Decided now, for the first time: no entity has applied it yet (every group applies a record
+       * only once its authority saved the decision), whatever their checkpoints say (step 7).
+       */
+      readonly fresh?: boolean;
     }
   | { readonly kind: 'duplicate'; readonly owner: string }
   /** processed long ago; its decision is past the lateness horizon (nothing to redo) */
@@ -432,7 +441,10 @@ export async function processBatch(
           });
         }
         if (!lateGroups.includes(authority.name)) applyEvent(state, authority, c);
-        info.set(c.recordId, { kind: 'owner', lateGroups });
+        info.set(
+          c.recordId,
+          own ? { kind: 'owner', lateGroups } : { kind: 'owner', lateGroups, fresh: true },
+        );
       }
       const batchIds = new Set(records.map((c) => c.event.eventId));
       const out = { state, changed, info };
@@ -490,7 +502,10 @@ export async function processBatch(
       const state = base; // a private copy: the store returns copies, and a conflict reloads
       let changed = false;
       for (const c of entities.get(entityKeyOf(key))?.records ?? []) {
-        if (alreadyProcessed(state, c)) continue;
+        // Past it already, yet decided only now: the entity went past it while it was parked (records
+        // after it were applied in a delivery that parked it and later failed before it).
+        const fresh = (decisions.get(c.recordId) as { fresh?: boolean } | undefined)?.fresh === true;
+        if (alreadyProcessed(state, c) && !fresh) continue;
         advanceCheckpoint(state, c);
         // A completion also covers the parked record on its own shard: a replay of that shard (a
         // mapping started over) then skips it here. Every record of that shard before it was applied
@@ -539,20 +554,6 @@ export async function processBatch(
     const e = outputs.side.filter((x) => x.kind !== 'parked')[i];
     if (isFailed(r) && e) markFailed([sequenceOf(e)], r.failed);
   });
-  // Parked entries last, in sequence order, a few at a time, and only for records that completed: an
-  // entry may authorise a redrive to apply its record, so it must not outlive a failure before that
-  // record (which is redelivered, and applied then if the cause is gone).
-  for (let i = 0; i < parkedEntries.length; i += 8) {
-    const wave = parkedEntries.slice(i, i + 8).filter((e) => before(sequenceOf(e)));
-    if (wave.length === 0) break;
-    const results = await deps.sideOutput.put(wave);
-    const bad = results.findIndex(isFailed);
-    if (bad < 0) continue;
-    markFailed([sequenceOf(wave[bad] as SideOutputEntry)], (results[bad] as { failed: Error }).failed);
-    const written = wave.filter((_, j) => j > bad && !isFailed(results[j]));
-    if (written.length > 0) await deps.sideOutput.discardParked(written.map(sideOutputKey));
-    break;
-  }
   // Completed parked records leave parked/ once all of their copy's writes are done, for parked-done/
   // naming the copy. A redelivery of the copy before that finds the groups' checkpoints past it, and
   // completes the entry then; one after it reads there that it was the copy that completed it. A copy
@@ -579,6 +580,16 @@ export async function processBatch(
     });
   check(narrowed, narrowResults);
   check(completed, completeResults);
+  // Parked entries last, after every other write (nothing may fail after them), one at a time in
+  // sequence order, and only for records that completed: an entry may authorise a redrive to apply
+  // its record, so none may be written for a record after a failure (it is redelivered, and applied
+  // then if the cause is gone). Nor may one be deleted: the entry of a record after a failure may be
+  // a valid one, from a delivery that completed it.
+  for (const e of parkedEntries) {
+    if (!before(sequenceOf(e))) break;
+    const [result] = await deps.sideOutput.put([e]);
+    if (isFailed(result)) markFailed([sequenceOf(e)], result.failed);
+  }
 
   // Outcomes of the records before the first failure; everything from it on is redelivered.
   const candidateOf = new Map(candidates.map((c) => [c.recordId, c]));

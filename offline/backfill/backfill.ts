@@ -62,7 +62,6 @@ const nowhere: OfflineSink & SideOutput = {
   parked: async (keys) => keys.map(() => undefined),
   completeParked: async (done) => done.map((): PutResult => 'stored'),
   narrowParked: async (n) => n.map((): PutResult => 'stored'),
-  discardParked: async (keys) => keys.map((): PutResult => 'stored'),
 };
 
 export async function backfill(request: BackfillRequest, deps: BackfillDeps): Promise<BackfillReport> {

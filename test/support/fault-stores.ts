@@ -232,7 +232,6 @@ export function faultyDeps(base: ProcessorDeps, plan: FaultPlan): ProcessorDeps 
     parked: (keys) => base.sideOutput.parked(keys),
     completeParked: (done) => base.sideOutput.completeParked(done),
     narrowParked: (n) => base.sideOutput.narrowParked(n),
-    discardParked: (keys) => base.sideOutput.discardParked(keys),
   };
   return { ...base, entities, offline, sideOutput };
 }

@@ -264,7 +264,10 @@ function resultContractViolations(
   return [];
 }
 
-/** `EXACTLY_ONCE_RUNS=10` runs ten times as many scenarios (a soak); the seed is printed on failure. */
+/**
+ * `EXACTLY_ONCE_RUNS=10` runs ten times as many scenarios (a soak); the seed and path are printed on
+ * failure, and `EXACTLY_ONCE_SEED=<seed> EXACTLY_ONCE_PATH=<path>` replays that counterexample.
+ */
 const RUNS_FACTOR = Number(process.env.EXACTLY_ONCE_RUNS ?? 1);
 /** Each property takes a few seconds here; the unit project's 5 s default is too tight for a busy CI runner. */
 const TIMEOUT_MS = 60_000 * RUNS_FACTOR;
@@ -275,7 +278,17 @@ async function checkProperty(shape: ScenarioShape, numRuns: number): Promise<Cov
     fc.asyncProperty(streamScenario(shape), async (scenario) => {
       expect(await run(scenario, coverage)).toEqual([]);
     }),
-    { numRuns: numRuns * RUNS_FACTOR },
+    {
+      numRuns: numRuns * RUNS_FACTOR,
+      // Replays one counterexample: EXACTLY_ONCE_SEED and EXACTLY_ONCE_PATH as fast-check printed them.
+      ...(process.env.EXACTLY_ONCE_SEED
+        ? {
+            seed: Number(process.env.EXACTLY_ONCE_SEED),
+            path: process.env.EXACTLY_ONCE_PATH,
+            endOnFailure: true,
+          }
+        : {}),
+    },
   );
   if (process.env.EXACTLY_ONCE_STATS) console.info(JSON.stringify(coverage));
   return coverage;

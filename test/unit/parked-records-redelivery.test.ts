@@ -20,6 +20,7 @@ import { backfill } from '../../offline/backfill/backfill.js';
 import { completionEnvelope } from '../../offline/redrive/redrive.js';
 import { contracts, type FeatureGroup, featureGroupsByName, groupsFedBy } from '../../schemas/index.js';
 import { transaction as transactionContract } from '../../schemas/transaction.contract.js';
+import { faultyDeps } from '../support/fault-stores.js';
 import { MemoryObjectStore } from '../support/memory-object-store.js';
 import { objectOf, offlineBatchesOf } from '../support/offline-fixtures.js';
 import { BASE_TIME, envelope, inputRecords, transaction } from '../support/records.js';
@@ -273,5 +274,19 @@ describe('a backfill meeting an entity refused for good', () => {
         { rawEvents: raw, entities: s.deps.entities },
       ),
     ).rejects.toThrow(/1 event\(s\) refused for good by an entity/);
+  });
+});
+
+describe('writing parked entries', () => {
+  it("a redelivery whose entry write fails deletes nothing: a later record's entry from the delivery that completed it stays", async () => {
+    const s = setup();
+    s.refuse.add('customer#cus_bbbb');
+    const records = inputRecords([pay(0, 'cus_bbbb', 'mer_1111'), pay(1, 'cus_bbbb', 'mer_1111')]);
+    expect((await processBatch(records, s.deps)).parked).toBe(2);
+    // Delivered again (a lost response): the first entry's rewrite fails, so that record and the
+    // next are redelivered; neither entry may go (found by the property tests: the second was deleted).
+    const again = await processBatch(records, faultyDeps(s.deps, { failSidePuts: [0] }));
+    expect(again.failed).toHaveLength(2);
+    expect([...s.sideOutput.entries.values()].filter((e) => e.kind === 'parked')).toHaveLength(2);
   });
 });
