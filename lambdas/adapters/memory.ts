@@ -163,6 +163,16 @@ export class InMemorySideOutput implements SideOutput {
       };
     });
   }
+  async unparkGroups(entries: readonly { key: string; groups: readonly string[] }[]): Promise<PutResult[]> {
+    return entries.map(({ key, groups }) => {
+      const e = this.entries.get(key);
+      if (e?.kind !== 'parked' || !e.groups) return 'stored';
+      const left = e.groups.filter((g) => !groups.includes(g));
+      if (left.length === 0) this.entries.delete(key);
+      else this.entries.set(key, { ...e, groups: left });
+      return 'stored';
+    });
+  }
   async narrowParked(
     narrowings: readonly { key: string; groups: readonly string[] }[],
   ): Promise<PutResult[]> {

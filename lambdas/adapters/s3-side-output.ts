@@ -118,6 +118,35 @@ export class S3SideOutput implements SideOutput {
     });
   }
 
+  /** Takes groups off each entry that exists (read first: most records were never parked). */
+  unparkGroups(entries: readonly { key: string; groups: readonly string[] }[]): Promise<PutResult[]> {
+    return mapWithConcurrency(entries, 8, async ({ key, groups }) => {
+      try {
+        const doc = await this.#json(key);
+        if (doc?.kind !== 'parked' || !Array.isArray(doc.groups)) return 'stored';
+        const left = (doc.groups as unknown[]).map(String).filter((g) => !groups.includes(g));
+        if (left.length === 0)
+          await this.s3.send(new DeleteObjectCommand({ Bucket: this.props.bucket, Key: key }));
+        else
+          await this.s3.send(
+            new PutObjectCommand({
+              Bucket: this.props.bucket,
+              Key: key,
+              Body: JSON.stringify({ ...doc, groups: left }),
+              ContentType: 'application/json',
+            }),
+          );
+        return 'stored';
+      } catch (error) {
+        return {
+          failed: new SideOutputError(`unparking ${key} failed: ${asError(error).message}`, 'side-output', {
+            cause: error,
+          }),
+        };
+      }
+    });
+  }
+
   /** Rewrites each entry with the groups still refusing it (its payload and all else as they were). */
   narrowParked(narrowings: readonly { key: string; groups: readonly string[] }[]): Promise<PutResult[]> {
     return mapWithConcurrency(narrowings, 8, async ({ key, groups }) => {

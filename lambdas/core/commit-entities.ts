@@ -44,8 +44,13 @@ export interface CommitOptions<D> {
    * attempt once the entity is: `stored` is the entity as just read (undefined if never written).
    */
   readonly companions?: (key: EntityKey, stored: StoredEntity | undefined) => readonly EntityKey[];
-  /** Writes a computation makes elsewhere, before its entity is saved; may still change the state to save. */
-  readonly beforeSave?: (computed: readonly { key: EntityKey; out: Computed<D> }[]) => Promise<void>;
+  /**
+   * Writes a computation makes elsewhere, before its entity is saved; may still change the state to
+   * save. Entities it answers with an error (by `entityKeyOf`) are not saved: they fail with it.
+   */
+  readonly beforeSave?: (
+    computed: readonly { key: EntityKey; out: Computed<D> }[],
+  ) => Promise<void | ReadonlyMap<string, Error>>;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -93,10 +98,14 @@ export async function commitEntities<D>(
         results.set(entityKeyOf(key), { ok: false, error: failure });
       }
     });
-    const toSave = computed.filter((c) => c.out.changed);
+    let toSave = computed.filter((c) => c.out.changed);
     for (const c of computed)
       if (!c.out.changed) results.set(entityKeyOf(c.key), { ok: true, info: c.out.info });
-    if (options.beforeSave && toSave.length > 0) await options.beforeSave(toSave);
+    const unsaved = options.beforeSave && toSave.length > 0 ? await options.beforeSave(toSave) : undefined;
+    if (unsaved && unsaved.size > 0) {
+      for (const [k, error] of unsaved) results.set(k, { ok: false, error });
+      toSave = toSave.filter((c) => !unsaved.has(entityKeyOf(c.key)));
+    }
     const saved = await store.save(
       toSave.map((c) => ({
         key: c.key,

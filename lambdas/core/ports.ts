@@ -239,6 +239,13 @@ export interface SideOutput {
   completeParked(
     completions: readonly { readonly key: string; readonly by: string; readonly partial: boolean }[],
   ): Promise<PutResult[]>;
+  /**
+   * Takes groups off parked entries (their entities applied the record since), deleting an entry
+   * left with none; a missing entry is no error.
+   */
+  unparkGroups(
+    entries: readonly { readonly key: string; readonly groups: readonly string[] }[],
+  ): Promise<PutResult[]>;
   /** Narrows parked entries to the groups still refusing them (a redrive applied the others). */
   narrowParked(
     entries: readonly { readonly key: string; readonly groups: readonly string[] }[],

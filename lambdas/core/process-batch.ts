@@ -47,7 +47,10 @@
  *    redelivery then applies. A park is no failure, so other groups' entities apply the records
  *    after a parked one; should a later failure make the parked record redelivered and its authority
  *    take it then, they are past it, but a record its authority decides only now was applied by no
- *    entity (each applies a record only once its authority saved the decision), so they apply it. A
+ *    entity (each applies a record only once its authority saved the decision), so they apply it.
+ *    Conversely an entity that applies a record decided in an earlier delivery (that delivery may
+ *    have parked it for the entity and lost its answer) takes its group off the record's entry
+ *    before it is saved (and is not saved if that fails). A
  *    redrive (offline/redrive/) sends each back wrapped with its entry's key, and the first copy that
  *    names the entry's bytes completes it, while it is not completed: one parked whole is decided as
  *    a producer retry of it would be, one parked for a group is applied to that group alone (its
@@ -59,7 +62,7 @@
 import { randomBytes } from 'node:crypto';
 import type { EventContract, FeatureGroup } from '../../schemas/index.js';
 import { perDefinition } from '../../schemas/per-definition.js';
-import { buildOutputs, recordIdOfParkedKey } from './batch-outputs.js';
+import { buildOutputs, recordIdOfParkedKey, sideOutputKey } from './batch-outputs.js';
 import { type CommitOptions, type Computed, ComputeError, commitEntities } from './commit-entities.js';
 import { decodeRecord, type InputRecord, type RedriveOf } from './decode.js';
 import {
@@ -484,6 +487,9 @@ export async function processBatch(
   }
 
   // Phase B: the other groups apply the decisions, for the records before the first failure.
+  // A record decided in an earlier delivery that an entity applies only now may have been parked for
+  // it by that delivery (which then lost its answer): before the entity is saved, the record's entry
+  // loses its group, so that no redrive applies it again (if that fails, the entity is not saved).
   for (const group of groupsByName.values()) {
     const mine = candidates.filter((c) => {
       const d = decisions.get(c.recordId);
@@ -498,9 +504,10 @@ export async function processBatch(
     });
     if (mine.length === 0) continue;
     const entities = byEntity(group, mine);
-    await commit(group, entities, (key, base): Computed<null> => {
+    const computeB = (key: EntityKey, base: EntityState): Computed<Candidate[]> => {
       const state = base; // a private copy: the store returns copies, and a conflict reloads
       let changed = false;
+      const lateApplied: Candidate[] = [];
       for (const c of entities.get(entityKeyOf(key))?.records ?? []) {
         // Past it already, yet decided only now: the entity went past it while it was parked (records
         // after it were applied in a delivery that parked it and later failed before it).
@@ -513,10 +520,30 @@ export async function processBatch(
         const original = c.redrive && parkedRecordOf(completing, c);
         if (original) advanceCheckpoint(state, original);
         applyEvent(state, group, c);
+        const d = decisions.get(c.recordId) as { fresh?: boolean; only?: readonly string[] } | undefined;
+        if (!d?.fresh && d?.only === undefined && !c.redrive) lateApplied.push(c);
         changed = true;
       }
       if (changed) pruneState(state, group);
-      return { state, changed, info: null };
+      return { state, changed, info: lateApplied };
+    };
+    await commit(group, entities, computeB, {
+      beforeSave: async (computed) => {
+        const unpark = computed.flatMap(({ key, out }) => out.info.map((c) => ({ key, c })));
+        if (unpark.length === 0) return undefined;
+        const results = await deps.sideOutput.unparkGroups(
+          unpark.map(({ c }) => ({
+            key: sideOutputKey({ kind: 'parked', recordId: c.recordId, arrivalTime: c.arrivalTime }),
+            groups: [group.name],
+          })),
+        );
+        const unsaved = new Map<string, Error>();
+        results.forEach((r, i) => {
+          const u = unpark[i];
+          if (isFailed(r) && u) unsaved.set(entityKeyOf(u.key), r.failed);
+        });
+        return unsaved;
+      },
     });
   }
 

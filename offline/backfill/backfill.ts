@@ -62,6 +62,7 @@ const nowhere: OfflineSink & SideOutput = {
   parked: async (keys) => keys.map(() => undefined),
   completeParked: async (done) => done.map((): PutResult => 'stored'),
   narrowParked: async (n) => n.map((): PutResult => 'stored'),
+  unparkGroups: async (n) => n.map((): PutResult => 'stored'),
 };
 
 export async function backfill(request: BackfillRequest, deps: BackfillDeps): Promise<BackfillReport> {

@@ -52,6 +52,13 @@ export interface StreamScenario {
    * stream names, customers and merchants alike): their records are parked, then redriven.
    */
   readonly poisoned: readonly number[];
+  /**
+   * The invocation before which refused entities of other groups than the customer (merchants) are
+   * taken again, mid-stream (a fix deployed while batches are retried); null: at the end. Customers
+   * stay refused to the end: their records redriven later could be late where the reference, in send
+   * order, has them on time.
+   */
+  readonly liftMerchantsAt: number | null;
 }
 
 // --- what producers send -------------------------------------------------------------------
@@ -292,6 +299,7 @@ export function streamScenario(shape: ScenarioShape): fc.Arbitrary<StreamScenari
       schedule: fc.array(delivery, { maxLength: 40, size: 'max' }),
       calmBatchSize: fc.integer({ min: 1, max: 50 }),
       finalReplay: fc.boolean(),
+      liftMerchantsAt: fc.option(fc.nat(30)),
       poisoned: fc.oneof(
         { weight: 2, arbitrary: fc.constant([]) },
         { weight: 1, arbitrary: fc.array(fc.nat(), { minLength: 1, maxLength: 2 }) },
@@ -330,7 +338,7 @@ export function describeScenario(s: StreamScenario): string {
   );
   return [
     `groups: ${s.groups.map((g) => g.name).join(', ')}; parallelization ${s.parallelizationFactor}; ` +
-      `calm batch size ${s.calmBatchSize}; final replay ${s.finalReplay}; poisoned ${JSON.stringify(s.poisoned)}; ` +
+      `calm batch size ${s.calmBatchSize}; final replay ${s.finalReplay}; poisoned ${JSON.stringify(s.poisoned)} (merchants lifted at ${s.liftMerchantsAt}); ` +
       `stalls ${
         s.stallsMs
           .filter((x) => x > 0)

@@ -232,6 +232,7 @@ export function faultyDeps(base: ProcessorDeps, plan: FaultPlan): ProcessorDeps 
     parked: (keys) => base.sideOutput.parked(keys),
     completeParked: (done) => base.sideOutput.completeParked(done),
     narrowParked: (n) => base.sideOutput.narrowParked(n),
+    unparkGroups: (n) => base.sideOutput.unparkGroups(n),
   };
   return { ...base, entities, offline, sideOutput };
 }

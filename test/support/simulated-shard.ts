@@ -11,8 +11,9 @@
  *   lowest one, either the rest of the batch or a batch re-read from there (`regroup`);
  * - a crash (the processor throws `InjectedCrash`, or its response is lost) retries the batch, or splits it in two halves
  *   processed one after the other when `bisect` is on;
- * - after a successful batch, optionally delivers it again (a retry after a lost response) or
- *   rewinds the lane by some records (a checkpoint lost: an earlier range is replayed).
+ * - after a successful batch, optionally delivers it again (a retry after a lost response, itself
+ *   retried until it completes) or rewinds the lane by some records (a checkpoint lost: an earlier
+ *   range is replayed).
  * Once the schedule is used up every delivery is fault-free, so every record completes.
  */
 import { createHash } from 'node:crypto';
@@ -114,8 +115,11 @@ export async function deliverAll(
       }
       if (failed !== 'crash' && failed.length === 0) {
         if (delivery.after === 'redeliver') {
+          // The answer was lost: Lambda retries the batch until all of it completes again (as any
+          // failed batch, from its first failed record) before the lane moves on.
           stats.redeliveries++;
-          await deliver(rest, options.schedule.take());
+          for (let done = 0; done < rest.length; )
+            done += await deliver(rest.slice(done), options.schedule.take());
         }
         return batch.length;
       }

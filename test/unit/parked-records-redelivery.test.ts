@@ -20,7 +20,7 @@ import { backfill } from '../../offline/backfill/backfill.js';
 import { completionEnvelope } from '../../offline/redrive/redrive.js';
 import { contracts, type FeatureGroup, featureGroupsByName, groupsFedBy } from '../../schemas/index.js';
 import { transaction as transactionContract } from '../../schemas/transaction.contract.js';
-import { faultyDeps } from '../support/fault-stores.js';
+import { faultyDeps, InjectedCrash } from '../support/fault-stores.js';
 import { MemoryObjectStore } from '../support/memory-object-store.js';
 import { objectOf, offlineBatchesOf } from '../support/offline-fixtures.js';
 import { BASE_TIME, envelope, inputRecords, transaction } from '../support/records.js';
@@ -288,5 +288,40 @@ describe('writing parked entries', () => {
     const again = await processBatch(records, faultyDeps(s.deps, { failSidePuts: [0] }));
     expect(again.failed).toHaveLength(2);
     expect([...s.sideOutput.entries.values()].filter((e) => e.kind === 'parked')).toHaveLength(2);
+  });
+});
+
+describe('an entry whose record a redelivery applies', () => {
+  it('loses the group that applied it (found by the property tests: parked, answer lost, fix deployed, redelivered)', async () => {
+    const s = setup();
+    s.refuse.add('merchant#mer_2222');
+    const records = inputRecords([pay(0, 'cus_aaaa', 'mer_2222')]);
+    // Parked for the merchant, its entry written, then the answer is lost (a timeout): redelivered.
+    expect((await processBatch(records, s.deps)).parked).toBe(1);
+    expect([...s.sideOutput.entries.values()].filter((e) => e.kind === 'parked')).toHaveLength(1);
+    // A fix deployed meanwhile: the redelivery applies it to the merchant, so the entry goes.
+    s.refuse.clear();
+    const again = await processBatch(records, s.deps);
+    expect(again.failed).toEqual([]);
+    expect(await s.count(merchant, 'mer_2222')).toBe(1);
+    expect([...s.sideOutput.entries.values()].filter((e) => e.kind === 'parked')).toEqual([]);
+    // A redrive has nothing to apply a second time.
+    expect(redriven(s.sideOutput, 49_700_000_000_000_000_000_000_000_000_000_000_000_000_000n)).toEqual([]);
+  });
+
+  it('loses it before the entity is saved: a crash after that save leaves no entry behind (found by the property tests)', async () => {
+    const s = setup();
+    s.refuse.add('merchant#mer_2222');
+    const records = inputRecords([pay(0, 'cus_aaaa', 'mer_2222')]);
+    expect((await processBatch(records, s.deps)).parked).toBe(1);
+    s.refuse.clear();
+    // Redelivered (its answer lost); the merchant takes it, then the invocation dies after the offline put.
+    await expect(processBatch(records, faultyDeps(s.deps, { crashAfterOfflinePuts: 1 }))).rejects.toThrow(
+      InjectedCrash,
+    );
+    expect(await s.count(merchant, 'mer_2222')).toBe(1);
+    expect([...s.sideOutput.entries.values()].filter((e) => e.kind === 'parked')).toEqual([]);
+    await processBatch(records, s.deps);
+    expect(await s.count(merchant, 'mer_2222')).toBe(1);
   });
 });
