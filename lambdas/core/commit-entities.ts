@@ -50,7 +50,7 @@ export interface CommitOptions<D> {
    */
   readonly beforeSave?: (
     computed: readonly { key: EntityKey; out: Computed<D> }[],
-  ) => Promise<void | ReadonlyMap<string, Error>>;
+  ) => Promise<ReadonlyMap<string, Error> | undefined>;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

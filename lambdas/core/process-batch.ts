@@ -470,7 +470,10 @@ export async function processBatch(
     };
     const options: CommitOptions<Map<string, Decision>> = {
       companions: bucketsOf,
-      beforeSave: (computed) => moveIds(deps.entities, authority, computed, moves, now),
+      beforeSave: async (computed) => {
+        await moveIds(deps.entities, authority, computed, moves, now);
+        return undefined;
+      },
     };
     const { results, processedBefore } = await commit(authority, entities, compute, options);
     for (const r of results.values()) if (r.ok) for (const [id, d] of r.info) decisions.set(id, d);

@@ -6,19 +6,15 @@
  * second time. Parked entries are now written after every other write.
  */
 import { describe, expect, it } from 'vitest';
-import { OnlineStoreError } from '../../lambdas/adapters/errors.js';
-import {
-  InMemoryEntityStore,
-  InMemoryOfflineSink,
-  InMemorySideOutput,
-} from '../../lambdas/adapters/memory.js';
+import { InMemoryOfflineSink, InMemorySideOutput } from '../../lambdas/adapters/memory.js';
 import type { InputRecord } from '../../lambdas/core/decode.js';
-import type { EntityStore, PutResult } from '../../lambdas/core/ports.js';
+import type { PutResult } from '../../lambdas/core/ports.js';
 import { type ProcessorDeps, processBatch } from '../../lambdas/core/process-batch.js';
 import { evaluateWindows } from '../../lambdas/core/tiles.js';
 import { completionEnvelope } from '../../offline/redrive/redrive.js';
 import { contracts, type FeatureGroup, featureGroupsByName, groupsFedBy } from '../../schemas/index.js';
 import { BASE_TIME, envelope, inputRecords, transaction } from '../support/records.js';
+import { refusingStore } from '../support/refusing-store.js';
 
 const merchant = featureGroupsByName.get('merchant') as FeatureGroup;
 const at = (s: number) => new Date(BASE_TIME + s * 1000).toISOString();
@@ -41,28 +37,7 @@ class FlakySideOutput extends InMemorySideOutput {
 }
 
 function setup() {
-  const inner = new InMemoryEntityStore();
-  const refuse = new Set<string>();
-  const entities: EntityStore = {
-    load: (keys, o) => inner.load(keys, o),
-    save: async (writes) => {
-      const ok = writes.filter((w) => !refuse.has(`${w.key.group}#${w.key.entityId}`));
-      const out = await inner.save(ok);
-      let j = 0;
-      return writes.map((w) =>
-        refuse.has(`${w.key.group}#${w.key.entityId}`)
-          ? {
-              failed: new OnlineStoreError('refused', 'online', {
-                cause: Object.assign(new Error('Item size has exceeded the maximum allowed size'), {
-                  name: 'ValidationException',
-                }),
-                permanent: true,
-              }),
-            }
-          : (out[j++] as never),
-      );
-    },
-  };
+  const { inner, refuse, store: entities } = refusingStore();
   const sideOutput = new FlakySideOutput();
   const deps: ProcessorDeps = {
     contracts,

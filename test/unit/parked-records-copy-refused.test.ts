@@ -5,43 +5,18 @@
  * decode.ts quarantined ("a redrive envelope inside another"), so the entry could never be finished.
  */
 import { describe, expect, it } from 'vitest';
-import { OnlineStoreError } from '../../lambdas/adapters/errors.js';
-import {
-  InMemoryEntityStore,
-  InMemoryOfflineSink,
-  InMemorySideOutput,
-} from '../../lambdas/adapters/memory.js';
+import { InMemoryOfflineSink, InMemorySideOutput } from '../../lambdas/adapters/memory.js';
 import type { InputRecord } from '../../lambdas/core/decode.js';
-import type { EntityStore } from '../../lambdas/core/ports.js';
 import { type ProcessorDeps, processBatch } from '../../lambdas/core/process-batch.js';
 import { completionEnvelope } from '../../offline/redrive/redrive.js';
 import { contracts, groupsFedBy } from '../../schemas/index.js';
 import { BASE_TIME, envelope, inputRecords, transaction } from '../support/records.js';
+import { refusingStore } from '../support/refusing-store.js';
 
 const at = (s: number) => new Date(BASE_TIME + s * 1000).toISOString();
 
 function setup() {
-  const inner = new InMemoryEntityStore();
-  const refuse = new Set<string>();
-  const entities: EntityStore = {
-    load: (keys, o) => inner.load(keys, o),
-    save: async (writes) => {
-      const out = await inner.save(writes.filter((w) => !refuse.has(`${w.key.group}#${w.key.entityId}`)));
-      let j = 0;
-      return writes.map((w) =>
-        refuse.has(`${w.key.group}#${w.key.entityId}`)
-          ? {
-              failed: new OnlineStoreError('refused', 'online', {
-                cause: Object.assign(new Error('Item size has exceeded the maximum allowed size'), {
-                  name: 'ValidationException',
-                }),
-                permanent: true,
-              }),
-            }
-          : (out[j++] as never),
-      );
-    },
-  };
+  const { refuse, store: entities } = refusingStore();
   const sideOutput = new InMemorySideOutput();
   const deps: ProcessorDeps = {
     contracts,

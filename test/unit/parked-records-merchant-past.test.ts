@@ -8,18 +8,14 @@
  * applied by no entity, whatever their checkpoints say: the merchant applies it.
  */
 import { describe, expect, it } from 'vitest';
-import { OnlineStoreError } from '../../lambdas/adapters/errors.js';
-import {
-  InMemoryEntityStore,
-  InMemoryOfflineSink,
-  InMemorySideOutput,
-} from '../../lambdas/adapters/memory.js';
+import { InMemoryOfflineSink, InMemorySideOutput } from '../../lambdas/adapters/memory.js';
 import type { InputRecord } from '../../lambdas/core/decode.js';
-import type { EntityStore, OfflineSink } from '../../lambdas/core/ports.js';
+import type { OfflineSink } from '../../lambdas/core/ports.js';
 import { type ProcessorDeps, processBatch } from '../../lambdas/core/process-batch.js';
 import { evaluateWindows } from '../../lambdas/core/tiles.js';
 import { contracts, type FeatureGroup, featureGroupsByName, groupsFedBy } from '../../schemas/index.js';
 import { BASE_TIME, envelope, inputRecords, transaction } from '../support/records.js';
+import { refusingStore } from '../support/refusing-store.js';
 
 const customer = featureGroupsByName.get('customer') as FeatureGroup;
 const merchant = featureGroupsByName.get('merchant') as FeatureGroup;
@@ -31,27 +27,8 @@ const pay = (i: number, customerId: string, merchantId: string) =>
 
 describe('a record parked whole, redelivered after its merchant moved past it', () => {
   it('is applied to its customer and to its merchant, once, when its authority takes it', async () => {
-    const inner = new InMemoryEntityStore();
-    const refuse = new Set<string>(['customer#cus_bbbb']);
-    const entities: EntityStore = {
-      load: (keys, o) => inner.load(keys, o),
-      save: async (writes) => {
-        const out = await inner.save(writes.filter((w) => !refuse.has(`${w.key.group}#${w.key.entityId}`)));
-        let j = 0;
-        return writes.map((w) =>
-          refuse.has(`${w.key.group}#${w.key.entityId}`)
-            ? {
-                failed: new OnlineStoreError('refused', 'online', {
-                  cause: Object.assign(new Error('Item size has exceeded the maximum allowed size'), {
-                    name: 'ValidationException',
-                  }),
-                  permanent: true,
-                }),
-              }
-            : (out[j++] as never),
-        );
-      },
-    };
+    const { inner, refuse, store: entities } = refusingStore();
+    refuse.add('customer#cus_bbbb');
     const sink = new InMemoryOfflineSink();
     let offlineDown = true; // the first delivery's offline put fails (an S3 503)
     const offline: OfflineSink = {

@@ -6,14 +6,9 @@
  * envelope, and what a backfill does with a refusal.
  */
 import { describe, expect, it } from 'vitest';
-import { OnlineStoreError } from '../../lambdas/adapters/errors.js';
-import {
-  InMemoryEntityStore,
-  InMemoryOfflineSink,
-  InMemorySideOutput,
-} from '../../lambdas/adapters/memory.js';
+import { InMemoryOfflineSink, InMemorySideOutput } from '../../lambdas/adapters/memory.js';
 import { decodeRecord, type InputRecord } from '../../lambdas/core/decode.js';
-import type { EntityStore, OfflineSink } from '../../lambdas/core/ports.js';
+import type { OfflineSink } from '../../lambdas/core/ports.js';
 import { type ProcessorDeps, processBatch } from '../../lambdas/core/process-batch.js';
 import { evaluateWindows } from '../../lambdas/core/tiles.js';
 import { backfill } from '../../offline/backfill/backfill.js';
@@ -24,6 +19,7 @@ import { faultyDeps, InjectedCrash } from '../support/fault-stores.js';
 import { MemoryObjectStore } from '../support/memory-object-store.js';
 import { objectOf, offlineBatchesOf } from '../support/offline-fixtures.js';
 import { BASE_TIME, envelope, inputRecords, transaction } from '../support/records.js';
+import { refusingStore } from '../support/refusing-store.js';
 
 const customer = featureGroupsByName.get('customer') as FeatureGroup;
 const merchant = featureGroupsByName.get('merchant') as FeatureGroup;
@@ -39,37 +35,8 @@ const pay = (i: number, customerId: string, merchantId: string) =>
  * fails every offline append (an S3 outage of the offline bucket).
  */
 function setup() {
-  const inner = new InMemoryEntityStore();
-  const refuse = new Set<string>();
-  const throttle = new Set<string>();
+  const { inner, refuse, throttle, store: entities } = refusingStore();
   const ctl = { offlineDown: false };
-  const entities: EntityStore = {
-    load: (keys, o) => inner.load(keys, o),
-    save: async (writes) => {
-      const out = await inner.save(
-        writes.filter(
-          (w) =>
-            !refuse.has(`${w.key.group}#${w.key.entityId}`) &&
-            !throttle.has(`${w.key.group}#${w.key.entityId}`),
-        ),
-      );
-      let j = 0;
-      return writes.map((w) => {
-        const k = `${w.key.group}#${w.key.entityId}`;
-        if (refuse.has(k))
-          return {
-            failed: new OnlineStoreError(`write of ${k} failed`, 'online', {
-              cause: Object.assign(new Error('Item size has exceeded the maximum allowed size'), {
-                name: 'ValidationException',
-              }),
-              permanent: true,
-            }),
-          };
-        if (throttle.has(k)) return { failed: new OnlineStoreError(`write of ${k} throttled`, 'online') };
-        return out[j++] as never;
-      });
-    },
-  };
   const sink = new InMemoryOfflineSink();
   const offline: OfflineSink = {
     append: async (batches) =>

@@ -1,0 +1,39 @@
+/**
+ * An in-memory entity store that refuses chosen entities, keyed `<group>#<entityId>`: `refuse` for
+ * good (DynamoDB's ValidationException, as for an item past 400 KB: a permanent failure, so the
+ * processor parks), `throttle` for now (a failure a retry may not meet, so the batch is redelivered).
+ */
+import { OnlineStoreError } from '../../lambdas/adapters/errors.js';
+import { InMemoryEntityStore } from '../../lambdas/adapters/memory.js';
+import type { EntityKey, EntityStore, SaveResult } from '../../lambdas/core/ports.js';
+
+const itemKey = (k: EntityKey) => `${k.group}#${k.entityId}`;
+
+/** What the DynamoDB adapter answers for an item DynamoDB will never take. */
+export const refusal = (key: string): OnlineStoreError =>
+  new OnlineStoreError(`write of ${key} failed`, 'online', {
+    cause: Object.assign(new Error('Item size has exceeded the maximum allowed size'), {
+      name: 'ValidationException',
+    }),
+    permanent: true,
+  });
+
+export function refusingStore(inner = new InMemoryEntityStore()) {
+  const refuse = new Set<string>();
+  const throttle = new Set<string>();
+  const store: EntityStore = {
+    load: (keys, o) => inner.load(keys, o),
+    save: async (writes) => {
+      const passing = writes.filter((w) => !refuse.has(itemKey(w.key)) && !throttle.has(itemKey(w.key)));
+      const saved = await inner.save(passing);
+      let next = 0;
+      return writes.map((w): SaveResult => {
+        const k = itemKey(w.key);
+        if (refuse.has(k)) return { failed: refusal(k) };
+        if (throttle.has(k)) return { failed: new OnlineStoreError(`write of ${k} throttled`, 'online') };
+        return saved[next++] as SaveResult;
+      });
+    },
+  };
+  return { inner, refuse, throttle, store };
+}
