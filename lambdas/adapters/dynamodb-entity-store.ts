@@ -218,7 +218,7 @@ export class DynamoDbEntityStore implements EntityStore {
 
 /** The item a write puts: latest values as attributes, `tl`, `dd` and the metadata; no null values. */
 function itemOf(w: EntityWrite): Record<string, unknown> {
-  const { latest, maxEventTime, tiles, checkpoints, recent, floor, ep, bx } = w.state;
+  const { latest, maxEventTime, tiles, checkpoints, recent, floor, ep, bx, holes } = w.state;
   const item: Record<string, unknown> = {
     ...(latest?.values ?? {}),
     // The key says the group and the entity; nothing repeats them (an item is billed by its bytes).
@@ -226,7 +226,7 @@ function itemOf(w: EntityWrite): Record<string, unknown> {
     version: w.expectedVersion + 1,
     expires_at: w.expiresAt,
     tl: encodeTiles({ maxEventTime, tiles }),
-    dd: encodeIds({ checkpoints, recent, floor, ep, bx }),
+    dd: encodeIds({ checkpoints, recent, floor, ep, bx, holes }),
     ...(latest
       ? {
           event_time: latest.eventTime,

@@ -26,7 +26,7 @@ import { SEQUENCE_WIDTH } from '../core/sequence.js';
 import type { FieldPartial, Tile, TileSet } from '../core/tiles.js';
 
 type Tiles = Pick<EntityState, 'maxEventTime' | 'tiles'>;
-type Ids = Pick<EntityState, 'checkpoints' | 'recent' | 'floor' | 'ep' | 'bx'>;
+type Ids = Pick<EntityState, 'checkpoints' | 'recent' | 'floor' | 'ep' | 'bx' | 'holes'>;
 
 /** A tile as stored: [start / tile ms, events] or [start / tile ms, events, partials]. */
 type CompactTile =
@@ -123,7 +123,7 @@ export function storedIdBytes(key: string, entry: RecentEvent): number {
   return Buffer.byteLength(json) + 1;
 }
 
-export function encodeIds({ checkpoints, recent, floor, ep, bx }: Ids): string {
+export function encodeIds({ checkpoints, recent, floor, ep, bx, holes }: Ids): string {
   const shards = Object.keys(checkpoints);
   const indexOf = new Map(shards.map((s, k) => [s, k]));
   const c: (string | null)[] = shards.map((s) => unpad(checkpoints[s] as string));
@@ -152,6 +152,7 @@ export function encodeIds({ checkpoints, recent, floor, ep, bx }: Ids): string {
     f: floor,
     ep,
     bx,
+    h: holes && Object.keys(holes).length > 0 ? holes : undefined,
   });
 }
 
@@ -164,10 +165,12 @@ export function decodeIds(json: string | undefined): Ids {
     f?: number;
     ep?: EntityState['ep'];
     bx?: number;
+    h?: Record<string, number>;
   } & Partial<Ids>;
   const extra = {
     ...(raw.ep !== undefined ? { ep: raw.ep } : {}),
     ...(raw.bx !== undefined ? { bx: raw.bx } : {}),
+    ...(raw.h !== undefined ? { holes: raw.h } : {}),
   };
   if ('checkpoints' in raw) {
     return {

@@ -160,6 +160,7 @@ export class InMemorySideOutput implements SideOutput {
         recordId: e.recordId,
         ...(e.groups ? { groups: e.groups } : {}),
         ...(e.dataSha256 ? { dataSha256: e.dataSha256 } : {}),
+        ...(this.narrowedBy.has(key) ? { narrowedBy: this.narrowedBy.get(key) as string } : {}),
       };
     });
   }
@@ -173,12 +174,17 @@ export class InMemorySideOutput implements SideOutput {
       return 'stored';
     });
   }
+  /** Entries narrowed by a redrive: the record that did, by key. */
+  readonly narrowedBy = new Map<string, string>();
   async narrowParked(
-    narrowings: readonly { key: string; groups: readonly string[] }[],
+    narrowings: readonly { key: string; groups: readonly string[]; by: string }[],
   ): Promise<PutResult[]> {
-    return narrowings.map(({ key, groups }) => {
+    return narrowings.map(({ key, groups, by }) => {
       const e = this.entries.get(key);
-      if (e?.kind === 'parked') this.entries.set(key, { ...e, groups: [...groups], outcome: 'applied' });
+      if (e?.kind === 'parked') {
+        this.entries.set(key, { ...e, groups: [...groups], outcome: 'applied' });
+        this.narrowedBy.set(key, by);
+      }
       return 'stored';
     });
   }

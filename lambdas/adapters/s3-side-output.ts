@@ -98,6 +98,7 @@ export class S3SideOutput implements SideOutput {
             recordId: doc.recordId,
             ...(Array.isArray(doc.groups) ? { groups: doc.groups.map(String) } : {}),
             ...(typeof doc.dataSha256 === 'string' ? { dataSha256: doc.dataSha256 } : {}),
+            ...(typeof doc.narrowedBy === 'string' ? { narrowedBy: doc.narrowedBy } : {}),
           };
         }
         const done = await this.#json(parkedDoneKey(key));
@@ -148,8 +149,10 @@ export class S3SideOutput implements SideOutput {
   }
 
   /** Rewrites each entry with the groups still refusing it (its payload and all else as they were). */
-  narrowParked(narrowings: readonly { key: string; groups: readonly string[] }[]): Promise<PutResult[]> {
-    return mapWithConcurrency(narrowings, 8, async ({ key, groups }) => {
+  narrowParked(
+    narrowings: readonly { key: string; groups: readonly string[]; by: string }[],
+  ): Promise<PutResult[]> {
+    return mapWithConcurrency(narrowings, 8, async ({ key, groups, by }) => {
       try {
         const doc = await this.#json(key);
         if (doc?.kind !== 'parked') return 'stored';
@@ -157,7 +160,7 @@ export class S3SideOutput implements SideOutput {
           new PutObjectCommand({
             Bucket: this.props.bucket,
             Key: key,
-            Body: JSON.stringify({ ...doc, groups, outcome: 'applied' }),
+            Body: JSON.stringify({ ...doc, groups, outcome: 'applied', narrowedBy: by }),
             ContentType: 'application/json',
           }),
         );

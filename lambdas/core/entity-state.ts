@@ -29,6 +29,17 @@ export interface EntityRecord {
 export const alreadyProcessed = (state: EntityState, r: EntityRecord): boolean =>
   (state.checkpoints[r.shardId] ?? '') >= r.paddedSequence;
 
+/** A record's key among an entity's holes (ports.ts `EntityState.holes`). */
+export const holeKey = (r: Pick<EntityRecord, 'shardId' | 'paddedSequence'>): string =>
+  `${r.shardId} ${r.paddedSequence}`;
+
+/** How long a hole is kept: a record is delivered again, at the latest, within the stream's retention. */
+export const HOLE_TTL_MS = 48 * 3_600_000;
+
+/** True if the entity still has to apply the record: not processed, or a hole it went past. */
+export const pending = (state: EntityState, r: EntityRecord): boolean =>
+  !alreadyProcessed(state, r) || (state.holes !== undefined && Object.hasOwn(state.holes, holeKey(r)));
+
 export function advanceCheckpoint(
   state: EntityState,
   r: Pick<EntityRecord, 'shardId' | 'paddedSequence'>,

@@ -74,6 +74,13 @@ export interface EntityState {
    * (id-buckets.ts `itemExpiresAt`), even once `ep` is gone. Absent until the first move.
    */
   bx?: number;
+  /**
+   * Records of a shard this entity went past without applying them, because their authority parked
+   * them whole in that delivery (`holeKey`: shard and padded sequence number, to the wall time it
+   * went past, epoch ms): one delivered again is applied despite the checkpoint. Kept two days (a
+   * record lives a day in the stream). Absent when there is none.
+   */
+  holes?: Record<string, number>;
 }
 
 export interface StoredEntity {
@@ -223,6 +230,8 @@ export interface ParkedEntry {
    * says whether it was parked for some groups, not which).
    */
   readonly completedBy?: string;
+  /** Set once a redrive narrowed it (applied it to some of its groups): the record that did. */
+  readonly narrowedBy?: string;
 }
 
 export interface SideOutput {
@@ -248,7 +257,7 @@ export interface SideOutput {
   ): Promise<PutResult[]>;
   /** Narrows parked entries to the groups still refusing them (a redrive applied the others). */
   narrowParked(
-    entries: readonly { readonly key: string; readonly groups: readonly string[] }[],
+    entries: readonly { readonly key: string; readonly groups: readonly string[]; readonly by: string }[],
   ): Promise<PutResult[]>;
 }
 

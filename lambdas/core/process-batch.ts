@@ -45,9 +45,9 @@
  *    parked for that group only (`groups`). Entries are written last (after every other write), for
  *    records before the first failure only, in order: an entry must not name a record that a
  *    redelivery then applies. A park is no failure, so other groups' entities apply the records
- *    after a parked one; should a later failure make the parked record redelivered and its authority
- *    take it then, they are past it, but a record its authority decides only now was applied by no
- *    entity (each applies a record only once its authority saved the decision), so they apply it.
+ *    after a parked one: an entity going past a record its authority parked whole keeps it as a
+ *    *hole* (two days), and applies it should it come again and its authority take it then (a
+ *    later failure before it, a replayed stream), in whichever delivery that is.
  *    Conversely an entity that applies a record decided in an earlier delivery (that delivery may
  *    have parked it for the entity and lost its answer) takes its group off the record's entry
  *    before it is saved (and is not saved if that fails). A
@@ -71,8 +71,11 @@ import {
   applyEvent,
   type EntityRecord,
   eventIdOfKey,
+  HOLE_TTL_MS,
+  holeKey,
   isForgotten,
   isLate,
+  pending,
   pruneState,
   recentEntry,
   remember,
@@ -157,11 +160,8 @@ export type Decision =
       readonly lateGroups: readonly string[];
       /** A redrive completing a parked record: the only groups to apply it to now (step 7). */
       readonly only?: readonly string[];
-      /**
-       * Decided now, for the first time: no entity has applied it yet (every group applies a record
-       * only once its authority saved the decision), whatever their checkpoints say (step 7).
-       */
-      readonly fresh?: boolean;
+      /** Decided in an earlier delivery (read back here): an entity may have applied it since. */
+      readonly earlier?: boolean;
     }
   | { readonly kind: 'duplicate'; readonly owner: string }
   /** processed long ago; its decision is past the lateness horizon (nothing to redo) */
@@ -272,6 +272,17 @@ export async function processBatch(
       p.reasons.push(`the ${group.name} entity cannot be written (${describePermanent(error)})`);
     }
   };
+  // Records parked whole in this delivery that feed an entity of another group.
+  const wholeParkedFor = (group: FeatureGroup, key: EntityKey): Candidate[] =>
+    candidates.filter(
+      (c) =>
+        parked.get(c.recordId)?.groups === undefined &&
+        parked.has(c.recordId) &&
+        !parked.get(c.recordId)?.copy &&
+        c.authority !== group &&
+        c.groups.includes(group) &&
+        entityKeyOf(entityOf(group, c)) === entityKeyOf(key),
+    );
   const byEntity = (group: FeatureGroup, cs: readonly Candidate[]) => {
     const m = new Map<string, { key: EntityKey; records: Candidate[] }>();
     for (const c of cs) {
@@ -320,7 +331,7 @@ export async function processBatch(
       refused.forEach(([k, error], i) => {
         const state = stored[i]?.state;
         const records = entities.get(k)?.records ?? [];
-        const processed = records.filter((c) => state !== undefined && alreadyProcessed(state, c));
+        const processed = records.filter((c) => state !== undefined && !pending(state, c));
         park(
           group,
           records.filter((c) => !processed.includes(c)),
@@ -339,12 +350,13 @@ export async function processBatch(
   const decisions = new Map<string, Decision>();
   const resolved = await resolveCompletions(
     candidates.filter((c) => c.redrive),
+    new Set(candidates.map((c) => c.recordId)),
     deps.sideOutput,
     decisions,
     markFailed,
   );
   completing = resolved.completing;
-  const { decided, unread } = resolved;
+  const { decided, unread, renarrowing } = resolved;
 
   // Phase A: each authority entity decides for its records (duplicate? late for which groups?) and applies its own.
   const fresh = candidates.filter((c) => !decided.has(c) && !unread.has(c));
@@ -406,7 +418,7 @@ export async function processBatch(
           info.set(
             c.recordId,
             own
-              ? { kind: 'owner', lateGroups: own.lg ?? [] }
+              ? { kind: 'owner', lateGroups: own.lg ?? [], earlier: true }
               : seen
                 ? { kind: 'duplicate', owner: seen.r }
                 : { kind: 'forgotten' },
@@ -446,7 +458,7 @@ export async function processBatch(
         if (!lateGroups.includes(authority.name)) applyEvent(state, authority, c);
         info.set(
           c.recordId,
-          own ? { kind: 'owner', lateGroups } : { kind: 'owner', lateGroups, fresh: true },
+          own ? { kind: 'owner', lateGroups, earlier: true } : { kind: 'owner', lateGroups },
         );
       }
       const batchIds = new Set(records.map((c) => c.event.eventId));
@@ -512,10 +524,9 @@ export async function processBatch(
       let changed = false;
       const lateApplied: Candidate[] = [];
       for (const c of entities.get(entityKeyOf(key))?.records ?? []) {
-        // Past it already, yet decided only now: the entity went past it while it was parked (records
-        // after it were applied in a delivery that parked it and later failed before it).
-        const fresh = (decisions.get(c.recordId) as { fresh?: boolean } | undefined)?.fresh === true;
-        if (alreadyProcessed(state, c) && !fresh) continue;
+        // Not past it, or past it only as a hole (parked whole when the entity went past it).
+        if (!pending(state, c)) continue;
+        if (state.holes) delete state.holes[holeKey(c)];
         advanceCheckpoint(state, c);
         // A completion also covers the parked record on its own shard: a replay of that shard (a
         // mapping started over) then skips it here. Every record of that shard before it was applied
@@ -523,11 +534,21 @@ export async function processBatch(
         const original = c.redrive && parkedRecordOf(completing, c);
         if (original) advanceCheckpoint(state, original);
         applyEvent(state, group, c);
-        const d = decisions.get(c.recordId) as { fresh?: boolean; only?: readonly string[] } | undefined;
-        if (!d?.fresh && d?.only === undefined && !c.redrive) lateApplied.push(c);
+        const d = decisions.get(c.recordId) as { earlier?: boolean; only?: readonly string[] } | undefined;
+        if (d?.earlier && d.only === undefined && !c.redrive) lateApplied.push(c);
         changed = true;
       }
-      if (changed) pruneState(state, group);
+      if (changed) {
+        // The records of this entity its authority parked whole in this delivery, which it now goes
+        // past: holes, applied should they be delivered again (a later failure before them, a
+        // replayed stream) and taken by their authority then.
+        for (const c of wholeParkedFor(group, key))
+          if (alreadyProcessed(state, c)) state.holes = { ...state.holes, [holeKey(c)]: now };
+        for (const [k, at] of Object.entries(state.holes ?? {}))
+          if (at < now - HOLE_TTL_MS) delete (state.holes as Record<string, number>)[k];
+        if (state.holes && Object.keys(state.holes).length === 0) delete state.holes;
+        pruneState(state, group);
+      }
       return { state, changed, info: lateApplied };
     };
     await commit(group, entities, computeB, {
@@ -556,7 +577,7 @@ export async function processBatch(
   for (const [key, c] of completing) {
     const p = parked.get(c.recordId);
     const only = (decisions.get(c.recordId) as { only?: readonly string[] } | undefined)?.only;
-    if (p && (p.groups === undefined || only?.every((g) => p.groups?.includes(g)))) {
+    if (!renarrowing.has(c) && p && (p.groups === undefined || only?.every((g) => p.groups?.includes(g)))) {
       decisions.set(c.recordId, { kind: 'duplicate', owner: recordIdOfParkedKey(key) });
       refusedAgain.add(c);
     }
@@ -594,7 +615,7 @@ export async function processBatch(
   const [narrowResults, completeResults] = await Promise.all([
     narrowed.length > 0
       ? deps.sideOutput.narrowParked(
-          narrowed.map(([key, c]) => ({ key, groups: parked.get(c.recordId)?.groups ?? [] })),
+          narrowed.map(([key, c]) => ({ key, groups: parked.get(c.recordId)?.groups ?? [], by: c.recordId })),
         )
       : [],
     completed.length > 0
@@ -664,14 +685,21 @@ function parkedRecordOf(
  */
 async function resolveCompletions(
   copies: readonly Candidate[],
+  inBatch: ReadonlySet<string>,
   sideOutput: SideOutput,
   decisions: Map<string, Decision>,
   markFailed: (cs: readonly Candidate[], error: Error) => void,
-): Promise<{ completing: Map<string, Candidate>; decided: Set<Candidate>; unread: Set<Candidate> }> {
+): Promise<{
+  completing: Map<string, Candidate>;
+  decided: Set<Candidate>;
+  unread: Set<Candidate>;
+  renarrowing: Set<Candidate>;
+}> {
   const completing = new Map<string, Candidate>();
   const decided = new Set<Candidate>();
   const unread = new Set<Candidate>();
-  if (copies.length === 0) return { completing, decided, unread };
+  const renarrowing = new Set<Candidate>();
+  if (copies.length === 0) return { completing, decided, unread, renarrowing };
   const keys = [...new Set(copies.map((c) => (c.redrive as RedriveOf).parked))];
   const read = await sideOutput.parked(keys);
   const entryOf = new Map(keys.map((k, i) => [k, read[i]]));
@@ -687,7 +715,22 @@ async function resolveCompletions(
         decisions.set(c.recordId, { kind: 'owner', lateGroups: [], only: [] });
         decided.add(c);
       }
-    } else if (entry && entry.dataSha256 === c.redrive?.dataSha256 && !completing.has(key)) {
+    } else if (entry?.narrowedBy === c.recordId && entry.groups && !completing.has(key)) {
+      // A redelivery of the copy that narrowed it: it goes on with what is left, its outcome kept.
+      completing.set(key, c);
+      const groups = entry.groups;
+      const only = c.groups.filter((g) => groups.includes(g.name)).map((g) => g.name);
+      decisions.set(c.recordId, { kind: 'owner', lateGroups: [], only });
+      decided.add(c);
+      renarrowing.add(c);
+    } else if (
+      entry &&
+      entry.dataSha256 === c.redrive?.dataSha256 &&
+      !completing.has(key) &&
+      // Its record in this batch too (redelivered): that record is applied as any redelivery, and
+      // takes its groups off the entry; the copy is for its authority to decide (a duplicate).
+      !inBatch.has(entry.recordId)
+    ) {
       completing.set(key, c);
       const groups = entry.groups;
       if (groups) {
@@ -697,7 +740,7 @@ async function resolveCompletions(
       }
     }
   }
-  return { completing, decided, unread };
+  return { completing, decided, unread, renarrowing };
 }
 
 /**

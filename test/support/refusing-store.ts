@@ -24,14 +24,20 @@ export function refusingStore(inner = new InMemoryEntityStore()) {
   const store: EntityStore = {
     load: (keys, o) => inner.load(keys, o),
     save: async (writes) => {
-      const passing = writes.filter((w) => !refuse.has(itemKey(w.key)) && !throttle.has(itemKey(w.key)));
-      const saved = await inner.save(passing);
-      let next = 0;
-      return writes.map((w): SaveResult => {
+      // Judged once per call, whatever changes while it is in flight.
+      const verdicts = writes.map((w) => {
         const k = itemKey(w.key);
-        if (refuse.has(k)) return { failed: refusal(k) };
-        if (throttle.has(k)) return { failed: new OnlineStoreError(`write of ${k} throttled`, 'online') };
-        return saved[next++] as SaveResult;
+        return refuse.has(k)
+          ? refusal(k)
+          : throttle.has(k)
+            ? new OnlineStoreError(`write of ${k} throttled`, 'online')
+            : undefined;
+      });
+      const saved = await inner.save(writes.filter((_, i) => verdicts[i] === undefined));
+      let next = 0;
+      return writes.map((_, i): SaveResult => {
+        const failed = verdicts[i];
+        return failed ? { failed } : (saved[next++] as SaveResult);
       });
     },
   };

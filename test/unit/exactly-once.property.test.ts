@@ -129,10 +129,13 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
           : stored,
       ),
     save: async (writes) => {
-      const results = await entities.save(writes.filter((w) => !refused(w.key)));
+      // Judged once per call: a refusal lifted while the call is in flight (concurrent shards) must
+      // not make a write it kept back look saved.
+      const refusedNow = writes.map((w) => refused(w.key));
+      const results = await entities.save(writes.filter((_, i) => !refusedNow[i]));
       coverage.realConflicts += results.filter((r) => r === 'conflict').length;
-      return writes.map((w) =>
-        refused(w.key)
+      return writes.map((_, i) =>
+        refusedNow[i]
           ? { failed: new OnlineStoreError('refused', 'online', { permanent: true }) }
           : (results.shift() as SaveResult),
       );

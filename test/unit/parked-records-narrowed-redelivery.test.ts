@@ -1,0 +1,61 @@
+/**
+ * A redrive copy of a record parked whole, taken by its customer but refused by its merchant, narrows
+ * the entry to the merchant and counts "applied". Its redelivery (answer lost) keeps that outcome:
+ * found on review, it completed the narrowed entry anew, was refused again and counted "duplicate".
+ */
+import { describe, expect, it } from 'vitest';
+import { InMemoryOfflineSink, InMemorySideOutput } from '../../lambdas/adapters/memory.js';
+import type { InputRecord } from '../../lambdas/core/decode.js';
+import { type ProcessorDeps, processBatch } from '../../lambdas/core/process-batch.js';
+import { completionEnvelope } from '../../offline/redrive/redrive.js';
+import { contracts, groupsFedBy } from '../../schemas/index.js';
+import { BASE_TIME, envelope, FIRST_SEQUENCE, inputRecords, transaction } from '../support/records.js';
+import { refusingStore } from '../support/refusing-store.js';
+
+describe(': redelivery of a copy that narrowed its entry', () => {
+  it('keeps its outcome (applied) and its entry', async () => {
+    const { refuse, store: entities } = refusingStore();
+    const sideOutput = new InMemorySideOutput();
+    const deps: ProcessorDeps = {
+      contracts,
+      groupsFedBy,
+      entities,
+      offline: new InMemoryOfflineSink(),
+      sideOutput,
+      sleep: async () => {},
+      now: () => BASE_TIME + 60_000,
+    };
+    const [r] = inputRecords([
+      envelope(
+        transaction({
+          customerId: 'cus_aaaa',
+          merchantId: 'mer_2222',
+          eventId: 'evt_r3n_1',
+          eventTime: new Date(BASE_TIME).toISOString(),
+        }),
+      ),
+    ]) as InputRecord[];
+    refuse.add('customer#cus_aaaa');
+    await processBatch([r as InputRecord], deps); // parked whole
+    const [key, entry] = [...sideOutput.entries.entries()].find(([, e]) => e.kind === 'parked') as [
+      string,
+      { data: string; partitionKey: string },
+    ];
+    refuse.clear();
+    refuse.add('merchant#mer_2222');
+    const seq = String(FIRST_SEQUENCE + 1000n);
+    const copy: InputRecord = {
+      recordId: `shardId-000000000000:${seq}`,
+      shardId: 'shardId-000000000000',
+      sequenceNumber: seq,
+      partitionKey: entry.partitionKey,
+      arrivalTime: BASE_TIME + 30_000,
+      data: Buffer.from(completionEnvelope(key, Buffer.from(entry.data, 'base64'))).toString('base64'),
+    };
+    const d1 = await processBatch([copy], deps);
+    expect(d1.outcomes.get(copy.recordId)).toBe('applied');
+    expect(sideOutput.ofKind('parked')[0]?.groups).toEqual(['merchant']); // narrowed
+    const d2 = await processBatch([copy], deps); // its answer was lost: redelivered
+    expect(d2.outcomes.get(copy.recordId)).toBe('applied'); // 'duplicate'
+  });
+});

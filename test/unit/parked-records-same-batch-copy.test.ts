@@ -1,0 +1,69 @@
+/**
+ * A record parked for its merchant whose delivery lost its answer, redelivered in the same batch as
+ * the redrive copy of its entry (the merchant fixed and redrive run while the shard still retried):
+ * the record is applied as a redelivery and takes its group off the entry; the copy completes nothing
+ * (found on review: it completed the entry too, and the merchant applied the payment twice).
+ */
+import { describe, expect, it } from 'vitest';
+import { InMemoryOfflineSink, InMemorySideOutput } from '../../lambdas/adapters/memory.js';
+import type { InputRecord } from '../../lambdas/core/decode.js';
+import { type ProcessorDeps, processBatch } from '../../lambdas/core/process-batch.js';
+import { evaluateWindows } from '../../lambdas/core/tiles.js';
+import { completionEnvelope } from '../../offline/redrive/redrive.js';
+import { contracts, type FeatureGroup, featureGroupsByName, groupsFedBy } from '../../schemas/index.js';
+import { BASE_TIME, envelope, FIRST_SEQUENCE, inputRecords, transaction } from '../support/records.js';
+import { refusingStore } from '../support/refusing-store.js';
+
+const merchant = featureGroupsByName.get('merchant') as FeatureGroup;
+const customer = featureGroupsByName.get('customer') as FeatureGroup;
+
+describe(': original redelivered with its completing copy in one batch', () => {
+  it('applies the record once to the merchant', async () => {
+    const { inner, refuse, store: entities } = refusingStore();
+    const sideOutput = new InMemorySideOutput();
+    const deps: ProcessorDeps = {
+      contracts,
+      groupsFedBy,
+      entities,
+      offline: new InMemoryOfflineSink(),
+      sideOutput,
+      sleep: async () => {},
+      now: () => BASE_TIME + 60_000,
+    };
+    const count = async (g: FeatureGroup, id: string) => {
+      const [s] = await inner.load([{ group: g.name, entityId: id }]);
+      return s ? Number(evaluateWindows(g, s.state.tiles, BASE_TIME + 60_000).txn_count_24h ?? 0) : 0;
+    };
+    const [r] = inputRecords([
+      envelope(
+        transaction({
+          customerId: 'cus_aaaa',
+          merchantId: 'mer_2222',
+          eventId: 'evt_r3s_1',
+          eventTime: new Date(BASE_TIME).toISOString(),
+        }),
+      ),
+    ]) as InputRecord[];
+    refuse.add('merchant#mer_2222');
+    const d1 = await processBatch([r as InputRecord], deps); // parked for merchant; answer lost
+    expect(d1.failed).toEqual([]);
+    const [key, entry] = [...sideOutput.entries.entries()].find(([, e]) => e.kind === 'parked') as [
+      string,
+      { data: string; partitionKey: string },
+    ];
+    refuse.clear(); // merchant fixed, redrive run: its copy lands on the same shard
+    const seq = String(FIRST_SEQUENCE + 1000n);
+    const copy: InputRecord = {
+      recordId: `shardId-000000000000:${seq}`,
+      shardId: 'shardId-000000000000',
+      sequenceNumber: seq,
+      partitionKey: entry.partitionKey,
+      arrivalTime: BASE_TIME + 120_000,
+      data: Buffer.from(completionEnvelope(key, Buffer.from(entry.data, 'base64'))).toString('base64'),
+    };
+    const d2 = await processBatch([r as InputRecord, copy], deps); // the retry, now with the copy
+    expect(d2.failed).toEqual([]);
+    expect(await count(customer, 'cus_aaaa')).toBe(1);
+    expect(await count(merchant, 'mer_2222')).toBe(1); // 2
+  });
+});
