@@ -57,24 +57,39 @@ export class S3SideOutput implements SideOutput {
   put(entries: readonly SideOutputEntry[]): Promise<PutResult[]> {
     return mapWithConcurrency(entries, 8, async (entry) => {
       const key = sideOutputKey(entry);
-      try {
-        await this.s3.send(
-          new PutObjectCommand({
-            Bucket: this.props.bucket,
-            Key: key,
-            Body: JSON.stringify(await this.#document(entry)),
-            ContentType: 'application/json',
-          }),
-        );
+      return this.#attempt(`put of ${key}`, async (): Promise<PutResult> => {
+        await this.#putJson(key, await this.#document(entry));
         return 'stored';
-      } catch (error) {
-        return {
-          failed: new SideOutputError(`put of ${key} failed: ${asError(error).message}`, 'side-output', {
-            cause: error,
-          }),
-        };
-      }
+      });
     });
+  }
+
+  /** What `work` returns, or its error as a failure of this store naming `what`. */
+  async #attempt<T>(what: string, work: () => Promise<T>): Promise<T | Failed> {
+    try {
+      return await work();
+    } catch (error) {
+      return {
+        failed: new SideOutputError(`${what} failed: ${asError(error).message}`, 'side-output', {
+          cause: error,
+        }),
+      };
+    }
+  }
+
+  #putJson(key: string, doc: unknown): Promise<unknown> {
+    return this.s3.send(
+      new PutObjectCommand({
+        Bucket: this.props.bucket,
+        Key: key,
+        Body: JSON.stringify(doc),
+        ContentType: 'application/json',
+      }),
+    );
+  }
+
+  #delete(key: string): Promise<unknown> {
+    return this.s3.send(new DeleteObjectCommand({ Bucket: this.props.bucket, Key: key }));
   }
 
   /** The JSON object under `key`, or undefined if there is none. */
@@ -90,8 +105,8 @@ export class S3SideOutput implements SideOutput {
 
   /** Reads what a completion needs of each entry (not its payload, which stays sealed), or its completion. */
   parked(keys: readonly string[]): Promise<(ParkedEntry | undefined | Failed)[]> {
-    return mapWithConcurrency(keys, 8, async (key) => {
-      try {
+    return mapWithConcurrency(keys, 8, (key) =>
+      this.#attempt(`read of ${key}`, async (): Promise<ParkedEntry | undefined> => {
         const doc = await this.#json(key);
         if (doc?.kind === 'parked' && typeof doc.recordId === 'string') {
           return {
@@ -109,103 +124,52 @@ export class S3SideOutput implements SideOutput {
               ...(done.partial ? { groups: [] } : {}),
             }
           : undefined;
-      } catch (error) {
-        return {
-          failed: new SideOutputError(`read of ${key} failed: ${asError(error).message}`, 'side-output', {
-            cause: error,
-          }),
-        };
-      }
-    });
+      }),
+    );
   }
 
   /** Takes groups off each entry that exists (read first: most records were never parked). */
   unparkGroups(entries: readonly { key: string; groups: readonly string[] }[]): Promise<PutResult[]> {
-    return mapWithConcurrency(entries, 8, async ({ key, groups }) => {
-      try {
+    return mapWithConcurrency(entries, 8, ({ key, groups }) =>
+      this.#attempt(`unparking ${key}`, async (): Promise<PutResult> => {
         const doc = await this.#json(key);
         if (doc?.kind !== 'parked' || !Array.isArray(doc.groups)) return 'stored';
         const left = (doc.groups as unknown[]).map(String).filter((g) => !groups.includes(g));
-        if (left.length === 0)
-          await this.s3.send(new DeleteObjectCommand({ Bucket: this.props.bucket, Key: key }));
-        else
-          await this.s3.send(
-            new PutObjectCommand({
-              Bucket: this.props.bucket,
-              Key: key,
-              Body: JSON.stringify({ ...doc, groups: left }),
-              ContentType: 'application/json',
-            }),
-          );
+        if (left.length === 0) await this.#delete(key);
+        else await this.#putJson(key, { ...doc, groups: left });
         return 'stored';
-      } catch (error) {
-        return {
-          failed: new SideOutputError(`unparking ${key} failed: ${asError(error).message}`, 'side-output', {
-            cause: error,
-          }),
-        };
-      }
-    });
+      }),
+    );
   }
 
   /** Rewrites each entry with the groups still refusing it (its payload and all else as they were). */
   narrowParked(
     narrowings: readonly { key: string; groups: readonly string[]; by: string }[],
   ): Promise<PutResult[]> {
-    return mapWithConcurrency(narrowings, 8, async ({ key, groups, by }) => {
-      try {
+    return mapWithConcurrency(narrowings, 8, ({ key, groups, by }) =>
+      this.#attempt(`narrowing of ${key}`, async (): Promise<PutResult> => {
         const doc = await this.#json(key);
-        if (doc?.kind !== 'parked') return 'stored';
-        await this.s3.send(
-          new PutObjectCommand({
-            Bucket: this.props.bucket,
-            Key: key,
-            Body: JSON.stringify({ ...doc, groups, outcome: 'applied', narrowedBy: by }),
-            ContentType: 'application/json',
-          }),
-        );
+        if (doc?.kind === 'parked')
+          await this.#putJson(key, { ...doc, groups, outcome: 'applied', narrowedBy: by });
         return 'stored';
-      } catch (error) {
-        return {
-          failed: new SideOutputError(
-            `narrowing of ${key} failed: ${asError(error).message}`,
-            'side-output',
-            {
-              cause: error,
-            },
-          ),
-        };
-      }
-    });
+      }),
+    );
   }
 
   /** Writes each entry's completion (under parked-done/), then deletes the entry. */
   completeParked(
     completions: readonly { key: string; by: string; partial: boolean }[],
   ): Promise<PutResult[]> {
-    return mapWithConcurrency(completions, 8, async ({ key, by, partial }) => {
-      try {
-        await this.s3.send(
-          new PutObjectCommand({
-            Bucket: this.props.bucket,
-            Key: parkedDoneKey(key),
-            Body: JSON.stringify({ recordId: recordIdOfParkedKey(key), completedBy: by, partial }),
-            ContentType: 'application/json',
-          }),
-        );
-        await this.s3.send(new DeleteObjectCommand({ Bucket: this.props.bucket, Key: key }));
+    return mapWithConcurrency(completions, 8, ({ key, by, partial }) =>
+      this.#attempt(`completion of ${key}`, async (): Promise<PutResult> => {
+        await this.#putJson(parkedDoneKey(key), {
+          recordId: recordIdOfParkedKey(key),
+          completedBy: by,
+          partial,
+        });
+        await this.#delete(key);
         return 'stored';
-      } catch (error) {
-        return {
-          failed: new SideOutputError(
-            `completion of ${key} failed: ${asError(error).message}`,
-            'side-output',
-            {
-              cause: error,
-            },
-          ),
-        };
-      }
-    });
+      }),
+    );
   }
 }

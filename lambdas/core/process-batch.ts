@@ -272,17 +272,6 @@ export async function processBatch(
       p.reasons.push(`the ${group.name} entity cannot be written (${describePermanent(error)})`);
     }
   };
-  // Records parked whole in this delivery that feed an entity of another group.
-  const wholeParkedFor = (group: FeatureGroup, key: EntityKey): Candidate[] =>
-    candidates.filter(
-      (c) =>
-        parked.get(c.recordId)?.groups === undefined &&
-        parked.has(c.recordId) &&
-        !parked.get(c.recordId)?.copy &&
-        c.authority !== group &&
-        c.groups.includes(group) &&
-        entityKeyOf(entityOf(group, c)) === entityKeyOf(key),
-    );
   const byEntity = (group: FeatureGroup, cs: readonly Candidate[]) => {
     const m = new Map<string, { key: EntityKey; records: Candidate[] }>();
     for (const c of cs) {
@@ -501,6 +490,20 @@ export async function processBatch(
     }
   }
 
+  // Records their authority parked whole in this delivery (phase A): the entities of other groups
+  // that go past them keep them as holes (phase B). Found once; almost always none.
+  const parkedWhole = candidates.filter((c) => {
+    const p = parked.get(c.recordId);
+    return p !== undefined && p.groups === undefined && !p.copy;
+  });
+  const wholeParkedFor = (group: FeatureGroup, key: EntityKey): Candidate[] =>
+    parkedWhole.filter(
+      (c) =>
+        c.authority !== group &&
+        c.groups.includes(group) &&
+        entityKeyOf(entityOf(group, c)) === entityKeyOf(key),
+    );
+
   // Phase B: the other groups apply the decisions, for the records before the first failure.
   // A record decided in an earlier delivery that an entity applies only now may have been parked for
   // it by that delivery (which then lost its answer): before the entity is saved, the record's entry
@@ -593,16 +596,17 @@ export async function processBatch(
     parked,
   });
   const parkedEntries = outputs.side.filter((e) => e.kind === 'parked');
+  const otherSide = outputs.side.filter((e) => e.kind !== 'parked');
   const [offlineResults, sideResults] = await Promise.all([
     deps.offline.append(outputs.offline.map((o) => o.batch)),
-    deps.sideOutput.put(outputs.side.filter((e) => e.kind !== 'parked')),
+    deps.sideOutput.put(otherSide),
   ]);
   const sequenceOf = (e: SideOutputEntry) => ({ paddedSequence: paddedOf.get(e.recordId) as string });
   offlineResults.forEach((r, i) => {
     if (isFailed(r)) markFailed(outputs.offline[i]?.records ?? [], r.failed);
   });
   sideResults.forEach((r, i) => {
-    const e = outputs.side.filter((x) => x.kind !== 'parked')[i];
+    const e = otherSide[i];
     if (isFailed(r) && e) markFailed([sequenceOf(e)], r.failed);
   });
   // Completed parked records leave parked/ once all of their copy's writes are done, for parked-done/
@@ -700,6 +704,12 @@ async function resolveCompletions(
   const unread = new Set<Candidate>();
   const renarrowing = new Set<Candidate>();
   if (copies.length === 0) return { completing, decided, unread, renarrowing };
+  // A copy completing a record parked for some groups: owner, for those of them it feeds.
+  const applyOnlyTo = (c: Candidate, groups: readonly string[]) => {
+    const only = c.groups.filter((g) => groups.includes(g.name)).map((g) => g.name);
+    decisions.set(c.recordId, { kind: 'owner', lateGroups: [], only });
+    decided.add(c);
+  };
   const keys = [...new Set(copies.map((c) => (c.redrive as RedriveOf).parked))];
   const read = await sideOutput.parked(keys);
   const entryOf = new Map(keys.map((k, i) => [k, read[i]]));
@@ -718,10 +728,7 @@ async function resolveCompletions(
     } else if (entry?.narrowedBy === c.recordId && entry.groups && !completing.has(key)) {
       // A redelivery of the copy that narrowed it: it goes on with what is left, its outcome kept.
       completing.set(key, c);
-      const groups = entry.groups;
-      const only = c.groups.filter((g) => groups.includes(g.name)).map((g) => g.name);
-      decisions.set(c.recordId, { kind: 'owner', lateGroups: [], only });
-      decided.add(c);
+      applyOnlyTo(c, entry.groups);
       renarrowing.add(c);
     } else if (
       entry &&
@@ -732,12 +739,7 @@ async function resolveCompletions(
       !inBatch.has(entry.recordId)
     ) {
       completing.set(key, c);
-      const groups = entry.groups;
-      if (groups) {
-        const only = c.groups.filter((g) => groups.includes(g.name)).map((g) => g.name);
-        decisions.set(c.recordId, { kind: 'owner', lateGroups: [], only });
-        decided.add(c);
-      }
+      if (entry.groups) applyOnlyTo(c, entry.groups);
     }
   }
   return { completing, decided, unread, renarrowing };
