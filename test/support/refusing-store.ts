@@ -4,8 +4,15 @@
  * processor parks), `throttle` for now (a failure a retry may not meet, so the batch is redelivered).
  */
 import { OnlineStoreError } from '../../lambdas/adapters/errors.js';
-import { InMemoryEntityStore } from '../../lambdas/adapters/memory.js';
-import type { EntityKey, EntityStore, SaveResult } from '../../lambdas/core/ports.js';
+import {
+  InMemoryEntityStore,
+  InMemoryOfflineSink,
+  InMemorySideOutput,
+} from '../../lambdas/adapters/memory.js';
+import type { EntityKey, EntityStore, OfflineSink, SaveResult } from '../../lambdas/core/ports.js';
+import type { ProcessorDeps } from '../../lambdas/core/process-batch.js';
+import { contracts, groupsFedBy } from '../../schemas/index.js';
+import { BASE_TIME } from './records.js';
 
 const itemKey = (k: EntityKey) => `${k.group}#${k.entityId}`;
 
@@ -42,4 +49,25 @@ export function refusingStore(inner = new InMemoryEntityStore()) {
     },
   };
   return { inner, refuse, throttle, store };
+}
+
+/**
+ * The processor's ports around a refusing store, as the parking tests use them: in-memory offline
+ * sink and side output unless given, no backoff, the clock a minute after BASE_TIME.
+ */
+export function refusingDeps<S extends InMemorySideOutput = InMemorySideOutput>(
+  options: { readonly offline?: OfflineSink; readonly sideOutput?: S } = {},
+) {
+  const refusing = refusingStore();
+  const sideOutput = options.sideOutput ?? (new InMemorySideOutput() as S);
+  const deps: ProcessorDeps = {
+    contracts,
+    groupsFedBy,
+    entities: refusing.store,
+    offline: options.offline ?? new InMemoryOfflineSink(),
+    sideOutput,
+    sleep: async () => {},
+    now: () => BASE_TIME + 60_000,
+  };
+  return { ...refusing, deps, sideOutput };
 }

@@ -6,15 +6,15 @@
  * second time. Parked entries are now written after every other write.
  */
 import { describe, expect, it } from 'vitest';
-import { InMemoryOfflineSink, InMemorySideOutput } from '../../lambdas/adapters/memory.js';
+import { InMemorySideOutput } from '../../lambdas/adapters/memory.js';
 import type { InputRecord } from '../../lambdas/core/decode.js';
 import type { PutResult } from '../../lambdas/core/ports.js';
-import { type ProcessorDeps, processBatch } from '../../lambdas/core/process-batch.js';
+import { processBatch } from '../../lambdas/core/process-batch.js';
 import { evaluateWindows } from '../../lambdas/core/tiles.js';
 import { completionEnvelope } from '../../offline/redrive/redrive.js';
-import { contracts, type FeatureGroup, featureGroupsByName, groupsFedBy } from '../../schemas/index.js';
+import { type FeatureGroup, featureGroupsByName } from '../../schemas/index.js';
 import { BASE_TIME, envelope, inputRecords, transaction } from '../support/records.js';
-import { refusingStore } from '../support/refusing-store.js';
+import { refusingDeps } from '../support/refusing-store.js';
 
 const merchant = featureGroupsByName.get('merchant') as FeatureGroup;
 const at = (s: number) => new Date(BASE_TIME + s * 1000).toISOString();
@@ -37,17 +37,7 @@ class FlakySideOutput extends InMemorySideOutput {
 }
 
 function setup() {
-  const { inner, refuse, store: entities } = refusingStore();
-  const sideOutput = new FlakySideOutput();
-  const deps: ProcessorDeps = {
-    contracts,
-    groupsFedBy,
-    entities,
-    offline: new InMemoryOfflineSink(),
-    sideOutput,
-    sleep: async () => {},
-    now: () => BASE_TIME + 60_000,
-  };
+  const { inner, refuse, deps, sideOutput } = refusingDeps({ sideOutput: new FlakySideOutput() });
   const count = async (id: string) => {
     const [s] = await inner.load([{ group: 'merchant', entityId: id }]);
     return s ? Number(evaluateWindows(merchant, s.state.tiles, BASE_TIME + 60_000).txn_count_24h ?? 0) : 0;

@@ -5,28 +5,17 @@
  * decode.ts quarantined ("a redrive envelope inside another"), so the entry could never be finished.
  */
 import { describe, expect, it } from 'vitest';
-import { InMemoryOfflineSink, InMemorySideOutput } from '../../lambdas/adapters/memory.js';
+import type { InMemorySideOutput } from '../../lambdas/adapters/memory.js';
 import type { InputRecord } from '../../lambdas/core/decode.js';
-import { type ProcessorDeps, processBatch } from '../../lambdas/core/process-batch.js';
+import { processBatch } from '../../lambdas/core/process-batch.js';
 import { completionEnvelope } from '../../offline/redrive/redrive.js';
-import { contracts, groupsFedBy } from '../../schemas/index.js';
 import { BASE_TIME, envelope, inputRecords, transaction } from '../support/records.js';
-import { refusingStore } from '../support/refusing-store.js';
+import { refusingDeps } from '../support/refusing-store.js';
 
 const at = (s: number) => new Date(BASE_TIME + s * 1000).toISOString();
 
 function setup() {
-  const { refuse, store: entities } = refusingStore();
-  const sideOutput = new InMemorySideOutput();
-  const deps: ProcessorDeps = {
-    contracts,
-    groupsFedBy,
-    entities,
-    offline: new InMemoryOfflineSink(),
-    sideOutput,
-    sleep: async () => {},
-    now: () => BASE_TIME + 60_000,
-  };
+  const { deps, refuse, sideOutput } = refusingDeps();
   return { deps, refuse, sideOutput };
 }
 

@@ -5,15 +5,15 @@
  * merchant when that delivery did not save the merchant), and parks it for itself if it refuses it.
  */
 import { describe, expect, it } from 'vitest';
-import { InMemoryOfflineSink, InMemorySideOutput } from '../../lambdas/adapters/memory.js';
+import { InMemoryOfflineSink } from '../../lambdas/adapters/memory.js';
 import type { InputRecord } from '../../lambdas/core/decode.js';
 import type { OfflineSink } from '../../lambdas/core/ports.js';
-import { type ProcessorDeps, processBatch } from '../../lambdas/core/process-batch.js';
+import { processBatch } from '../../lambdas/core/process-batch.js';
 import { evaluateWindows } from '../../lambdas/core/tiles.js';
-import { contracts, type FeatureGroup, featureGroupsByName, groupsFedBy } from '../../schemas/index.js';
+import { type FeatureGroup, featureGroupsByName } from '../../schemas/index.js';
 import { faultyDeps, InjectedCrash } from '../support/fault-stores.js';
 import { BASE_TIME, envelope, inputRecords, transaction } from '../support/records.js';
-import { refusingStore } from '../support/refusing-store.js';
+import { refusingDeps } from '../support/refusing-store.js';
 
 const merchant = featureGroupsByName.get('merchant') as FeatureGroup;
 const at = (s: number) => new Date(BASE_TIME + s * 1000).toISOString();
@@ -23,22 +23,12 @@ const pay = (i: number, customerId: string, merchantId: string) =>
   );
 
 function setup() {
-  const { inner, refuse, throttle, store: entities } = refusingStore();
   const ctl = { offlineDown: true };
   const sink = new InMemoryOfflineSink();
   const offline: OfflineSink = {
     append: async (b) => (ctl.offlineDown ? b.map(() => ({ failed: new Error('503') })) : sink.append(b)),
   };
-  const sideOutput = new InMemorySideOutput();
-  const deps: ProcessorDeps = {
-    contracts,
-    groupsFedBy,
-    entities,
-    offline,
-    sideOutput,
-    sleep: async () => {},
-    now: () => BASE_TIME + 60_000,
-  };
+  const { inner, refuse, throttle, deps, sideOutput } = refusingDeps({ offline });
   const count = async (id: string) => {
     const [s] = await inner.load([{ group: 'merchant', entityId: id }]);
     return s ? Number(evaluateWindows(merchant, s.state.tiles, BASE_TIME + 60_000).txn_count_24h ?? 0) : 0;
