@@ -226,7 +226,7 @@ function itemOf(w: EntityWrite): Record<string, unknown> {
     version: w.expectedVersion + 1,
     expires_at: w.expiresAt,
     tl: encodeTiles({ maxEventTime, tiles }),
-    dd: encodeIds({ checkpoints, recent, floor, ep, bx, holes }),
+    dd: encodeIds({ checkpoints, recent, floor, ep, bx, holes, maxEventTime }),
     ...(latest
       ? {
           event_time: latest.eventTime,
@@ -273,7 +273,7 @@ function bucketToStored(item: Record<string, unknown>): StoredEntity {
 function toStored(item: Record<string, unknown>, bucket: boolean): StoredEntity {
   if (bucket) return bucketToStored(item);
   const { maxEventTime, tiles } = decodeTiles(item.tl === undefined ? undefined : String(item.tl));
-  const ids = decodeIds(item.dd === undefined ? undefined : String(item.dd));
+  const ids = decodeIds(item.dd === undefined ? undefined : String(item.dd), maxEventTime);
   const values: Record<string, string | number | boolean | null> = {};
   for (const [k, v] of Object.entries(item)) if (!META.has(k)) values[k] = v as string | number | boolean;
   const state: EntityState = {

@@ -3,9 +3,9 @@
  * DynamoDB bills a write by the item's bytes in 1 KB units and every entity item is rewritten whole
  * at each batch that touches it, so a byte saved here is saved on nearly every write: a customer
  * item held about 1,140 bytes before any event id (2 units a write); laid out as below, about 750,
- * which leaves room for a few ids in one unit. Decoding also reads the earlier, plain layout
- * (`{"maxEventTime","tiles"}` and `{"checkpoints","recent","floor","ep"}`): the state round-trips
- * exactly either way.
+ * which leaves room for a few ids in one unit. Decoding also reads the earlier layouts (the plain
+ * `{"maxEventTime","tiles"}` and `{"checkpoints","recent","floor","ep"}`, and ids in `i`): the state
+ * round-trips exactly either way.
  *
  * `tl`, the watermark and the tiles (what a window lookup reads):
  *   {"m": maxEventTime, "z": {"<tile ms>": [[start / tile ms, events, {"<field>": partial}?], …]}}
@@ -13,10 +13,17 @@
  *   A tile whose start is not a multiple of its size (never written by the processor) is kept as is.
  * `dd`, the exactly-once state (only the processor reads it):
  *   {"s": [shard id, …], "c": [checkpoint of that shard without its padding zeros, or null, …],
- *    "i": [[event id, event time, shard index, sequence number, late groups?], …],
+ *    "j": [[event id, age, shard index, position, late groups?], …],
  *    "u": {"<key>": entry, …}, "f": floor, "ep": [{"w","m"}, …], "bx": newest bucket TTL}
- *   An id's entry in `i` is stored without what can be rebuilt: its key is the id qualified by the
+ *   An id's entry in `j` is stored without what can be rebuilt: its key is the id qualified by the
  *   second of its event time (entity-state.ts `secondKey`) and its record id is `<shard>:<sequence>`.
+ *   Its event time is stored as its *age*, how far it is before the watermark `m` of `tl` (the
+ *   event time itself when there is none); its sequence number as its *position*, `-` and how far
+ *   it is before its shard's checkpoint in base 36 (the number itself, in decimal, when that is not
+ *   below it). A Kinesis sequence number has 56 digits and the records of an hour differ in about
+ *   the last 35 of them, so an id takes about 60 bytes instead of about 100: more of them stay in the
+ *   unit the item costs anyway. Items written before 2026-11-27 hold `i`, the same entries with
+ *   the event time and the sequence number in full.
  *   Any other entry (an item's unqualified keys from before 2026-11-26, a record id of another shape)
  *   is kept in `u` as it is. Absent parts are left out.
  */
@@ -27,12 +34,14 @@ import type { FieldPartial, Tile, TileSet } from '../core/tiles.js';
 
 type Tiles = Pick<EntityState, 'maxEventTime' | 'tiles'>;
 type Ids = Pick<EntityState, 'checkpoints' | 'recent' | 'floor' | 'ep' | 'bx' | 'holes'>;
+/** What the ids are stored relative to: the watermark (`tl`'s `m`) and the checkpoints. */
+type IdBase = Pick<EntityState, 'maxEventTime' | 'checkpoints'>;
 
 /** A tile as stored: [start / tile ms, events] or [start / tile ms, events, partials]. */
 type CompactTile =
   | [number, number]
   | [number, number, Record<string, Omit<FieldPartial, 'c'> & { c?: number }>];
-/** An id as stored: [event id, event time, shard index, sequence number] (+ late groups). */
+/** An id as stored: [event id, age or event time, shard index, position] (+ late groups); in `i`, time and sequence in full. */
 type CompactId = [string, number, number, string] | [string, number, number, string, readonly string[]];
 
 export function encodeTiles({ maxEventTime, tiles }: Tiles): string {
@@ -107,27 +116,68 @@ function compactParts(key: string, entry: RecentEvent) {
   return { id, shard: entry.r.slice(0, colon), sequence };
 }
 
+/** The largest number of base-36 digits whose value is a safe integer in every case (36^10 < 2^53). */
+const BASE36_CHUNK = 10;
+
+/** A non-negative base-36 numeral as a BigInt (parsed in chunks that fit a double exactly). */
+function fromBase36(digits: string): bigint {
+  let value = 0n;
+  for (let at = 0; at < digits.length; at += BASE36_CHUNK) {
+    const chunk = digits.slice(at, at + BASE36_CHUNK);
+    value = value * 36n ** BigInt(chunk.length) + BigInt(Number.parseInt(chunk, 36));
+  }
+  return value;
+}
+
+/** A sequence number as stored in `j`: `-` and its distance below the checkpoint (base 36), or in full. */
+function positionOf(sequence: string, checkpoint: string | undefined): string {
+  // Only a numeral that BigInt gives back as it is (no leading zeros) is counted from the checkpoint.
+  if (checkpoint === undefined || !/^\d+$/.test(checkpoint) || !/^(0|[1-9]\d*)$/.test(sequence))
+    return sequence;
+  const below = BigInt(checkpoint) - BigInt(sequence);
+  return below >= 0n ? `-${below.toString(36)}` : sequence;
+}
+
+/** The sequence number a position in `j` stands for (`checkpoint`: the shard's, unpadded). */
+function sequenceAt(position: string, checkpoint: string | null | undefined): string {
+  if (!position.startsWith('-')) return position;
+  if (typeof checkpoint !== 'string' || !/^\d+$/.test(checkpoint) || !/^-[0-9a-z]+$/.test(position))
+    throw new Error(`an id's position ${position.slice(0, 40)} has no checkpoint to count from`);
+  return (BigInt(checkpoint) - fromBase36(position.slice(1))).toString();
+}
+
+const ageOf = (t: number, base: IdBase): number => (base.maxEventTime === null ? t : base.maxEventTime - t);
+
 const compactId = (
-  { id, sequence }: { id: string; sequence: string },
+  { id, shard, sequence }: { id: string; shard: string; sequence: string },
   shardIndex: number,
   entry: RecentEvent,
-): CompactId =>
-  entry.lg ? [id, entry.t, shardIndex, sequence, entry.lg] : [id, entry.t, shardIndex, sequence];
+  base: IdBase,
+): CompactId => {
+  const checkpoint = Object.hasOwn(base.checkpoints, shard) ? base.checkpoints[shard] : undefined;
+  const position = positionOf(sequence, checkpoint);
+  const age = ageOf(entry.t, base);
+  return entry.lg ? [id, age, shardIndex, position, entry.lg] : [id, age, shardIndex, position];
+};
 
-/** The bytes a decision takes in `dd` (with its separator; in `i`, as of the item's first shard). */
-export function storedIdBytes(key: string, entry: RecentEvent): number {
+/**
+ * The bytes a decision takes in `dd` (with its separator; in `j`, as of the item's first shard),
+ * stored in `state` (its watermark and checkpoints are what the decision is stored relative to).
+ */
+export function storedIdBytes(key: string, entry: RecentEvent, state: IdBase): number {
   const parts = compactParts(key, entry);
   const json = parts
-    ? JSON.stringify(compactId(parts, 0, entry))
+    ? JSON.stringify(compactId(parts, 0, entry, state))
     : `${JSON.stringify(key)}:${JSON.stringify(entry)}`;
   return Buffer.byteLength(json) + 1;
 }
 
-export function encodeIds({ checkpoints, recent, floor, ep, bx, holes }: Ids): string {
+export function encodeIds({ checkpoints, recent, floor, ep, bx, holes, maxEventTime }: Ids & IdBase): string {
+  const base = { maxEventTime, checkpoints };
   const shards = Object.keys(checkpoints);
   const indexOf = new Map(shards.map((s, k) => [s, k]));
   const c: (string | null)[] = shards.map((s) => unpad(checkpoints[s] as string));
-  const i: CompactId[] = [];
+  const j: CompactId[] = [];
   let u: Record<string, RecentEvent> | undefined;
   for (const [key, entry] of Object.entries(recent)) {
     const parts = compactParts(key, entry);
@@ -142,12 +192,12 @@ export function encodeIds({ checkpoints, recent, floor, ep, bx, holes }: Ids): s
       c.push(null);
       indexOf.set(parts.shard, k);
     }
-    i.push(compactId(parts, k, entry));
+    j.push(compactId(parts, k, entry, base));
   }
   return JSON.stringify({
     s: shards.length > 0 ? shards : undefined,
     c: shards.length > 0 ? c : undefined,
-    i: i.length > 0 ? i : undefined,
+    j: j.length > 0 ? j : undefined,
     u,
     f: floor,
     ep,
@@ -156,11 +206,13 @@ export function encodeIds({ checkpoints, recent, floor, ep, bx, holes }: Ids): s
   });
 }
 
-export function decodeIds(json: string | undefined): Ids {
+/** `maxEventTime`: the watermark of the same item's `tl` (what ids' ages count from). */
+export function decodeIds(json: string | undefined, maxEventTime: number | null): Ids {
   const raw = JSON.parse(json ?? '{}') as {
     s?: string[];
     c?: (string | null)[];
     i?: CompactId[];
+    j?: CompactId[];
     u?: Record<string, RecentEvent>;
     f?: number;
     ep?: EntityState['ep'];
@@ -187,13 +239,15 @@ export function decodeIds(json: string | undefined): Ids {
     if (stored !== null && stored !== undefined) setOwn(checkpoints, shard, pad(stored));
   });
   const recent: Record<string, RecentEvent> = raw.u ?? {};
-  for (const [id, t, k, sequence, lg] of raw.i ?? []) {
+  const add = (id: string, t: number, k: number, sequence: string, lg: readonly string[] | undefined) =>
     setOwn(recent, secondKey(id, t), {
       r: `${shards[k]}:${sequence}`,
       t,
       ...(lg !== undefined ? { lg } : {}),
     });
-  }
+  for (const [id, t, k, sequence, lg] of raw.i ?? []) add(id, t, k, sequence, lg);
+  for (const [id, age, k, position, lg] of raw.j ?? [])
+    add(id, maxEventTime === null ? age : maxEventTime - age, k, sequenceAt(position, raw.c?.[k]), lg);
   return {
     checkpoints,
     recent,

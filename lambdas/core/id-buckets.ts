@@ -144,7 +144,7 @@ export function idsToMove(
   // anyway: movable ids stay in what those units leave, less a margin for the next events' tiles.
   const size = units.sizeOf(key, state);
   let movableBytes = 0;
-  for (const [k, entry] of movable) movableBytes += units.entryBytes(k, entry);
+  for (const [k, entry] of movable) movableBytes += units.entryBytes(k, entry, state);
   const fixed = size - movableBytes;
   const budget = Math.max(fixed, Math.ceil(fixed / units.unitBytes) * units.unitBytes - MARGIN_BYTES);
   let excess = size - budget;
@@ -162,7 +162,7 @@ export function idsToMove(
     }
     setOwn(move.entries, unqualified(k), entry);
     delete state.recent[k];
-    excess -= units.entryBytes(k, entry);
+    excess -= units.entryBytes(k, entry, state);
     newest = entry.t; // oldest first: the last one moved is the newest
   }
   if (moves.size > 0) {

@@ -129,8 +129,8 @@ export interface EntityStore {
   readonly writeUnits?: {
     readonly unitBytes: number;
     sizeOf(key: EntityKey, state: EntityState): number;
-    /** The bytes one decision (`recent[key] = entry`) takes in the stored item. */
-    entryBytes(key: string, entry: RecentEvent): number;
+    /** The bytes one decision (`recent[key] = entry`) takes in the stored item of `state`. */
+    entryBytes(key: string, entry: RecentEvent, state: EntityState): number;
   };
 }
 

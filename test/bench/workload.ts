@@ -8,7 +8,7 @@
  */
 import type { InputRecord } from '../../lambdas/core/decode.js';
 import { seededRandom } from '../../local/seeded-random.js';
-import { BASE_TIME, FIRST_SEQUENCE } from '../support/records.js';
+import { BASE_TIME, kinesisSequence } from '../support/records.js';
 
 /** Samples ranks 1..n with P(k) proportional to k^-s, by binary search in the cumulative distribution. */
 export class Zipf {
@@ -101,8 +101,8 @@ export class TransactionStream {
   #record(): InputRecord {
     const random = this.#random;
     const index = this.#index++;
-    const sequenceNumber = String(FIRST_SEQUENCE + BigInt(index) * 10n);
     const arrivalTime = BASE_TIME + Math.floor((index * 1000) / this.options.eventsPerSecond);
+    const sequenceNumber = kinesisSequence(Number(/\d+$/.exec(this.shardId)?.[0] ?? 0), index, arrivalTime);
     const roll = random();
     let payload: string;
     let partitionKey: string;

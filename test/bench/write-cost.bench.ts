@@ -24,7 +24,7 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDbEntityStore } from '../../lambdas/adapters/dynamodb-entity-store.js';
-import { decodeIds, encodeIds } from '../../lambdas/adapters/entity-item-codec.js';
+import { decodeIds, decodeTiles, encodeIds } from '../../lambdas/adapters/entity-item-codec.js';
 import { InMemoryOfflineSink, InMemorySideOutput } from '../../lambdas/adapters/memory.js';
 import type { ProcessorDeps } from '../../lambdas/core/process-batch.js';
 import { processBatch } from '../../lambdas/core/process-batch.js';
@@ -144,10 +144,12 @@ async function sample(
     largest = Math.max(largest, bytes);
     if (!item.pk?.S?.startsWith('customer#')) continue;
     // The ids' share of `dd`: its bytes less those of the same without ids.
-    const ids = decodeIds(item.dd?.S);
+    const { maxEventTime } = decodeTiles(item.tl?.S);
+    const ids = decodeIds(item.dd?.S, maxEventTime);
     const n = Object.keys(ids.recent).length;
     const rb = n
-      ? Buffer.byteLength(item.dd?.S ?? '') - Buffer.byteLength(encodeIds({ ...ids, recent: {} }))
+      ? Buffer.byteLength(item.dd?.S ?? '') -
+        Buffer.byteLength(encodeIds({ ...ids, maxEventTime, recent: {} }))
       : 0;
     recentBytes += rb;
     recentEntries += n;

@@ -37,6 +37,20 @@ export function transaction(overrides: Partial<TransactionFields> = {}): Transac
 export const envelope = (event: unknown, contract = 'transaction', version = 2): string =>
   JSON.stringify({ contract, version, event });
 
+/**
+ * A sequence number laid out as Kinesis makes them (56 decimal digits; the layout kinesalite
+ * reverse-engineered): the shard's creation time, the record's counter in the middle, its arrival
+ * second and the shard index below. So consecutive records differ by about 2^112, not by a few units:
+ * what an item stores of them is measured at its real size.
+ */
+export function kinesisSequence(shardIndex: number, counter: number, arrivalTime: number): string {
+  const hex = (n: number | bigint, width: number) => n.toString(16).padStart(width, '0').slice(-width);
+  const created = Math.floor((BASE_TIME - 86_400_000) / 1000);
+  return BigInt(
+    `0x2${hex(created, 9)}${hex(shardIndex, 1)}${hex(counter, 16)}00${hex(Math.floor(arrivalTime / 1000), 9)}${hex(shardIndex, 8)}2`,
+  ).toString();
+}
+
 /** Sequence number of the first test record on a shard; later batches start at `FIRST_SEQUENCE + n`. */
 export const FIRST_SEQUENCE = 49_600_000_000_000_000_000_000_000_000_000_000_000_000_000n;
 

@@ -1,10 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeIds, decodeTiles, encodeIds, encodeTiles } from '../../lambdas/adapters/entity-item-codec.js';
+import {
+  decodeIds,
+  decodeTiles,
+  encodeIds,
+  encodeTiles,
+  storedIdBytes,
+} from '../../lambdas/adapters/entity-item-codec.js';
 import { retryKey, secondKey } from '../../lambdas/core/entity-state.js';
 import type { EntityState, RecentEvent } from '../../lambdas/core/ports.js';
 import { padSequence } from '../../lambdas/core/sequence.js';
 import type { FieldPartial, Tile, TileSet } from '../../lambdas/core/tiles.js';
+import { kinesisSequence } from '../support/records.js';
 
 const T = Date.parse('2026-11-25T10:00:00.000Z');
 const SHARD = 'shardId-000000000000';
@@ -22,7 +29,18 @@ const entryArb: fc.Arbitrary<RecentEvent> = fc.record(
   {
     r: fc.oneof(
       { weight: 4, arbitrary: fc.tuple(shardArb, sequenceArb).map(([s, q]) => `${s}:${q}`) },
-      { weight: 1, arbitrary: fc.constantFrom('r1', 'no-colon', 'shard:12x', ':5', 'a:b:7') },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(
+          'r1',
+          'no-colon',
+          'shard:12x',
+          ':5',
+          'a:b:7',
+          `${SHARD}:007`,
+          `${SHARD}:0`,
+        ),
+      },
     ),
     t: timeArb,
     lg: fc.array(fc.constantFrom('customer', 'merchant'), { maxLength: 2 }),
@@ -130,7 +148,7 @@ const stateArb: fc.Arbitrary<EntityState> = fc.record({
 const roundTrip = (s: EntityState): EntityState => ({
   latest: null,
   ...decodeTiles(encodeTiles(s)),
-  ...decodeIds(encodeIds(s)),
+  ...decodeIds(encodeIds(s), decodeTiles(encodeTiles(s)).maxEventTime),
 });
 /** The state without undefined members (what a store can keep of it). */
 const defined = (s: EntityState): EntityState =>
@@ -164,8 +182,14 @@ describe('entity item layout (DynamoDB tl and dd)', () => {
       tiles: {},
     });
     const plain = { checkpoints: { [SHARD]: padSequence(SEQ) }, recent, floor: T, ep: [{ w: T, m: T }] };
-    expect(decodeIds(JSON.stringify(plain))).toEqual(plain);
-    expect(decodeIds(undefined)).toEqual({ checkpoints: {}, recent: {} });
+    expect(decodeIds(JSON.stringify(plain), T)).toEqual(plain);
+    expect(decodeIds(undefined, null)).toEqual({ checkpoints: {}, recent: {} });
+    // Ids as items held them before 2026-11-27: event time and sequence number in full, in `i`.
+    const held = { s: [SHARD], c: [SEQ], i: [['evt_1', T + 123, 0, SEQ, ['merchant']]] };
+    expect(decodeIds(JSON.stringify(held), T + 5_000)).toEqual({
+      checkpoints: { [SHARD]: padSequence(SEQ) },
+      recent: { [secondKey('evt_1', T + 123)]: { r: `${SHARD}:${SEQ}`, t: T + 123, lg: ['merchant'] } },
+    });
   });
 
   it('stores a checkpoint and a decision without what can be rebuilt: padding, key second, shard', () => {
@@ -179,11 +203,35 @@ describe('entity item layout (DynamoDB tl and dd)', () => {
     expect(JSON.parse(encodeIds(state))).toEqual({
       s: [SHARD],
       c: [SEQ],
-      i: [['evt_1', T + 123, 0, SEQ]],
+      j: [['evt_1', -123, 0, '-0']],
     });
     // Under 60% of the bytes of the plain layout of the same.
     const plain = JSON.stringify({ checkpoints: state.checkpoints, recent: state.recent });
     expect(encodeIds(state).length).toBeLessThan(plain.length * 0.6);
+  });
+
+  it('stores an id of a Kinesis record an hour old in about 60 bytes: its age and its distance below the checkpoint', () => {
+    // Kinesis sequence numbers as the service makes them: 56 digits, the shard's record counter in the middle.
+    const now = kinesisSequence(0, 3_600_000, T);
+    const hourAgo = kinesisSequence(0, 1, T - 3_600_000);
+    expect([now.length, hourAgo.length]).toEqual([56, 56]);
+    const state: EntityState = {
+      maxEventTime: T,
+      latest: null,
+      tiles: {},
+      checkpoints: { [SHARD]: padSequence(now) },
+      recent: {},
+    };
+    const key = secondKey('e3b0c442-98fc-4c14-9afb-f4c8996fb924', T - 3_600_000);
+    const entry = { r: `${SHARD}:${hourAgo}`, t: T - 3_600_000 };
+    const bytes = storedIdBytes(key, entry, state);
+    expect(bytes).toBeLessThan(80);
+    // In full, as items held ids before: over 110 bytes.
+    expect(
+      JSON.stringify(['e3b0c442-98fc-4c14-9afb-f4c8996fb924', entry.t, 0, hourAgo]).length + 1,
+    ).toBeGreaterThan(110);
+    const back = decodeIds(encodeIds({ ...state, recent: { [key]: entry } }), T);
+    expect(back.recent).toEqual({ [key]: entry });
   });
 
   it('stores tile starts by index and leaves out counts equal to the tile count', () => {

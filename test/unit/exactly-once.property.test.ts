@@ -45,7 +45,7 @@ import {
 const throughDynamoDbLayout = (state: EntityState): EntityState => ({
   latest: state.latest, // attributes of their own in the item
   ...decodeTiles(encodeTiles(state)),
-  ...decodeIds(encodeIds(state)),
+  ...decodeIds(encodeIds(state), decodeTiles(encodeTiles(state)).maxEventTime),
 });
 /** The DynamoDB adapter's billing (what decides which ids move); it makes no calls. */
 const dynamoDbBilling = new DynamoDbEntityStore({ tableName: 'unused' }).writeUnits;

@@ -43,7 +43,7 @@ describe.each(stores)('id moves, billed as %s', (_, store) => {
     ];
     for (const [k, entry] of more) {
       const grown = units.sizeOf(key, stateWith([...held, [k, entry]])) - units.sizeOf(key, stateWith(held));
-      expect(grown).toBe(units.entryBytes(k, entry));
+      expect(grown).toBe(units.entryBytes(k, entry, stateWith(held)));
     }
   });
 
