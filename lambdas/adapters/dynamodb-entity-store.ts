@@ -11,7 +11,7 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { emptyState, remember } from '../core/entity-state.js';
-import { isIdBucketGroup } from '../core/id-buckets.js';
+import { idBucketStartOf, isIdBucketGroup } from '../core/id-buckets.js';
 import type {
   EntityKey,
   EntityState,
@@ -25,7 +25,15 @@ import type {
   StoredEntity,
 } from '../core/ports.js';
 import { mapWithConcurrency } from './concurrency.js';
-import { decodeIds, decodeTiles, encodeIds, encodeTiles, storedIdBytes } from './entity-item-codec.js';
+import {
+  decodeBucketEntry,
+  decodeIds,
+  decodeTiles,
+  encodeBucketEntry,
+  encodeIds,
+  encodeTiles,
+  storedIdBytes,
+} from './entity-item-codec.js';
 import { asError, isConditionalCheckFailed, isValidationError, OnlineStoreError } from './errors.js';
 
 export interface DynamoDbEntityStoreProps {
@@ -93,7 +101,7 @@ export class DynamoDbEntityStore implements EntityStore {
       let entity = stored.get(pk);
       if (!entity) {
         // An id bucket by the key asked for, never by what its pk looks like.
-        entity = toStored(item, isIdBucketGroup(k.group));
+        entity = toStored(item, isIdBucketGroup(k.group) ? idBucketStartOf(k) : undefined);
         stored.set(pk, entity);
       }
       return entity;
@@ -155,7 +163,7 @@ export class DynamoDbEntityStore implements EntityStore {
         const values: Record<string, unknown> = { ':x': w.expiresAt };
         const sets = chunk.map(([id, entry], j) => {
           names[`#i${j}`] = `${ID_ATTRIBUTE}${id}`;
-          values[`:i${j}`] = JSON.stringify(entry);
+          values[`:i${j}`] = encodeBucketEntry(entry, idBucketStartOf(w.key));
           return `#i${j} = :i${j}`;
         });
         const out = await this.doc.send(
@@ -261,17 +269,18 @@ function plainItemBytes(item: Record<string, unknown>): number {
 /** Prefix of an id bucket's decision attributes. */
 const ID_ATTRIBUTE = 'i:';
 
-/** An id bucket as a state: its decisions in `recent`, nothing else. */
-function bucketToStored(item: Record<string, unknown>): StoredEntity {
+/** An id bucket as a state (`start`: its second): its decisions in `recent`, nothing else. */
+function bucketToStored(item: Record<string, unknown>, start: number): StoredEntity {
   const state = emptyState();
   for (const [name, value] of Object.entries(item))
     if (name.startsWith(ID_ATTRIBUTE))
-      remember(state, name.slice(ID_ATTRIBUTE.length), JSON.parse(String(value)) as RecentEvent);
+      remember(state, name.slice(ID_ATTRIBUTE.length), decodeBucketEntry(String(value), start));
   return { state, version: 0 };
 }
 
-function toStored(item: Record<string, unknown>, bucket: boolean): StoredEntity {
-  if (bucket) return bucketToStored(item);
+/** `bucketStart`: the second of an id bucket's decisions, for an id bucket. */
+function toStored(item: Record<string, unknown>, bucketStart: number | undefined): StoredEntity {
+  if (bucketStart !== undefined) return bucketToStored(item, bucketStart);
   const { maxEventTime, tiles } = decodeTiles(item.tl === undefined ? undefined : String(item.tl));
   const ids = decodeIds(item.dd === undefined ? undefined : String(item.dd), maxEventTime);
   const values: Record<string, string | number | boolean | null> = {};

@@ -101,6 +101,18 @@ function expandTile([index, n, partials]: CompactTile, ms: number): Tile {
   return { t: index * ms, n, f };
 }
 
+/**
+ * A Kinesis shard id (`shardId-` and 12 digits) as its number, any other as it is: a merchant item
+ * holds a checkpoint for every shard that feeds it, and an id bucket a shard with every id.
+ */
+export const shardRef = (shard: string): string | number =>
+  /^shardId-\d{12}$/.test(shard) ? Number(shard.slice('shardId-'.length)) : shard;
+export const shardName = (ref: string | number): string =>
+  typeof ref === 'number' ? `shardId-${String(ref).padStart(12, '0')}` : ref;
+
+/** A canonical decimal numeral (no leading zeros): one that BigInt gives back as it is. */
+const isCanonical = (digits: string): boolean => /^(0|[1-9]\d*)$/.test(digits);
+
 /** A checkpoint (a sequence number zero-padded to SEQUENCE_WIDTH) without its padding. */
 const unpad = (padded: string): string =>
   padded.length === SEQUENCE_WIDTH && /^\d+$/.test(padded) ? padded.replace(/^0+(?=\d)/, '') : padded;
@@ -131,9 +143,8 @@ function fromBase36(digits: string): bigint {
 
 /** A sequence number as stored in `j`: `-` and its distance below the checkpoint (base 36), or in full. */
 function positionOf(sequence: string, checkpoint: string | undefined): string {
-  // Only a numeral that BigInt gives back as it is (no leading zeros) is counted from the checkpoint.
-  if (checkpoint === undefined || !/^\d+$/.test(checkpoint) || !/^(0|[1-9]\d*)$/.test(sequence))
-    return sequence;
+  // Only a numeral that BigInt gives back as it is is counted from the checkpoint.
+  if (checkpoint === undefined || !/^\d+$/.test(checkpoint) || !isCanonical(sequence)) return sequence;
   const below = BigInt(checkpoint) - BigInt(sequence);
   return below >= 0n ? `-${below.toString(36)}` : sequence;
 }
@@ -172,6 +183,33 @@ export function storedIdBytes(key: string, entry: RecentEvent, state: IdBase): n
   return Buffer.byteLength(json) + 1;
 }
 
+/**
+ * A decision as an id bucket keeps it (one attribute per id; `start`, the bucket's second):
+ * `[ms into the second, shard, sequence number in base 36, late groups?]`, about half the bytes of
+ * the record id in full. A record id of another shape is kept as `{r, t, lg}`, as buckets held all
+ * decisions before 2026-11-27 (both are read).
+ */
+export function encodeBucketEntry(entry: RecentEvent, start: number): string {
+  const colon = entry.r.lastIndexOf(':');
+  const sequence = entry.r.slice(colon + 1);
+  const offset = entry.t - start;
+  if (colon < 0 || !isCanonical(sequence) || !(Number.isInteger(offset) && offset >= 0 && offset < 1000))
+    return JSON.stringify(entry);
+  const compact = [offset, shardRef(entry.r.slice(0, colon)), BigInt(sequence).toString(36)];
+  return JSON.stringify(entry.lg ? [...compact, entry.lg] : compact);
+}
+
+export function decodeBucketEntry(json: string, start: number): RecentEvent {
+  const raw = JSON.parse(json) as RecentEvent | [number, string | number, string, string[]?];
+  if (!Array.isArray(raw)) return raw;
+  const [offset, shard, sequence, lg] = raw;
+  return {
+    r: `${shardName(shard)}:${fromBase36(sequence).toString()}`,
+    t: start + offset,
+    ...(lg !== undefined ? { lg } : {}),
+  };
+}
+
 export function encodeIds({ checkpoints, recent, floor, ep, bx, holes, maxEventTime }: Ids & IdBase): string {
   const base = { maxEventTime, checkpoints };
   const shards = Object.keys(checkpoints);
@@ -194,9 +232,12 @@ export function encodeIds({ checkpoints, recent, floor, ep, bx, holes, maxEventT
     }
     j.push(compactId(parts, k, entry, base));
   }
+  // Checkpoints in base 36 (`k`) when every one is a numeral (always, as the processor writes them).
+  const inBase36 = c.every((x) => x === null || isCanonical(x));
   return JSON.stringify({
-    s: shards.length > 0 ? shards : undefined,
-    c: shards.length > 0 ? c : undefined,
+    s: shards.length > 0 ? shards.map(shardRef) : undefined,
+    c: shards.length > 0 && !inBase36 ? c : undefined,
+    k: shards.length > 0 && inBase36 ? c.map((x) => (x === null ? null : BigInt(x).toString(36))) : undefined,
     j: j.length > 0 ? j : undefined,
     u,
     f: floor,
@@ -209,8 +250,9 @@ export function encodeIds({ checkpoints, recent, floor, ep, bx, holes, maxEventT
 /** `maxEventTime`: the watermark of the same item's `tl` (what ids' ages count from). */
 export function decodeIds(json: string | undefined, maxEventTime: number | null): Ids {
   const raw = JSON.parse(json ?? '{}') as {
-    s?: string[];
+    s?: (string | number)[];
     c?: (string | null)[];
+    k?: (string | null)[];
     i?: CompactId[];
     j?: CompactId[];
     u?: Record<string, RecentEvent>;
@@ -232,10 +274,15 @@ export function decodeIds(json: string | undefined, maxEventTime: number | null)
       ...extra,
     };
   }
-  const shards = raw.s ?? [];
+  const shards = (raw.s ?? []).map(shardName);
+  // Each shard's checkpoint without its padding (what positions in `j` count from), or null.
+  const unpadded = shards.map((_, k) => {
+    const inBase36 = raw.k?.[k];
+    return typeof inBase36 === 'string' ? fromBase36(inBase36).toString() : (raw.c?.[k] ?? null);
+  });
   const checkpoints: Record<string, string> = {};
   shards.forEach((shard, k) => {
-    const stored = raw.c?.[k];
+    const stored = unpadded[k];
     if (stored !== null && stored !== undefined) setOwn(checkpoints, shard, pad(stored));
   });
   const recent: Record<string, RecentEvent> = raw.u ?? {};
@@ -247,7 +294,7 @@ export function decodeIds(json: string | undefined, maxEventTime: number | null)
     });
   for (const [id, t, k, sequence, lg] of raw.i ?? []) add(id, t, k, sequence, lg);
   for (const [id, age, k, position, lg] of raw.j ?? [])
-    add(id, maxEventTime === null ? age : maxEventTime - age, k, sequenceAt(position, raw.c?.[k]), lg);
+    add(id, maxEventTime === null ? age : maxEventTime - age, k, sequenceAt(position, unpadded[k]), lg);
   return {
     checkpoints,
     recent,

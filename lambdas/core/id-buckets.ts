@@ -56,6 +56,10 @@ export const idBucketStart = eventSecond;
 /** The group name under which a group's id buckets are stored (never a feature group's name: `/` is not allowed there). */
 const idBucketGroup = (group: string): string => `${group}/ids`;
 
+/** The second (epoch ms) whose ids the bucket of `key` (made by `idBucketKey`) holds. */
+export const idBucketStartOf = (key: EntityKey): number =>
+  Number(key.entityId.slice(key.entityId.lastIndexOf('@') + 1));
+
 /** True for the group name of id buckets (so a store reads such an item as a bucket). */
 export const isIdBucketGroup = (group: string): boolean => group.endsWith('/ids');
 

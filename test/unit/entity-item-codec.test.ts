@@ -1,8 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  decodeBucketEntry,
   decodeIds,
   decodeTiles,
+  encodeBucketEntry,
   encodeIds,
   encodeTiles,
   storedIdBytes,
@@ -200,9 +202,10 @@ describe('entity item layout (DynamoDB tl and dd)', () => {
       checkpoints: { [SHARD]: padSequence(SEQ) },
       recent: { [secondKey('evt_1', T + 123)]: { r: `${SHARD}:${SEQ}`, t: T + 123 } },
     };
+    // The shard by its number, its checkpoint in base 36.
     expect(JSON.parse(encodeIds(state))).toEqual({
-      s: [SHARD],
-      c: [SEQ],
+      s: [0],
+      k: [BigInt(SEQ).toString(36)],
       j: [['evt_1', -123, 0, '-0']],
     });
     // Under 60% of the bytes of the plain layout of the same.
@@ -232,6 +235,23 @@ describe('entity item layout (DynamoDB tl and dd)', () => {
     ).toBeGreaterThan(110);
     const back = decodeIds(encodeIds({ ...state, recent: { [key]: entry } }), T);
     expect(back.recent).toEqual({ [key]: entry });
+  });
+
+  it('gives back exactly the decision an id bucket was given, and reads those buckets held before', () => {
+    fc.assert(
+      fc.property(entryArb, fc.integer({ min: -1500, max: 1500 }), (entry, shift) => {
+        // Its bucket's second, or (never written so) another one.
+        const start = Math.floor(entry.t / 1000) * 1000 + (shift > 1000 || shift < -1000 ? shift : 0);
+        const back = decodeBucketEntry(encodeBucketEntry(entry, start), start);
+        expect(back).toEqual(entry);
+      }),
+      { numRuns: 1000 },
+    );
+    const entry = { r: `${SHARD}:${SEQ}`, t: T + 123, lg: ['merchant'] };
+    expect(decodeBucketEntry(JSON.stringify(entry), T)).toEqual(entry);
+    const compact = encodeBucketEntry(entry, T);
+    expect(JSON.parse(compact)).toEqual([123, 0, BigInt(SEQ).toString(36), ['merchant']]);
+    expect(compact.length).toBeLessThan(JSON.stringify(entry).length * 0.6);
   });
 
   it('stores tile starts by index and leaves out counts equal to the tile count', () => {
