@@ -143,16 +143,19 @@ export function idsToMove(
 ): IdMove[] {
   const units = store.writeUnits;
   if (!units || !store.addIds || settled.length === 0) return [];
-  const movable = [...settled].sort(([ka, a], [kb, b]) => a.t - b.t || (ka < kb ? -1 : 1));
   // The units the item needs with what cannot move (its events' tiles, this batch's ids) are paid
   // anyway: movable ids stay in what those units leave, less a margin for the next events' tiles.
+  // So an item within one unit less the margin keeps them all (the usual case, decided without
+  // sizing each id).
   const size = units.sizeOf(key, state);
+  if (size <= units.unitBytes - MARGIN_BYTES) return [];
   let movableBytes = 0;
-  for (const [k, entry] of movable) movableBytes += units.entryBytes(k, entry, state);
+  for (const [k, entry] of settled) movableBytes += units.entryBytes(k, entry, state);
   const fixed = size - movableBytes;
   const budget = Math.max(fixed, Math.ceil(fixed / units.unitBytes) * units.unitBytes - MARGIN_BYTES);
   let excess = size - budget;
   if (excess <= 0) return [];
+  const movable = [...settled].sort(([ka, a], [kb, b]) => a.t - b.t || (ka < kb ? -1 : 1));
   const moves = new Map<string, IdMove>();
   let newest = Number.NEGATIVE_INFINITY;
   for (const [k, entry] of movable) {

@@ -254,19 +254,50 @@ describe('entity item layout (DynamoDB tl and dd)', () => {
     expect(compact.length).toBeLessThan(JSON.stringify(entry).length * 0.6);
   });
 
-  it('stores tile starts by index and leaves out counts equal to the tile count', () => {
+  it('stores tile starts by index, fields by their index in a table, and leaves out counts equal to the tile count', () => {
+    const start = 29_926_680 * 60_000;
     const tiles: TileSet = {
       '60000': [
-        { t: 29_926_680 * 60_000, n: 3, f: { amountMinor: { c: 3, s: 30 }, channel: { c: 2, lv: 'pos' } } },
+        {
+          t: start,
+          n: 3,
+          f: { amountMinor: { c: 3, s: 30 }, channel: { c: 2, lt: start + 1_234, li: 'evt_9', lv: 'pos' } },
+        },
         { t: 29_926_681 * 60_000, n: 1, f: {} },
       ],
+      '3600000': [{ t: 498_778 * 3_600_000, n: 3, f: { amountMinor: { c: 3, s: 30, mn: 5, mx: 20 } } }],
     };
     expect(JSON.parse(encodeTiles({ maxEventTime: T, tiles }))).toEqual({
       m: T,
+      n: ['amountMinor', 'channel'],
       z: {
         '60000': [
-          [29_926_680, 3, { amountMinor: { s: 30 }, channel: { c: 2, lv: 'pos' } }],
+          // The time of a tile's last value from the tile's start.
+          [29_926_680, 3, { 0: { s: 30 }, 1: { c: 2, lt: 1_234, li: 'evt_9', lv: 'pos' } }],
           [29_926_681, 1],
+        ],
+        '3600000': [[498_778, 3, { 0: { s: 30, mn: 5, mx: 20 } }]],
+      },
+    });
+  });
+
+  it('reads tiles as items held them before the field table (names in every partial, times in full)', () => {
+    const start = 29_926_680 * 60_000;
+    const held = {
+      m: T,
+      z: {
+        '60000': [[29_926_680, 3, { amountMinor: { s: 30 }, channel: { c: 2, lt: start + 5, lv: 'pos' } }]],
+      },
+    };
+    expect(decodeTiles(JSON.stringify(held))).toEqual({
+      maxEventTime: T,
+      tiles: {
+        '60000': [
+          {
+            t: start,
+            n: 3,
+            f: { amountMinor: { c: 3, s: 30 }, channel: { c: 2, lt: start + 5, lv: 'pos' } },
+          },
         ],
       },
     });
