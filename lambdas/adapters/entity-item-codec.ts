@@ -160,21 +160,36 @@ function compactParts(key: string, entry: RecentEvent) {
 /** The largest number of base-36 digits whose value is a safe integer in every case (36^10 < 2^53). */
 const BASE36_CHUNK = 10;
 
+const CHUNK_SCALE = 36n ** BigInt(BASE36_CHUNK);
+
 /** A non-negative base-36 numeral as a BigInt (parsed in chunks that fit a double exactly). */
 function fromBase36(digits: string): bigint {
-  let value = 0n;
-  for (let at = 0; at < digits.length; at += BASE36_CHUNK) {
-    const chunk = digits.slice(at, at + BASE36_CHUNK);
-    value = value * 36n ** BigInt(chunk.length) + BigInt(Number.parseInt(chunk, 36));
-  }
+  const head = digits.length % BASE36_CHUNK || BASE36_CHUNK;
+  let value = BigInt(Number.parseInt(digits.slice(0, head), 36));
+  for (let at = head; at < digits.length; at += BASE36_CHUNK)
+    value = value * CHUNK_SCALE + BigInt(Number.parseInt(digits.slice(at, at + BASE36_CHUNK), 36));
   return value;
+}
+
+/**
+ * A checkpoint's value, remembered for the next call: the ids of an item are encoded or decoded one
+ * after another against the same one or two checkpoints (a numeral of 129 digits, parsed once).
+ */
+let lastCheckpoint = '';
+let lastCheckpointValue = 0n;
+function checkpointValue(checkpoint: string): bigint {
+  if (checkpoint !== lastCheckpoint) {
+    lastCheckpointValue = BigInt(checkpoint);
+    lastCheckpoint = checkpoint;
+  }
+  return lastCheckpointValue;
 }
 
 /** A sequence number as stored in `j`: `-` and its distance below the checkpoint (base 36), or in full. */
 function positionOf(sequence: string, checkpoint: string | undefined): string {
   // Only a numeral that BigInt gives back as it is is counted from the checkpoint.
   if (checkpoint === undefined || !/^\d+$/.test(checkpoint) || !isCanonical(sequence)) return sequence;
-  const below = BigInt(checkpoint) - BigInt(sequence);
+  const below = checkpointValue(checkpoint) - BigInt(sequence);
   return below >= 0n ? `-${below.toString(36)}` : sequence;
 }
 
@@ -183,7 +198,7 @@ function sequenceAt(position: string, checkpoint: string | null | undefined): st
   if (!position.startsWith('-')) return position;
   if (typeof checkpoint !== 'string' || !/^\d+$/.test(checkpoint) || !/^-[0-9a-z]+$/.test(position))
     throw new Error(`an id's position ${position.slice(0, 40)} has no checkpoint to count from`);
-  return (BigInt(checkpoint) - fromBase36(position.slice(1))).toString();
+  return (checkpointValue(checkpoint) - fromBase36(position.slice(1))).toString();
 }
 
 const ageOf = (t: number, base: IdBase): number => (base.maxEventTime === null ? t : base.maxEventTime - t);
