@@ -140,7 +140,7 @@ export function pruneState(state: EntityState, group: FeatureGroup, keep?: Reado
   pruneTiles(state.tiles, tilePlan(group), state.maxEventTime);
   const kept = (key: string) => keep?.has(eventIdOfKey(key)) ?? false;
   for (const [key, seen] of Object.entries(state.recent)) {
-    if (!kept(key) && isForgotten(state, group, seen.t)) delete state.recent[key];
+    if (isForgotten(state, group, seen.t) && !kept(key)) delete state.recent[key];
   }
   const entries = Object.entries(state.recent);
   if (entries.length <= group.maxRecentEvents) return;

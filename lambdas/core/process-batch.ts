@@ -277,12 +277,18 @@ export async function processBatch(
     for (const c of cs) {
       const key = entityOf(group, c);
       const k = entityKeyOf(key);
-      m.set(k, m.get(k) ?? { key, records: [] });
-      m.get(k)?.records.push(c);
+      let e = m.get(k);
+      if (!e) {
+        e = { key, records: [] };
+        m.set(k, e);
+      }
+      e.records.push(c);
     }
     return m;
   };
-  const groupsByName = new Map(candidates.flatMap((c) => c.groups.map((g) => [g.name, g] as const)));
+  const groupsByName = new Map<string, FeatureGroup>();
+  for (const c of candidates)
+    for (const g of c.groups) if (!groupsByName.has(g.name)) groupsByName.set(g.name, g);
   /**
    * Commits the group's entities. An entity refused for good (step 7) parks those of its records it
    * has not processed yet; the ones it has (a redelivery) are done for it, and are returned by entity
@@ -460,7 +466,7 @@ export async function processBatch(
         const movable: [string, RecentEvent][] = [];
         for (const k of settled) {
           const entry = recentEntry(state, k);
-          if (entry && !batchIds.has(eventIdOfKey(k)) && !isForgotten(state, authority, entry.t))
+          if (entry && !isForgotten(state, authority, entry.t) && !batchIds.has(eventIdOfKey(k)))
             movable.push([k, entry]);
         }
         const moved = idsToMove(authority, key, state, movable, deps.entities, now);
@@ -647,7 +653,8 @@ export async function processBatch(
   }
 
   // Outcomes of the records before the first failure; everything from it on is redelivered.
-  const candidateOf = new Map(candidates.map((c) => [c.recordId, c]));
+  const candidateOf = new Map<string, Candidate>();
+  for (const c of candidates) candidateOf.set(c.recordId, c);
   const outcomes = new Map<string, Outcome>();
   const counts: Record<Outcome, number> = { applied: 0, duplicate: 0, quarantined: 0, late: 0 };
   const failed: string[] = [];
