@@ -8,11 +8,14 @@
  * round-trips exactly either way.
  *
  * `tl`, the watermark and the tiles (what a window lookup reads):
- *   {"m": maxEventTime, "n": [field, …], "z": {"<tile ms>": [[start / tile ms, events, {"<k>": partial}?], …]}}
- *   where a partial is under its field's index `k` in `n` (a 7-day customer has a hundred of them,
- *   and a field's name in each cost about 10 bytes), leaves out its count `c` when it counted every
- *   event of its tile (the usual case), and keeps the time `lt` of its last value from the tile's
- *   start. Items written before 2026-11-27 have no `n`: partials by name, `lt` in full (both read).
+ *   {"m": maxEventTime, "n": [field, …], "v": [distinct value, …],
+ *    "z": {"<tile ms>": [[start / tile ms, events, {"<k>": partial}?], …]}}
+ *   where a partial is under its field's index `k` in `n`, keeps its distinct values `d` as their
+ *   indexes in `v`, leaves out its count `c` when it counted every event of its tile (the usual
+ *   case), and keeps the time `lt` of its last value from the tile's start. A customer a week old
+ *   has some forty tiles: its field names were repeated in each, and each merchant it paid in its
+ *   hourly and its daily tiles (at one payment an hour, 5.0 KB of tiles become 3.5 KB). Items
+ *   written before 2026-11-27 have no `n`: partials by name, `lt` in full (both are read).
  *   A tile whose start is not a multiple of its size (never written by the processor) is kept as is.
  * `dd`, the exactly-once state (only the processor reads it):
  *   {"s": [shard id, …], "c": [checkpoint of that shard without its padding zeros, or null, …],
@@ -35,6 +38,8 @@ import type { EntityState, RecentEvent } from '../core/ports.js';
 import { SEQUENCE_WIDTH } from '../core/sequence.js';
 import type { FieldPartial, Tile, TileSet } from '../core/tiles.js';
 
+type Scalar = string | number;
+
 type Tiles = Pick<EntityState, 'maxEventTime' | 'tiles'>;
 type Ids = Pick<EntityState, 'checkpoints' | 'recent' | 'floor' | 'ep' | 'bx' | 'holes'>;
 /** What the ids are stored relative to: the watermark (`tl`'s `m`) and the checkpoints. */
@@ -49,37 +54,58 @@ type CompactId = [string, number, number, string] | [string, number, number, str
 
 export function encodeTiles({ maxEventTime, tiles }: Tiles): string {
   const z: Record<string, (CompactTile | Tile)[]> = {};
-  const names: string[] = [];
-  const indexOf = new Map<string, number>();
-  const ref = (field: string): string => {
-    let k = indexOf.get(field);
-    if (k === undefined) {
-      k = names.push(field) - 1;
-      indexOf.set(field, k);
-    }
-    return String(k);
+  const names = new Table<string>();
+  const values = new Table<Scalar>();
+  const refs: Refs = {
+    field: (f) => String(names.indexOf(f, f)),
+    value: (v) => values.indexOf(`${typeof v}:${v}`, v),
   };
   for (const [size, list] of Object.entries(tiles)) {
     const ms = Number(size);
     setOwn(
       z,
       size,
-      list.map((tile) => compactTile(tile, ms, ref)),
+      list.map((tile) => compactTile(tile, ms, refs)),
     );
   }
-  return JSON.stringify({ m: maxEventTime ?? undefined, n: names.length > 0 ? names : undefined, z });
+  return JSON.stringify({
+    m: maxEventTime ?? undefined,
+    n: names.list.length > 0 ? names.list : undefined,
+    v: values.list.length > 0 ? values.list : undefined,
+    z,
+  });
 }
 
-function compactTile(tile: Tile, ms: number, ref: (field: string) => string): CompactTile | Tile {
+/** Values stored once per item, in order of first use, referred to by their index. */
+class Table<V> {
+  readonly list: V[] = [];
+  readonly #index = new Map<string, number>();
+  indexOf(key: string, value: V): number {
+    let k = this.#index.get(key);
+    if (k === undefined) {
+      k = this.list.push(value) - 1;
+      this.#index.set(key, k);
+    }
+    return k;
+  }
+}
+
+interface Refs {
+  readonly field: (field: string) => string;
+  readonly value: (value: Scalar) => number;
+}
+
+function compactTile(tile: Tile, ms: number, refs: Refs): CompactTile | Tile {
   const index = tile.t / ms;
   if (!Number.isSafeInteger(index)) return tile;
   let partials: Record<string, Omit<FieldPartial, 'c'> & { c?: number }> | undefined;
   for (const [field, p] of Object.entries(tile.f)) {
     partials ??= {};
-    const { c, lt, ...rest } = p;
-    partials[ref(field)] = {
+    const { c, lt, d, ...rest } = p;
+    partials[refs.field(field)] = {
       ...(c === tile.n ? {} : { c }),
       ...(lt === undefined ? {} : { lt: lt - tile.t }),
+      ...(d === undefined ? {} : { d: d.map(refs.value) }),
       ...rest,
     };
   }
@@ -88,33 +114,41 @@ function compactTile(tile: Tile, ms: number, ref: (field: string) => string): Co
 
 export function decodeTiles(json: string | undefined): Tiles {
   const raw = JSON.parse(json ?? '{}') as
-    | { m?: number; n?: string[]; z?: Record<string, (CompactTile | Tile)[]> }
+    | { m?: number; n?: string[]; v?: Scalar[]; z?: Record<string, (CompactTile | Tile)[]> }
     | Partial<Tiles>;
   if (!('z' in raw)) {
     const plain = raw as Partial<Tiles>;
     return { maxEventTime: plain.maxEventTime ?? null, tiles: plain.tiles ?? {} };
   }
   const tiles: TileSet = {};
-  const names = raw.n;
+  const { n: names, v: values = [] } = raw;
   for (const [size, list] of Object.entries(raw.z ?? {})) {
     const ms = Number(size);
     setOwn(
       tiles,
       size,
-      list.map((x) => (Array.isArray(x) ? (names ? expandTile(x, ms, names) : expandOldTile(x, ms)) : x)),
+      list.map((x) =>
+        Array.isArray(x) ? (names ? expandTile(x, ms, names, values) : expandOldTile(x, ms)) : x,
+      ),
     );
   }
   return { maxEventTime: raw.m ?? null, tiles };
 }
 
 /** The parsed tile: its partials under their fields' names, with their counts and times in full. */
-function expandTile([index, n, partials]: CompactTile, ms: number, names: readonly string[]): Tile {
+function expandTile(
+  [index, n, partials]: CompactTile,
+  ms: number,
+  names: readonly string[],
+  values: readonly Scalar[],
+): Tile {
   const t = index * ms;
   const f: Record<string, FieldPartial> = {};
   for (const k in partials) {
     const p = (partials as Record<string, Omit<FieldPartial, 'c'> & { c?: number }>)[k] as FieldPartial;
     if (p.c === undefined) p.c = n;
     if (p.lt !== undefined) p.lt += t;
+    if (p.d !== undefined) p.d = p.d.map((i) => values[i as number] as Scalar);
     setOwn(f, names[Number(k)] as string, p);
   }
   return { t, n, f };
