@@ -45,6 +45,13 @@ export const environmentValuesSchema = z
      * 5(1)(e), UAE PDPL): the bank's record-keeping period for them. Longer than the tiering delay.
      */
     offlineRetentionDays: z.int().min(31).max(36500),
+    /**
+     * The layout the processor writes entity items and id buckets in (lambdas/adapters/
+     * entity-item-codec.ts; every release reads all of them). Raise it only once every processor
+     * and lookup function of the environment runs a release that reads it (layout 2: releases from
+     * 2026-11-27), so that a rollback never meets an item it cannot read.
+     */
+    entityItemLayout: z.union([z.literal(1), z.literal(2)]).default(1),
   })
   .superRefine((env, ctx) => {
     if (!env.allowedRegions.includes(env.region)) {

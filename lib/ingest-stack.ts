@@ -68,10 +68,11 @@ export class IngestStack extends Stack {
       functionName: names.processorFunction,
       // The PII key's policy names this role for direct data-key use (lib/data-stack.ts).
       roleName: names.processorRole,
-      environment: deployedProcessorEnvironment(names, {
-        piiTokenSecretArn: resources.piiTokenSecretArn,
-        piiKmsKeyArn: resources.keys.pii,
-      }),
+      environment: deployedProcessorEnvironment(
+        names,
+        { piiTokenSecretArn: resources.piiTokenSecretArn, piiKmsKeyArn: resources.keys.pii },
+        environment.entityItemLayout,
+      ),
       ...D.processor,
       reservedConcurrentExecutions:
         environment.shardCount *

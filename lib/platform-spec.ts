@@ -3,6 +3,7 @@
  * platform both provision from this one description, so local and deployed cannot drift.
  */
 import { fileURLToPath } from 'node:url';
+import { type ItemLayout, LATEST_ITEM_LAYOUT } from '../lambdas/adapters/entity-item-codec.js';
 
 /** Repository root (this file lives in lib/). */
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -158,11 +159,19 @@ export const STREAM_SOURCE_DEFAULTS: StreamSourceSettings = {
   startingPosition: 'TRIM_HORIZON',
 };
 
-/** Environment variables of the processor function (its composition root reads them). */
-export const processorEnvironment = (names: ResourceNames): Record<string, string> => ({
+/**
+ * Environment variables of the processor function (its composition root reads them). `itemLayout`:
+ * the entity item layout it writes (lib/environments.ts `entityItemLayout`; local runs, which start
+ * empty, write the newest).
+ */
+export const processorEnvironment = (
+  names: ResourceNames,
+  itemLayout: ItemLayout = LATEST_ITEM_LAYOUT,
+): Record<string, string> => ({
   ONLINE_TABLE: names.onlineTable,
   OFFLINE_BUCKET: names.offlineBucket,
   SIDE_OUTPUT_BUCKET: names.sideOutputBucket,
+  ENTITY_ITEM_LAYOUT: String(itemLayout),
 });
 
 /** Where the deployed processor finds its PII keys (AWS only; local runs set the keys themselves). */
@@ -181,8 +190,9 @@ export interface ProcessorKeyLocations {
 export const deployedProcessorEnvironment = (
   names: ResourceNames,
   keys: ProcessorKeyLocations,
+  itemLayout: ItemLayout,
 ): Record<string, string> => ({
-  ...processorEnvironment(names),
+  ...processorEnvironment(names, itemLayout),
   PII_TOKEN_SECRET_ARN: keys.piiTokenSecretArn,
   PII_KMS_KEY_ID: keys.piiKmsKeyArn,
 });

@@ -32,6 +32,7 @@ import {
   encodeBucketEntry,
   encodeIds,
   encodeTiles,
+  type ItemLayout,
   storedIdBytes,
 } from './entity-item-codec.js';
 import { asError, isConditionalCheckFailed, isValidationError, OnlineStoreError } from './errors.js';
@@ -43,6 +44,11 @@ export interface DynamoDbEntityStoreProps {
   readonly clientConfig?: DynamoDBClientConfig;
   /** Writes in flight at once. @default 32 */
   readonly concurrency?: number;
+  /**
+   * The layout entity items and id buckets are written in (entity-item-codec.ts); all are read.
+   * @default 1, until every reader of a deployment reads layout 2 (README, upgrades and rollbacks)
+   */
+  readonly writeLayout?: ItemLayout;
 }
 
 const BATCH_GET_MAX = 100;
@@ -70,7 +76,10 @@ export class DynamoDbEntityStore implements EntityStore {
   #doc?: DynamoDBDocumentClient;
   /** Write capacity units consumed by saves (ReturnConsumedCapacity), for cost measurements. */
   consumedWriteUnits = 0;
-  constructor(private readonly props: DynamoDbEntityStoreProps) {}
+  readonly #layout: ItemLayout;
+  constructor(private readonly props: DynamoDbEntityStoreProps) {
+    this.#layout = props.writeLayout ?? 1;
+  }
 
   private get doc(): DynamoDBDocumentClient {
     this.#doc ??= DynamoDBDocumentClient.from(
@@ -163,7 +172,7 @@ export class DynamoDbEntityStore implements EntityStore {
         const values: Record<string, unknown> = { ':x': w.expiresAt };
         const sets = chunk.map(([id, entry], j) => {
           names[`#i${j}`] = `${ID_ATTRIBUTE}${id}`;
-          values[`:i${j}`] = encodeBucketEntry(entry, idBucketStartOf(w.key));
+          values[`:i${j}`] = encodeBucketEntry(entry, idBucketStartOf(w.key), this.#layout);
           return `#i${j} = :i${j}`;
         });
         const out = await this.doc.send(
@@ -190,12 +199,13 @@ export class DynamoDbEntityStore implements EntityStore {
     unitBytes: 1024,
     // With a version and an expiry of realistic width: they are a few bytes of the item.
     sizeOf: (key: EntityKey, state: EntityState): number =>
-      plainItemBytes(itemOf({ key, state, expectedVersion: 99_999, expiresAt: 9_999_999_999 })),
-    entryBytes: storedIdBytes,
+      plainItemBytes(itemOf({ key, state, expectedVersion: 99_999, expiresAt: 9_999_999_999 }, this.#layout)),
+    entryBytes: (key: string, entry: RecentEvent, state: EntityState): number =>
+      storedIdBytes(key, entry, state, this.#layout),
   };
 
   private async saveOne(w: EntityWrite): Promise<SaveResult> {
-    const item = itemOf(w);
+    const item = itemOf(w, this.#layout);
     try {
       const out = await this.doc.send(
         new PutCommand({
@@ -225,7 +235,7 @@ export class DynamoDbEntityStore implements EntityStore {
 }
 
 /** The item a write puts: latest values as attributes, `tl`, `dd` and the metadata; no null values. */
-function itemOf(w: EntityWrite): Record<string, unknown> {
+function itemOf(w: EntityWrite, layout: ItemLayout): Record<string, unknown> {
   const { latest, maxEventTime, tiles, checkpoints, recent, floor, ep, bx, holes } = w.state;
   const item: Record<string, unknown> = {
     ...(latest?.values ?? {}),
@@ -233,8 +243,8 @@ function itemOf(w: EntityWrite): Record<string, unknown> {
     pk: entityItemKey(w.key),
     version: w.expectedVersion + 1,
     expires_at: w.expiresAt,
-    tl: encodeTiles({ maxEventTime, tiles }),
-    dd: encodeIds({ checkpoints, recent, floor, ep, bx, holes, maxEventTime }),
+    tl: encodeTiles({ maxEventTime, tiles }, layout),
+    dd: encodeIds({ checkpoints, recent, floor, ep, bx, holes, maxEventTime }, layout),
     ...(latest
       ? {
           event_time: latest.eventTime,

@@ -40,6 +40,17 @@ import type { FieldPartial, Tile, TileSet } from '../core/tiles.js';
 
 type Scalar = string | number;
 
+/**
+ * The layouts an item can be written in; every release reads all of them. 1: the compact layout of
+ * 2026-11-26 (ids in `i` in full, partials by field name, buckets' decisions as `{r, t, lg}`);
+ * 2: the one described above (2026-11-27). A release writes a layout only once the release before
+ * it reads it (README, upgrades and rollbacks): the processor's `ENTITY_ITEM_LAYOUT` chooses.
+ */
+export type ItemLayout = 1 | 2;
+export const ITEM_LAYOUTS: readonly ItemLayout[] = [1, 2];
+/** The newest layout (what new environments and local runs write). */
+export const LATEST_ITEM_LAYOUT: ItemLayout = 2;
+
 type Tiles = Pick<EntityState, 'maxEventTime' | 'tiles'>;
 type Ids = Pick<EntityState, 'checkpoints' | 'recent' | 'floor' | 'ep' | 'bx' | 'holes'>;
 /** What the ids are stored relative to: the watermark (`tl`'s `m`) and the checkpoints. */
@@ -52,14 +63,14 @@ type CompactTile =
 /** An id as stored: [event id, age or event time, shard index, position] (+ late groups); in `i`, time and sequence in full. */
 type CompactId = [string, number, number, string] | [string, number, number, string, readonly string[]];
 
-export function encodeTiles({ maxEventTime, tiles }: Tiles): string {
+export function encodeTiles({ maxEventTime, tiles }: Tiles, layout: ItemLayout = LATEST_ITEM_LAYOUT): string {
   const z: Record<string, (CompactTile | Tile)[]> = {};
   const names = new Table<string>();
   const values = new Table<Scalar>();
-  const refs: Refs = {
-    field: (f) => String(names.indexOf(f, f)),
-    value: (v) => values.indexOf(`${typeof v}:${v}`, v),
-  };
+  const refs: Refs | undefined =
+    layout === 1
+      ? undefined
+      : { field: (f) => String(names.indexOf(f, f)), value: (v) => values.indexOf(`${typeof v}:${v}`, v) };
   for (const [size, list] of Object.entries(tiles)) {
     const ms = Number(size);
     setOwn(
@@ -95,19 +106,22 @@ interface Refs {
   readonly value: (value: Scalar) => number;
 }
 
-function compactTile(tile: Tile, ms: number, refs: Refs): CompactTile | Tile {
+/** `refs`: the item's tables (layout 2); without them, partials by name and times in full (layout 1). */
+function compactTile(tile: Tile, ms: number, refs: Refs | undefined): CompactTile | Tile {
   const index = tile.t / ms;
   if (!Number.isSafeInteger(index)) return tile;
   let partials: Record<string, Omit<FieldPartial, 'c'> & { c?: number }> | undefined;
   for (const [field, p] of Object.entries(tile.f)) {
     partials ??= {};
     const { c, lt, d, ...rest } = p;
-    partials[refs.field(field)] = {
+    const partial = {
       ...(c === tile.n ? {} : { c }),
-      ...(lt === undefined ? {} : { lt: lt - tile.t }),
-      ...(d === undefined ? {} : { d: d.map(refs.value) }),
+      ...(lt === undefined ? {} : { lt: refs ? lt - tile.t : lt }),
+      ...(d === undefined ? {} : { d: refs ? d.map(refs.value) : d }),
       ...rest,
     };
+    if (refs) partials[refs.field(field)] = partial;
+    else setOwn(partials, field, partial);
   }
   return partials ? [index, tile.n, partials] : [index, tile.n];
 }
@@ -121,7 +135,7 @@ export function decodeTiles(json: string | undefined): Tiles {
     return { maxEventTime: plain.maxEventTime ?? null, tiles: plain.tiles ?? {} };
   }
   const tiles: TileSet = {};
-  const { n: names, v: values = [] } = raw;
+  const { n: names, v: values } = raw;
   for (const [size, list] of Object.entries(raw.z ?? {})) {
     const ms = Number(size);
     setOwn(
@@ -140,7 +154,7 @@ function expandTile(
   [index, n, partials]: CompactTile,
   ms: number,
   names: readonly string[],
-  values: readonly Scalar[],
+  values: readonly Scalar[] | undefined,
 ): Tile {
   const t = index * ms;
   const f: Record<string, FieldPartial> = {};
@@ -148,7 +162,8 @@ function expandTile(
     const p = (partials as Record<string, Omit<FieldPartial, 'c'> & { c?: number }>)[k] as FieldPartial;
     if (p.c === undefined) p.c = n;
     if (p.lt !== undefined) p.lt += t;
-    if (p.d !== undefined) p.d = p.d.map((i) => values[i as number] as Scalar);
+    // Distinct values by index in `v` (an item with a field table and no `v` holds them as they are).
+    if (p.d !== undefined && values) p.d = p.d.map((i) => values[i as number] as Scalar);
     setOwn(f, names[Number(k)] as string, p);
   }
   return { t, n, f };
@@ -237,6 +252,14 @@ function sequenceAt(position: string, checkpoint: string | null | undefined): st
 
 const ageOf = (t: number, base: IdBase): number => (base.maxEventTime === null ? t : base.maxEventTime - t);
 
+/** An id as layout 1 stores it in `i`: event time and sequence number in full. */
+const fullId = (
+  { id, sequence }: { id: string; sequence: string },
+  shardIndex: number,
+  entry: RecentEvent,
+): CompactId =>
+  entry.lg ? [id, entry.t, shardIndex, sequence, entry.lg] : [id, entry.t, shardIndex, sequence];
+
 const compactId = (
   { id, shard, sequence }: { id: string; shard: string; sequence: string },
   shardIndex: number,
@@ -253,10 +276,15 @@ const compactId = (
  * The bytes a decision takes in `dd` (with its separator; in `j`, as of the item's first shard),
  * stored in `state` (its watermark and checkpoints are what the decision is stored relative to).
  */
-export function storedIdBytes(key: string, entry: RecentEvent, state: IdBase): number {
+export function storedIdBytes(
+  key: string,
+  entry: RecentEvent,
+  state: IdBase,
+  layout: ItemLayout = LATEST_ITEM_LAYOUT,
+): number {
   const parts = compactParts(key, entry);
   const json = parts
-    ? JSON.stringify(compactId(parts, 0, entry, state))
+    ? JSON.stringify(layout === 1 ? fullId(parts, 0, entry) : compactId(parts, 0, entry, state))
     : `${JSON.stringify(key)}:${JSON.stringify(entry)}`;
   return Buffer.byteLength(json) + 1;
 }
@@ -267,7 +295,12 @@ export function storedIdBytes(key: string, entry: RecentEvent, state: IdBase): n
  * the record id in full. A record id of another shape is kept as `{r, t, lg}`, as buckets held all
  * decisions before 2026-11-27 (both are read).
  */
-export function encodeBucketEntry(entry: RecentEvent, start: number): string {
+export function encodeBucketEntry(
+  entry: RecentEvent,
+  start: number,
+  layout: ItemLayout = LATEST_ITEM_LAYOUT,
+): string {
+  if (layout === 1) return JSON.stringify(entry);
   const colon = entry.r.lastIndexOf(':');
   const sequence = entry.r.slice(colon + 1);
   const offset = entry.t - start;
@@ -288,7 +321,10 @@ export function decodeBucketEntry(json: string, start: number): RecentEvent {
   };
 }
 
-export function encodeIds({ checkpoints, recent, floor, ep, bx, holes, maxEventTime }: Ids & IdBase): string {
+export function encodeIds(
+  { checkpoints, recent, floor, ep, bx, holes, maxEventTime }: Ids & IdBase,
+  layout: ItemLayout = LATEST_ITEM_LAYOUT,
+): string {
   const base = { maxEventTime, checkpoints };
   const shards = Object.keys(checkpoints);
   const indexOf = new Map(shards.map((s, k) => [s, k]));
@@ -308,15 +344,15 @@ export function encodeIds({ checkpoints, recent, floor, ep, bx, holes, maxEventT
       c.push(null);
       indexOf.set(parts.shard, k);
     }
-    j.push(compactId(parts, k, entry, base));
+    j.push(layout === 1 ? fullId(parts, k, entry) : compactId(parts, k, entry, base));
   }
   // Checkpoints in base 36 (`k`) when every one is a numeral (always, as the processor writes them).
-  const inBase36 = c.every((x) => x === null || isCanonical(x));
+  const inBase36 = layout !== 1 && c.every((x) => x === null || isCanonical(x));
   return JSON.stringify({
-    s: shards.length > 0 ? shards.map(shardRef) : undefined,
+    s: shards.length > 0 ? (layout === 1 ? shards : shards.map(shardRef)) : undefined,
     c: shards.length > 0 && !inBase36 ? c : undefined,
     k: shards.length > 0 && inBase36 ? c.map((x) => (x === null ? null : BigInt(x).toString(36))) : undefined,
-    j: j.length > 0 ? j : undefined,
+    [layout === 1 ? 'i' : 'j']: j.length > 0 ? j : undefined,
     u,
     f: floor,
     ep,

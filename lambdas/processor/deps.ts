@@ -2,6 +2,7 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { contracts, groupsFedBy } from '../../schemas/index.js';
 import { AesGcmSealer, kmsDataKeys, localDataKey } from '../adapters/aes-gcm-sealer.js';
 import { DynamoDbEntityStore } from '../adapters/dynamodb-entity-store.js';
+import type { ItemLayout } from '../adapters/entity-item-codec.js';
 import { keyFromBase64, secretsManagerKey } from '../adapters/hmac-tokenizer.js';
 import { S3OfflineSink } from '../adapters/s3-offline-sink.js';
 import { S3SideOutput } from '../adapters/s3-side-output.js';
@@ -24,6 +25,7 @@ export function createProcessorDeps(config: ProcessorConfig): ProcessorDeps {
     entities: new DynamoDbEntityStore({
       tableName: config.ONLINE_TABLE,
       clientConfig: dynamoDbClientConfig(),
+      writeLayout: Number(config.ENTITY_ITEM_LAYOUT) as ItemLayout,
     }),
     offline: new S3OfflineSink({ bucket: config.OFFLINE_BUCKET, clientConfig: s3Config }),
     sideOutput: new S3SideOutput({

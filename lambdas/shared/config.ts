@@ -27,6 +27,11 @@ export const processorConfigSchema = z
     PII_KMS_KEY_ID: z.string().min(1).optional(),
     /** ... or a 32-byte key, base64 (local runs only). */
     PII_SEAL_KEY: z.string().min(1).optional(),
+    /**
+     * The layout entity items and id buckets are written in (lambdas/adapters/entity-item-codec.ts);
+     * every layout is read. Raised only once every function of the deployment reads the new one.
+     */
+    ENTITY_ITEM_LAYOUT: z.enum(['1', '2'], 'must be 1 or 2 (entity item layout)').default('1'),
   })
   .refine((c) => Boolean(c.PII_TOKEN_SECRET_ARN) !== Boolean(c.PII_TOKEN_KEY), {
     path: ['PII_TOKEN_SECRET_ARN'],

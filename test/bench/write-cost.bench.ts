@@ -24,7 +24,12 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDbEntityStore } from '../../lambdas/adapters/dynamodb-entity-store.js';
-import { decodeIds, decodeTiles, encodeIds } from '../../lambdas/adapters/entity-item-codec.js';
+import {
+  decodeIds,
+  decodeTiles,
+  encodeIds,
+  LATEST_ITEM_LAYOUT,
+} from '../../lambdas/adapters/entity-item-codec.js';
 import { InMemoryOfflineSink, InMemorySideOutput } from '../../lambdas/adapters/memory.js';
 import type { ProcessorDeps } from '../../lambdas/core/process-batch.js';
 import { processBatch } from '../../lambdas/core/process-batch.js';
@@ -186,7 +191,12 @@ async function runScenario(
   const oursClient = localDynamoDbClient(endpoints);
   const oursMeter = new WriteMeter();
   oursMeter.attach(oursClient);
-  const store = new DynamoDbEntityStore({ tableName: names.onlineTable, client: oursClient });
+  // The newest layout: what an environment writes once it is raised (lib/environments.ts).
+  const store = new DynamoDbEntityStore({
+    tableName: names.onlineTable,
+    client: oursClient,
+    writeLayout: LATEST_ITEM_LAYOUT,
+  });
   const deps: ProcessorDeps = {
     contracts,
     groupsFedBy,

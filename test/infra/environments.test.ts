@@ -58,6 +58,8 @@ describe('environment configuration', () => {
     ['auditRetentionDays', '365', /environments\.staging\.auditRetentionDays: /],
     ['offlineRetentionDays', 30, /environments\.staging\.offlineRetentionDays: Too small/],
     ['offlineRetentionDays', undefined, /environments\.staging\.offlineRetentionDays: /],
+    ['entityItemLayout', 3, /environments\.staging\.entityItemLayout: /],
+    ['entityItemLayout', '2', /environments\.staging\.entityItemLayout: /],
   ])('rejects %s = %j, naming the field', (field, value, message) => {
     const context = cdkContext();
     context.environments.staging = { ...context.environments.staging, [field]: value };

@@ -7,6 +7,8 @@ import {
   encodeBucketEntry,
   encodeIds,
   encodeTiles,
+  ITEM_LAYOUTS,
+  type ItemLayout,
   storedIdBytes,
 } from '../../lambdas/adapters/entity-item-codec.js';
 import { applyEvent, emptyState, pruneState, retryKey, secondKey } from '../../lambdas/core/entity-state.js';
@@ -149,10 +151,10 @@ const stateArb: fc.Arbitrary<EntityState> = fc.record({
   bx: fc.option(fc.integer({ min: 1_700_000_000, max: 2_000_000_000 }), { nil: undefined }),
 });
 
-const roundTrip = (s: EntityState): EntityState => ({
+const roundTrip = (s: EntityState, layout: ItemLayout): EntityState => ({
   latest: null,
-  ...decodeTiles(encodeTiles(s)),
-  ...decodeIds(encodeIds(s), decodeTiles(encodeTiles(s)).maxEventTime),
+  ...decodeTiles(encodeTiles(s, layout)),
+  ...decodeIds(encodeIds(s, layout), decodeTiles(encodeTiles(s, layout)).maxEventTime),
 });
 /** The state without undefined members (what a store can keep of it). */
 const defined = (s: EntityState): EntityState =>
@@ -161,21 +163,24 @@ const defined = (s: EntityState): EntityState =>
 const entries = (o: object) => Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1));
 
 describe('entity item layout (DynamoDB tl and dd)', () => {
-  it('gives back exactly the state it was given, for any tiles, checkpoints and decisions', () => {
-    fc.assert(
-      fc.property(stateArb, (state) => {
-        const back = roundTrip(state);
-        expect(back).toEqual(defined(state));
-        expect(entries(back.recent)).toEqual(entries(state.recent));
-        expect(entries(back.checkpoints)).toEqual(entries(state.checkpoints));
-        for (const [size, list] of Object.entries(state.tiles))
-          list.forEach((tile, i) => {
-            expect(entries((back.tiles[size] as Tile[])[i]?.f ?? {})).toEqual(entries(tile.f));
-          });
-      }),
-      { numRuns: 500 },
-    );
-  });
+  it.each(ITEM_LAYOUTS)(
+    'gives back exactly the state it was given, for any tiles, checkpoints and decisions (layout %i)',
+    (layout) => {
+      fc.assert(
+        fc.property(stateArb, (state) => {
+          const back = roundTrip(state, layout);
+          expect(back).toEqual(defined(state));
+          expect(entries(back.recent)).toEqual(entries(state.recent));
+          expect(entries(back.checkpoints)).toEqual(entries(state.checkpoints));
+          for (const [size, list] of Object.entries(state.tiles))
+            list.forEach((tile, i) => {
+              expect(entries((back.tiles[size] as Tile[])[i]?.f ?? {})).toEqual(entries(tile.f));
+            });
+        }),
+        { numRuns: 500 },
+      );
+    },
+  );
 
   it('reads the plain layout of items written before it', () => {
     const recent = { evt_1: { r: `${SHARD}:1`, t: T, lg: ['merchant'] } };
@@ -241,12 +246,17 @@ describe('entity item layout (DynamoDB tl and dd)', () => {
 
   it('gives back exactly the decision an id bucket was given, and reads those buckets held before', () => {
     fc.assert(
-      fc.property(entryArb, fc.integer({ min: -1500, max: 1500 }), (entry, shift) => {
-        // Its bucket's second, or (never written so) another one.
-        const start = Math.floor(entry.t / 1000) * 1000 + (shift > 1000 || shift < -1000 ? shift : 0);
-        const back = decodeBucketEntry(encodeBucketEntry(entry, start), start);
-        expect(back).toEqual(entry);
-      }),
+      fc.property(
+        entryArb,
+        fc.integer({ min: -1500, max: 1500 }),
+        fc.constantFrom(...ITEM_LAYOUTS),
+        (entry, shift, layout) => {
+          // Its bucket's second, or (never written so) another one.
+          const start = Math.floor(entry.t / 1000) * 1000 + (shift > 1000 || shift < -1000 ? shift : 0);
+          const back = decodeBucketEntry(encodeBucketEntry(entry, start, layout), start);
+          expect(back).toEqual(entry);
+        },
+      ),
       { numRuns: 1000 },
     );
     const entry = { r: `${SHARD}:${SEQ}`, t: T + 123, lg: ['merchant'] };

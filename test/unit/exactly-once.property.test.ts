@@ -10,7 +10,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DynamoDbEntityStore } from '../../lambdas/adapters/dynamodb-entity-store.js';
-import { decodeIds, decodeTiles, encodeIds, encodeTiles } from '../../lambdas/adapters/entity-item-codec.js';
+import {
+  decodeIds,
+  decodeTiles,
+  encodeIds,
+  encodeTiles,
+  LATEST_ITEM_LAYOUT,
+} from '../../lambdas/adapters/entity-item-codec.js';
 import { OnlineStoreError } from '../../lambdas/adapters/errors.js';
 import {
   InMemoryEntityStore,
@@ -48,7 +54,8 @@ const throughDynamoDbLayout = (state: EntityState): EntityState => ({
   ...decodeIds(encodeIds(state), decodeTiles(encodeTiles(state)).maxEventTime),
 });
 /** The DynamoDB adapter's billing (what decides which ids move); it makes no calls. */
-const dynamoDbBilling = new DynamoDbEntityStore({ tableName: 'unused' }).writeUnits;
+const dynamoDbBilling = new DynamoDbEntityStore({ tableName: 'unused', writeLayout: LATEST_ITEM_LAYOUT })
+  .writeUnits;
 
 /** What the generated scenarios exercised, summed over a property's runs (so a vacuous generator fails). */
 interface Coverage extends DeliveryStats {

@@ -26,7 +26,8 @@ const stateWith = (entries: [string, RecentEvent][]): EntityState => ({
 // Billing only: neither store is called.
 const stores: [string, EntityStore][] = [
   ['in memory', new InMemoryEntityStore()],
-  ['DynamoDB', new DynamoDbEntityStore({ tableName: 'unused' })],
+  ['DynamoDB, layout 1', new DynamoDbEntityStore({ tableName: 'unused', writeLayout: 1 })],
+  ['DynamoDB, layout 2', new DynamoDbEntityStore({ tableName: 'unused', writeLayout: 2 })],
 ];
 
 describe.each(stores)('id moves, billed as %s', (_, store) => {
