@@ -24,6 +24,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDbEntityStore } from '../../lambdas/adapters/dynamodb-entity-store.js';
+import { LATEST_ITEM_LAYOUT } from '../../lambdas/adapters/entity-item-codec.js';
 import { localDynamoDbClient } from '../../local/clients.js';
 import { type LocalPlatform, startLocalPlatform } from '../../local/platform.js';
 import { uniquePrefix } from '../support/resources.js';
@@ -73,7 +74,12 @@ async function runHttp(platform: LocalPlatform, now: number, log: (m: string) =>
     );
     const loading = await timed(() =>
       loadLookupData(
-        new DynamoDbEntityStore({ tableName: platform.names.onlineTable, client: loadClient }),
+        // Written in the newest layout: what a lookup reads once an environment raises it.
+        new DynamoDbEntityStore({
+          tableName: platform.names.onlineTable,
+          client: loadClient,
+          writeLayout: LATEST_ITEM_LAYOUT,
+        }),
         now,
       ),
     );
