@@ -48,10 +48,12 @@ export const environmentValuesSchema = z
     /**
      * The layout the processor writes entity items and id buckets in (lambdas/adapters/
      * entity-item-codec.ts; every release reads all of them). Raise it only once every processor
-     * and lookup function of the environment runs a release that reads it (layout 2: releases from
-     * 2026-11-27), so that a rollback never meets an item it cannot read.
+     * and lookup function of the environment runs a release that reads it, and none will be rolled
+     * back before it (layout 2: releases from 0d33549, 2026-11-26).
      */
-    entityItemLayout: z.union([z.literal(1), z.literal(2)]).default(1),
+    entityItemLayout: z
+      .literal([1, 2], 'must be 1 or 2 (the entity item layout the processor writes)')
+      .default(1),
   })
   .superRefine((env, ctx) => {
     if (!env.allowedRegions.includes(env.region)) {

@@ -166,7 +166,7 @@ export const STREAM_SOURCE_DEFAULTS: StreamSourceSettings = {
  */
 export const processorEnvironment = (
   names: ResourceNames,
-  itemLayout: ItemLayout = LATEST_ITEM_LAYOUT,
+  itemLayout: ItemLayout,
 ): Record<string, string> => ({
   ONLINE_TABLE: names.onlineTable,
   OFFLINE_BUCKET: names.offlineBucket,

@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { LATEST_ITEM_LAYOUT } from '../lambdas/adapters/entity-item-codec.js';
 import {
   assertParallelizationSafe,
   HANDLER_ENTRIES,
@@ -117,7 +118,7 @@ function configureFunctionEnvironment(standIns: StandInEndpoints, names: Resourc
     // Local stand-ins for Secrets Manager and KMS: fresh random keys for each run.
     PII_TOKEN_KEY: process.env.PII_TOKEN_KEY ?? randomBytes(32).toString('base64'),
     PII_SEAL_KEY: process.env.PII_SEAL_KEY ?? randomBytes(32).toString('base64'),
-    ...processorEnvironment(names),
+    ...processorEnvironment(names, LATEST_ITEM_LAYOUT),
     ...lookupEnvironment(names),
   });
 }

@@ -14,8 +14,8 @@
  *   indexes in `v`, leaves out its count `c` when it counted every event of its tile (the usual
  *   case), and keeps the time `lt` of its last value from the tile's start. A customer a week old
  *   has some forty tiles: its field names were repeated in each, and each merchant it paid in its
- *   hourly and its daily tiles (at one payment an hour, 5.0 KB of tiles become 3.5 KB). Items
- *   written before 2026-11-27 have no `n`: partials by name, `lt` in full (both are read).
+ *   hourly and its daily tiles (at one payment an hour, 5.0 KB of tiles become 3.2 KB). Items in
+ *   layout 1 (below) have no `n`: partials by name, `lt` in full (both are read).
  *   A tile whose start is not a multiple of its size (never written by the processor) is kept as is.
  * `dd`, the exactly-once state (only the processor reads it):
  *   {"s": [shard id, …], "c": [checkpoint of that shard without its padding zeros, or null, …],
@@ -28,8 +28,8 @@
  *   it is before its shard's checkpoint in base 36 (the number itself, in decimal, when that is not
  *   below it). A Kinesis sequence number has 56 digits and the records of an hour differ in about
  *   the last 35 of them, so an id takes about 60 bytes instead of about 100: more of them stay in the
- *   unit the item costs anyway. Items written before 2026-11-27 hold `i`, the same entries with
- *   the event time and the sequence number in full.
+ *   unit the item costs anyway. Items in layout 1 hold `i`, the same entries with the event time
+ *   and the sequence number in full, checkpoints in decimal (`c`) and shards by their ids.
  *   Any other entry (an item's unqualified keys from before 2026-11-26, a record id of another shape)
  *   is kept in `u` as it is. Absent parts are left out.
  */
@@ -41,10 +41,12 @@ import type { FieldPartial, Tile, TileSet } from '../core/tiles.js';
 type Scalar = string | number;
 
 /**
- * The layouts an item can be written in; every release reads all of them. 1: the compact layout of
- * 2026-11-26 (ids in `i` in full, partials by field name, buckets' decisions as `{r, t, lg}`);
- * 2: the one described above (2026-11-27). A release writes a layout only once the release before
- * it reads it (README, upgrades and rollbacks): the processor's `ENTITY_ITEM_LAYOUT` chooses.
+ * The layouts an item can be written in; every release reads all of them. 1: the compact layout
+ * releases wrote until 87a24e2 (ids in `i` in full, partials by field name, buckets' decisions as
+ * `{r, t, lg}`), read by releases from 704c214 on; 2: the one described above, read from 0d33549
+ * on. A deployment writes a layout only once none of its functions will run a release that cannot
+ * read it (README, upgrades and rollbacks): the processor's `ENTITY_ITEM_LAYOUT` chooses, and every
+ * encoder here takes the layout explicitly.
  */
 export type ItemLayout = 1 | 2;
 export const ITEM_LAYOUTS: readonly ItemLayout[] = [1, 2];
@@ -63,7 +65,7 @@ type CompactTile =
 /** An id as stored: [event id, age or event time, shard index, position] (+ late groups); in `i`, time and sequence in full. */
 type CompactId = [string, number, number, string] | [string, number, number, string, readonly string[]];
 
-export function encodeTiles({ maxEventTime, tiles }: Tiles, layout: ItemLayout = LATEST_ITEM_LAYOUT): string {
+export function encodeTiles({ maxEventTime, tiles }: Tiles, layout: ItemLayout): string {
   const z: Record<string, (CompactTile | Tile)[]> = {};
   const names = new Table<string>();
   const values = new Table<Scalar>();
@@ -169,7 +171,7 @@ function expandTile(
   return { t, n, f };
 }
 
-/** A tile as items held them before 2026-11-27 (partials by field name, times in full), completed in place. */
+/** A tile as layout 1 holds it (partials by field name, times in full), completed in place. */
 function expandOldTile([index, n, partials]: CompactTile, ms: number): Tile {
   const f = (partials ?? {}) as Record<string, FieldPartial>;
   for (const field in f) {
@@ -276,12 +278,7 @@ const compactId = (
  * The bytes a decision takes in `dd` (with its separator; in `j`, as of the item's first shard),
  * stored in `state` (its watermark and checkpoints are what the decision is stored relative to).
  */
-export function storedIdBytes(
-  key: string,
-  entry: RecentEvent,
-  state: IdBase,
-  layout: ItemLayout = LATEST_ITEM_LAYOUT,
-): number {
+export function storedIdBytes(key: string, entry: RecentEvent, state: IdBase, layout: ItemLayout): number {
   const parts = compactParts(key, entry);
   const json = parts
     ? JSON.stringify(layout === 1 ? fullId(parts, 0, entry) : compactId(parts, 0, entry, state))
@@ -292,14 +289,10 @@ export function storedIdBytes(
 /**
  * A decision as an id bucket keeps it (one attribute per id; `start`, the bucket's second):
  * `[ms into the second, shard, sequence number in base 36, late groups?]`, about half the bytes of
- * the record id in full. A record id of another shape is kept as `{r, t, lg}`, as buckets held all
- * decisions before 2026-11-27 (both are read).
+ * the record id in full. A record id of another shape is kept as `{r, t, lg}`, as layout 1 keeps
+ * every decision (both are read).
  */
-export function encodeBucketEntry(
-  entry: RecentEvent,
-  start: number,
-  layout: ItemLayout = LATEST_ITEM_LAYOUT,
-): string {
+export function encodeBucketEntry(entry: RecentEvent, start: number, layout: ItemLayout): string {
   if (layout === 1) return JSON.stringify(entry);
   const colon = entry.r.lastIndexOf(':');
   const sequence = entry.r.slice(colon + 1);
@@ -323,7 +316,7 @@ export function decodeBucketEntry(json: string, start: number): RecentEvent {
 
 export function encodeIds(
   { checkpoints, recent, floor, ep, bx, holes, maxEventTime }: Ids & IdBase,
-  layout: ItemLayout = LATEST_ITEM_LAYOUT,
+  layout: ItemLayout,
 ): string {
   const base = { maxEventTime, checkpoints };
   const shards = Object.keys(checkpoints);

@@ -154,7 +154,7 @@ async function sample(
     const n = Object.keys(ids.recent).length;
     const rb = n
       ? Buffer.byteLength(item.dd?.S ?? '') -
-        Buffer.byteLength(encodeIds({ ...ids, maxEventTime, recent: {} }))
+        Buffer.byteLength(encodeIds({ ...ids, maxEventTime, recent: {} }, LATEST_ITEM_LAYOUT))
       : 0;
     recentBytes += rb;
     recentEntries += n;

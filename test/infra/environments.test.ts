@@ -58,8 +58,8 @@ describe('environment configuration', () => {
     ['auditRetentionDays', '365', /environments\.staging\.auditRetentionDays: /],
     ['offlineRetentionDays', 30, /environments\.staging\.offlineRetentionDays: Too small/],
     ['offlineRetentionDays', undefined, /environments\.staging\.offlineRetentionDays: /],
-    ['entityItemLayout', 3, /environments\.staging\.entityItemLayout: /],
-    ['entityItemLayout', '2', /environments\.staging\.entityItemLayout: /],
+    ['entityItemLayout', 3, /environments\.staging\.entityItemLayout: must be 1 or 2/],
+    ['entityItemLayout', '2', /environments\.staging\.entityItemLayout: must be 1 or 2/],
   ])('rejects %s = %j, naming the field', (field, value, message) => {
     const context = cdkContext();
     context.environments.staging = { ...context.environments.staging, [field]: value };
@@ -84,6 +84,13 @@ describe('environment configuration', () => {
     const context = cdkContext();
     delete context.environments.staging;
     expect(() => selectEnvironments(context)).toThrow(/environments\.staging: /);
+  });
+
+  it('writes entity items in layout 1 unless cdk.json raises an environment to layout 2', () => {
+    expect(selectEnvironments(cdkContext()).map((e) => e.entityItemLayout)).toEqual([1, 1, 1]);
+    const context = cdkContext();
+    context.environments.staging = { ...context.environments.staging, entityItemLayout: 2 };
+    expect(selectEnvironments(context).map((e) => e.entityItemLayout)).toEqual([1, 2, 1]);
   });
 
   it('rejects keys it does not know, so a typo is not silently ignored', () => {

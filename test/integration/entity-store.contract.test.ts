@@ -1,3 +1,4 @@
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { DynamoDbEntityStore } from '../../lambdas/adapters/dynamodb-entity-store.js';
 import { ITEM_LAYOUTS, type ItemLayout } from '../../lambdas/adapters/entity-item-codec.js';
@@ -172,6 +173,52 @@ describe('DynamoDbEntityStore layouts', () => {
       await store(to).save([{ key: k, state: state(6), expectedVersion: 1, expiresAt: expiresAt() }]);
       const [back] = await store(from).load([k]);
       expect(back).toEqual({ state: state(6), version: 2 });
+    }
+  });
+
+  it('writes the layout it is given, and layout 1 unless told otherwise', async () => {
+    const { names, dynamodb } = await provisionTestResources(inject('standIns'));
+    const raw = async (pk: string) =>
+      (await dynamodb.send(new GetItemCommand({ TableName: names.onlineTable, Key: { pk: { S: pk } } })))
+        .Item;
+    const entries = {
+      evt_9: { r: 'shardId-000000000000:49600000000000000000000000000000000000000099', t: BASE_TIME + 9 },
+    };
+    for (const [label, writeLayout] of [
+      ['default', undefined],
+      ['1', 1],
+      ['2', 2],
+    ] as const) {
+      const store = new DynamoDbEntityStore({ tableName: names.onlineTable, client: dynamodb, writeLayout });
+      await store.save([
+        { key: key(`cus_w${label}`), state: state(5), expectedVersion: 0, expiresAt: expiresAt() },
+      ]);
+      await store.addIds?.([
+        {
+          key: { group: 'customer/ids', entityId: `cus_w${label}@${BASE_TIME}` },
+          entries,
+          expiresAt: expiresAt(),
+        },
+      ]);
+      const item = await raw(`customer#cus_w${label}`);
+      const bucket = await raw(`customer/ids#cus_w${label}@${BASE_TIME}`);
+      const dd = JSON.parse(item?.dd?.S ?? '{}');
+      const tl = JSON.parse(item?.tl?.S ?? '{}');
+      const decision = bucket?.['i:evt_9']?.S ?? '';
+      if (writeLayout === 2) {
+        expect([Object.keys(dd).sort(), 'n' in tl, decision.startsWith('[')]).toEqual([
+          ['j', 'k', 's', 'u'],
+          true,
+          true,
+        ]);
+      } else {
+        // What releases from 704c214 read.
+        expect([Object.keys(dd).sort(), 'n' in tl, JSON.parse(decision)]).toEqual([
+          ['c', 'i', 's', 'u'],
+          false,
+          entries.evt_9,
+        ]);
+      }
     }
   });
 });

@@ -16,6 +16,7 @@ import type { KinesisStreamRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { FeatureEventProducer } from '../../clients/feature-event-producer.js';
 import { DynamoDbEntityStore } from '../../lambdas/adapters/dynamodb-entity-store.js';
+import { LATEST_ITEM_LAYOUT } from '../../lambdas/adapters/entity-item-codec.js';
 import { evaluateWindows } from '../../lambdas/core/tiles.js';
 import { HmacTokenizer } from '../../lambdas/core/tokens.js';
 import { createProcessorDeps } from '../../lambdas/processor/deps.js';
@@ -130,7 +131,7 @@ describe('exactly-once on the stand-ins: crashes after writes, failed writes and
       POWERTOOLS_LOG_LEVEL: 'ERROR',
     });
     const config = readConfig(processorConfigSchema, {
-      ...processorEnvironment(names),
+      ...processorEnvironment(names, LATEST_ITEM_LAYOUT),
       S3_FORCE_PATH_STYLE: 'true',
       PII_TOKEN_KEY: tokenKey.toString('base64'),
       PII_SEAL_KEY: randomBytes(32).toString('base64'),

@@ -210,14 +210,22 @@ describe('entity item layout (DynamoDB tl and dd)', () => {
       recent: { [secondKey('evt_1', T + 123)]: { r: `${SHARD}:${SEQ}`, t: T + 123 } },
     };
     // The shard by its number, its checkpoint in base 36.
-    expect(JSON.parse(encodeIds(state))).toEqual({
+    expect(JSON.parse(encodeIds(state, 2))).toEqual({
       s: [0],
       k: [BigInt(SEQ).toString(36)],
       j: [['evt_1', -123, 0, '-0']],
     });
+    // Layout 1, exactly as releases until 87a24e2 wrote it: shard ids, decimal checkpoints, ids in full.
+    expect(JSON.parse(encodeIds(state, 1))).toEqual({
+      s: [SHARD],
+      c: [SEQ],
+      i: [['evt_1', T + 123, 0, SEQ]],
+    });
+    const decision = { r: `${SHARD}:${SEQ}`, t: T + 123, lg: ['merchant'] };
+    expect(encodeBucketEntry(decision, T, 1)).toBe(JSON.stringify(decision));
     // Under 60% of the bytes of the plain layout of the same.
     const plain = JSON.stringify({ checkpoints: state.checkpoints, recent: state.recent });
-    expect(encodeIds(state).length).toBeLessThan(plain.length * 0.6);
+    expect(encodeIds(state, 2).length).toBeLessThan(plain.length * 0.6);
   });
 
   it('stores an id of a Kinesis record an hour old in about 60 bytes: its age and its distance below the checkpoint', () => {
@@ -234,13 +242,13 @@ describe('entity item layout (DynamoDB tl and dd)', () => {
     };
     const key = secondKey('e3b0c442-98fc-4c14-9afb-f4c8996fb924', T - 3_600_000);
     const entry = { r: `${SHARD}:${hourAgo}`, t: T - 3_600_000 };
-    const bytes = storedIdBytes(key, entry, state);
+    const bytes = storedIdBytes(key, entry, state, 2);
     expect(bytes).toBeLessThan(80);
     // In full, as items held ids before: over 110 bytes.
     expect(
       JSON.stringify(['e3b0c442-98fc-4c14-9afb-f4c8996fb924', entry.t, 0, hourAgo]).length + 1,
     ).toBeGreaterThan(110);
-    const back = decodeIds(encodeIds({ ...state, recent: { [key]: entry } }), T);
+    const back = decodeIds(encodeIds({ ...state, recent: { [key]: entry } }, 2), T);
     expect(back.recent).toEqual({ [key]: entry });
   });
 
@@ -261,7 +269,7 @@ describe('entity item layout (DynamoDB tl and dd)', () => {
     );
     const entry = { r: `${SHARD}:${SEQ}`, t: T + 123, lg: ['merchant'] };
     expect(decodeBucketEntry(JSON.stringify(entry), T)).toEqual(entry);
-    const compact = encodeBucketEntry(entry, T);
+    const compact = encodeBucketEntry(entry, T, 2);
     expect(JSON.parse(compact)).toEqual([123, 0, BigInt(SEQ).toString(36), ['merchant']]);
     expect(compact.length).toBeLessThan(JSON.stringify(entry).length * 0.6);
   });
@@ -289,7 +297,7 @@ describe('entity item layout (DynamoDB tl and dd)', () => {
       ],
       '86400000': [{ t: 20_782 * 86_400_000, n: 3, f: { merchantId: { c: 3, d: [7, 'mer_0002'] } } }],
     };
-    expect(JSON.parse(encodeTiles({ maxEventTime: T, tiles }))).toEqual({
+    expect(JSON.parse(encodeTiles({ maxEventTime: T, tiles }, 2))).toEqual({
       m: T,
       n: ['amountMinor', 'channel', 'merchantId'],
       // Each distinct value once, referred to by its index (7 and '7' would be two).
@@ -304,7 +312,30 @@ describe('entity item layout (DynamoDB tl and dd)', () => {
         '86400000': [[20_782, 3, { 2: { d: [2, 1] } }]],
       },
     });
-    expect(decodeTiles(encodeTiles({ maxEventTime: T, tiles }))).toEqual({ maxEventTime: T, tiles });
+    expect(decodeTiles(encodeTiles({ maxEventTime: T, tiles }, 2))).toEqual({ maxEventTime: T, tiles });
+    // Layout 1, exactly as releases until 87a24e2 wrote it (and releases from 704c214 read it):
+    // partials by name, times and values in full.
+    expect(JSON.parse(encodeTiles({ maxEventTime: T, tiles }, 1))).toEqual({
+      m: T,
+      z: {
+        '60000': [
+          [
+            29_926_680,
+            3,
+            { amountMinor: { s: 30 }, channel: { c: 2, lt: start + 1_234, li: 'evt_9', lv: 'pos' } },
+          ],
+          [29_926_681, 1],
+        ],
+        '3600000': [
+          [
+            498_778,
+            3,
+            { amountMinor: { s: 30, mn: 5, mx: 20 }, merchantId: { d: ['mer_0001', 'mer_0002', 7] } },
+          ],
+        ],
+        '86400000': [[20_782, 3, { merchantId: { d: [7, 'mer_0002'] } }]],
+      },
+    });
   });
 
   it('keeps the tiles of a customer a week old in about two thirds of the bytes of names and values in every tile', () => {
@@ -335,7 +366,7 @@ describe('entity item layout (DynamoDB tl and dd)', () => {
       });
       pruneState(state, customer);
     }
-    const json = encodeTiles(state);
+    const json = encodeTiles(state, 2);
     expect(decodeTiles(json)).toEqual({ maxEventTime: state.maxEventTime, tiles: state.tiles });
     // Names and values in every tile, as items held tiles before the tables: 5,005 bytes.
     expect(json.length).toBeLessThan(3_300);

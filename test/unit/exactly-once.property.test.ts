@@ -50,8 +50,11 @@ import {
 /** A state as it comes back from the DynamoDB item (`tl` and `dd` in their stored layout). */
 const throughDynamoDbLayout = (state: EntityState): EntityState => ({
   latest: state.latest, // attributes of their own in the item
-  ...decodeTiles(encodeTiles(state)),
-  ...decodeIds(encodeIds(state), decodeTiles(encodeTiles(state)).maxEventTime),
+  ...decodeTiles(encodeTiles(state, LATEST_ITEM_LAYOUT)),
+  ...decodeIds(
+    encodeIds(state, LATEST_ITEM_LAYOUT),
+    decodeTiles(encodeTiles(state, LATEST_ITEM_LAYOUT)).maxEventTime,
+  ),
 });
 /** The DynamoDB adapter's billing (what decides which ids move); it makes no calls. */
 const dynamoDbBilling = new DynamoDbEntityStore({ tableName: 'unused', writeLayout: LATEST_ITEM_LAYOUT })

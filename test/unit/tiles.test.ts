@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeTiles, encodeTiles } from '../../lambdas/adapters/entity-item-codec.js';
+import { decodeTiles, encodeTiles, LATEST_ITEM_LAYOUT } from '../../lambdas/adapters/entity-item-codec.js';
 import {
   addToTiles,
   distinctValue,
@@ -99,7 +99,9 @@ describe('window tiles', () => {
     expect(hour?.f.merchantId?.d).toHaveLength(100);
     expect(hour?.f.merchantId?.o).toBe(100); // full at this cap
     // The mark survives the item layout.
-    expect(decodeTiles(encodeTiles({ maxEventTime: T, tiles: full })).tiles).toEqual(full);
+    expect(decodeTiles(encodeTiles({ maxEventTime: T, tiles: full }, LATEST_ITEM_LAYOUT)).tiles).toEqual(
+      full,
+    );
     expect(evaluateWindows(customer, full, T)).toMatchObject({
       merchant_distinct_24h: 100,
       merchant_distinct_7d: 100,
@@ -137,7 +139,7 @@ describe('window tiles', () => {
     for (let h = 0; h < 26; h++) for (let i = 0; i < 100; i++) add(T - h * HOUR);
     for (let d = 1; d < 9; d++) for (let i = 0; i < 100; i++) add(T - d * 24 * HOUR - 12 * HOUR);
     pruneTiles(tiles, tilePlan(customer), T);
-    expect(Buffer.byteLength(encodeTiles({ maxEventTime: T, tiles }))).toBeLessThan(256 * 1024);
+    expect(Buffer.byteLength(encodeTiles({ maxEventTime: T, tiles }, 1))).toBeLessThan(256 * 1024);
     expect(evaluateWindows(customer, tiles, T).merchant_distinct_24h).toBe(100);
   });
 
