@@ -15,6 +15,8 @@ import {
   decodeTiles,
   encodeIds,
   encodeTiles,
+  ITEM_LAYOUTS,
+  type ItemLayout,
   LATEST_ITEM_LAYOUT,
 } from '../../lambdas/adapters/entity-item-codec.js';
 import { OnlineStoreError } from '../../lambdas/adapters/errors.js';
@@ -47,15 +49,20 @@ import {
   laneOf,
 } from '../support/simulated-shard.js';
 
-/** A state as it comes back from the DynamoDB item (`tl` and `dd` in their stored layout). */
-const throughDynamoDbLayout = (state: EntityState): EntityState => ({
-  latest: state.latest, // attributes of their own in the item
-  ...decodeTiles(encodeTiles(state, LATEST_ITEM_LAYOUT)),
-  ...decodeIds(
-    encodeIds(state, LATEST_ITEM_LAYOUT),
-    decodeTiles(encodeTiles(state, LATEST_ITEM_LAYOUT)).maxEventTime,
-  ),
-});
+/**
+ * A state as it comes back from the DynamoDB item (`tl` and `dd` in their stored layout). The
+ * layout changes from one save to the next (by the state's watermark), as while a deployment
+ * raises `entityItemLayout`: whichever layout wrote an item, the next batch reads the same state.
+ */
+const throughDynamoDbLayout = (state: EntityState): EntityState => {
+  const layout: ItemLayout = ITEM_LAYOUTS[Math.abs(state.maxEventTime ?? 0) % ITEM_LAYOUTS.length] ?? 2;
+  const tiles = decodeTiles(encodeTiles(state, layout));
+  return {
+    latest: state.latest, // attributes of their own in the item
+    ...tiles,
+    ...decodeIds(encodeIds(state, layout), tiles.maxEventTime),
+  };
+};
 /** The DynamoDB adapter's billing (what decides which ids move); it makes no calls. */
 const dynamoDbBilling = new DynamoDbEntityStore({ tableName: 'unused', writeLayout: LATEST_ITEM_LAYOUT })
   .writeUnits;
