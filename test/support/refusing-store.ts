@@ -11,6 +11,8 @@ import {
 } from '../../lambdas/adapters/memory.js';
 import type { EntityKey, EntityStore, OfflineSink, SaveResult } from '../../lambdas/core/ports.js';
 import type { ProcessorDeps } from '../../lambdas/core/process-batch.js';
+import { evaluateWindows } from '../../lambdas/core/tiles.js';
+import type { FeatureGroup } from '../../schemas/index.js';
 import { contracts, groupsFedBy } from '../../schemas/index.js';
 import { BASE_TIME } from './records.js';
 
@@ -51,9 +53,13 @@ export function refusingStore(inner = new InMemoryEntityStore()) {
   return { inner, refuse, throttle, store };
 }
 
+/** The clock of `refusingDeps`: a minute after BASE_TIME. */
+const NOW = BASE_TIME + 60_000;
+
 /**
  * The processor's ports around a refusing store, as the parking tests use them: in-memory offline
- * sink and side output unless given, no backoff, the clock a minute after BASE_TIME.
+ * sink and side output unless given, no backoff, the clock a minute after BASE_TIME. `count` is an
+ * entity's `txn_count_24h` as stored (0 if it has no item): how many times its events were applied.
  */
 export function refusingDeps<S extends InMemorySideOutput = InMemorySideOutput>(
   options: { readonly offline?: OfflineSink; readonly sideOutput?: S } = {},
@@ -67,7 +73,11 @@ export function refusingDeps<S extends InMemorySideOutput = InMemorySideOutput>(
     offline: options.offline ?? new InMemoryOfflineSink(),
     sideOutput,
     sleep: async () => {},
-    now: () => BASE_TIME + 60_000,
+    now: () => NOW,
   };
-  return { ...refusing, deps, sideOutput };
+  const count = async (group: FeatureGroup, entityId: string): Promise<number> => {
+    const [s] = await refusing.inner.load([{ group: group.name, entityId }]);
+    return s ? Number(evaluateWindows(group, s.state.tiles, NOW).txn_count_24h ?? 0) : 0;
+  };
+  return { ...refusing, deps, sideOutput, count };
 }

@@ -10,7 +10,6 @@ import { InMemorySideOutput } from '../../lambdas/adapters/memory.js';
 import type { InputRecord } from '../../lambdas/core/decode.js';
 import type { PutResult } from '../../lambdas/core/ports.js';
 import { processBatch } from '../../lambdas/core/process-batch.js';
-import { evaluateWindows } from '../../lambdas/core/tiles.js';
 import { completionEnvelope } from '../../offline/redrive/redrive.js';
 import { type FeatureGroup, featureGroupsByName } from '../../schemas/index.js';
 import { BASE_TIME, envelope, inputRecords, transaction } from '../support/records.js';
@@ -37,11 +36,8 @@ class FlakySideOutput extends InMemorySideOutput {
 }
 
 function setup() {
-  const { inner, refuse, deps, sideOutput } = refusingDeps({ sideOutput: new FlakySideOutput() });
-  const count = async (id: string) => {
-    const [s] = await inner.load([{ group: 'merchant', entityId: id }]);
-    return s ? Number(evaluateWindows(merchant, s.state.tiles, BASE_TIME + 60_000).txn_count_24h ?? 0) : 0;
-  };
+  const { refuse, deps, sideOutput, count: countOf } = refusingDeps({ sideOutput: new FlakySideOutput() });
+  const count = (id: string) => countOf(merchant, id);
   return { deps, refuse, sideOutput, count };
 }
 

@@ -5,34 +5,25 @@
  * rule (since replaced by holes) that made every entity apply a record decided "only now".
  */
 import { describe, expect, it } from 'vitest';
-import { InMemoryOfflineSink, InMemorySideOutput } from '../../lambdas/adapters/memory.js';
+import { InMemoryOfflineSink } from '../../lambdas/adapters/memory.js';
 import type { InputRecord } from '../../lambdas/core/decode.js';
 import type { OfflineSink } from '../../lambdas/core/ports.js';
-import { type ProcessorDeps, processBatch } from '../../lambdas/core/process-batch.js';
+import { processBatch } from '../../lambdas/core/process-batch.js';
 import { evaluateWindows } from '../../lambdas/core/tiles.js';
-import { contracts, type FeatureGroup, featureGroupsByName, groupsFedBy } from '../../schemas/index.js';
+import { type FeatureGroup, featureGroupsByName } from '../../schemas/index.js';
 import { BASE_TIME, envelope, inputRecords, transaction } from '../support/records.js';
-import { refusingStore } from '../support/refusing-store.js';
+import { refusingDeps } from '../support/refusing-store.js';
 
 const merchant = featureGroupsByName.get('merchant') as FeatureGroup;
 
 describe(': erasure between deliveries', () => {
   it('the merchant does not apply the redelivered record a second time', async () => {
-    const { inner, store: entities } = refusingStore();
     let down = true;
     const sink = new InMemoryOfflineSink();
     const offline: OfflineSink = {
       append: async (b) => (down ? b.map(() => ({ failed: new Error('503') })) : sink.append(b)),
     };
-    const deps: ProcessorDeps = {
-      contracts,
-      groupsFedBy,
-      entities,
-      offline,
-      sideOutput: new InMemorySideOutput(),
-      sleep: async () => {},
-      now: () => BASE_TIME + 60_000,
-    };
+    const { inner, deps } = refusingDeps({ offline });
     const records = inputRecords([
       envelope(
         transaction({

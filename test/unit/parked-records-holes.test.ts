@@ -9,7 +9,6 @@ import { InMemoryOfflineSink } from '../../lambdas/adapters/memory.js';
 import type { InputRecord } from '../../lambdas/core/decode.js';
 import type { OfflineSink } from '../../lambdas/core/ports.js';
 import { processBatch } from '../../lambdas/core/process-batch.js';
-import { evaluateWindows } from '../../lambdas/core/tiles.js';
 import { type FeatureGroup, featureGroupsByName } from '../../schemas/index.js';
 import { faultyDeps, InjectedCrash } from '../support/fault-stores.js';
 import { BASE_TIME, envelope, inputRecords, transaction } from '../support/records.js';
@@ -28,11 +27,8 @@ function setup() {
   const offline: OfflineSink = {
     append: async (b) => (ctl.offlineDown ? b.map(() => ({ failed: new Error('503') })) : sink.append(b)),
   };
-  const { inner, refuse, throttle, deps, sideOutput } = refusingDeps({ offline });
-  const count = async (id: string) => {
-    const [s] = await inner.load([{ group: 'merchant', entityId: id }]);
-    return s ? Number(evaluateWindows(merchant, s.state.tiles, BASE_TIME + 60_000).txn_count_24h ?? 0) : 0;
-  };
+  const { refuse, throttle, deps, sideOutput, count: countOf } = refusingDeps({ offline });
+  const count = (id: string) => countOf(merchant, id);
   // P (cus_bbbb, refused at first) between A and Q, all at mer_2222.
   const records = inputRecords([
     pay(0, 'cus_aaaa', 'mer_2222'),

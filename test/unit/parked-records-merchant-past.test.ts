@@ -8,14 +8,13 @@
  * applied by no entity, whatever their checkpoints say: the merchant applies it.
  */
 import { describe, expect, it } from 'vitest';
-import { InMemoryOfflineSink, InMemorySideOutput } from '../../lambdas/adapters/memory.js';
+import { InMemoryOfflineSink } from '../../lambdas/adapters/memory.js';
 import type { InputRecord } from '../../lambdas/core/decode.js';
 import type { OfflineSink } from '../../lambdas/core/ports.js';
-import { type ProcessorDeps, processBatch } from '../../lambdas/core/process-batch.js';
-import { evaluateWindows } from '../../lambdas/core/tiles.js';
-import { contracts, type FeatureGroup, featureGroupsByName, groupsFedBy } from '../../schemas/index.js';
+import { processBatch } from '../../lambdas/core/process-batch.js';
+import { type FeatureGroup, featureGroupsByName } from '../../schemas/index.js';
 import { BASE_TIME, envelope, inputRecords, transaction } from '../support/records.js';
-import { refusingStore } from '../support/refusing-store.js';
+import { refusingDeps } from '../support/refusing-store.js';
 
 const customer = featureGroupsByName.get('customer') as FeatureGroup;
 const merchant = featureGroupsByName.get('merchant') as FeatureGroup;
@@ -27,28 +26,14 @@ const pay = (i: number, customerId: string, merchantId: string) =>
 
 describe('a record parked whole, redelivered after its merchant moved past it', () => {
   it('is applied to its customer and to its merchant, once, when its authority takes it', async () => {
-    const { inner, refuse, store: entities } = refusingStore();
-    refuse.add('customer#cus_bbbb');
     const sink = new InMemoryOfflineSink();
     let offlineDown = true; // the first delivery's offline put fails (an S3 503)
     const offline: OfflineSink = {
       append: async (b) =>
         offlineDown ? b.map(() => ({ failed: new Error('503 SlowDown') })) : sink.append(b),
     };
-    const sideOutput = new InMemorySideOutput();
-    const deps: ProcessorDeps = {
-      contracts,
-      groupsFedBy,
-      entities,
-      offline,
-      sideOutput,
-      sleep: async () => {},
-      now: () => BASE_TIME + 60_000,
-    };
-    const count = async (group: FeatureGroup, id: string) => {
-      const [s] = await inner.load([{ group: group.name, entityId: id }]);
-      return s ? Number(evaluateWindows(group, s.state.tiles, BASE_TIME + 60_000).txn_count_24h ?? 0) : 0;
-    };
+    const { refuse, deps, sideOutput, count } = refusingDeps({ offline });
+    refuse.add('customer#cus_bbbb');
 
     // P: cus_bbbb (refused for good) at mer_2222; Q: cus_cccc at mer_2222, after it.
     const [a, p, q] = inputRecords([

@@ -4,27 +4,15 @@
  * found on review, it completed the narrowed entry anew, was refused again and counted "duplicate".
  */
 import { describe, expect, it } from 'vitest';
-import { InMemoryOfflineSink, InMemorySideOutput } from '../../lambdas/adapters/memory.js';
 import type { InputRecord } from '../../lambdas/core/decode.js';
-import { type ProcessorDeps, processBatch } from '../../lambdas/core/process-batch.js';
+import { processBatch } from '../../lambdas/core/process-batch.js';
 import { completionEnvelope } from '../../offline/redrive/redrive.js';
-import { contracts, groupsFedBy } from '../../schemas/index.js';
 import { BASE_TIME, envelope, FIRST_SEQUENCE, inputRecords, transaction } from '../support/records.js';
-import { refusingStore } from '../support/refusing-store.js';
+import { refusingDeps } from '../support/refusing-store.js';
 
 describe(': redelivery of a copy that narrowed its entry', () => {
   it('keeps its outcome (applied) and its entry', async () => {
-    const { refuse, store: entities } = refusingStore();
-    const sideOutput = new InMemorySideOutput();
-    const deps: ProcessorDeps = {
-      contracts,
-      groupsFedBy,
-      entities,
-      offline: new InMemoryOfflineSink(),
-      sideOutput,
-      sleep: async () => {},
-      now: () => BASE_TIME + 60_000,
-    };
+    const { refuse, deps, sideOutput } = refusingDeps();
     const [r] = inputRecords([
       envelope(
         transaction({

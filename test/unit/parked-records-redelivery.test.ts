@@ -6,11 +6,10 @@
  * envelope, and what a backfill does with a refusal.
  */
 import { describe, expect, it } from 'vitest';
-import { InMemoryOfflineSink, InMemorySideOutput } from '../../lambdas/adapters/memory.js';
+import { InMemoryOfflineSink, type InMemorySideOutput } from '../../lambdas/adapters/memory.js';
 import { decodeRecord, type InputRecord } from '../../lambdas/core/decode.js';
 import type { OfflineSink } from '../../lambdas/core/ports.js';
 import { type ProcessorDeps, processBatch } from '../../lambdas/core/process-batch.js';
-import { evaluateWindows } from '../../lambdas/core/tiles.js';
 import { backfill } from '../../offline/backfill/backfill.js';
 import { completionEnvelope } from '../../offline/redrive/redrive.js';
 import { contracts, type FeatureGroup, featureGroupsByName, groupsFedBy } from '../../schemas/index.js';
@@ -19,7 +18,7 @@ import { faultyDeps, InjectedCrash } from '../support/fault-stores.js';
 import { MemoryObjectStore } from '../support/memory-object-store.js';
 import { objectOf, offlineBatchesOf } from '../support/offline-fixtures.js';
 import { BASE_TIME, envelope, inputRecords, transaction } from '../support/records.js';
-import { refusingStore } from '../support/refusing-store.js';
+import { refusingDeps } from '../support/refusing-store.js';
 
 const customer = featureGroupsByName.get('customer') as FeatureGroup;
 const merchant = featureGroupsByName.get('merchant') as FeatureGroup;
@@ -35,7 +34,6 @@ const pay = (i: number, customerId: string, merchantId: string) =>
  * fails every offline append (an S3 outage of the offline bucket).
  */
 function setup() {
-  const { inner, refuse, throttle, store: entities } = refusingStore();
   const ctl = { offlineDown: false };
   const sink = new InMemoryOfflineSink();
   const offline: OfflineSink = {
@@ -44,20 +42,7 @@ function setup() {
         ? batches.map(() => ({ failed: new Error('offline bucket down') }))
         : sink.append(batches),
   };
-  const sideOutput = new InMemorySideOutput();
-  const deps: ProcessorDeps = {
-    contracts,
-    groupsFedBy,
-    entities,
-    offline,
-    sideOutput,
-    sleep: async () => {},
-    now: () => BASE_TIME + 60_000,
-  };
-  const count = async (group: FeatureGroup, id: string) => {
-    const [s] = await inner.load([{ group: group.name, entityId: id }]);
-    return s ? Number(evaluateWindows(group, s.state.tiles, BASE_TIME + 60_000).txn_count_24h ?? 0) : 0;
-  };
+  const { refuse, throttle, deps, sideOutput, count } = refusingDeps({ offline });
   return { deps, refuse, throttle, ctl, sideOutput, sink, count };
 }
 

@@ -5,35 +5,19 @@
  * (found on review: it completed the entry too, and the merchant applied the payment twice).
  */
 import { describe, expect, it } from 'vitest';
-import { InMemoryOfflineSink, InMemorySideOutput } from '../../lambdas/adapters/memory.js';
 import type { InputRecord } from '../../lambdas/core/decode.js';
-import { type ProcessorDeps, processBatch } from '../../lambdas/core/process-batch.js';
-import { evaluateWindows } from '../../lambdas/core/tiles.js';
+import { processBatch } from '../../lambdas/core/process-batch.js';
 import { completionEnvelope } from '../../offline/redrive/redrive.js';
-import { contracts, type FeatureGroup, featureGroupsByName, groupsFedBy } from '../../schemas/index.js';
+import { type FeatureGroup, featureGroupsByName } from '../../schemas/index.js';
 import { BASE_TIME, envelope, FIRST_SEQUENCE, inputRecords, transaction } from '../support/records.js';
-import { refusingStore } from '../support/refusing-store.js';
+import { refusingDeps } from '../support/refusing-store.js';
 
 const merchant = featureGroupsByName.get('merchant') as FeatureGroup;
 const customer = featureGroupsByName.get('customer') as FeatureGroup;
 
 describe(': original redelivered with its completing copy in one batch', () => {
   it('applies the record once to the merchant', async () => {
-    const { inner, refuse, store: entities } = refusingStore();
-    const sideOutput = new InMemorySideOutput();
-    const deps: ProcessorDeps = {
-      contracts,
-      groupsFedBy,
-      entities,
-      offline: new InMemoryOfflineSink(),
-      sideOutput,
-      sleep: async () => {},
-      now: () => BASE_TIME + 60_000,
-    };
-    const count = async (g: FeatureGroup, id: string) => {
-      const [s] = await inner.load([{ group: g.name, entityId: id }]);
-      return s ? Number(evaluateWindows(g, s.state.tiles, BASE_TIME + 60_000).txn_count_24h ?? 0) : 0;
-    };
+    const { refuse, deps, sideOutput, count } = refusingDeps();
     const [r] = inputRecords([
       envelope(
         transaction({
