@@ -3,7 +3,7 @@
  * platform both provision from this one description, so local and deployed cannot drift.
  */
 import { fileURLToPath } from 'node:url';
-import { type ItemLayout, LATEST_ITEM_LAYOUT } from '../lambdas/adapters/entity-item-codec.js';
+import type { ItemLayout } from '../lambdas/adapters/entity-item-codec.js';
 
 /** Repository root (this file lives in lib/). */
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));

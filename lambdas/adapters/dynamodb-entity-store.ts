@@ -164,6 +164,7 @@ export class DynamoDbEntityStore implements EntityStore {
 
   private async addOne(w: IdBucketWrite): Promise<PutResult> {
     const entries = Object.entries(w.entries);
+    const start = idBucketStartOf(w.key);
     try {
       // An update expression holds at most 4 KB: a hundred entries at a time.
       for (let i = 0; i < entries.length; i += 100) {
@@ -172,7 +173,7 @@ export class DynamoDbEntityStore implements EntityStore {
         const values: Record<string, unknown> = { ':x': w.expiresAt };
         const sets = chunk.map(([id, entry], j) => {
           names[`#i${j}`] = `${ID_ATTRIBUTE}${id}`;
-          values[`:i${j}`] = encodeBucketEntry(entry, idBucketStartOf(w.key), this.#layout);
+          values[`:i${j}`] = encodeBucketEntry(entry, start, this.#layout);
           return `#i${j} = :i${j}`;
         });
         const out = await this.doc.send(

@@ -185,9 +185,9 @@ function expandOldTile([index, n, partials]: CompactTile, ms: number): Tile {
  * A Kinesis shard id (`shardId-` and 12 digits) as its number, any other as it is: a merchant item
  * holds a checkpoint for every shard that feeds it, and an id bucket a shard with every id.
  */
-export const shardRef = (shard: string): string | number =>
+const shardRef = (shard: string): string | number =>
   /^shardId-\d{12}$/.test(shard) ? Number(shard.slice('shardId-'.length)) : shard;
-export const shardName = (ref: string | number): string =>
+const shardName = (ref: string | number): string =>
   typeof ref === 'number' ? `shardId-${String(ref).padStart(12, '0')}` : ref;
 
 /** A canonical decimal numeral (no leading zeros): one that BigInt gives back as it is. */
@@ -226,11 +226,12 @@ function fromBase36(digits: string): bigint {
  * A checkpoint's value, remembered for the next call: the ids of an item are encoded or decoded one
  * after another against the same one or two checkpoints (a numeral of 129 digits, parsed once).
  */
-let lastCheckpoint = '';
-let lastCheckpointValue = 0n;
-function checkpointValue(checkpoint: string): bigint {
+let lastCheckpoint: string | undefined;
+let lastCheckpointValue: bigint | undefined;
+/** A checkpoint's value, or undefined if it is not a numeral (nothing counts from it). */
+function checkpointValue(checkpoint: string): bigint | undefined {
   if (checkpoint !== lastCheckpoint) {
-    lastCheckpointValue = BigInt(checkpoint);
+    lastCheckpointValue = /^\d+$/.test(checkpoint) ? BigInt(checkpoint) : undefined;
     lastCheckpoint = checkpoint;
   }
   return lastCheckpointValue;
@@ -239,17 +240,19 @@ function checkpointValue(checkpoint: string): bigint {
 /** A sequence number as stored in `j`: `-` and its distance below the checkpoint (base 36), or in full. */
 function positionOf(sequence: string, checkpoint: string | undefined): string {
   // Only a numeral that BigInt gives back as it is is counted from the checkpoint.
-  if (checkpoint === undefined || !/^\d+$/.test(checkpoint) || !isCanonical(sequence)) return sequence;
-  const below = checkpointValue(checkpoint) - BigInt(sequence);
+  const from = checkpoint === undefined ? undefined : checkpointValue(checkpoint);
+  if (from === undefined || !isCanonical(sequence)) return sequence;
+  const below = from - BigInt(sequence);
   return below >= 0n ? `-${below.toString(36)}` : sequence;
 }
 
 /** The sequence number a position in `j` stands for (`checkpoint`: the shard's, unpadded). */
 function sequenceAt(position: string, checkpoint: string | null | undefined): string {
   if (!position.startsWith('-')) return position;
-  if (typeof checkpoint !== 'string' || !/^\d+$/.test(checkpoint) || !/^-[0-9a-z]+$/.test(position))
+  const from = typeof checkpoint === 'string' ? checkpointValue(checkpoint) : undefined;
+  if (from === undefined || !/^-[0-9a-z]+$/.test(position))
     throw new Error(`an id's position ${position.slice(0, 40)} has no checkpoint to count from`);
-  return (checkpointValue(checkpoint) - fromBase36(position.slice(1))).toString();
+  return (from - fromBase36(position.slice(1))).toString();
 }
 
 const ageOf = (t: number, base: IdBase): number => (base.maxEventTime === null ? t : base.maxEventTime - t);
