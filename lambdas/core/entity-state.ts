@@ -139,15 +139,17 @@ export function pruneState(state: EntityState, group: FeatureGroup, keep?: Reado
   if (state.maxEventTime === null) return;
   pruneTiles(state.tiles, tilePlan(group), state.maxEventTime);
   const kept = (key: string) => keep?.has(eventIdOfKey(key)) ?? false;
-  for (const [key, seen] of Object.entries(state.recent)) {
-    if (isForgotten(state, group, seen.t) && !kept(key)) delete state.recent[key];
+  const { recent } = state;
+  let count = 0;
+  for (const key in recent) {
+    if (isForgotten(state, group, (recent[key] as RecentEvent).t) && !kept(key)) delete recent[key];
+    else count++;
   }
-  const entries = Object.entries(state.recent);
-  if (entries.length <= group.maxRecentEvents) return;
+  if (count <= group.maxRecentEvents) return;
   evictOverCap(
     state,
     group,
-    entries.filter(([key]) => !kept(key)),
+    Object.entries(recent).filter(([key]) => !kept(key)),
   );
 }
 

@@ -137,28 +137,33 @@ export function idsToMove(
   group: FeatureGroup,
   key: EntityKey,
   state: EntityState,
-  settled: readonly (readonly [string, RecentEvent])[],
+  /** The settled ids that may move (asked for only if some must). */
+  settledIds: () => readonly (readonly [string, RecentEvent])[],
   store: EntityStore,
   now: number,
 ): IdMove[] {
   const units = store.writeUnits;
-  if (!units || !store.addIds || settled.length === 0) return [];
+  if (!units || !store.addIds) return [];
   // The units the item needs with what cannot move (its events' tiles, this batch's ids) are paid
   // anyway: movable ids stay in what those units leave, less a margin for the next events' tiles.
   // So an item within one unit less the margin keeps them all (the usual case, decided without
   // sizing each id).
   const size = units.sizeOf(key, state);
   if (size <= units.unitBytes - MARGIN_BYTES) return [];
+  const settled = settledIds();
+  if (settled.length === 0) return [];
+  // An id's bytes depend on the item's checkpoints and shards, not on its other ids: sized once.
+  const movable = settled.map(([k, entry]) => ({ k, entry, bytes: units.entryBytes(k, entry, state) }));
   let movableBytes = 0;
-  for (const [k, entry] of settled) movableBytes += units.entryBytes(k, entry, state);
+  for (const m of movable) movableBytes += m.bytes;
   const fixed = size - movableBytes;
   const budget = Math.max(fixed, Math.ceil(fixed / units.unitBytes) * units.unitBytes - MARGIN_BYTES);
   let excess = size - budget;
   if (excess <= 0) return [];
-  const movable = [...settled].sort(([ka, a], [kb, b]) => a.t - b.t || (ka < kb ? -1 : 1));
+  movable.sort((a, b) => a.entry.t - b.entry.t || (a.k < b.k ? -1 : 1));
   const moves = new Map<string, IdMove>();
   let newest = Number.NEGATIVE_INFINITY;
-  for (const [k, entry] of movable) {
+  for (const { k, entry, bytes } of movable) {
     if (excess <= 0) break;
     const bucket = idBucketKey(group.name, key.entityId, idBucketStart(entry.t));
     const id = entityKeyOf(bucket);
@@ -169,7 +174,7 @@ export function idsToMove(
     }
     setOwn(move.entries, unqualified(k), entry);
     delete state.recent[k];
-    excess -= units.entryBytes(k, entry, state);
+    excess -= bytes;
     newest = entry.t; // oldest first: the last one moved is the newest
   }
   if (moves.size > 0) {

@@ -383,9 +383,6 @@ export async function processBatch(
       const info = new Map<string, Decision>();
       let changed = false;
       const records = entities.get(entityKeyOf(key))?.records ?? [];
-      // Ids the entity already holds are settled (saved with the events they decided): only
-      // those may move to buckets. This batch's go into the entity, with their events.
-      const settled = Object.keys(state.recent);
       // An id counts within the second of its event time: in the entity (under a key with that
       // second; unqualified in items from before 2026-11-26) until pruned, or in the bucket of
       // that second while within the horizon (pruning's rule: ids of a record and of its retries
@@ -399,6 +396,7 @@ export async function processBatch(
         if (inItem) return inItem;
         const old = recentEntry(state, id);
         if (old && idBucketStart(old.t) === idBucketStart(t)) return old;
+        if (buckets.size === 0) return undefined;
         const bucket = buckets.get(bucketIdOf(key, c));
         const moved = bucket && recentEntry(bucket, id);
         if (!moved || isForgotten(state, authority, moved.t)) return undefined;
@@ -461,14 +459,19 @@ export async function processBatch(
       if (changed) {
         for (const [k, entry] of pins) if (!recentEntry(state, k)) remember(state, k, entry);
         // Ids move before pruning: an id a bucket can take is not evicted (which raises the floor).
-        // Not the ids of this batch's records (a redelivery of them reads them here, as pruning
-        // keeps them), nor ids past the horizon (pruning drops them).
-        const movable: [string, RecentEvent][] = [];
-        for (const k of settled) {
-          const entry = recentEntry(state, k);
-          if (entry && !isForgotten(state, authority, entry.t) && !batchIds.has(eventIdOfKey(k)))
-            movable.push([k, entry]);
-        }
+        // Only settled ones (saved with the events they decided): not the ids of this batch's
+        // records, which go into the entity with their events (a redelivery of them reads them
+        // there, as pruning keeps them; pins are of this batch's records too), nor ids past the
+        // horizon (pruning drops them). Listed only if the item is too big to keep them all.
+        const movable = () => {
+          const list: [string, RecentEvent][] = [];
+          for (const k in state.recent) {
+            const entry = recentEntry(state, k);
+            if (entry && !isForgotten(state, authority, entry.t) && !batchIds.has(eventIdOfKey(k)))
+              list.push([k, entry]);
+          }
+          return list;
+        };
         const moved = idsToMove(authority, key, state, movable, deps.entities, now);
         if (moved.length > 0) moves.set(out, moved);
         pruneState(state, authority, batchIds);
