@@ -147,10 +147,11 @@ export const STREAM_SOURCE_DEFAULTS: StreamSourceSettings = {
   batchSize: 500,
   maxBatchingWindowMs: 1_000,
   bisectBatchOnError: true,
-  // Until the maximum record age: a record the mapping gives up on may have been half applied (its
-  // authority entity decided, a later write failed), which a redrive cannot finish. Failures that
-  // would recur at every retry are not retried but parked by the processor (process-batch.ts, step
-  // 7), so what is retried is an outage, and it is retried until it ends (or for a day).
+  // Until the maximum record age. Failures that would recur at every retry are not retried but
+  // parked by the processor (process-batch.ts, step 7), so what is retried is an outage, and it is
+  // retried until it ends (or for a day). An hour before, a record whose write still fails for a
+  // group other than its authority is parked for it (`parkAfterAgeSeconds`): given up after its
+  // authority decided it, it would stay half applied, which no redrive could finish.
   retryAttempts: -1,
   // An hour under the shortest retention (24 h): a record given up at this age is still there to be
   // written to the on-failure bucket.
@@ -172,7 +173,17 @@ export const processorEnvironment = (
   OFFLINE_BUCKET: names.offlineBucket,
   SIDE_OUTPUT_BUCKET: names.sideOutputBucket,
   ENTITY_ITEM_LAYOUT: String(itemLayout),
+  PARK_AFTER_AGE_SECONDS: String(parkAfterAgeSeconds(STREAM_SOURCE_DEFAULTS.maxRecordAgeSeconds)),
 });
+
+/**
+ * The age at which the processor parks a record whose entity write still fails (process-batch.ts
+ * `parkAfterMs`), for an event source mapping that gives up on records at `maxRecordAgeSeconds`: an
+ * hour before (a quarter of it, if that is less), so that the retries of that hour can park it. Parked,
+ * a redrive finishes it exactly once; given up, it may stay half applied.
+ */
+export const parkAfterAgeSeconds = (maxRecordAgeSeconds: number): number =>
+  maxRecordAgeSeconds - Math.min(3600, Math.floor(maxRecordAgeSeconds / 4));
 
 /** Where the deployed processor finds its PII keys (AWS only; local runs set the keys themselves). */
 export interface ProcessorKeyLocations {

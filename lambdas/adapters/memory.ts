@@ -189,15 +189,16 @@ export class InMemorySideOutput implements SideOutput {
     });
   }
   async completeParked(
-    completions: readonly { key: string; by: string; partial: boolean }[],
+    completions: readonly { key: string; by: string; partial: boolean; dataSha256: string }[],
   ): Promise<PutResult[]> {
-    return completions.map(({ key, by, partial }) => {
+    return completions.map(({ key, by, partial, dataSha256 }) => {
       const e = this.entries.get(key);
       if (e?.kind === 'parked') {
         this.completed.set(key, {
           recordId: e.recordId,
           completedBy: by,
           ...(partial ? { groups: [] } : {}),
+          dataSha256,
         });
         this.entries.delete(key);
       }

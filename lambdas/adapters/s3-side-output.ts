@@ -122,6 +122,7 @@ export class S3SideOutput implements SideOutput {
               recordId: done.recordId,
               completedBy: done.completedBy,
               ...(done.partial ? { groups: [] } : {}),
+              ...(typeof done.dataSha256 === 'string' ? { dataSha256: done.dataSha256 } : {}),
             }
           : undefined;
       }),
@@ -158,14 +159,15 @@ export class S3SideOutput implements SideOutput {
 
   /** Writes each entry's completion (under parked-done/), then deletes the entry. */
   completeParked(
-    completions: readonly { key: string; by: string; partial: boolean }[],
+    completions: readonly { key: string; by: string; partial: boolean; dataSha256: string }[],
   ): Promise<PutResult[]> {
-    return mapWithConcurrency(completions, 8, ({ key, by, partial }) =>
+    return mapWithConcurrency(completions, 8, ({ key, by, partial, dataSha256 }) =>
       this.#attempt(`completion of ${key}`, async (): Promise<PutResult> => {
         await this.#putJson(parkedDoneKey(key), {
           recordId: recordIdOfParkedKey(key),
           completedBy: by,
           partial,
+          dataSha256,
         });
         await this.#delete(key);
         return 'stored';

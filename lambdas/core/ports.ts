@@ -227,7 +227,8 @@ export interface ParkedEntry {
   readonly dataSha256?: string;
   /**
    * Set once a redrive completed it: the record that did (the entry itself is gone then; `groups`
-   * says whether it was parked for some groups, not which).
+   * says whether it was parked for some groups, not which; `dataSha256` is the completing copy's,
+   * for completions written from 2026-11-26 on).
    */
   readonly completedBy?: string;
   /** Set once a redrive narrowed it (applied it to some of its groups): the record that did. */
@@ -246,7 +247,13 @@ export interface SideOutput {
    * redelivery of the completing record does it again).
    */
   completeParked(
-    completions: readonly { readonly key: string; readonly by: string; readonly partial: boolean }[],
+    completions: readonly {
+      readonly key: string;
+      readonly by: string;
+      readonly partial: boolean;
+      /** The bytes the entry names (and the completing copy carries): a later copy of them is a duplicate. */
+      readonly dataSha256: string;
+    }[],
   ): Promise<PutResult[]>;
   /**
    * Takes groups off parked entries (their entities applied the record since), deleting an entry

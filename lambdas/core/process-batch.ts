@@ -37,7 +37,9 @@
  *    Offline and side-output objects are named after their records, so rewriting them is harmless.
  * 7. A failure that every retry would meet again (ports.ts `isPermanent`: an entity item DynamoDB
  *    refuses, a computation that throws on an entity's data) does not fail the batch, which would
- *    hold up the shard until its records expire: the records concerned are *parked* (a `parked` side
+ *    hold up the shard until its records expire; nor does one of a group that is not the records'
+ *    authority once they near the age the mapping gives up at (`parkAfterMs`: given up, they would
+ *    stay half applied). The records concerned are *parked* (a `parked` side
  *    output with the reason and the payload) and the batch goes on. Only the records the entity has
  *    not processed yet are parked (a redelivery's earlier ones stay done for it; an authority reads
  *    their decisions back). An authority entity fails before anything of them is written, so they
@@ -56,8 +58,10 @@
  *    a producer retry of it would be, one parked for a group is applied to that group alone (its
  *    authority decided it already). The entities it reaches also take the parked record's own
  *    position in its shard as done (every record of that shard before it was applied or parked), so
- *    a replay of the shard skips it. The entry then moves to parked-done/, naming the copy: a
- *    redelivery of that copy has its outcome again, any other copy is decided by its authority.
+ *    a replay of the shard skips it. The entry then moves to parked-done/, naming the copy and the
+ *    bytes: a redelivery of that copy has its outcome again, any other copy of those bytes (in the
+ *    same batch as the first, or later) is a duplicate of it, whatever its authority still remembers
+ *    (its item may have expired since), and a copy of other bytes is decided by its authority.
  */
 import { randomBytes } from 'node:crypto';
 import type { EventContract, FeatureGroup } from '../../schemas/index.js';
@@ -98,6 +102,7 @@ import type {
   EntityState,
   EntityStore,
   OfflineSink,
+  ParkedEntry,
   PutResult,
   RecentEvent,
   SideOutput,
@@ -126,6 +131,17 @@ export interface ProcessorDeps {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Wall clock, epoch ms: id buckets' TTL and id epochs (tests inject one). @default Date.now */
   readonly now?: () => number;
+  /**
+   * A record whose entity write in a group other than its authority still fails at this age (ms
+   * since it reached the stream, by the wall clock) is parked for that group, as one failing for good
+   * is (step 7), instead of failing its batch again: the event source mapping gives up on a record at
+   * its maximum age, and one it gives up on after its authority decided it would stay half applied,
+   * which no redrive can finish; a parked one a redrive finishes exactly once. Not covered: a record
+   * whose authority write fails (applied nowhere, so given up it is decided afresh by a redrive), and
+   * the later records of its batch, which their own authorities may have written (README, step 6).
+   * Set an hour under that maximum age (lib/platform-spec.ts `parkAfterAgeSeconds`). @default never
+   */
+  readonly parkAfterMs?: number;
 }
 
 export interface BatchResult {
@@ -259,6 +275,21 @@ export async function processBatch(
   // The copy completing each parked entry (step 7), set once the entries are read.
   let completing = new Map<string, Candidate>();
   const completes = (c: Candidate) => c.redrive !== undefined && completing.get(c.redrive.parked) === c;
+  // Records near the age at which the mapping would give up on them (parkAfterMs).
+  const stuck = (c: Candidate) => deps.parkAfterMs !== undefined && now - c.arrivalTime >= deps.parkAfterMs;
+  /**
+   * True if a record still failing in `group` is parked for it by age: in a group other than its
+   * authority, once the authority decided it (given up, it would stay half applied). Not in its
+   * authority: nothing of it is applied, and parked whole, its entity would take its later records
+   * first (the parked one could then be late when redriven, though it was not in the stream). Nor a
+   * copy completing an entry parked for some groups: it has applied nothing yet, so it fails, and
+   * its entry stays for the next redrive (parked again, a later delivery that writes it would
+   * contradict the outcome given).
+   */
+  const parkedByAge = (c: Candidate, group: FeatureGroup): boolean =>
+    stuck(c) &&
+    group !== c.authority &&
+    (!completes(c) || (decisions.get(c.recordId) as { only?: unknown } | undefined)?.only === undefined);
   const park = (group: FeatureGroup, cs: readonly Candidate[], error: Error) => {
     parkErrors.push(error);
     for (const c of cs) {
@@ -269,7 +300,11 @@ export async function processBatch(
       }
       if (group === c.authority) p.groups = undefined;
       else p.groups?.push(group.name);
-      p.reasons.push(`the ${group.name} entity cannot be written (${describePermanent(error)})`);
+      p.reasons.push(
+        isPermanent(error)
+          ? `the ${group.name} entity cannot be written (${describePermanent(error)})`
+          : `the ${group.name} entity could not be written for ${describeAge(now - c.arrivalTime)} (${describeTransient(error)}), and the stream keeps a record a day`,
+      );
     }
   };
   const byEntity = (group: FeatureGroup, cs: readonly Candidate[]) => {
@@ -309,10 +344,23 @@ export async function processBatch(
       { sleep: deps.sleep, ...options },
     );
     const refused: [string, Error][] = [];
+    // A failure that may pass (an outage) in a group that is not the records' authority: their
+    // records old enough to be given up on soon are parked for it as for one that cannot be written
+    // (parkAfterMs), the others fail (to be redelivered). A later delivery that writes a record
+    // parked here takes its group off the entry (phase B).
+    const retried = new Map<string, Candidate[]>();
     for (const [k, r] of results) {
       if (r.ok) continue;
+      const records = entities.get(k)?.records ?? [];
       if (parking && isPermanent(r.error)) refused.push([k, r.error]);
-      else markFailed(entities.get(k)?.records ?? [], r.error);
+      else if (parking && records.some((c) => parkedByAge(c, group))) {
+        refused.push([k, r.error]);
+        const young = records.filter((c) => !parkedByAge(c, group));
+        if (young.length > 0) {
+          markFailed(young, r.error);
+          retried.set(k, young);
+        }
+      } else markFailed(records, r.error);
     }
     const processedBefore = new Map<string, Candidate[]>();
     if (refused.length > 0) {
@@ -325,7 +373,8 @@ export async function processBatch(
       }
       refused.forEach(([k, error], i) => {
         const state = stored[i]?.state;
-        const records = entities.get(k)?.records ?? [];
+        const young = retried.get(k) ?? [];
+        const records = (entities.get(k)?.records ?? []).filter((c) => !young.includes(c));
         const processed = records.filter((c) => state !== undefined && !pending(state, c));
         park(
           group,
@@ -340,8 +389,9 @@ export async function processBatch(
 
   // Redrives of parked records (step 7): each parked entry is completed by its first copy that names
   // the same bytes. A record parked for some groups is applied to them alone: its authority decided
-  // it long ago. Any other copy (another of the same entry, of an entry completed or gone, or naming
-  // other bytes) is decided as any record is, by its authority (a duplicate, if its event was applied).
+  // it long ago. Another copy of the same bytes (in this batch, or of an entry completed since) is a
+  // duplicate of the first; a copy of an entry gone, or naming other bytes, is decided as any record
+  // is, by its authority (a duplicate, if its event was applied).
   const decisions = new Map<string, Decision>();
   const resolved = await resolveCompletions(
     candidates.filter((c) => c.redrive),
@@ -547,7 +597,7 @@ export async function processBatch(
         if (original) advanceCheckpoint(state, original);
         applyEvent(state, group, c);
         const d = decisions.get(c.recordId) as { earlier?: boolean; only?: readonly string[] } | undefined;
-        if (d?.earlier && d.only === undefined && !c.redrive) lateApplied.push(c);
+        if (d?.earlier && d.only === undefined && !completes(c)) lateApplied.push(c);
         changed = true;
       }
       if (changed) {
@@ -633,7 +683,12 @@ export async function processBatch(
       : [],
     completed.length > 0
       ? deps.sideOutput.completeParked(
-          completed.map(([key, c]) => ({ key, by: c.recordId, partial: decided.has(c) })),
+          completed.map(([key, c]) => ({
+            key,
+            by: c.recordId,
+            partial: decided.has(c),
+            dataSha256: (c.redrive as RedriveOf).dataSha256,
+          })),
         )
       : [],
   ]);
@@ -734,7 +789,17 @@ async function resolveCompletions(
       if (entry.completedBy === c.recordId && entry.groups) {
         decisions.set(c.recordId, { kind: 'owner', lateGroups: [], only: [] });
         decided.add(c);
+      } else if (entry.completedBy !== c.recordId && sameBytes(entry, c)) {
+        // Another copy of the same bytes (a redrive run twice, a producer retry of a copy): the
+        // record is done, whatever its authority remembers by now (its item may have expired).
+        decisions.set(c.recordId, { kind: 'duplicate', owner: entry.completedBy });
+        decided.add(c);
       }
+    } else if (entry && completing.has(key) && sameBytes(entry, c)) {
+      // A second copy of the same bytes in this batch: the first completes the entry (or leaves it
+      // parked, refused again), this one is a duplicate of it.
+      decisions.set(c.recordId, { kind: 'duplicate', owner: (completing.get(key) as Candidate).recordId });
+      decided.add(c);
     } else if (entry?.narrowedBy === c.recordId && entry.groups && !completing.has(key)) {
       // A redelivery of the copy that narrowed it: it goes on with what is left, its outcome kept.
       completing.set(key, c);
@@ -742,7 +807,7 @@ async function resolveCompletions(
       renarrowing.add(c);
     } else if (
       entry &&
-      entry.dataSha256 === c.redrive?.dataSha256 &&
+      sameBytes(entry, c) &&
       !completing.has(key) &&
       // Its record in this batch too (redelivered): that record is applied as any redelivery, and
       // takes its groups off the entry; the copy is for its authority to decide (a duplicate).
@@ -754,6 +819,26 @@ async function resolveCompletions(
   }
   return { completing, decided, unread, renarrowing };
 }
+
+/** An age as a parked reason gives it: in whole hours from two hours on, else in minutes. */
+const describeAge = (ms: number): string =>
+  ms >= 2 * 3_600_000 ? `${Math.floor(ms / 3_600_000)} h` : `${Math.max(0, Math.floor(ms / 60_000))} min`;
+
+/**
+ * A failure that may pass, in a parked reason: only the kind of error (its message may name the
+ * entity, as the adapters' do: `write of customer#... failed`), and its cause's kind.
+ */
+function describeTransient(error: Error): string {
+  const cause = error.cause instanceof Error ? error.cause : undefined;
+  return cause && cause.name !== error.name ? `${error.name}: ${cause.name}` : error.name;
+}
+
+/**
+ * True if a redrive copy carries the bytes its entry names. An entry that names none (completed by a
+ * release before 2026-11-26, which kept no hash of them in parked-done/) matches no copy.
+ */
+const sameBytes = (entry: ParkedEntry, c: Candidate): boolean =>
+  entry.dataSha256 !== undefined && entry.dataSha256 === c.redrive?.dataSha256;
 
 /**
  * A permanent failure in a side-output reason, never a value: DynamoDB's words for a refused item;

@@ -34,5 +34,8 @@ export function createProcessorDeps(config: ProcessorConfig): ProcessorDeps {
       sealer: new AesGcmSealer(dataKeys),
     }),
     tokenizer: new HmacTokenizer(tokenKey),
+    ...(config.PARK_AFTER_AGE_SECONDS === undefined
+      ? {}
+      : { parkAfterMs: config.PARK_AFTER_AGE_SECONDS * 1000 }),
   };
 }

@@ -32,6 +32,15 @@ export const processorConfigSchema = z
      * every layout is read. Raised only once every function of the deployment reads the new one.
      */
     ENTITY_ITEM_LAYOUT: z.enum(['1', '2'], 'must be 1 or 2 (entity item layout)').default('1'),
+    /**
+     * Seconds after a record reached the stream at which one whose entity write still fails is parked
+     * instead of retried (lib/platform-spec.ts `parkAfterAgeSeconds`). Unset: never.
+     */
+    PARK_AFTER_AGE_SECONDS: z.coerce
+      .number('must be a number of seconds (age at which a record still failing is parked)')
+      .int('must be a whole number of seconds (age at which a record still failing is parked)')
+      .min(60, 'must be at least 60 seconds (age at which a record still failing is parked)')
+      .optional(),
   })
   .refine((c) => Boolean(c.PII_TOKEN_SECRET_ARN) !== Boolean(c.PII_TOKEN_KEY), {
     path: ['PII_TOKEN_SECRET_ARN'],

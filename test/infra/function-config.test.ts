@@ -59,6 +59,26 @@ describe.each(ENVIRONMENTS)('function configuration (%s)', (name) => {
     expect(JSON.stringify(variables.PII_KMS_KEY_ID)).toContain(logicalId(d.data, d.data.keys.pii));
   });
 
+  it('parks a record whose entity write still fails an hour before the event source mapping would give up on it', () => {
+    const config = readConfig(
+      processorConfigSchema,
+      runtimeEnvironment(variablesOf(env.ingest, d.names.processorFunction)),
+    );
+    const mappings = Object.values(env.ingest.findResources('AWS::Lambda::EventSourceMapping'));
+    expect(mappings).toHaveLength(1);
+    const maxAge = mappings[0]?.Properties.MaximumRecordAgeInSeconds as number;
+    expect(maxAge).toBe(23 * 3600);
+    expect(config.PARK_AFTER_AGE_SECONDS).toBe(maxAge - 3600);
+  });
+
+  it('would refuse a park age that is not a whole number of seconds, naming it', () => {
+    const variables = runtimeEnvironment(variablesOf(env.ingest, d.names.processorFunction));
+    for (const bad of ['soon', '1.5', '10'])
+      expect(() => readConfig(processorConfigSchema, { ...variables, PARK_AFTER_AGE_SECONDS: bad })).toThrow(
+        /PARK_AFTER_AGE_SECONDS must be/,
+      );
+  });
+
   it('gives the offline retention function every variable retentionConfigSchema requires', () => {
     const variables = variablesOf(env.ingest, `${d.names.prefix}-offline-retention`);
     expect(readConfig(retentionConfigSchema, runtimeEnvironment(variables))).toEqual({

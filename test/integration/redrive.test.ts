@@ -174,6 +174,10 @@ describe('npm run redrive', () => {
     const sealed = await getJson<Record<string, unknown>>(s3, bucket, parked[0] as string);
     expect(sealed.data).toBeUndefined(); // its payload is sealed under the PII key
     expect(sealed.sealedData).toBeDefined();
+    const hashes = await Promise.all(
+      parked.map(async (k) => (await getJson<{ dataSha256: string }>(s3, bucket, k)).dataSha256),
+    );
+    expect(hashes.every((h) => /^[0-9a-f]{64}$/.test(h))).toBe(true);
 
     const merchantCount = async () => {
       const [m] = await new DynamoDbEntityStore({
@@ -196,6 +200,9 @@ describe('npm run redrive', () => {
 
     expect(await merchantCount()).toBe(2);
     expect(await listKeys(s3, bucket, 'parked/')).toEqual([]);
+    // Each completion (parked-done/) names the bytes it completed: a later copy of them is a duplicate.
+    const completions = await deps.sideOutput.parked(parked);
+    expect(completions.map((c) => (c && 'completedBy' in c ? c.dataSha256 : c))).toEqual(hashes);
     const merchantRows = (
       await readParquetRows(s3, platform.names.offlineBucket, 'features/group=merchant/')
     ).filter((r) => r.merchant_id === merchant);

@@ -52,7 +52,9 @@ describe.each(stores)('id moves, billed as %s', (_, store) => {
     const settled = [1, 2, 3, 4, 5].map((i) => decision(i));
     const state = stateWith(settled);
     expect(units.sizeOf(key, state)).toBeLessThan(units.unitBytes - 128);
-    expect(idsToMove(customer, key, state, () => settled, { ...store, addIds: async () => [] }, T)).toEqual([]);
+    expect(idsToMove(customer, key, state, () => settled, { ...store, addIds: async () => [] }, T)).toEqual(
+      [],
+    );
     expect(Object.keys(state.recent)).toHaveLength(5);
   });
 });

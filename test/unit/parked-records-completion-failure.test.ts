@@ -25,7 +25,7 @@ const pay = (i: number, customerId: string, merchantId: string) =>
 class FlakySideOutput extends InMemorySideOutput {
   failCompletions = 0;
   override async completeParked(
-    c: readonly { key: string; by: string; partial: boolean }[],
+    c: Parameters<InMemorySideOutput['completeParked']>[0],
   ): Promise<PutResult[]> {
     if (this.failCompletions > 0) {
       this.failCompletions--;

@@ -276,6 +276,57 @@ describe('redriving parked records', () => {
     }
   });
 
+  it('a later copy of the bytes an entry named is a duplicate, though the authority item expired since', async () => {
+    // Found on review (second session): such a copy was decided by its authority, which no longer
+    // remembered the event once its item had expired (30 days idle), and was applied again: to the
+    // customer and the merchant, and in the offline rows of both.
+    const s = await parkedForMerchant();
+    try {
+      const key = s.keys[0] as string;
+      const first = later([s.copy(key)]).map((r) => ({ ...r, partitionKey: s.customerOf(key) }));
+      expect((await processBatch(first, s.deps)).counts.applied).toBe(1);
+      const merchantRows = s.offline.rows('merchant').length;
+      const customerRows = s.offline.rows('customer').length;
+      expect(s.count('merchant#mer_2222')).toBe(1);
+      // The customer item expires (TTL), then a second copy arrives (the redrive run again, or a
+      // producer retry of the copy).
+      expect(s.table.items.delete(`customer#${s.customerOf(key)}`)).toBe(true);
+      const second = later([s.copy(key)], 49_800_000_000_000_000_000_000_000_000_000_000_000_000_000n).map(
+        (r) => ({ ...r, partitionKey: s.customerOf(key) }),
+      );
+      const result = await processBatch(second, s.deps);
+      expect(result.counts).toEqual({ applied: 0, duplicate: 1, quarantined: 0, late: 0 });
+      expect(s.count('merchant#mer_2222')).toBe(1);
+      expect(s.table.items.has(`customer#${s.customerOf(key)}`)).toBe(false);
+      expect(s.offline.rows('merchant')).toHaveLength(merchantRows);
+      expect(s.offline.rows('customer')).toHaveLength(customerRows);
+      expect(s.sideOutput.ofKind('duplicate').map((e) => e.recordId)).toContain(second[0]?.recordId);
+    } finally {
+      s.table.ddb.restore();
+    }
+  });
+
+  it('two copies of one entry in a batch, the authority item expired: the first applies it to its group, the second is a duplicate', async () => {
+    const s = await parkedForMerchant();
+    try {
+      const key = s.keys[0] as string;
+      expect(s.table.items.delete(`customer#${s.customerOf(key)}`)).toBe(true);
+      const customerRows = s.offline.rows('customer').length;
+      const copies = later([s.copy(key), s.copy(key)]).map((r) => ({
+        ...r,
+        partitionKey: s.customerOf(key),
+      }));
+      const result = await processBatch(copies, s.deps);
+      expect(result.counts).toEqual({ applied: 1, duplicate: 1, quarantined: 0, late: 0 });
+      expect(s.count('merchant#mer_2222')).toBe(1);
+      expect(s.table.items.has(`customer#${s.customerOf(key)}`)).toBe(false);
+      expect(s.offline.rows('customer')).toHaveLength(customerRows);
+      expect(s.offline.rows('merchant').filter((r) => r.eventId === 'evt_park_2')).toHaveLength(1);
+    } finally {
+      s.table.ddb.restore();
+    }
+  });
+
   it('a copy whose bytes are not those its entry names completes nothing: it is a record like any other, and the entry stays', async () => {
     const s = await parkedForMerchant();
     try {
