@@ -10,9 +10,9 @@ import { InMemorySideOutput } from '../../lambdas/adapters/memory.js';
 import type { InputRecord } from '../../lambdas/core/decode.js';
 import type { PutResult } from '../../lambdas/core/ports.js';
 import { processBatch } from '../../lambdas/core/process-batch.js';
-import { completionEnvelope } from '../../offline/redrive/redrive.js';
 import { type FeatureGroup, featureGroupsByName } from '../../schemas/index.js';
 import { BASE_TIME, envelope, inputRecords, transaction } from '../support/records.js';
+import { redriveCopy } from '../support/redrive-copies.js';
 import { refusingDeps } from '../support/refusing-store.js';
 
 const merchant = featureGroupsByName.get('merchant') as FeatureGroup;
@@ -41,19 +41,8 @@ function setup() {
   return { deps, refuse, sideOutput, count };
 }
 
-const wrap = (sideOutput: InMemorySideOutput, key: string, sequenceNumber: string): InputRecord => {
-  const e = sideOutput.entries.get(key);
-  if (!e) throw new Error(`no entry ${key}`);
-  const data = Buffer.from(completionEnvelope(key, Buffer.from(e.data, 'base64'))).toString('base64');
-  return {
-    recordId: `shardId-000000000000:${sequenceNumber}`,
-    shardId: 'shardId-000000000000',
-    sequenceNumber,
-    partitionKey: e.partitionKey,
-    arrivalTime: BASE_TIME + 30_000,
-    data,
-  };
-};
+const wrap = (sideOutput: InMemorySideOutput, key: string, sequenceNumber: string): InputRecord =>
+  redriveCopy(sideOutput, key, { sequenceNumber: BigInt(sequenceNumber), arrivalTime: BASE_TIME + 30_000 });
 const parkedKeys = (s: InMemorySideOutput) =>
   [...s.entries].filter(([, e]) => e.kind === 'parked').map(([k]) => k);
 

@@ -8,8 +8,8 @@ import { describe, expect, it } from 'vitest';
 import type { InMemorySideOutput } from '../../lambdas/adapters/memory.js';
 import type { InputRecord } from '../../lambdas/core/decode.js';
 import { processBatch } from '../../lambdas/core/process-batch.js';
-import { completionEnvelope } from '../../offline/redrive/redrive.js';
 import { BASE_TIME, envelope, inputRecords, transaction } from '../support/records.js';
+import { redriver } from '../support/redrive-copies.js';
 import { refusingDeps } from '../support/refusing-store.js';
 
 const at = (s: number) => new Date(BASE_TIME + s * 1000).toISOString();
@@ -19,22 +19,9 @@ function setup() {
   return { deps, refuse, sideOutput };
 }
 
-let seq = 49_700_000_000_000_000_000_000_000_000_000_000_000_000_000n;
+const redriveAt = redriver();
 /** What npm run redrive sends for every entry now in parked/. */
-const redrive = (s: InMemorySideOutput): InputRecord[] =>
-  [...s.entries]
-    .filter(([, e]) => e.kind === 'parked')
-    .map(([key, e]) => {
-      seq += 10n;
-      return {
-        recordId: `shardId-000000000000:${seq}`,
-        shardId: 'shardId-000000000000',
-        sequenceNumber: String(seq),
-        partitionKey: e.partitionKey,
-        arrivalTime: BASE_TIME + 30_000,
-        data: Buffer.from(completionEnvelope(key, Buffer.from(e.data, 'base64'))).toString('base64'),
-      };
-    });
+const redrive = (s: InMemorySideOutput): InputRecord[] => redriveAt(s, BASE_TIME + 30_000);
 
 const parkOne = async (s: ReturnType<typeof setup>) => {
   const [r0] = inputRecords([

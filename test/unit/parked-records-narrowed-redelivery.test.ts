@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import type { InputRecord } from '../../lambdas/core/decode.js';
 import { processBatch } from '../../lambdas/core/process-batch.js';
-import { completionEnvelope } from '../../offline/redrive/redrive.js';
 import { BASE_TIME, envelope, FIRST_SEQUENCE, inputRecords, transaction } from '../support/records.js';
+import { redriveCopy } from '../support/redrive-copies.js';
 import { refusingDeps } from '../support/refusing-store.js';
 
 describe(': redelivery of a copy that narrowed its entry', () => {
@@ -25,21 +25,13 @@ describe(': redelivery of a copy that narrowed its entry', () => {
     ]) as InputRecord[];
     refuse.add('customer#cus_aaaa');
     await processBatch([r as InputRecord], deps); // parked whole
-    const [key, entry] = [...sideOutput.entries.entries()].find(([, e]) => e.kind === 'parked') as [
-      string,
-      { data: string; partitionKey: string },
-    ];
+    const [key] = [...sideOutput.entries.entries()].find(([, e]) => e.kind === 'parked') as [string, unknown];
     refuse.clear();
     refuse.add('merchant#mer_2222');
-    const seq = String(FIRST_SEQUENCE + 1000n);
-    const copy: InputRecord = {
-      recordId: `shardId-000000000000:${seq}`,
-      shardId: 'shardId-000000000000',
-      sequenceNumber: seq,
-      partitionKey: entry.partitionKey,
+    const copy = redriveCopy(sideOutput, key, {
+      sequenceNumber: FIRST_SEQUENCE + 1000n,
       arrivalTime: BASE_TIME + 30_000,
-      data: Buffer.from(completionEnvelope(key, Buffer.from(entry.data, 'base64'))).toString('base64'),
-    };
+    });
     const d1 = await processBatch([copy], deps);
     expect(d1.outcomes.get(copy.recordId)).toBe('applied');
     expect(sideOutput.ofKind('parked')[0]?.groups).toEqual(['merchant']); // narrowed

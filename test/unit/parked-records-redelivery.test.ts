@@ -11,13 +11,13 @@ import { decodeRecord, type InputRecord } from '../../lambdas/core/decode.js';
 import type { OfflineSink } from '../../lambdas/core/ports.js';
 import { type ProcessorDeps, processBatch } from '../../lambdas/core/process-batch.js';
 import { backfill } from '../../offline/backfill/backfill.js';
-import { completionEnvelope } from '../../offline/redrive/redrive.js';
 import { contracts, type FeatureGroup, featureGroupsByName, groupsFedBy } from '../../schemas/index.js';
 import { transaction as transactionContract } from '../../schemas/transaction.contract.js';
 import { faultyDeps, InjectedCrash } from '../support/fault-stores.js';
 import { MemoryObjectStore } from '../support/memory-object-store.js';
 import { objectOf, offlineBatchesOf } from '../support/offline-fixtures.js';
 import { BASE_TIME, envelope, inputRecords, transaction } from '../support/records.js';
+import { redriveCopies } from '../support/redrive-copies.js';
 import { refusingDeps } from '../support/refusing-store.js';
 
 const customer = featureGroupsByName.get('customer') as FeatureGroup;
@@ -46,22 +46,9 @@ function setup() {
   return { deps, refuse, throttle, ctl, sideOutput, sink, count };
 }
 
-/** What `npm run redrive` sends for each parked entry: the record wrapped with the entry's key. */
-function redriven(sideOutput: InMemorySideOutput, first: bigint): InputRecord[] {
-  const parked = [...sideOutput.entries.entries()].filter(([, e]) => e.kind === 'parked');
-  return parked.map(([key, e], i) => {
-    const data = Buffer.from(completionEnvelope(key, Buffer.from(e.data, 'base64')));
-    const sequenceNumber = String(first + BigInt(i) * 10n);
-    return {
-      recordId: `shardId-000000000000:${sequenceNumber}`,
-      shardId: 'shardId-000000000000',
-      sequenceNumber,
-      partitionKey: e.partitionKey,
-      arrivalTime: BASE_TIME + 3_600_000,
-      data: data.toString('base64'),
-    };
-  });
-}
+/** What `npm run redrive` sends for each parked entry, numbered from `first`. */
+const redriven = (sideOutput: InMemorySideOutput, first: bigint): InputRecord[] =>
+  redriveCopies(sideOutput, { firstSequence: first, arrivalTime: BASE_TIME + 3_600_000 });
 
 describe('an entity refused for good parks only the records it has not processed', () => {
   it('a customer that decided a record before a later write failed, then is refused: that record goes on, the new one is parked', async () => {

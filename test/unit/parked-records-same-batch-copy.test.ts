@@ -7,9 +7,9 @@
 import { describe, expect, it } from 'vitest';
 import type { InputRecord } from '../../lambdas/core/decode.js';
 import { processBatch } from '../../lambdas/core/process-batch.js';
-import { completionEnvelope } from '../../offline/redrive/redrive.js';
 import { type FeatureGroup, featureGroupsByName } from '../../schemas/index.js';
 import { BASE_TIME, envelope, FIRST_SEQUENCE, inputRecords, transaction } from '../support/records.js';
+import { redriveCopy } from '../support/redrive-copies.js';
 import { refusingDeps } from '../support/refusing-store.js';
 
 const merchant = featureGroupsByName.get('merchant') as FeatureGroup;
@@ -31,20 +31,12 @@ describe(': original redelivered with its completing copy in one batch', () => {
     refuse.add('merchant#mer_2222');
     const d1 = await processBatch([r as InputRecord], deps); // parked for merchant; answer lost
     expect(d1.failed).toEqual([]);
-    const [key, entry] = [...sideOutput.entries.entries()].find(([, e]) => e.kind === 'parked') as [
-      string,
-      { data: string; partitionKey: string },
-    ];
+    const [key] = [...sideOutput.entries.entries()].find(([, e]) => e.kind === 'parked') as [string, unknown];
     refuse.clear(); // merchant fixed, redrive run: its copy lands on the same shard
-    const seq = String(FIRST_SEQUENCE + 1000n);
-    const copy: InputRecord = {
-      recordId: `shardId-000000000000:${seq}`,
-      shardId: 'shardId-000000000000',
-      sequenceNumber: seq,
-      partitionKey: entry.partitionKey,
+    const copy = redriveCopy(sideOutput, key, {
+      sequenceNumber: FIRST_SEQUENCE + 1000n,
       arrivalTime: BASE_TIME + 120_000,
-      data: Buffer.from(completionEnvelope(key, Buffer.from(entry.data, 'base64'))).toString('base64'),
-    };
+    });
     const d2 = await processBatch([r as InputRecord, copy], deps); // the retry, now with the copy
     expect(d2.failed).toEqual([]);
     expect(await count(customer, 'cus_aaaa')).toBe(1);

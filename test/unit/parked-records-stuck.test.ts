@@ -10,9 +10,9 @@ import { describe, expect, it } from 'vitest';
 import type { InMemorySideOutput } from '../../lambdas/adapters/memory.js';
 import type { InputRecord } from '../../lambdas/core/decode.js';
 import { processBatch } from '../../lambdas/core/process-batch.js';
-import { completionEnvelope } from '../../offline/redrive/redrive.js';
 import { type FeatureGroup, featureGroupsByName } from '../../schemas/index.js';
 import { BASE_TIME, envelope, FIRST_SEQUENCE, inputRecords, transaction } from '../support/records.js';
+import { redriver } from '../support/redrive-copies.js';
 import { refusingDeps } from '../support/refusing-store.js';
 
 const customer = featureGroupsByName.get('customer') as FeatureGroup;
@@ -42,22 +42,9 @@ const payments = (ageMs: number, tag: string) =>
     { arrivalTime: NOW - ageMs },
   );
 
-let seq = 49_700_000_000_000_000_000_000_000_000_000_000_000_000_000n;
+const redriveAt = redriver();
 /** What npm run redrive sends for every entry now in parked/. */
-const redrive = (s: InMemorySideOutput): InputRecord[] =>
-  [...s.entries]
-    .filter(([, e]) => e.kind === 'parked')
-    .map(([key, e]) => {
-      seq += 10n;
-      return {
-        recordId: `shardId-000000000000:${seq}`,
-        shardId: 'shardId-000000000000',
-        sequenceNumber: String(seq),
-        partitionKey: e.partitionKey,
-        arrivalTime: NOW,
-        data: Buffer.from(completionEnvelope(key, Buffer.from(e.data, 'base64'))).toString('base64'),
-      };
-    });
+const redrive = (s: InMemorySideOutput): InputRecord[] => redriveAt(s, NOW);
 
 describe('a record still failing near the age the mapping gives up at', () => {
   it('is retried while young, then parked for the group that cannot be written, and a redrive finishes it once', async () => {
