@@ -188,10 +188,8 @@ export class InMemorySideOutput implements SideOutput {
       return 'stored';
     });
   }
-  async completeParked(
-    completions: readonly { key: string; by: string; partial: boolean; dataSha256: string }[],
-  ): Promise<PutResult[]> {
-    return completions.map(({ key, by, partial, dataSha256 }) => {
+  async completeParked(completions: Parameters<SideOutput['completeParked']>[0]): Promise<PutResult[]> {
+    return completions.map(({ key, by, partial, dataSha256, narrowedBy }) => {
       const e = this.entries.get(key);
       if (e?.kind === 'parked') {
         this.completed.set(key, {
@@ -199,6 +197,7 @@ export class InMemorySideOutput implements SideOutput {
           completedBy: by,
           ...(partial ? { groups: [] } : {}),
           dataSha256,
+          ...(narrowedBy ? { narrowedBy } : {}),
         });
         this.entries.delete(key);
       }

@@ -123,6 +123,7 @@ export class S3SideOutput implements SideOutput {
               completedBy: done.completedBy,
               ...(done.partial ? { groups: [] } : {}),
               ...(typeof done.dataSha256 === 'string' ? { dataSha256: done.dataSha256 } : {}),
+              ...(typeof done.narrowedBy === 'string' ? { narrowedBy: done.narrowedBy } : {}),
             }
           : undefined;
       }),
@@ -158,16 +159,15 @@ export class S3SideOutput implements SideOutput {
   }
 
   /** Writes each entry's completion (under parked-done/), then deletes the entry. */
-  completeParked(
-    completions: readonly { key: string; by: string; partial: boolean; dataSha256: string }[],
-  ): Promise<PutResult[]> {
-    return mapWithConcurrency(completions, 8, ({ key, by, partial, dataSha256 }) =>
+  completeParked(completions: Parameters<SideOutput['completeParked']>[0]): Promise<PutResult[]> {
+    return mapWithConcurrency(completions, 8, ({ key, by, partial, dataSha256, narrowedBy }) =>
       this.#attempt(`completion of ${key}`, async (): Promise<PutResult> => {
         await this.#putJson(parkedDoneKey(key), {
           recordId: recordIdOfParkedKey(key),
           completedBy: by,
           partial,
           dataSha256,
+          ...(narrowedBy ? { narrowedBy } : {}),
         });
         await this.#delete(key);
         return 'stored';

@@ -231,7 +231,10 @@ export interface ParkedEntry {
    * for completions written from 2026-11-26 on).
    */
   readonly completedBy?: string;
-  /** Set once a redrive narrowed it (applied it to some of its groups): the record that did. */
+  /**
+   * Set once a redrive narrowed it (applied it to some of its groups): the record that did (the last
+   * one, kept in its completion too from 2026-11-26 on).
+   */
   readonly narrowedBy?: string;
 }
 
@@ -253,6 +256,8 @@ export interface SideOutput {
       readonly partial: boolean;
       /** The bytes the entry names (and the completing copy carries): a later copy of them is a duplicate. */
       readonly dataSha256: string;
+      /** The copy that last narrowed the entry, if another: a replay of it keeps its outcome. */
+      readonly narrowedBy?: string;
     }[],
   ): Promise<PutResult[]>;
   /**

@@ -137,8 +137,10 @@ export interface ProcessorDeps {
    * is (step 7), instead of failing its batch again: the event source mapping gives up on a record at
    * its maximum age, and one it gives up on after its authority decided it would stay half applied,
    * which no redrive can finish; a parked one a redrive finishes exactly once. Not covered: a record
-   * whose authority write fails (applied nowhere, so given up it is decided afresh by a redrive), and
-   * the later records of its batch, which their own authorities may have written (README, step 6).
+   * whose authority write fails (applied nowhere, so given up it is decided afresh by a redrive) or a
+   * copy completing an entry parked for some groups (its entry stays), and the later records of
+   * their batch, which their own authorities may have written (README, step 6). The age is the
+   * record's: a consumer that far behind parks at the first such failure.
    * Set an hour under that maximum age (lib/platform-spec.ts `parkAfterAgeSeconds`). @default never
    */
   readonly parkAfterMs?: number;
@@ -303,7 +305,7 @@ export async function processBatch(
       p.reasons.push(
         isPermanent(error)
           ? `the ${group.name} entity cannot be written (${describePermanent(error)})`
-          : `the ${group.name} entity could not be written for ${describeAge(now - c.arrivalTime)} (${describeTransient(error)}), and the stream keeps a record a day`,
+          : `the ${group.name} entity still could not be written when the record was ${describeAge(now - c.arrivalTime)} old (${describeTransient(error)}), and the stream keeps a record a day`,
       );
     }
   };
@@ -683,12 +685,16 @@ export async function processBatch(
       : [],
     completed.length > 0
       ? deps.sideOutput.completeParked(
-          completed.map(([key, c]) => ({
-            key,
-            by: c.recordId,
-            partial: decided.has(c),
-            dataSha256: (c.redrive as RedriveOf).dataSha256,
-          })),
+          completed.map(([key, c]) => {
+            const narrowedBy = resolved.narrowedBy.get(key);
+            return {
+              key,
+              by: c.recordId,
+              partial: decided.has(c),
+              dataSha256: (c.redrive as RedriveOf).dataSha256,
+              ...(narrowedBy !== undefined && narrowedBy !== c.recordId ? { narrowedBy } : {}),
+            };
+          }),
         )
       : [],
   ]);
@@ -763,12 +769,15 @@ async function resolveCompletions(
   decided: Set<Candidate>;
   unread: Set<Candidate>;
   renarrowing: Set<Candidate>;
+  /** The copy that last narrowed each entry read, if one did: its completion names it too. */
+  narrowedBy: Map<string, string>;
 }> {
   const completing = new Map<string, Candidate>();
+  const narrowedBy = new Map<string, string>();
   const decided = new Set<Candidate>();
   const unread = new Set<Candidate>();
   const renarrowing = new Set<Candidate>();
-  if (copies.length === 0) return { completing, decided, unread, renarrowing };
+  if (copies.length === 0) return { completing, decided, unread, renarrowing, narrowedBy };
   // A copy completing a record parked for some groups: owner, for those of them it feeds.
   const applyOnlyTo = (c: Candidate, groups: readonly string[]) => {
     const only = c.groups.filter((g) => groups.includes(g.name)).map((g) => g.name);
@@ -778,6 +787,9 @@ async function resolveCompletions(
   const keys = [...new Set(copies.map((c) => (c.redrive as RedriveOf).parked))];
   const read = await sideOutput.parked(keys);
   const entryOf = new Map(keys.map((k, i) => [k, read[i]]));
+  for (const [k, e] of entryOf)
+    if (e && !isFailed(e) && e.completedBy === undefined && e.narrowedBy !== undefined)
+      narrowedBy.set(k, e.narrowedBy);
   for (const c of copies) {
     const key = (c.redrive as RedriveOf).parked;
     const entry = entryOf.get(key);
@@ -787,6 +799,11 @@ async function resolveCompletions(
     } else if (entry?.completedBy !== undefined) {
       // A redelivery of the copy that completed a record parked for some groups: its writes are done.
       if (entry.completedBy === c.recordId && entry.groups) {
+        decisions.set(c.recordId, { kind: 'owner', lateGroups: [], only: [] });
+        decided.add(c);
+      } else if (entry.narrowedBy === c.recordId) {
+        // A redelivery (or replay) of the copy that last narrowed it, before another completed it:
+        // its writes are done, its outcome kept.
         decisions.set(c.recordId, { kind: 'owner', lateGroups: [], only: [] });
         decided.add(c);
       } else if (entry.completedBy !== c.recordId && sameBytes(entry, c)) {
@@ -817,7 +834,7 @@ async function resolveCompletions(
       if (entry.groups) applyOnlyTo(c, entry.groups);
     }
   }
-  return { completing, decided, unread, renarrowing };
+  return { completing, decided, unread, renarrowing, narrowedBy };
 }
 
 /** An age as a parked reason gives it: in whole hours from two hours on, else in minutes. */

@@ -235,7 +235,9 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
     if (round === 0) {
       coverage.parkedWhole += parked.filter(([, e]) => !e.groups).length;
       coverage.parkedForGroup += parked.filter(([, e]) => e.groups).length;
-      coverage.parkedStuck += parked.filter(([, e]) => e.reason.includes('could not be written for')).length;
+      coverage.parkedStuck += parked.filter(([, e]) =>
+        e.reason.includes('still could not be written when the record was'),
+      ).length;
     }
     const shardId = 'shardId-redrive0000';
     const arrival = Math.max(...scenario.sent.map((s) => s.arrivalTime), wall) + 60_000;

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { InputRecord } from '../../lambdas/core/decode.js';
 import { processBatch } from '../../lambdas/core/process-batch.js';
+import { type FeatureGroup, featureGroupsByName } from '../../schemas/index.js';
 import { BASE_TIME, envelope, FIRST_SEQUENCE, inputRecords, transaction } from '../support/records.js';
 import { redriveCopy } from '../support/redrive-copies.js';
 import { refusingDeps } from '../support/refusing-store.js';
@@ -37,5 +38,43 @@ describe(': redelivery of a copy that narrowed its entry', () => {
     expect(sideOutput.ofKind('parked')[0]?.groups).toEqual(['merchant']); // narrowed
     const d2 = await processBatch([copy], deps); // its answer was lost: redelivered
     expect(d2.outcomes.get(copy.recordId)).toBe('applied'); // 'duplicate'
+  });
+
+  it('keeps its outcome when replayed after another copy completed the entry', async () => {
+    // Found on review: once completions named their bytes, such a replay was a duplicate of the
+    // completing copy (with a duplicate entry), though it had applied the event to its customer.
+    const { refuse, deps, sideOutput, count } = refusingDeps();
+    const [r] = inputRecords([
+      envelope(
+        transaction({
+          customerId: 'cus_aaaa',
+          merchantId: 'mer_2222',
+          eventId: 'evt_r3n_2',
+          eventTime: new Date(BASE_TIME).toISOString(),
+        }),
+      ),
+    ]) as InputRecord[];
+    refuse.add('customer#cus_aaaa');
+    await processBatch([r as InputRecord], deps); // parked whole
+    const [key] = [...sideOutput.entries.entries()].find(([, e]) => e.kind === 'parked') as [string, unknown];
+    refuse.clear();
+    refuse.add('merchant#mer_2222');
+    const narrowing = redriveCopy(sideOutput, key, {
+      sequenceNumber: FIRST_SEQUENCE + 1000n,
+      arrivalTime: BASE_TIME + 30_000,
+    });
+    expect((await processBatch([narrowing], deps)).outcomes.get(narrowing.recordId)).toBe('applied');
+    refuse.clear();
+    const completing = redriveCopy(sideOutput, key, {
+      sequenceNumber: FIRST_SEQUENCE + 2000n,
+      arrivalTime: BASE_TIME + 40_000,
+    });
+    expect((await processBatch([completing], deps)).outcomes.get(completing.recordId)).toBe('applied');
+    expect(sideOutput.ofKind('parked')).toEqual([]);
+    const replayed = await processBatch([narrowing], deps);
+    expect(replayed.outcomes.get(narrowing.recordId)).toBe('applied');
+    expect(sideOutput.ofKind('duplicate')).toEqual([]);
+    expect(await count(featureGroupsByName.get('merchant') as FeatureGroup, 'mer_2222')).toBe(1);
+    expect(await count(featureGroupsByName.get('customer') as FeatureGroup, 'cus_aaaa')).toBe(1);
   });
 });

@@ -73,7 +73,7 @@ describe('a record still failing near the age the mapping gives up at', () => {
     for (const e of parked) {
       expect(e.groups).toEqual(['merchant']);
       expect(e.reason).toBe(
-        'parked: the merchant entity could not be written for 22 h (OnlineStoreError), and the stream keeps a record a day',
+        'parked: the merchant entity still could not be written when the record was 22 h old (OnlineStoreError), and the stream keeps a record a day',
       );
       expect(e.reason).not.toContain('mer_2222');
     }
