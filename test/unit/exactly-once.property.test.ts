@@ -400,6 +400,8 @@ describe('exactly-once effect under everything Lambda and Kinesis do (property)'
       );
       expectTroubleEverywhere(coverage);
       expect(coverage.parkedForGroup).toBeGreaterThan(coverage.scenarios / 10);
+      // Records parked by age (about 12 in a run of 150; none at all once in 10^5 runs).
+      expect(coverage.parkedStuck, 'records parked by age').toBeGreaterThan(0);
       expect(coverage.reshards).toBeGreaterThan(coverage.scenarios / 3);
       expect(coverage.realConflicts).toBeGreaterThan(0);
     },
