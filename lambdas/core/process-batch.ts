@@ -282,11 +282,12 @@ export async function processBatch(
   /**
    * True if a record still failing in `group` is parked for it by age: in a group other than its
    * authority, once the authority decided it (given up, it would stay half applied). Not in its
-   * authority: nothing of it is applied, and parked whole, its entity would take its later records
-   * first (the parked one could then be late when redriven, though it was not in the stream). Nor a
-   * copy completing an entry parked for some groups: it has applied nothing yet, so it fails, and
-   * its entry stays for the next redrive (parked again, a later delivery that writes it would
-   * contradict the outcome given).
+   * authority (yet): nothing of it is applied, and parked whole, its entity would take its later
+   * records first, so that its redrive could decide it late, as that of a given-up one can. Parking
+   * it would let the later records of its batch complete (README, step 6), but the property harness
+   * never gives a record up, so it cannot check that. Nor a copy completing an entry parked for
+   * some groups: it has applied nothing yet, so it fails, and its entry stays for the next redrive
+   * (parked again, a later delivery that writes it would contradict the outcome given).
    */
   const parkedByAge = (c: Candidate, group: FeatureGroup): boolean =>
     stuck(c) &&
