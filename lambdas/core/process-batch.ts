@@ -346,38 +346,33 @@ export async function processBatch(
       (_, s) => itemExpiresAt(s, group, now),
       { sleep: deps.sleep, ...options },
     );
-    const refused: [string, Error][] = [];
-    // A failure that may pass (an outage) in a group that is not the records' authority: their
-    // records old enough to be given up on soon are parked for it as for one that cannot be written
-    // (parkAfterMs), the others fail (to be redelivered). A later delivery that writes a record
-    // parked here takes its group off the entry (phase B).
-    const retried = new Map<string, Candidate[]>();
+    // The entities that failed, with the records of each to park (unless the entity processed them
+    // already). A failure that may pass (an outage) in a group that is not the records' authority:
+    // their records old enough to be given up on soon are parked for it as for one that cannot be
+    // written (parkAfterMs), the others fail (to be redelivered). A later delivery that writes a
+    // record parked here takes its group off the entry (phase B).
+    const refused: { k: string; error: Error; records: Candidate[] }[] = [];
     for (const [k, r] of results) {
       if (r.ok) continue;
       const records = entities.get(k)?.records ?? [];
-      if (parking && isPermanent(r.error)) refused.push([k, r.error]);
+      if (parking && isPermanent(r.error)) refused.push({ k, error: r.error, records });
       else if (parking && records.some((c) => parkedByAge(c, group))) {
-        refused.push([k, r.error]);
+        refused.push({ k, error: r.error, records: records.filter((c) => parkedByAge(c, group)) });
         const young = records.filter((c) => !parkedByAge(c, group));
-        if (young.length > 0) {
-          markFailed(young, r.error);
-          retried.set(k, young);
-        }
+        if (young.length > 0) markFailed(young, r.error);
       } else markFailed(records, r.error);
     }
     const processedBefore = new Map<string, Candidate[]>();
     if (refused.length > 0) {
       let stored: (StoredEntity | undefined)[] = [];
       try {
-        stored = await deps.entities.load(refused.map(([k]) => entities.get(k)?.key as EntityKey));
+        stored = await deps.entities.load(refused.map(({ k }) => entities.get(k)?.key as EntityKey));
       } catch (error) {
-        for (const [k] of refused) markFailed(entities.get(k)?.records ?? [], error as Error);
+        for (const { records } of refused) markFailed(records, error as Error);
         return { results, processedBefore };
       }
-      refused.forEach(([k, error], i) => {
+      refused.forEach(({ k, error, records }, i) => {
         const state = stored[i]?.state;
-        const young = retried.get(k) ?? [];
-        const records = (entities.get(k)?.records ?? []).filter((c) => !young.includes(c));
         const processed = records.filter((c) => state !== undefined && !pending(state, c));
         park(
           group,
@@ -799,12 +794,8 @@ async function resolveCompletions(
       unread.add(c);
     } else if (entry?.completedBy !== undefined) {
       // A redelivery of the copy that completed a record parked for some groups: its writes are done.
-      if (entry.completedBy === c.recordId && entry.groups) {
-        decisions.set(c.recordId, { kind: 'owner', lateGroups: [], only: [] });
-        decided.add(c);
-      } else if (entry.narrowedBy === c.recordId) {
-        // A redelivery (or replay) of the copy that last narrowed it, before another completed it:
-        // its writes are done, its outcome kept.
+      // So is one of the copy that last narrowed it, before another completed it: its outcome kept.
+      if ((entry.completedBy === c.recordId && entry.groups) || entry.narrowedBy === c.recordId) {
         decisions.set(c.recordId, { kind: 'owner', lateGroups: [], only: [] });
         decided.add(c);
       } else if (entry.completedBy !== c.recordId && sameBytes(entry, c)) {
