@@ -32,16 +32,18 @@ export function redriveCopy(
   };
 }
 
+/** The keys of the entries now in parked/, in the side output's order. */
+export const parkedKeys = (side: InMemorySideOutput): string[] =>
+  [...side.entries].filter(([, e]) => e.kind === 'parked').map(([key]) => key);
+
 /** Copies of every entry now in parked/, in the side output's order, numbered from `firstSequence` by 10. */
 export const redriveCopies = (
   side: InMemorySideOutput,
   options: CopyOptions & { readonly firstSequence: bigint },
 ): InputRecord[] =>
-  [...side.entries]
-    .filter(([, e]) => e.kind === 'parked')
-    .map(([key], i) =>
-      redriveCopy(side, key, { ...options, sequenceNumber: options.firstSequence + BigInt(i) * 10n }),
-    );
+  parkedKeys(side).map((key, i) =>
+    redriveCopy(side, key, { ...options, sequenceNumber: options.firstSequence + BigInt(i) * 10n }),
+  );
 
 /** `redriveCopies` whose sequence numbers go on from one call to the next (a redrive run again). */
 export function redriver(

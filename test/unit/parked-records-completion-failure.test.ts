@@ -12,7 +12,7 @@ import type { PutResult } from '../../lambdas/core/ports.js';
 import { processBatch } from '../../lambdas/core/process-batch.js';
 import { type FeatureGroup, featureGroupsByName } from '../../schemas/index.js';
 import { BASE_TIME, envelope, inputRecords, transaction } from '../support/records.js';
-import { redriveCopy } from '../support/redrive-copies.js';
+import { parkedKeys, redriveCopy } from '../support/redrive-copies.js';
 import { refusingDeps } from '../support/refusing-store.js';
 
 const merchant = featureGroupsByName.get('merchant') as FeatureGroup;
@@ -43,8 +43,6 @@ function setup() {
 
 const wrap = (sideOutput: InMemorySideOutput, key: string, sequenceNumber: string): InputRecord =>
   redriveCopy(sideOutput, key, { sequenceNumber: BigInt(sequenceNumber), arrivalTime: BASE_TIME + 30_000 });
-const parkedKeys = (s: InMemorySideOutput) =>
-  [...s.entries].filter(([, e]) => e.kind === 'parked').map(([k]) => k);
 
 describe('a completion failing in a batch that parks a later record', () => {
   it('writes no entry for that record: applied once on its redelivery, nothing left to redrive', async () => {

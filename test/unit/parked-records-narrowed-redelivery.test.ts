@@ -8,31 +8,41 @@ import type { InputRecord } from '../../lambdas/core/decode.js';
 import { processBatch } from '../../lambdas/core/process-batch.js';
 import { type FeatureGroup, featureGroupsByName } from '../../schemas/index.js';
 import { BASE_TIME, envelope, FIRST_SEQUENCE, inputRecords, transaction } from '../support/records.js';
-import { redriveCopy } from '../support/redrive-copies.js';
+import { parkedKeys, redriveCopy } from '../support/redrive-copies.js';
 import { refusingDeps } from '../support/refusing-store.js';
+
+/**
+ * A payment of cus_aaaa at mer_2222 parked whole (its customer refused), then the customer fixed and
+ * its merchant refused: the first redrive copy of the entry, which narrows it to the merchant.
+ */
+async function narrowingCopy(eventId: string) {
+  const ports = refusingDeps();
+  const { refuse, deps, sideOutput } = ports;
+  const [r] = inputRecords([
+    envelope(
+      transaction({
+        customerId: 'cus_aaaa',
+        merchantId: 'mer_2222',
+        eventId,
+        eventTime: new Date(BASE_TIME).toISOString(),
+      }),
+    ),
+  ]) as InputRecord[];
+  refuse.add('customer#cus_aaaa');
+  await processBatch([r as InputRecord], deps); // parked whole
+  const [key] = parkedKeys(sideOutput) as [string];
+  refuse.clear();
+  refuse.add('merchant#mer_2222');
+  const copy = redriveCopy(sideOutput, key, {
+    sequenceNumber: FIRST_SEQUENCE + 1000n,
+    arrivalTime: BASE_TIME + 30_000,
+  });
+  return { ...ports, key, copy };
+}
 
 describe(': redelivery of a copy that narrowed its entry', () => {
   it('keeps its outcome (applied) and its entry', async () => {
-    const { refuse, deps, sideOutput } = refusingDeps();
-    const [r] = inputRecords([
-      envelope(
-        transaction({
-          customerId: 'cus_aaaa',
-          merchantId: 'mer_2222',
-          eventId: 'evt_r3n_1',
-          eventTime: new Date(BASE_TIME).toISOString(),
-        }),
-      ),
-    ]) as InputRecord[];
-    refuse.add('customer#cus_aaaa');
-    await processBatch([r as InputRecord], deps); // parked whole
-    const [key] = [...sideOutput.entries.entries()].find(([, e]) => e.kind === 'parked') as [string, unknown];
-    refuse.clear();
-    refuse.add('merchant#mer_2222');
-    const copy = redriveCopy(sideOutput, key, {
-      sequenceNumber: FIRST_SEQUENCE + 1000n,
-      arrivalTime: BASE_TIME + 30_000,
-    });
+    const { deps, sideOutput, copy } = await narrowingCopy('evt_r3n_1');
     const d1 = await processBatch([copy], deps);
     expect(d1.outcomes.get(copy.recordId)).toBe('applied');
     expect(sideOutput.ofKind('parked')[0]?.groups).toEqual(['merchant']); // narrowed
@@ -43,26 +53,7 @@ describe(': redelivery of a copy that narrowed its entry', () => {
   it('keeps its outcome when replayed after another copy completed the entry', async () => {
     // Found on review: once completions named their bytes, such a replay was a duplicate of the
     // completing copy (with a duplicate entry), though it had applied the event to its customer.
-    const { refuse, deps, sideOutput, count } = refusingDeps();
-    const [r] = inputRecords([
-      envelope(
-        transaction({
-          customerId: 'cus_aaaa',
-          merchantId: 'mer_2222',
-          eventId: 'evt_r3n_2',
-          eventTime: new Date(BASE_TIME).toISOString(),
-        }),
-      ),
-    ]) as InputRecord[];
-    refuse.add('customer#cus_aaaa');
-    await processBatch([r as InputRecord], deps); // parked whole
-    const [key] = [...sideOutput.entries.entries()].find(([, e]) => e.kind === 'parked') as [string, unknown];
-    refuse.clear();
-    refuse.add('merchant#mer_2222');
-    const narrowing = redriveCopy(sideOutput, key, {
-      sequenceNumber: FIRST_SEQUENCE + 1000n,
-      arrivalTime: BASE_TIME + 30_000,
-    });
+    const { refuse, deps, sideOutput, count, key, copy: narrowing } = await narrowingCopy('evt_r3n_2');
     expect((await processBatch([narrowing], deps)).outcomes.get(narrowing.recordId)).toBe('applied');
     refuse.clear();
     const completing = redriveCopy(sideOutput, key, {

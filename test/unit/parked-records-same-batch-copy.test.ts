@@ -9,7 +9,7 @@ import type { InputRecord } from '../../lambdas/core/decode.js';
 import { processBatch } from '../../lambdas/core/process-batch.js';
 import { type FeatureGroup, featureGroupsByName } from '../../schemas/index.js';
 import { BASE_TIME, envelope, FIRST_SEQUENCE, inputRecords, transaction } from '../support/records.js';
-import { redriveCopy } from '../support/redrive-copies.js';
+import { parkedKeys, redriveCopy } from '../support/redrive-copies.js';
 import { refusingDeps } from '../support/refusing-store.js';
 
 const merchant = featureGroupsByName.get('merchant') as FeatureGroup;
@@ -31,7 +31,7 @@ describe(': original redelivered with its completing copy in one batch', () => {
     refuse.add('merchant#mer_2222');
     const d1 = await processBatch([r as InputRecord], deps); // parked for merchant; answer lost
     expect(d1.failed).toEqual([]);
-    const [key] = [...sideOutput.entries.entries()].find(([, e]) => e.kind === 'parked') as [string, unknown];
+    const [key] = parkedKeys(sideOutput) as [string];
     refuse.clear(); // merchant fixed, redrive run: its copy lands on the same shard
     const copy = redriveCopy(sideOutput, key, {
       sequenceNumber: FIRST_SEQUENCE + 1000n,

@@ -22,6 +22,7 @@ import { completionEnvelope } from '../../offline/redrive/redrive.js';
 import { contracts, type FeatureGroup, featureGroupsByName, groupsFedBy } from '../../schemas/index.js';
 import { fakeTable } from '../support/fake-dynamodb-table.js';
 import { BASE_TIME, envelope, inputRecords, transaction } from '../support/records.js';
+import { parkedKeys } from '../support/redrive-copies.js';
 
 const customer = featureGroupsByName.get('customer') as FeatureGroup;
 const merchant = featureGroupsByName.get('merchant') as FeatureGroup;
@@ -210,13 +211,19 @@ describe('redriving parked records', () => {
     const records = inputRecords(payments());
     await processBatch(records, s.deps);
     refused.clear();
-    const keys = [...s.sideOutput.entries.entries()].filter(([, e]) => e.kind === 'parked').map(([k]) => k);
+    const keys = parkedKeys(s.sideOutput);
     // What each entry holds, kept for copies made after the processor has completed it.
     const held = new Map(keys.map((k) => [k, s.sideOutput.entries.get(k) as SideOutputEntry]));
     const copy = (key: string, data = held.get(key)?.data as string) =>
       Buffer.from(completionEnvelope(key, Buffer.from(data, 'base64'))).toString('base64');
     const customerOf = (key: string) => held.get(key)?.partitionKey as string;
-    return { ...s, refused, records, keys, copy, customerOf };
+    /** A copy of each of these entries put into the stream after the original batch, keyed by its customer. */
+    const resend = (entries: readonly string[], first?: bigint) =>
+      later(
+        entries.map((k) => copy(k)),
+        first,
+      ).map((r, i) => ({ ...r, partitionKey: customerOf(entries[i] as string) }));
+    return { ...s, refused, records, keys, copy, customerOf, resend };
   }
   /** Records put into the stream after the original batch, keyed by the customer of their payload. */
   const later = (
@@ -233,11 +240,7 @@ describe('redriving parked records', () => {
     try {
       expect(s.keys).toHaveLength(3);
       // One copy of each entry, and a second copy of the first (a redrive run twice).
-      const datas = [...s.keys.map((k) => s.copy(k)), s.copy(s.keys[0] as string)];
-      const copies = later(datas).map((r, i) => ({
-        ...r,
-        partitionKey: s.customerOf(s.keys[i % 3] as string),
-      }));
+      const copies = s.resend([...s.keys, s.keys[0] as string]);
       const result = await processBatch(copies, s.deps);
       expect(result.failed).toEqual([]);
       expect(result.counts).toEqual({ applied: 3, duplicate: 1, quarantined: 0, late: 0 });
@@ -265,10 +268,10 @@ describe('redriving parked records', () => {
       const again = await processBatch(copies, s.deps);
       expect(again.counts).toEqual({ applied: 3, duplicate: 1, quarantined: 0, late: 0 });
       expect(s.sideOutput.ofKind('duplicate')).toHaveLength(duplicatesBefore);
-      const more = later(
-        [s.copy(s.keys[1] as string)],
+      const more = s.resend(
+        [s.keys[1] as string],
         49_800_000_000_000_000_000_000_000_000_000_000_000_000_000n,
-      ).map((r) => ({ ...r, partitionKey: s.customerOf(s.keys[1] as string) }));
+      );
       expect((await processBatch(more, s.deps)).counts.duplicate).toBe(1);
       expect(s.count('merchant#mer_2222')).toBe(3);
     } finally {
@@ -283,7 +286,7 @@ describe('redriving parked records', () => {
     const s = await parkedForMerchant();
     try {
       const key = s.keys[0] as string;
-      const first = later([s.copy(key)]).map((r) => ({ ...r, partitionKey: s.customerOf(key) }));
+      const first = s.resend([key]);
       expect((await processBatch(first, s.deps)).counts.applied).toBe(1);
       const merchantRows = s.offline.rows('merchant').length;
       const customerRows = s.offline.rows('customer').length;
@@ -291,9 +294,7 @@ describe('redriving parked records', () => {
       // The customer item expires (TTL), then a second copy arrives (the redrive run again, or a
       // producer retry of the copy).
       expect(s.table.items.delete(`customer#${s.customerOf(key)}`)).toBe(true);
-      const second = later([s.copy(key)], 49_800_000_000_000_000_000_000_000_000_000_000_000_000_000n).map(
-        (r) => ({ ...r, partitionKey: s.customerOf(key) }),
-      );
+      const second = s.resend([key], 49_800_000_000_000_000_000_000_000_000_000_000_000_000_000n);
       const result = await processBatch(second, s.deps);
       expect(result.counts).toEqual({ applied: 0, duplicate: 1, quarantined: 0, late: 0 });
       expect(s.count('merchant#mer_2222')).toBe(1);
@@ -312,10 +313,7 @@ describe('redriving parked records', () => {
       const key = s.keys[0] as string;
       expect(s.table.items.delete(`customer#${s.customerOf(key)}`)).toBe(true);
       const customerRows = s.offline.rows('customer').length;
-      const copies = later([s.copy(key), s.copy(key)]).map((r) => ({
-        ...r,
-        partitionKey: s.customerOf(key),
-      }));
+      const copies = s.resend([key, key]);
       const result = await processBatch(copies, s.deps);
       expect(result.counts).toEqual({ applied: 1, duplicate: 1, quarantined: 0, late: 0 });
       expect(s.count('merchant#mer_2222')).toBe(1);
@@ -354,7 +352,7 @@ describe('redriving parked records', () => {
     try {
       s.refused.add('merchant#mer_2222');
       const key = s.keys[0] as string;
-      const copies = later([s.copy(key)]).map((r) => ({ ...r, partitionKey: s.customerOf(key) }));
+      const copies = s.resend([key]);
       const rowsBefore = s.offline.rows('merchant').length;
       const result = await processBatch(copies, s.deps);
       expect(result.failed).toEqual([]);
@@ -412,10 +410,7 @@ describe('redriving parked records', () => {
   it('the stream replayed after a record parked for a group was completed does not apply it twice', async () => {
     const s = await parkedForMerchant();
     try {
-      const copies = later(s.keys.map((k) => s.copy(k))).map((r, i) => ({
-        ...r,
-        partitionKey: s.customerOf(s.keys[i] as string),
-      }));
+      const copies = s.resend(s.keys);
       await processBatch(copies, s.deps);
       expect(s.count('merchant#mer_2222')).toBe(3);
       const before = JSON.stringify([...s.table.items]);
