@@ -49,10 +49,11 @@ export const environmentValuesSchema = z
      * The layout the processor writes entity items and id buckets in (lambdas/adapters/
      * entity-item-codec.ts; every release reads all of them). Raise it only once every processor
      * and lookup function of the environment runs a release that reads it, and none will be rolled
-     * back before it (layout 2: releases from 0d33549, 2026-11-26).
+     * back before it (layout 2: releases from 0d33549, 2026-11-26; layout 3: releases from
+     * LAYOUT3_RELEASE; README "Upgrades and rollbacks").
      */
     entityItemLayout: z
-      .literal([1, 2], 'must be 1 or 2 (the entity item layout the processor writes)')
+      .literal([1, 2, 3], 'must be 1, 2 or 3 (the entity item layout the processor writes)')
       .default(1),
   })
   .superRefine((env, ctx) => {

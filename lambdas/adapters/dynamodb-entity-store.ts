@@ -5,13 +5,14 @@
  * and `version`; the tiles and the watermark are the JSON attribute `tl` (what a window lookup
  * reads), the per-shard checkpoints and recent event ids the JSON attribute `dd` (only the
  * processor reads it), both in the compact layout of entity-item-codec.ts (a write is billed by
- * the item's bytes).
+ * the item's bytes), and in layout 3 deflated into binaries where the item passes one write unit
+ * less 128 bytes (the room the processor keeps ids in, id-buckets.ts).
  * A save is one PutItem on `attribute_not_exists(pk)` (new) or `version = :read` (optimistic concurrency).
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { emptyState, remember } from '../core/entity-state.js';
-import { idBucketStartOf, isIdBucketGroup } from '../core/id-buckets.js';
+import { ID_ROOM_MARGIN_BYTES, idBucketStartOf, isIdBucketGroup } from '../core/id-buckets.js';
 import type {
   EntityKey,
   EntityState,
@@ -29,11 +30,14 @@ import {
   decodeBucketEntry,
   decodeIds,
   decodeTiles,
+  deflates,
   encodeBucketEntry,
   encodeIds,
   encodeTiles,
   type ItemLayout,
+  packAttribute,
   storedIdBytes,
+  unpackAttribute,
 } from './entity-item-codec.js';
 import { asError, isConditionalCheckFailed, isValidationError, OnlineStoreError } from './errors.js';
 
@@ -79,6 +83,21 @@ export class DynamoDbEntityStore implements EntityStore {
   readonly #layout: ItemLayout;
   constructor(private readonly props: DynamoDbEntityStoreProps) {
     this.#layout = props.writeLayout ?? 1;
+    this.writeUnits = {
+      unitBytes: WRITE_UNIT_BYTES,
+      // With a version and an expiry of realistic width: they are a few bytes of the item.
+      sizeOf: (key: EntityKey, state: EntityState): number => {
+        const { item, idShare } = encodeItem(
+          { key, state, expectedVersion: 99_999, expiresAt: 9_999_999_999 },
+          this.#layout,
+        );
+        this.#idShare.set(state, idShare);
+        return itemBytes(item);
+      },
+      entryBytes: (key: string, entry: RecentEvent, state: EntityState): number =>
+        storedIdBytes(key, entry, state, this.#layout) * (this.#idShare.get(state) ?? 1),
+      estimated: deflates(this.#layout),
+    };
   }
 
   private get doc(): DynamoDBDocumentClient {
@@ -195,18 +214,17 @@ export class DynamoDbEntityStore implements EntityStore {
     }
   }
 
+  /**
+   * Per state last sized, the share of its ids' JSON bytes its item stores (below 1 where `dd` is
+   * deflated): an id's bytes in the item are its JSON's, scaled by it.
+   */
+  readonly #idShare = new WeakMap<EntityState, number>();
+
   /** DynamoDB bills a write by the item's size (names and values), in units of 1 KB. */
-  readonly writeUnits = {
-    unitBytes: 1024,
-    // With a version and an expiry of realistic width: they are a few bytes of the item.
-    sizeOf: (key: EntityKey, state: EntityState): number =>
-      plainItemBytes(itemOf({ key, state, expectedVersion: 99_999, expiresAt: 9_999_999_999 }, this.#layout)),
-    entryBytes: (key: string, entry: RecentEvent, state: EntityState): number =>
-      storedIdBytes(key, entry, state, this.#layout),
-  };
+  readonly writeUnits: NonNullable<EntityStore['writeUnits']>;
 
   private async saveOne(w: EntityWrite): Promise<SaveResult> {
-    const item = itemOf(w, this.#layout);
+    const { item } = encodeItem(w, this.#layout);
     try {
       const out = await this.doc.send(
         new PutCommand({
@@ -234,6 +252,34 @@ export class DynamoDbEntityStore implements EntityStore {
     }
   }
 }
+
+/** DynamoDB's write unit. */
+const WRITE_UNIT_BYTES = 1024;
+
+/**
+ * The item a write puts (`itemOf`), with `tl` and `dd` deflated where the layout does and the item
+ * would pass the room the processor keeps ids in without (one write unit less the margin for the
+ * next events, id-buckets.ts; entity-item-codec.ts `packAttribute`), and the share of the ids' JSON
+ * bytes it stores (`dd`'s bytes over its JSON's). Deflated from there, not from the unit itself:
+ * ids stay in the room deflating makes, where the processor would otherwise move them.
+ */
+export function encodeItem(
+  w: EntityWrite,
+  layout: ItemLayout,
+): { item: Record<string, unknown>; idShare: number } {
+  const item = itemOf(w, layout);
+  if (!deflates(layout) || itemBytes(item) <= WRITE_UNIT_BYTES - ID_ROOM_MARGIN_BYTES)
+    return { item, idShare: 1 };
+  const dd = item.dd as string;
+  const packed = packAttribute(dd);
+  item.tl = packAttribute(item.tl as string);
+  item.dd = packed;
+  return { item, idShare: typeof packed === 'string' ? 1 : packed.byteLength / Buffer.byteLength(dd) };
+}
+
+/** An entity's state from its item as stored (`bucketStart`: for an id bucket, its second). */
+export const decodeItem = (item: Record<string, unknown>, bucketStart?: number): StoredEntity =>
+  toStored(item, bucketStart);
 
 /** The item a write puts: latest values as attributes, `tl`, `dd` and the metadata; no null values. */
 function itemOf(w: EntityWrite, layout: ItemLayout): Record<string, unknown> {
@@ -265,12 +311,16 @@ export function numberBytes(n: string): number {
   return Math.ceil(digits / 2) + 1;
 }
 
-/** DynamoDB's item size: UTF-8 bytes of names and strings, numbers by significant digits, 1 per boolean. */
-function plainItemBytes(item: Record<string, unknown>): number {
+/**
+ * DynamoDB's item size: UTF-8 bytes of names and strings, bytes of binaries, numbers by significant
+ * digits, 1 per boolean.
+ */
+function itemBytes(item: Record<string, unknown>): number {
   let total = 0;
   for (const [name, value] of Object.entries(item)) {
     total += Buffer.byteLength(name);
     if (typeof value === 'string') total += Buffer.byteLength(value);
+    else if (value instanceof Uint8Array) total += value.byteLength;
     else if (typeof value === 'number') total += numberBytes(String(value));
     else total += 1;
   }
@@ -292,8 +342,8 @@ function bucketToStored(item: Record<string, unknown>, start: number): StoredEnt
 /** `bucketStart`: the second of an id bucket's decisions, for an id bucket. */
 function toStored(item: Record<string, unknown>, bucketStart: number | undefined): StoredEntity {
   if (bucketStart !== undefined) return bucketToStored(item, bucketStart);
-  const { maxEventTime, tiles } = decodeTiles(item.tl === undefined ? undefined : String(item.tl));
-  const ids = decodeIds(item.dd === undefined ? undefined : String(item.dd), maxEventTime);
+  const { maxEventTime, tiles } = decodeTiles(unpackAttribute(item.tl));
+  const ids = decodeIds(unpackAttribute(item.dd), maxEventTime);
   const values: Record<string, string | number | boolean | null> = {};
   for (const [k, v] of Object.entries(item)) if (!META.has(k)) values[k] = v as string | number | boolean;
   const state: EntityState = {

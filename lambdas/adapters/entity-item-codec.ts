@@ -32,7 +32,12 @@
  *   and the sequence number in full, checkpoints in decimal (`c`) and shards by their ids.
  *   Any other entry (an item's unqualified keys from before 2026-11-26, a record id of another shape)
  *   is kept in `u` as it is. Absent parts are left out.
+ * Layout 3 stores the same `tl` and `dd`, each deflated into a binary attribute where the item would
+ * pass, as JSON, the room the processor keeps ids in (one write unit less a margin for the next
+ * events; `packAttribute`): a binary is billed by its bytes, and this JSON (digits, base 36,
+ * repeated keys, hex ids) deflates to a third to a half of them.
  */
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { secondKey, setOwn, unqualified } from '../core/entity-state.js';
 import type { EntityState, RecentEvent } from '../core/ports.js';
 import { SEQUENCE_WIDTH } from '../core/sequence.js';
@@ -44,14 +49,57 @@ type Scalar = string | number;
  * The layouts an item can be written in; every release reads all of them. 1: the compact layout
  * releases wrote until 87a24e2 (ids in `i` in full, partials by field name, buckets' decisions as
  * `{r, t, lg}`), read by releases from 704c214 on; 2: the one described above, read from 0d33549
- * on. A deployment writes a layout only once none of its functions will run a release that cannot
- * read it (README, upgrades and rollbacks): the processor's `ENTITY_ITEM_LAYOUT` chooses, and every
- * encoder here takes the layout explicitly.
+ * on; 3: layout 2, with `tl` and `dd` deflated in an item that would pass one write unit less 128
+ * bytes without (`packAttribute`), read from LAYOUT3_RELEASE on. A deployment writes a layout only
+ * once none of its functions will run a release that cannot read it (README, upgrades
+ * and rollbacks): the processor's `ENTITY_ITEM_LAYOUT` chooses, and every encoder here takes the
+ * layout explicitly.
  */
-export type ItemLayout = 1 | 2;
-export const ITEM_LAYOUTS: readonly ItemLayout[] = [1, 2];
+export type ItemLayout = 1 | 2 | 3;
+export const ITEM_LAYOUTS: readonly ItemLayout[] = [1, 2, 3];
 /** The newest layout (what new environments and local runs write). */
-export const LATEST_ITEM_LAYOUT: ItemLayout = 2;
+export const LATEST_ITEM_LAYOUT: ItemLayout = 3;
+
+/** Whether items of `layout` deflate `tl` and `dd` where that saves write units (layout 3 on). */
+export const deflates = (layout: ItemLayout): boolean => layout >= 3;
+
+/**
+ * An attribute's JSON as layout 3 stores it in an item past the room ids are kept in: raw deflate
+ * (RFC 1951), as a binary attribute, where that is shorter, else the JSON itself. DynamoDB bills a
+ * binary by its bytes, and the JSON of a busy customer (tiles of distinct merchants; ids: hex,
+ * digits, base 36, repeated keys) deflates to a third to a half (an id under a UUID event id, about
+ * 80 bytes of JSON, to 28 to 35), so more of its ids stay in the units it costs anyway. An item
+ * within that room is left as JSON: its write costs the one unit either way, and deflating would
+ * only spend CPU.
+ */
+export function packAttribute(json: string): string | Uint8Array {
+  const kept = recentlyPacked.get(json);
+  if (kept !== undefined) return kept;
+  const deflated = deflateRawSync(json);
+  const packed = deflated.byteLength < Buffer.byteLength(json) ? new Uint8Array(deflated) : json;
+  if (recentlyPacked.size >= PACKED_KEPT) recentlyPacked.delete(recentlyPacked.keys().next().value as string);
+  recentlyPacked.set(json, packed);
+  return packed;
+}
+
+/**
+ * The last attributes packed, by their JSON: the processor sizes an item past the room up to five
+ * times while it moves ids out, its `tl` unchanged (its save comes later, after the group's other
+ * entities, and rarely finds its attributes here).
+ */
+const recentlyPacked = new Map<string, string | Uint8Array>();
+const PACKED_KEPT = 8;
+
+/** Longest JSON an attribute inflates to: far past any item (400 KB), never a bomb's worth. */
+const MAX_UNPACKED_BYTES = 16 * 1024 * 1024;
+
+/** The JSON of a stored `tl` or `dd`: a string as it is, a binary (layout 3) inflated. */
+export function unpackAttribute(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (value instanceof Uint8Array)
+    return inflateRawSync(value, { maxOutputLength: MAX_UNPACKED_BYTES }).toString('utf8');
+  return String(value);
+}
 
 type Tiles = Pick<EntityState, 'maxEventTime' | 'tiles'>;
 type Ids = Pick<EntityState, 'checkpoints' | 'recent' | 'floor' | 'ep' | 'bx' | 'holes'>;

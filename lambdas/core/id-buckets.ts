@@ -125,8 +125,15 @@ export interface IdMove {
   readonly entries: Record<string, RecentEvent>;
 }
 
-/** Kept free under the write-unit boundary, for the tiles of the entity's next events. */
-const MARGIN_BYTES = 128;
+/**
+ * Kept free under the write-unit boundary, for the tiles of the entity's next events. A store that
+ * deflates its items (DynamoDB layout 3) does so past one unit less this, so that ids stay in room
+ * deflating makes rather than move.
+ */
+export const ID_ROOM_MARGIN_BYTES = 128;
+const MARGIN_BYTES = ID_ROOM_MARGIN_BYTES;
+/** Times an item whose ids' bytes are estimated is sized again after a move (two suffice in practice). */
+const ESTIMATE_ROUNDS = 3;
 
 /**
  * Takes out of the entity state the settled ids it no longer has room for, oldest first, grouped by
@@ -148,44 +155,111 @@ export function idsToMove(
   // anyway: movable ids stay in what those units leave, less a margin for the next events' tiles.
   // So an item within one unit less the margin keeps them all (the usual case, decided without
   // sizing each id).
-  const size = units.sizeOf(key, state);
-  if (size <= units.unitBytes - MARGIN_BYTES) return [];
+  const unloggedSize = units.sizeOf(key, state);
+  if (unloggedSize <= units.unitBytes - MARGIN_BYTES) return [];
   const settled = settledIds();
   if (settled.length === 0) return [];
+  // A move is logged in the item it leaves (`bx`, `ep`: some 40 bytes where the epoch is new), so the
+  // item is sized as it would be saved after one (on a copy of the log): near a unit boundary, the
+  // log alone can take the item into the next unit, for no id kept out of it. The log is written
+  // for real once the ids are known, if any move.
+  const unlogged = { bx: state.bx, ep: state.ep };
+  let newestSettled = Number.NEGATIVE_INFINITY;
+  for (const [, entry] of settled) newestSettled = Math.max(newestSettled, entry.t);
+  state.ep = unlogged.ep?.map((e) => ({ ...e }));
+  let taken: Taken;
+  try {
+    logMove(state, group, now, newestSettled);
+    taken = takeIds(group, key, state, settled, units, unloggedSize);
+  } finally {
+    if (unlogged.bx === undefined) delete state.bx;
+    else state.bx = unlogged.bx;
+    if (unlogged.ep === undefined) delete state.ep;
+    else state.ep = unlogged.ep;
+  }
+  if (taken.moves.length > 0) logMove(state, group, now, taken.newest);
+  return taken.moves;
+}
+
+interface Taken {
+  readonly moves: IdMove[];
+  /** The newest event time of the ids moved. */
+  readonly newest: number;
+}
+
+/**
+ * `idsToMove` on `state` as it would be saved after a move (its log written): takes the oldest of
+ * `settled` out while the item is over its budget. None where the item without the log
+ * (`unloggedSize`) is within it: the log is only written with a move.
+ */
+function takeIds(
+  group: FeatureGroup,
+  key: EntityKey,
+  state: EntityState,
+  settled: readonly (readonly [string, RecentEvent])[],
+  units: NonNullable<EntityStore['writeUnits']>,
+  unloggedSize: number,
+): Taken {
+  const size = units.sizeOf(key, state);
   // An id's bytes depend on the item's checkpoints and shards, not on its other ids: sized once.
   const movable = settled.map(([k, entry]) => ({ k, entry, bytes: units.entryBytes(k, entry, state) }));
-  let movableBytes = 0;
-  for (const m of movable) movableBytes += m.bytes;
-  const fixed = size - movableBytes;
+  let fixed = size;
+  if (units.estimated) {
+    // Deflated, an id's bytes are an estimate (its share of the deflated ids), and their sum misses
+    // the fixed part by tens of bytes: enough, near a unit boundary, to set the budget a unit low and
+    // move every id without saving the unit. What cannot move is sized exactly instead.
+    const recent = { ...state.recent };
+    for (const m of movable) delete recent[m.k];
+    fixed = units.sizeOf(key, { ...state, recent });
+  } else for (const m of movable) fixed -= m.bytes;
   const budget = Math.max(fixed, Math.ceil(fixed / units.unitBytes) * units.unitBytes - MARGIN_BYTES);
-  let excess = size - budget;
-  if (excess <= 0) return [];
-  movable.sort((a, b) => a.entry.t - b.entry.t || (a.k < b.k ? -1 : 1));
   const moves = new Map<string, IdMove>();
   let newest = Number.NEGATIVE_INFINITY;
-  for (const { k, entry, bytes } of movable) {
-    if (excess <= 0) break;
-    const bucket = idBucketKey(group.name, key.entityId, idBucketStart(entry.t));
-    const id = entityKeyOf(bucket);
-    let move = moves.get(id);
-    if (!move) {
-      move = { key: bucket, entries: {} };
-      moves.set(id, move);
+  if (unloggedSize <= budget) return { moves: [], newest };
+  let excess = size - budget;
+  movable.sort((a, b) => a.entry.t - b.entry.t || (a.k < b.k ? -1 : 1));
+  let next = 0;
+  const moveWhileOver = () => {
+    for (; next < movable.length && excess > 0; next++) {
+      const { k, entry, bytes } = movable[next] as (typeof movable)[number];
+      const bucket = idBucketKey(group.name, key.entityId, idBucketStart(entry.t));
+      const id = entityKeyOf(bucket);
+      let move = moves.get(id);
+      if (!move) {
+        move = { key: bucket, entries: {} };
+        moves.set(id, move);
+      }
+      setOwn(move.entries, unqualified(k), entry);
+      delete state.recent[k];
+      excess -= bytes;
+      newest = entry.t; // oldest first: the last one moved is the newest
     }
-    setOwn(move.entries, unqualified(k), entry);
-    delete state.recent[k];
-    excess -= bytes;
-    newest = entry.t; // oldest first: the last one moved is the newest
+  };
+  moveWhileOver();
+  // Deflated ids take more bytes each as fewer are left (less to share a dictionary with): where the
+  // bytes were estimated, the item is sized again and the next oldest move while it is still over.
+  for (let round = 0; units.estimated && round < ESTIMATE_ROUNDS && next < movable.length; round++) {
+    excess = units.sizeOf(key, state) - budget;
+    if (excess <= 0) break;
+    for (let j = next; j < movable.length; j++) {
+      const m = movable[j] as (typeof movable)[number];
+      m.bytes = units.entryBytes(m.k, m.entry, state);
+    }
+    moveWhileOver();
   }
-  if (moves.size > 0) {
-    // Logged by epoch: when its buckets may start to expire, and how far up the floor must then go.
-    state.bx = Math.max(state.bx ?? 0, idBucketExpiresAt(group, now));
-    state.ep ??= [];
-    const last = state.ep[state.ep.length - 1];
-    if (last && now - last.w < ID_EPOCH_MS) last.m = Math.max(last.m, newest);
-    else state.ep.push({ w: now, m: newest });
-  }
-  return [...moves.values()];
+  return { moves: [...moves.values()], newest };
+}
+
+/**
+ * Logs a move by epoch in the entity (`newest`: the newest event time it moved): when its buckets
+ * may start to expire, and how far up the floor must then go.
+ */
+function logMove(state: EntityState, group: FeatureGroup, now: number, newest: number): void {
+  state.bx = Math.max(state.bx ?? 0, idBucketExpiresAt(group, now));
+  state.ep ??= [];
+  const last = state.ep[state.ep.length - 1];
+  if (last && now - last.w < ID_EPOCH_MS) last.m = Math.max(last.m, newest);
+  else state.ep.push({ w: now, m: newest });
 }
 
 /**

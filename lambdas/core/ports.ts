@@ -129,8 +129,17 @@ export interface EntityStore {
   readonly writeUnits?: {
     readonly unitBytes: number;
     sizeOf(key: EntityKey, state: EntityState): number;
-    /** The bytes one decision (`recent[key] = entry`) takes in the stored item of `state`. */
+    /**
+     * The bytes one decision (`recent[key] = entry`) takes in the stored item of `state` (the last
+     * state sized, where `estimated`).
+     */
     entryBytes(key: string, entry: RecentEvent, state: EntityState): number;
+    /**
+     * Whether `entryBytes` is an estimate: the store deflates the ids with the rest of the item
+     * (DynamoDB layout 3), so one id's bytes depend on the others. The processor then sizes the item
+     * again after a move, and moves more while it is still over.
+     */
+    readonly estimated?: boolean;
   };
 }
 

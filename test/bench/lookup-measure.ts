@@ -87,6 +87,7 @@ export async function itemSizes(client: DynamoDBClient, table: string, pks: read
   const items = out.Responses?.[table] ?? [];
   return {
     item: Math.round(mean(items.map((i) => itemBytes(i)))),
-    tl: Math.round(mean(items.map((i) => Buffer.byteLength(i.tl?.S ?? '')))),
+    // `tl` is a string, or in layout 3 a binary (deflated) in items past one write unit less 128 bytes.
+    tl: Math.round(mean(items.map((i) => (i.tl?.B ? i.tl.B.length : Buffer.byteLength(i.tl?.S ?? ''))))),
   };
 }

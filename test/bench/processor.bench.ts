@@ -10,17 +10,27 @@
  * load and save, as a real store deserialises and serialises it) for a zero-copy stub, to separate
  * the adapter's copying from the core's own work.
  */
+import { DynamoDbEntityStore, decodeItem, encodeItem } from '../../lambdas/adapters/dynamodb-entity-store.js';
+import {
+  decodeBucketEntry,
+  encodeBucketEntry,
+  type ItemLayout,
+} from '../../lambdas/adapters/entity-item-codec.js';
 import {
   InMemoryEntityStore,
   InMemoryOfflineSink,
   InMemorySideOutput,
 } from '../../lambdas/adapters/memory.js';
 import { decodeRecord, type InputRecord } from '../../lambdas/core/decode.js';
+import { emptyState, remember } from '../../lambdas/core/entity-state.js';
+import { idBucketStartOf } from '../../lambdas/core/id-buckets.js';
 import { entityKeyOf } from '../../lambdas/core/latest-values.js';
 import type {
   EntityKey,
   EntityStore,
   EntityWrite,
+  IdBucketWrite,
+  PutResult,
   SaveResult,
   StoredEntity,
 } from '../../lambdas/core/ports.js';
@@ -62,6 +72,60 @@ class ZeroCopyEntityStore implements EntityStore {
       if ((this.items.get(key)?.version ?? 0) !== w.expectedVersion) return 'conflict';
       this.items.set(key, { state: w.state, version: w.expectedVersion + 1 });
       return 'saved';
+    });
+  }
+}
+
+/**
+ * The in-memory store keeping each entity as the DynamoDB item the adapter would write (its
+ * encoding, layout 3's deflate included) and each id bucket's decisions as the adapter encodes them,
+ * billing ids as DynamoDB does: a batch pays the Lambda's own decode and encode of every item it
+ * touches, and its states are those the adapter's billing leads to.
+ */
+class ItemCodecEntityStore implements EntityStore {
+  readonly items = new Map<
+    string,
+    {
+      readonly item?: Record<string, unknown>;
+      /** An id bucket's decisions by event id, encoded (entity-item-codec.ts `encodeBucketEntry`). */
+      readonly bucket?: Record<string, string>;
+      readonly version: number;
+    }
+  >();
+  readonly writeUnits: EntityStore['writeUnits'];
+  constructor(readonly layout: ItemLayout) {
+    this.writeUnits = new DynamoDbEntityStore({ tableName: 'unused', writeLayout: layout }).writeUnits;
+  }
+  async load(keys: readonly EntityKey[]): Promise<(StoredEntity | undefined)[]> {
+    return keys.map((k) => {
+      const stored = this.items.get(entityKeyOf(k));
+      if (!stored) return undefined;
+      if (stored.item) return { state: decodeItem(stored.item).state, version: stored.version };
+      const start = idBucketStartOf(k);
+      const state = emptyState();
+      for (const [id, json] of Object.entries(stored.bucket ?? {}))
+        remember(state, id, decodeBucketEntry(json, start));
+      return { state, version: stored.version };
+    });
+  }
+  async save(writes: readonly EntityWrite[]): Promise<SaveResult[]> {
+    return writes.map((w) => {
+      const key = entityKeyOf(w.key);
+      if ((this.items.get(key)?.version ?? 0) !== w.expectedVersion) return 'conflict';
+      this.items.set(key, { item: encodeItem(w, this.layout).item, version: w.expectedVersion + 1 });
+      return 'saved';
+    });
+  }
+  async addIds(writes: readonly IdBucketWrite[]): Promise<PutResult[]> {
+    return writes.map((w) => {
+      const key = entityKeyOf(w.key);
+      const start = idBucketStartOf(w.key);
+      const current = this.items.get(key);
+      const bucket = { ...current?.bucket };
+      for (const [id, entry] of Object.entries(w.entries))
+        bucket[id] = encodeBucketEntry(entry, start, this.layout);
+      this.items.set(key, { bucket, version: (current?.version ?? 0) + 1 });
+      return 'stored';
     });
   }
 }
@@ -140,7 +204,8 @@ function stateStats(store: InMemoryEntityStore) {
 interface Measured {
   readonly historySeconds: number;
   readonly ours: Timing[];
-  readonly zeroCopy: Timing[];
+  /** Per variant store (zero-copy, item codec by layout): its timings, on the deepest history only. */
+  readonly variants: Record<string, Timing[]>;
   readonly base: Timing[];
   readonly heapWarm: number;
   readonly heapAfter: number[];
@@ -155,16 +220,16 @@ interface Measured {
 async function measure(
   batch: readonly InputRecord[],
   copying: Setup,
-  zeroCopy: Setup | undefined,
+  variants: Record<string, Setup>,
   reps: { discard: number; keep: number },
 ): Promise<Omit<Measured, 'historySeconds' | 'stats'>> {
   copying.snapshot();
-  zeroCopy?.snapshot();
+  for (const setup of Object.values(variants)) setup.snapshot();
   collectGarbage();
   const heapWarm = process.memoryUsage().heapUsed;
   const out = {
     ours: [] as Timing[],
-    zeroCopy: [] as Timing[],
+    variants: Object.fromEntries(Object.keys(variants).map((name) => [name, [] as Timing[]])),
     base: [] as Timing[],
     heapAfter: [] as number[],
   };
@@ -187,20 +252,30 @@ async function measure(
       }
       result = value;
     };
-    const runZeroCopy = async (setup: Setup) => {
+    const runVariant = async (name: string, setup: Setup) => {
       setup.restore();
       collectGarbage();
-      const { timing } = await timed(() => processBatch(batch, setup.deps));
-      if (keep) out.zeroCopy.push(timing);
+      const { value, timing } = await timed(() => processBatch(batch, setup.deps));
+      if (value.failed.length > 0)
+        throw new Error(`${name}: measured batch failed: ${value.errors[0]?.message}`);
+      if (keep) out.variants[name]?.push(timing);
     };
     // Rotate the order so drift (thermal, other tenants) does not favour one side.
-    const order = [runBase, runOurs, ...(zeroCopy ? [() => runZeroCopy(zeroCopy)] : [])];
+    const order = [
+      runBase,
+      runOurs,
+      ...Object.entries(variants).map(
+        ([name, setup]) =>
+          () =>
+            runVariant(name, setup),
+      ),
+    ];
     for (let i = 0; i < order.length; i++) await (order[(i + rep) % order.length] as () => Promise<void>)();
   }
   const last = result as BatchResult;
   if (last.failed.length > 0) throw new Error(`measured batch failed: ${last.errors[0]?.message}`);
   copying.restore();
-  zeroCopy?.restore();
+  for (const setup of Object.values(variants)) setup.restore();
   return { ...out, heapWarm, result: last };
 }
 
@@ -227,6 +302,8 @@ export const processorBench: Bench = {
     const zeroCopyStore = new ZeroCopyEntityStore();
     const copying = setUp(copyingStore);
     const zeroCopy = setUp(zeroCopyStore, (v) => ({ state: structuredClone(v.state), version: v.version }));
+    const codecStores = { 2: new ItemCodecEntityStore(2), 3: new ItemCodecEntityStore(3) } as const;
+    const codec = { 2: setUp(codecStores[2]), 3: setUp(codecStores[3]) };
     const measured: Measured[] = [];
     for (let depth = 0; depth <= deepest; depth++) {
       const batch = batches[depth] as InputRecord[];
@@ -241,16 +318,17 @@ export const processorBench: Bench = {
           for (const [k, v] of copyingStore.items)
             zeroCopyStore.items.set(k, { state: v.state, version: v.version });
         const stats = stateStats(copyingStore);
-        measured.push({
-          historySeconds,
-          stats,
-          ...(await measure(batch, copying, main ? zeroCopy : undefined, reps)),
-        });
+        const variants: Record<string, Setup> = main ? { zeroCopy, codec2: codec[2], codec3: codec[3] } : {};
+        measured.push({ historySeconds, stats, ...(await measure(batch, copying, variants, reps)) });
       }
       if (depth === deepest) break;
-      const result = await processBatch(batch, copying.deps);
-      if (result.failed.length > 0) throw new Error(`warm-up batch failed: ${result.errors[0]?.message}`);
-      copying.clearOutputs();
+      // The item-codec stores warm up on their own runs: their billing moves other ids than the
+      // in-memory store's.
+      for (const setup of [copying, codec[2], codec[3]]) {
+        const result = await processBatch(batch, setup.deps);
+        if (result.failed.length > 0) throw new Error(`warm-up batch failed: ${result.errors[0]?.message}`);
+        setup.clearOutputs();
+      }
     }
 
     const main = measured[measured.length - 1] as Measured;
@@ -258,7 +336,10 @@ export const processorBench: Bench = {
     const wall = summary(main.ours.map((t) => t.wallMs));
     const baseCpu = summary(main.base.map((t) => t.cpuMs));
     const baseWall = summary(main.base.map((t) => t.wallMs));
-    const zeroCpu = summary(main.zeroCopy.map((t) => t.cpuMs));
+    const variantCpu = (name: string) => summary((main.variants[name] ?? []).map((t) => t.cpuMs));
+    const zeroCpu = variantCpu('zeroCopy');
+    const codec2Cpu = variantCpu('codec2');
+    const codec3Cpu = variantCpu('codec3');
     const pairRatios = summary(main.ours.map((t, i) => (main.base[i] as Timing).cpuMs / t.cpuMs));
     const rps = perSecond(cpu.median);
     const baseRps = perSecond(baseCpu.median);
@@ -284,6 +365,9 @@ export const processorBench: Bench = {
       ratio_pairwise_median: round(pairRatios.median),
       records_per_s_zero_copy_store: perSecond(zeroCpu.median),
       ms_per_batch_zero_copy_store: round(zeroCpu.median, 1),
+      records_per_s_item_codec_layout_2: perSecond(codec2Cpu.median),
+      records_per_s_item_codec_layout_3: perSecond(codec3Cpu.median),
+      item_codec_layout_3_over_2_cpu: round(codec3Cpu.median / codec2Cpu.median, 3),
       by_history: perDepth,
       batch_records: BATCH,
       repetitions: main.ours.length,
@@ -316,6 +400,11 @@ export const processorBench: Bench = {
           note: `IQR ${fmt(cpu.iqrPct, 1)}%, wall ${fmt(wall.median, 1)} ms; baseline ${fmt(baseCpu.median, 1)} ms (IQR ${fmt(baseCpu.iqrPct, 1)}%)`,
         },
         { label: 'records/s, zero-copy store stub', value: fmt(perSecond(zeroCpu.median)) },
+        {
+          label: 'records/s, DynamoDB item codec',
+          value: `${fmt(perSecond(codec3Cpu.median))} (layout 3)`,
+          note: `layout 2: ${fmt(perSecond(codec2Cpu.median))}; CPU layout 3 / 2: ${fmt(codec3Cpu.median / codec2Cpu.median, 3)} (deflate past one unit less 128 bytes)`,
+        },
         {
           label: 'records/s by history depth',
           value: perDepth.map((d) => `${d.history_s} s: ${fmt(d.records_per_s)}`).join(', '),

@@ -79,7 +79,6 @@ export class TransactionStream {
   readonly #random: () => number;
   readonly #recent: SentEvent[] = [];
   #index = 0;
-  #eventCounter = 0;
   constructor(readonly options: StreamOptions) {
     this.customers = new Zipf(options.customers, options.customerExponent);
     this.merchants = new Zipf(options.merchants, options.merchantExponent);
@@ -138,9 +137,8 @@ export class TransactionStream {
     const random = this.#random;
     const customerId = customerIdOf(this.customers.sample(random));
     const channel = CHANNELS[Math.floor(random() * CHANNELS.length)] as string;
-    this.#eventCounter++;
     return {
-      eventId: `evt_${this.options.seed.toString(36)}_${String(this.#eventCounter).padStart(10, '0')}`,
+      eventId: uuidOf(random),
       customerId,
       merchantId: merchantIdOf(this.merchants.sample(random)),
       // Skewed amounts, in fils: most small, a few large.
@@ -183,4 +181,18 @@ export function expectedDistinct(zipf: Zipf, draws: number): number {
   let total = 0;
   for (let k = 1; k <= zipf.n; k++) total += 1 - (1 - zipf.p(k)) ** draws;
   return total;
+}
+
+/**
+ * A version-4 UUID from the stream's seeded generator: producers' event ids are random like this,
+ * not counters (whose shared digits would flatter any compression of stored ids).
+ */
+function uuidOf(random: () => number): string {
+  let hex = '';
+  for (let i = 0; i < 4; i++)
+    hex += Math.floor(random() * 0x1_0000_0000)
+      .toString(16)
+      .padStart(8, '0');
+  const variant = ((Number.parseInt(hex[16] as string, 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }

@@ -28,7 +28,11 @@ import {
   decodeIds,
   decodeTiles,
   encodeIds,
+  ITEM_LAYOUTS,
+  type ItemLayout,
   LATEST_ITEM_LAYOUT,
+  packAttribute,
+  unpackAttribute,
 } from '../../lambdas/adapters/entity-item-codec.js';
 import { InMemoryOfflineSink, InMemorySideOutput } from '../../lambdas/adapters/memory.js';
 import type { ProcessorDeps } from '../../lambdas/core/process-batch.js';
@@ -65,6 +69,18 @@ function warmBatches(value: string | undefined): number {
   if (value.trim() === '' || !Number.isInteger(n) || n < 0)
     throw new Error(`WRITE_COST_WARM_BATCHES must be a whole number, got "${value}"`);
   return n;
+}
+/**
+ * The item layout our side writes: the newest by default; WRITE_COST_LAYOUT=2 measures an older one
+ * on the same records (what an environment still on it pays).
+ */
+const LAYOUT = itemLayout(process.env.WRITE_COST_LAYOUT);
+function itemLayout(value: string | undefined): ItemLayout {
+  if (value === undefined) return LATEST_ITEM_LAYOUT;
+  const layout = ITEM_LAYOUTS.find((l) => String(l) === value.trim());
+  if (layout === undefined)
+    throw new Error(`WRITE_COST_LAYOUT must be one of ${ITEM_LAYOUTS.join(', ')}, got "${value}"`);
+  return layout;
 }
 const TARGET_RATIO = 10;
 const MERCHANT_EXPONENT = 0.99;
@@ -108,6 +124,8 @@ interface Sampled {
   readonly maxRecentEntries: number;
   readonly largestItemBytes: number;
   readonly baselineFeatureItemBytes: number;
+  /** Share of customer items whose `tl` and `dd` are deflated (layout 3, past one write unit less 128 bytes). */
+  readonly deflatedShare: number;
 }
 
 interface Scenario {
@@ -144,17 +162,22 @@ async function sample(
   let maxRecent = 0;
   let largest = 0;
   const bases: number[] = [];
+  let customers = 0;
+  let deflated = 0;
   for (const item of await read(ourTable)) {
     const bytes = itemBytes(item);
     largest = Math.max(largest, bytes);
     if (!item.pk?.S?.startsWith('customer#')) continue;
-    // The ids' share of `dd`: its bytes less those of the same without ids.
-    const { maxEventTime } = decodeTiles(item.tl?.S);
-    const ids = decodeIds(item.dd?.S, maxEventTime);
+    customers++;
+    if (item.dd?.B) deflated++;
+    // The ids' share of `dd`: its bytes (as stored) less those of the same without ids.
+    const { maxEventTime } = decodeTiles(unpackAttribute(item.tl?.S ?? item.tl?.B));
+    const ids = decodeIds(unpackAttribute(item.dd?.S ?? item.dd?.B), maxEventTime);
     const n = Object.keys(ids.recent).length;
+    const withoutIds = encodeIds({ ...ids, maxEventTime, recent: {} }, LAYOUT);
     const rb = n
-      ? Buffer.byteLength(item.dd?.S ?? '') -
-        Buffer.byteLength(encodeIds({ ...ids, maxEventTime, recent: {} }, LATEST_ITEM_LAYOUT))
+      ? (item.dd?.B?.length ?? Buffer.byteLength(item.dd?.S ?? '')) -
+        (item.dd?.B ? packAttribute(withoutIds).length : Buffer.byteLength(withoutIds))
       : 0;
     recentBytes += rb;
     recentEntries += n;
@@ -168,6 +191,7 @@ async function sample(
     maxRecentEntries: maxRecent,
     largestItemBytes: largest,
     baselineFeatureItemBytes: mean(baselineSizes),
+    deflatedShare: customers ? deflated / customers : 0,
   };
 }
 
@@ -195,7 +219,7 @@ async function runScenario(
   const store = new DynamoDbEntityStore({
     tableName: names.onlineTable,
     client: oursClient,
-    writeLayout: LATEST_ITEM_LAYOUT,
+    writeLayout: LAYOUT,
   });
   const deps: ProcessorDeps = {
     contracts,
@@ -354,6 +378,7 @@ function summarise(s: Scenario) {
       max_entries_per_customer: s.sampled.maxRecentEntries,
       customer_item_bytes_without_recent: Math.round(s.sampled.customerBaseBytes),
       largest_item_bytes: s.sampled.largestItemBytes,
+      deflated_customer_items_share: round(s.sampled.deflatedShare, 3),
     },
     failures: s.failures,
   };
@@ -414,6 +439,7 @@ export const writeCostBench: Bench = {
           (c) => `s=${c.exponent}: ${c.warm} warm-up + ${c.measured} measured (medians)`,
         ),
         measured_history_s: `${SCENARIOS[0].warm}-${SCENARIOS[0].warm + SCENARIOS[0].measured}`,
+        item_layout: LAYOUT,
         dynamodb_local_capacity: { ...probe },
         failures: [...main.failures, ...steep.failures],
       };
@@ -455,7 +481,7 @@ export const writeCostBench: Bench = {
           {
             label: 'ids kept in customer items (max)',
             value: fmt(main.recent.max_entries_per_customer),
-            note: `${main.recent.entry_bytes} B each; largest item ${fmt(main.recent.largest_item_bytes)} B`,
+            note: `${main.recent.entry_bytes} B each as stored; largest item ${fmt(main.recent.largest_item_bytes)} B; ${Math.round(main.recent.deflated_customer_items_share * 100)}% of customer items deflated`,
           },
           {
             label: 'id buckets per batch',

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { DynamoDbEntityStore } from '../../lambdas/adapters/dynamodb-entity-store.js';
@@ -188,6 +189,7 @@ describe('DynamoDbEntityStore layouts', () => {
       ['default', undefined],
       ['1', 1],
       ['2', 2],
+      ['3', 3],
     ] as const) {
       const store = new DynamoDbEntityStore({ tableName: names.onlineTable, client: dynamodb, writeLayout });
       await store.save([
@@ -205,7 +207,8 @@ describe('DynamoDbEntityStore layouts', () => {
       const dd = JSON.parse(item?.dd?.S ?? '{}');
       const tl = JSON.parse(item?.tl?.S ?? '{}');
       const decision = bucket?.['i:evt_9']?.S ?? '';
-      if (writeLayout === 2) {
+      // Layout 3 writes an item within one write unit less 128 bytes as layout 2 does.
+      if (writeLayout === 2 || writeLayout === 3) {
         expect([Object.keys(dd).sort(), 'n' in tl, decision.startsWith('[')]).toEqual([
           ['j', 'k', 's', 'u'],
           true,
@@ -220,6 +223,55 @@ describe('DynamoDbEntityStore layouts', () => {
         ]);
       }
     }
+  });
+});
+
+describe('DynamoDbEntityStore layout 3 (deflated past one write unit less 128 bytes)', () => {
+  /** state(amount) holding `n` more decisions under UUID-shaped event ids: 1.4 KB in layout 2, 0.9 deflated. */
+  const busy = (amount: number, n = 20): EntityState => {
+    const s = state(amount);
+    for (let i = 0; i < n; i++) {
+      const hex = createHash('sha256').update(`${amount}:${i}`).digest('hex');
+      const id = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+      s.recent[secondKey(id, BASE_TIME - i * 1000)] = {
+        r: `shardId-000000000000:${BigInt('1'.repeat(29)) - BigInt(i * 7919 + 13)}`,
+        t: BASE_TIME - i * 1000,
+      };
+    }
+    return s;
+  };
+
+  it('stores tl and dd as binaries, bills their bytes, and reads them back whole, projected, and in any layout', async () => {
+    const { names, dynamodb } = await provisionTestResources(inject('standIns'));
+    const store = (writeLayout: ItemLayout) =>
+      new DynamoDbEntityStore({ tableName: names.onlineTable, client: dynamodb, writeLayout });
+    const three = store(3);
+    const k = key('cus_z001');
+    expect(
+      await three.save([{ key: k, state: busy(7), expectedVersion: 0, expiresAt: expiresAt() }]),
+    ).toEqual(['saved']);
+    const item = (
+      await dynamodb.send(
+        new GetItemCommand({ TableName: names.onlineTable, Key: { pk: { S: 'customer#cus_z001' } } }),
+      )
+    ).Item;
+    expect([item?.tl?.B instanceof Uint8Array, item?.dd?.B instanceof Uint8Array]).toEqual([true, true]);
+    // One write unit, where layout 2 takes two for the same state.
+    expect(three.consumedWriteUnits).toBe(1);
+    const two = store(2);
+    await two.save([{ key: key('cus_z002'), state: busy(7), expectedVersion: 0, expiresAt: expiresAt() }]);
+    expect(two.consumedWriteUnits).toBe(2);
+    // Read whole by every layout's store, and projected as a window lookup reads it.
+    for (const layout of ITEM_LAYOUTS)
+      expect(await store(layout).load([k])).toEqual([{ state: busy(7), version: 1 }]);
+    const [projected] = await three.load([k], { latest: ['last_amount_minor'], tiles: true });
+    expect(projected?.state.tiles).toEqual(busy(7).tiles);
+    expect(projected?.state.recent).toEqual({});
+    // Rewritten by layout 2 (a rollback of the writer, not of the reader), then by 3 again.
+    await two.save([{ key: k, state: busy(8), expectedVersion: 1, expiresAt: expiresAt() }]);
+    expect(await three.load([k])).toEqual([{ state: busy(8), version: 2 }]);
+    await three.save([{ key: k, state: busy(9), expectedVersion: 2, expiresAt: expiresAt() }]);
+    expect(await two.load([k])).toEqual([{ state: busy(9), version: 3 }]);
   });
 });
 

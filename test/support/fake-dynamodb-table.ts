@@ -10,12 +10,13 @@ import { mockClient } from 'aws-sdk-client-mock';
 
 /** DynamoDB's item size limit. */
 export const ITEM_LIMIT = 400 * 1024;
-/** DynamoDB's item size: names, UTF-8 strings, numbers by significant digits, 1 per boolean. */
+/** DynamoDB's item size: names, UTF-8 strings, binaries, numbers by significant digits, 1 per boolean. */
 export function itemSize(item: Record<string, unknown>): number {
   let n = 0;
   for (const [name, v] of Object.entries(item)) {
     n += Buffer.byteLength(name);
     if (typeof v === 'string') n += Buffer.byteLength(v);
+    else if (v instanceof Uint8Array) n += v.byteLength;
     else if (typeof v === 'number') n += Math.ceil(String(v).replace(/^-?0*/, '').length / 2) + 1;
     else n += 1;
   }
