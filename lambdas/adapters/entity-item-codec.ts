@@ -50,7 +50,7 @@ type Scalar = string | number;
  * releases wrote until 87a24e2 (ids in `i` in full, partials by field name, buckets' decisions as
  * `{r, t, lg}`), read by releases from 704c214 on; 2: the one described above, read from 0d33549
  * on; 3: layout 2, with `tl` and `dd` deflated in an item that would pass one write unit less 128
- * bytes without (`packAttribute`), read from LAYOUT3_RELEASE on. A deployment writes a layout only
+ * bytes without (`packAttribute`), read from 45f8a52 on. A deployment writes a layout only
  * once none of its functions will run a release that cannot read it (README, upgrades
  * and rollbacks): the processor's `ENTITY_ITEM_LAYOUT` chooses, and every encoder here takes the
  * layout explicitly.
