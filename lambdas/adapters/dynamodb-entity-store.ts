@@ -6,7 +6,9 @@
  * reads), the per-shard checkpoints and recent event ids the JSON attribute `dd` (only the
  * processor reads it), both in the compact layout of entity-item-codec.ts (a write is billed by
  * the item's bytes), and in layout 3 deflated into binaries where the item passes one write unit
- * less 128 bytes (the room the processor keeps ids in, id-buckets.ts).
+ * less 128 bytes (the room the processor keeps ids in, id-buckets.ts). An id bucket,
+ * `pk = <group>/ids#<entityId>@<second>`, holds its decisions as an attribute per id (`i:<event id>`,
+ * layouts 1 to 3) or, in layout 4, as one deflated chunk per add (`c:<digest>`); both are read.
  * A save is one PutItem on `attribute_not_exists(pk)` (new) or `version = :read` (optimistic concurrency).
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
@@ -27,10 +29,13 @@ import type {
 } from '../core/ports.js';
 import { mapWithConcurrency } from './concurrency.js';
 import {
+  chunksBuckets,
+  decodeBucketChunk,
   decodeBucketEntry,
   decodeIds,
   decodeTiles,
   deflates,
+  encodeBucketChunk,
   encodeBucketEntry,
   encodeIds,
   encodeTiles,
@@ -185,6 +190,23 @@ export class DynamoDbEntityStore implements EntityStore {
     const entries = Object.entries(w.entries);
     const start = idBucketStartOf(w.key);
     try {
+      if (chunksBuckets(this.#layout)) {
+        // One attribute for the lot (a second of one entity's ids: at most 1,000 a second per
+        // partition key in a shard, some 40 KB deflated, far under an item's 400 KB).
+        const chunk = encodeBucketChunk(w.entries, start);
+        const out = await this.doc.send(
+          new UpdateCommand({
+            TableName: this.props.tableName,
+            Key: { pk: entityItemKey(w.key) },
+            UpdateExpression: 'SET #c = :c, expires_at = :x',
+            ExpressionAttributeNames: { '#c': `${CHUNK_ATTRIBUTE}${chunk.digest}` },
+            ExpressionAttributeValues: { ':c': chunk.value, ':x': w.expiresAt },
+            ReturnConsumedCapacity: 'TOTAL',
+          }),
+        );
+        this.consumedWriteUnits += out.ConsumedCapacity?.CapacityUnits ?? 0;
+        return 'stored';
+      }
       // An update expression holds at most 4 KB: a hundred entries at a time.
       for (let i = 0; i < entries.length; i += 100) {
         const chunk = entries.slice(i, i + 100);
@@ -327,8 +349,10 @@ function itemBytes(item: Record<string, unknown>): number {
   return total;
 }
 
-/** Prefix of an id bucket's decision attributes. */
+/** Prefix of an id bucket's decision attributes (one per id, layouts 1 to 3). */
 const ID_ATTRIBUTE = 'i:';
+/** Prefix of an id bucket's chunks (the decisions of one add, deflated; layout 4). */
+const CHUNK_ATTRIBUTE = 'c:';
 
 /** An id bucket as a state (`start`: its second): its decisions in `recent`, nothing else. */
 function bucketToStored(item: Record<string, unknown>, start: number): StoredEntity {
@@ -336,6 +360,8 @@ function bucketToStored(item: Record<string, unknown>, start: number): StoredEnt
   for (const [name, value] of Object.entries(item))
     if (name.startsWith(ID_ATTRIBUTE))
       remember(state, name.slice(ID_ATTRIBUTE.length), decodeBucketEntry(String(value), start));
+    else if (name.startsWith(CHUNK_ATTRIBUTE) && value instanceof Uint8Array)
+      for (const [id, entry] of decodeBucketChunk(value, start)) remember(state, id, entry);
   return { state, version: 0 };
 }
 

@@ -37,6 +37,7 @@
  * events; `packAttribute`): a binary is billed by its bytes, and this JSON (digits, base 36,
  * repeated keys, hex ids) deflates to a third to a half of them.
  */
+import { createHash } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { secondKey, setOwn, unqualified } from '../core/entity-state.js';
 import type { EntityState, RecentEvent } from '../core/ports.js';
@@ -50,15 +51,16 @@ type Scalar = string | number;
  * releases wrote until 87a24e2 (ids in `i` in full, partials by field name, buckets' decisions as
  * `{r, t, lg}`), read by releases from 704c214 on; 2: the one described above, read from 0d33549
  * on; 3: layout 2, with `tl` and `dd` deflated in an item that would pass one write unit less 128
- * bytes without (`packAttribute`), read from 45f8a52 on. A deployment writes a layout only
+ * bytes without (`packAttribute`), read from 45f8a52 on; 4: layout 3, with the ids a move takes to
+ * an id bucket in one deflated attribute (`encodeBucketChunk`), read from LAYOUT4_RELEASE on. A deployment writes a layout only
  * once none of its functions will run a release that cannot read it (README, upgrades
  * and rollbacks): the processor's `ENTITY_ITEM_LAYOUT` chooses, and every encoder here takes the
  * layout explicitly.
  */
-export type ItemLayout = 1 | 2 | 3;
-export const ITEM_LAYOUTS: readonly ItemLayout[] = [1, 2, 3];
+export type ItemLayout = 1 | 2 | 3 | 4;
+export const ITEM_LAYOUTS: readonly ItemLayout[] = [1, 2, 3, 4];
 /** The newest layout (what new environments and local runs write). */
-export const LATEST_ITEM_LAYOUT: ItemLayout = 3;
+export const LATEST_ITEM_LAYOUT: ItemLayout = 4;
 
 /** Whether items of `layout` deflate `tl` and `dd` where that saves write units (layout 3 on). */
 export const deflates = (layout: ItemLayout): boolean => layout >= 3;
@@ -344,18 +346,31 @@ export function storedIdBytes(key: string, entry: RecentEvent, state: IdBase, la
  * every decision (both are read).
  */
 export function encodeBucketEntry(entry: RecentEvent, start: number, layout: ItemLayout): string {
-  if (layout === 1) return JSON.stringify(entry);
+  return JSON.stringify(layout === 1 ? entry : compactBucketEntry(entry, start));
+}
+
+/** A bucket's decision as stored: compact, or as the processor keeps it where it cannot be. */
+type StoredBucketEntry = RecentEvent | [number, string | number, string, string[]?];
+
+function compactBucketEntry(entry: RecentEvent, start: number): StoredBucketEntry {
   const colon = entry.r.lastIndexOf(':');
   const sequence = entry.r.slice(colon + 1);
   const offset = entry.t - start;
   if (colon < 0 || !isCanonical(sequence) || !(Number.isInteger(offset) && offset >= 0 && offset < 1000))
-    return JSON.stringify(entry);
-  const compact = [offset, shardRef(entry.r.slice(0, colon)), BigInt(sequence).toString(36)];
-  return JSON.stringify(entry.lg ? [...compact, entry.lg] : compact);
+    return entry;
+  const compact: [number, string | number, string] = [
+    offset,
+    shardRef(entry.r.slice(0, colon)),
+    BigInt(sequence).toString(36),
+  ];
+  return entry.lg ? [...compact, [...entry.lg]] : compact;
 }
 
 export function decodeBucketEntry(json: string, start: number): RecentEvent {
-  const raw = JSON.parse(json) as RecentEvent | [number, string | number, string, string[]?];
+  return fromStoredBucketEntry(JSON.parse(json) as StoredBucketEntry, start);
+}
+
+function fromStoredBucketEntry(raw: StoredBucketEntry, start: number): RecentEvent {
   if (!Array.isArray(raw)) return raw;
   const [offset, shard, sequence, lg] = raw;
   return {
@@ -363,6 +378,41 @@ export function decodeBucketEntry(json: string, start: number): RecentEvent {
     t: start + offset,
     ...(lg !== undefined ? { lg } : {}),
   };
+}
+
+/**
+ * Whether id buckets of `layout` take a move's decisions as one deflated chunk (layout 4 on) rather
+ * than one attribute per id. Per id, an attribute held its name (`i:` and a UUID, 38 bytes) and its
+ * decision (about 46 bytes: the sequence number is 37 digits of base 36); in a chunk, the ids of one
+ * second of one shard share their sequence numbers' leading digits and the JSON's punctuation, and
+ * the whole deflates to under half (about 39 bytes an id under UUID event ids). A bucket is billed
+ * by its bytes at every add, so moving ids costs under half what it did.
+ */
+export const chunksBuckets = (layout: ItemLayout): boolean => layout >= 4;
+
+/**
+ * Decisions moved to a bucket together (`start`, its second), as one attribute: `digest` names it
+ * (the same decisions always make the same attribute, so adding them again is harmless), `value` is
+ * the raw deflate of `{"<event id>": decision as encodeBucketEntry keeps it, …}`.
+ */
+export function encodeBucketChunk(
+  entries: Record<string, RecentEvent>,
+  start: number,
+): { readonly digest: string; readonly value: Uint8Array } {
+  const compact: Record<string, StoredBucketEntry> = {};
+  for (const [id, entry] of Object.entries(entries)) setOwn(compact, id, compactBucketEntry(entry, start));
+  const json = JSON.stringify(compact);
+  return {
+    digest: createHash('sha256').update(json).digest('base64url').slice(0, 16),
+    value: new Uint8Array(deflateRawSync(json)),
+  };
+}
+
+/** The decisions of a chunk written by `encodeBucketChunk` (`start`, the bucket's second). */
+export function decodeBucketChunk(value: Uint8Array, start: number): [string, RecentEvent][] {
+  const json = inflateRawSync(value, { maxOutputLength: MAX_UNPACKED_BYTES }).toString('utf8');
+  const raw = JSON.parse(json) as Record<string, StoredBucketEntry>;
+  return Object.entries(raw).map(([id, entry]) => [id, fromStoredBucketEntry(entry, start)]);
 }
 
 export function encodeIds(

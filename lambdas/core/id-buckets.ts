@@ -189,8 +189,9 @@ interface Taken {
 
 /**
  * `idsToMove` on `state` as it would be saved after a move (its log written): takes the oldest of
- * `settled` out while the item is over its budget. None where the item without the log
- * (`unloggedSize`) is within it: the log is only written with a move.
+ * `settled` out while the item is over its budget, and the rest of the last second it takes from
+ * (a bucket is best added to once). None where the item without the log (`unloggedSize`) is within
+ * it: the log is only written with a move.
  */
 function takeIds(
   group: FeatureGroup,
@@ -219,21 +220,22 @@ function takeIds(
   let excess = size - budget;
   movable.sort((a, b) => a.entry.t - b.entry.t || (a.k < b.k ? -1 : 1));
   let next = 0;
-  const moveWhileOver = () => {
-    for (; next < movable.length && excess > 0; next++) {
-      const { k, entry, bytes } = movable[next] as (typeof movable)[number];
-      const bucket = idBucketKey(group.name, key.entityId, idBucketStart(entry.t));
-      const id = entityKeyOf(bucket);
-      let move = moves.get(id);
-      if (!move) {
-        move = { key: bucket, entries: {} };
-        moves.set(id, move);
-      }
-      setOwn(move.entries, unqualified(k), entry);
-      delete state.recent[k];
-      excess -= bytes;
-      newest = entry.t; // oldest first: the last one moved is the newest
+  const moveNext = () => {
+    const { k, entry, bytes } = movable[next++] as (typeof movable)[number];
+    const bucket = idBucketKey(group.name, key.entityId, idBucketStart(entry.t));
+    const id = entityKeyOf(bucket);
+    let move = moves.get(id);
+    if (!move) {
+      move = { key: bucket, entries: {} };
+      moves.set(id, move);
     }
+    setOwn(move.entries, unqualified(k), entry);
+    delete state.recent[k];
+    excess -= bytes;
+    newest = entry.t; // oldest first: the last one moved is the newest
+  };
+  const moveWhileOver = () => {
+    while (next < movable.length && excess > 0) moveNext();
   };
   moveWhileOver();
   // Deflated ids take more bytes each as fewer are left (less to share a dictionary with): where the
@@ -247,6 +249,17 @@ function takeIds(
     }
     moveWhileOver();
   }
+  // The rest of the last second moved goes with it: a bucket is billed its whole size at every add
+  // (UpdateItem bills the larger of the item before and after), so a second added to in one write
+  // costs its bytes once, where one split over the moves of several batches costs them again at
+  // each. The item only gets smaller for it (its units can only fall); the ids it gives up early are
+  // the next oldest, which the next overflow would move anyway.
+  while (
+    next < movable.length &&
+    next > 0 &&
+    eventSecond((movable[next] as (typeof movable)[number]).entry.t) === eventSecond(newest)
+  )
+    moveNext();
   return { moves: [...moves.values()], newest };
 }
 

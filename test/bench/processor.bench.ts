@@ -12,7 +12,10 @@
  */
 import { DynamoDbEntityStore, decodeItem, encodeItem } from '../../lambdas/adapters/dynamodb-entity-store.js';
 import {
+  chunksBuckets,
+  decodeBucketChunk,
   decodeBucketEntry,
+  encodeBucketChunk,
   encodeBucketEntry,
   type ItemLayout,
 } from '../../lambdas/adapters/entity-item-codec.js';
@@ -87,8 +90,11 @@ class ItemCodecEntityStore implements EntityStore {
     string,
     {
       readonly item?: Record<string, unknown>;
-      /** An id bucket's decisions by event id, encoded (entity-item-codec.ts `encodeBucketEntry`). */
-      readonly bucket?: Record<string, string>;
+      /**
+       * An id bucket's decisions by event id, encoded (entity-item-codec.ts `encodeBucketEntry`), or
+       * in layout 4 its chunks by digest (`encodeBucketChunk`).
+       */
+      readonly bucket?: Record<string, string | Uint8Array>;
       readonly version: number;
     }
   >();
@@ -103,8 +109,9 @@ class ItemCodecEntityStore implements EntityStore {
       if (stored.item) return { state: decodeItem(stored.item).state, version: stored.version };
       const start = idBucketStartOf(k);
       const state = emptyState();
-      for (const [id, json] of Object.entries(stored.bucket ?? {}))
-        remember(state, id, decodeBucketEntry(json, start));
+      for (const [id, value] of Object.entries(stored.bucket ?? {}))
+        if (typeof value === 'string') remember(state, id, decodeBucketEntry(value, start));
+        else for (const [chunkId, entry] of decodeBucketChunk(value, start)) remember(state, chunkId, entry);
       return { state, version: stored.version };
     });
   }
@@ -122,8 +129,12 @@ class ItemCodecEntityStore implements EntityStore {
       const start = idBucketStartOf(w.key);
       const current = this.items.get(key);
       const bucket = { ...current?.bucket };
-      for (const [id, entry] of Object.entries(w.entries))
-        bucket[id] = encodeBucketEntry(entry, start, this.layout);
+      if (chunksBuckets(this.layout)) {
+        const chunk = encodeBucketChunk(w.entries, start);
+        bucket[chunk.digest] = chunk.value;
+      } else
+        for (const [id, entry] of Object.entries(w.entries))
+          bucket[id] = encodeBucketEntry(entry, start, this.layout);
       this.items.set(key, { bucket, version: (current?.version ?? 0) + 1 });
       return 'stored';
     });
@@ -302,8 +313,12 @@ export const processorBench: Bench = {
     const zeroCopyStore = new ZeroCopyEntityStore();
     const copying = setUp(copyingStore);
     const zeroCopy = setUp(zeroCopyStore, (v) => ({ state: structuredClone(v.state), version: v.version }));
-    const codecStores = { 2: new ItemCodecEntityStore(2), 3: new ItemCodecEntityStore(3) } as const;
-    const codec = { 2: setUp(codecStores[2]), 3: setUp(codecStores[3]) };
+    const codecStores = {
+      2: new ItemCodecEntityStore(2),
+      3: new ItemCodecEntityStore(3),
+      4: new ItemCodecEntityStore(4),
+    } as const;
+    const codec = { 2: setUp(codecStores[2]), 3: setUp(codecStores[3]), 4: setUp(codecStores[4]) };
     const measured: Measured[] = [];
     for (let depth = 0; depth <= deepest; depth++) {
       const batch = batches[depth] as InputRecord[];
@@ -318,13 +333,15 @@ export const processorBench: Bench = {
           for (const [k, v] of copyingStore.items)
             zeroCopyStore.items.set(k, { state: v.state, version: v.version });
         const stats = stateStats(copyingStore);
-        const variants: Record<string, Setup> = main ? { zeroCopy, codec2: codec[2], codec3: codec[3] } : {};
+        const variants: Record<string, Setup> = main
+          ? { zeroCopy, codec2: codec[2], codec3: codec[3], codec4: codec[4] }
+          : {};
         measured.push({ historySeconds, stats, ...(await measure(batch, copying, variants, reps)) });
       }
       if (depth === deepest) break;
       // The item-codec stores warm up on their own runs: their billing moves other ids than the
       // in-memory store's.
-      for (const setup of [copying, codec[2], codec[3]]) {
+      for (const setup of [copying, codec[2], codec[3], codec[4]]) {
         const result = await processBatch(batch, setup.deps);
         if (result.failed.length > 0) throw new Error(`warm-up batch failed: ${result.errors[0]?.message}`);
         setup.clearOutputs();
@@ -340,6 +357,7 @@ export const processorBench: Bench = {
     const zeroCpu = variantCpu('zeroCopy');
     const codec2Cpu = variantCpu('codec2');
     const codec3Cpu = variantCpu('codec3');
+    const codec4Cpu = variantCpu('codec4');
     const pairRatios = summary(main.ours.map((t, i) => (main.base[i] as Timing).cpuMs / t.cpuMs));
     const rps = perSecond(cpu.median);
     const baseRps = perSecond(baseCpu.median);
@@ -368,6 +386,8 @@ export const processorBench: Bench = {
       records_per_s_item_codec_layout_2: perSecond(codec2Cpu.median),
       records_per_s_item_codec_layout_3: perSecond(codec3Cpu.median),
       item_codec_layout_3_over_2_cpu: round(codec3Cpu.median / codec2Cpu.median, 3),
+      records_per_s_item_codec_layout_4: perSecond(codec4Cpu.median),
+      item_codec_layout_4_over_3_cpu: round(codec4Cpu.median / codec3Cpu.median, 3),
       by_history: perDepth,
       batch_records: BATCH,
       repetitions: main.ours.length,
@@ -403,7 +423,7 @@ export const processorBench: Bench = {
         {
           label: 'records/s, DynamoDB item codec',
           value: `${fmt(perSecond(codec3Cpu.median))} (layout 3)`,
-          note: `layout 2: ${fmt(perSecond(codec2Cpu.median))}; CPU layout 3 / 2: ${fmt(codec3Cpu.median / codec2Cpu.median, 3)} (deflate past one unit less 128 bytes)`,
+          note: `layout 2: ${fmt(perSecond(codec2Cpu.median))}; CPU layout 3 / 2: ${fmt(codec3Cpu.median / codec2Cpu.median, 3)} (deflate past one unit less 128 bytes); layout 4: ${fmt(perSecond(codec4Cpu.median))} (bucket chunks; CPU 4 / 3: ${fmt(codec4Cpu.median / codec3Cpu.median, 3)})`,
         },
         {
           label: 'records/s by history depth',

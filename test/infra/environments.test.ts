@@ -58,8 +58,8 @@ describe('environment configuration', () => {
     ['auditRetentionDays', '365', /environments\.staging\.auditRetentionDays: /],
     ['offlineRetentionDays', 30, /environments\.staging\.offlineRetentionDays: Too small/],
     ['offlineRetentionDays', undefined, /environments\.staging\.offlineRetentionDays: /],
-    ['entityItemLayout', 4, /environments\.staging\.entityItemLayout: must be 1, 2 or 3/],
-    ['entityItemLayout', '2', /environments\.staging\.entityItemLayout: must be 1, 2 or 3/],
+    ['entityItemLayout', 5, /environments\.staging\.entityItemLayout: must be 1, 2, 3 or 4/],
+    ['entityItemLayout', '2', /environments\.staging\.entityItemLayout: must be 1, 2, 3 or 4/],
   ])('rejects %s = %j, naming the field', (field, value, message) => {
     const context = cdkContext();
     context.environments.staging = { ...context.environments.staging, [field]: value };

@@ -2,7 +2,11 @@ import { createHash } from 'node:crypto';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { DynamoDbEntityStore } from '../../lambdas/adapters/dynamodb-entity-store.js';
-import { ITEM_LAYOUTS, type ItemLayout } from '../../lambdas/adapters/entity-item-codec.js';
+import {
+  decodeBucketChunk,
+  ITEM_LAYOUTS,
+  type ItemLayout,
+} from '../../lambdas/adapters/entity-item-codec.js';
 import { InMemoryEntityStore } from '../../lambdas/adapters/memory.js';
 import { emptyState, secondKey } from '../../lambdas/core/entity-state.js';
 import type { EntityState, EntityStore } from '../../lambdas/core/ports.js';
@@ -153,23 +157,33 @@ describe('DynamoDbEntityStore layouts', () => {
     const { names, dynamodb } = await provisionTestResources(inject('standIns'));
     const store = (writeLayout: ItemLayout) =>
       new DynamoDbEntityStore({ tableName: names.onlineTable, client: dynamodb, writeLayout });
-    const bucket = { group: 'customer/ids', entityId: `cus_l001@${BASE_TIME}` };
+    const bucket = { group: 'customer/ids' };
     const entries = {
       evt_9: { r: 'shardId-000000000000:49600000000000000000000000000000000000000099', t: BASE_TIME + 9 },
     };
     for (const [from, to] of [
       [1, 2],
       [2, 1],
+      [4, 1],
+      [1, 4],
+      [4, 3],
     ] as const) {
-      const k = key(`cus_l00${from}`);
+      const k = key(`cus_l${from}${to}`);
+      const ids = { ...bucket, entityId: `cus_l${from}${to}@${BASE_TIME}` };
       await store(from).save([{ key: k, state: state(5), expectedVersion: 0, expiresAt: expiresAt() }]);
-      await store(from).addIds?.([
-        { key: { ...bucket, entityId: `cus_l00${from}@${BASE_TIME}` }, entries, expiresAt: expiresAt() },
-      ]);
+      await store(from).addIds?.([{ key: ids, entries, expiresAt: expiresAt() }]);
       const [read] = await store(to).load([k]);
       expect(read).toEqual({ state: state(5), version: 1 });
-      const [ids] = await store(to).load([{ ...bucket, entityId: `cus_l00${from}@${BASE_TIME}` }]);
-      expect(ids?.state.recent).toEqual(entries);
+      const [decided] = await store(to).load([ids]);
+      expect(decided?.state.recent).toEqual(entries);
+      // The bucket's next second of moves by the other layout (a deployment raising or lowering it
+      // mid-second): both read, by either.
+      const more = { evt_8: { ...entries.evt_9, t: BASE_TIME + 8, lg: ['merchant'] } };
+      await store(to).addIds?.([{ key: ids, entries: more, expiresAt: expiresAt() }]);
+      for (const reader of [from, to]) {
+        const [both] = await store(reader).load([ids]);
+        expect(both?.state.recent).toEqual({ ...entries, ...more });
+      }
       // Rewritten by the other layout, read back by the first.
       await store(to).save([{ key: k, state: state(6), expectedVersion: 1, expiresAt: expiresAt() }]);
       const [back] = await store(from).load([k]);
@@ -190,6 +204,7 @@ describe('DynamoDbEntityStore layouts', () => {
       ['1', 1],
       ['2', 2],
       ['3', 3],
+      ['4', 4],
     ] as const) {
       const store = new DynamoDbEntityStore({ tableName: names.onlineTable, client: dynamodb, writeLayout });
       await store.save([
@@ -206,9 +221,22 @@ describe('DynamoDbEntityStore layouts', () => {
       const bucket = await raw(`customer/ids#cus_w${label}@${BASE_TIME}`);
       const dd = JSON.parse(item?.dd?.S ?? '{}');
       const tl = JSON.parse(item?.tl?.S ?? '{}');
-      const decision = bucket?.['i:evt_9']?.S ?? '';
-      // Layout 3 writes an item within one write unit less 128 bytes as layout 2 does.
-      if (writeLayout === 2 || writeLayout === 3) {
+      const chunks = Object.entries(bucket ?? {}).filter(([name]) => name.startsWith('c:'));
+      // Layout 4 adds a move's decisions as one deflated chunk, and no attribute per id.
+      expect([
+        chunks.length,
+        chunks.every(([, v]) => v.B instanceof Uint8Array),
+        'i:evt_9' in (bucket ?? {}),
+      ]).toEqual(writeLayout === 4 ? [1, true, false] : [0, true, true]);
+      const decision =
+        writeLayout === 4
+          ? JSON.stringify(decodeBucketChunk(chunks[0]?.[1].B as Uint8Array, BASE_TIME)[0]?.[1])
+          : (bucket?.['i:evt_9']?.S ?? '');
+      // Layouts 3 and 4 write an item within one write unit less 128 bytes as layout 2 does.
+      if (writeLayout === 4) {
+        expect(JSON.parse(decision)).toEqual(entries.evt_9);
+        expect([Object.keys(dd).sort(), 'n' in tl]).toEqual([['j', 'k', 's', 'u'], true]);
+      } else if (writeLayout === 2 || writeLayout === 3) {
         expect([Object.keys(dd).sort(), 'n' in tl, decision.startsWith('[')]).toEqual([
           ['j', 'k', 's', 'u'],
           true,

@@ -66,9 +66,10 @@ describe('id moves, billed as DynamoDB layout 3 (tl and dd deflated past one uni
     const hex = createHash('sha256').update(String(i)).digest('hex');
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
   };
+  // One a second, so that what moves is exactly what the unit needs (a move takes whole seconds).
   const decisions = Array.from({ length: 120 }, (_, i): [string, RecentEvent] => [
-    secondKey(uuid(i), T + i * 100),
-    { r: `${SHARD}:496000000000000000000000000000000000000${100 + i}`, t: T + i * 100 },
+    secondKey(uuid(i), T - 60_000 + i * 1000),
+    { r: `${SHARD}:496000000000000000000000000000000000000${100 + i}`, t: T - 60_000 + i * 1000 },
   ]);
   const moved = (writeLayout: 2 | 3) => {
     const store = new DynamoDbEntityStore({ tableName: 'unused', writeLayout });
@@ -87,6 +88,30 @@ describe('id moves, billed as DynamoDB layout 3 (tl and dd deflated past one uni
     expect(three.bytes).toBeLessThanOrEqual(1024 - 128);
     expect(three.bytes).toBeGreaterThan(1024 - 128 - 60);
   });
+
+  it.each([2, 3] as const)(
+    'in layout %s, moves whole seconds: a bucket is billed its whole size at every add, so none is split over two moves',
+    (writeLayout) => {
+      // Ten ids a second: the unit's overflow ends inside a second.
+      const tenASecond = Array.from({ length: 150 }, (_, i): [string, RecentEvent] => [
+        secondKey(uuid(1000 + i), T - 60_000 + i * 100),
+        { r: `${SHARD}:496000000000000000000000000000000000000${100 + i}`, t: T - 60_000 + i * 100 },
+      ]);
+      const store = new DynamoDbEntityStore({ tableName: 'unused', writeLayout });
+      const state = stateWith(tenASecond);
+      const moves = idsToMove(customer, key, state, () => tenASecond, store, T);
+      expect(moves.length).toBeGreaterThan(0);
+      const movedSeconds = new Set(
+        moves.flatMap((m) => Object.values(m.entries).map((e) => Math.floor(e.t / 1000))),
+      );
+      const keptSeconds = new Set(Object.values(state.recent).map((e) => Math.floor(e.t / 1000)));
+      expect([...movedSeconds].filter((second) => keptSeconds.has(second))).toEqual([]);
+      // Every moved second whole, in one move; the oldest moved, the item within its unit less the margin.
+      for (const m of moves) expect(Object.keys(m.entries)).toHaveLength(10);
+      expect(Math.max(...movedSeconds)).toBeLessThan(Math.min(...keptSeconds));
+      expect(store.writeUnits.sizeOf(key, state)).toBeLessThanOrEqual(1024 - 128);
+    },
+  );
 });
 
 describe('id moves where layout 3 deflates the item', () => {
