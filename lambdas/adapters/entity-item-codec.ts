@@ -352,11 +352,12 @@ export function encodeBucketEntry(entry: RecentEvent, start: number, layout: Ite
 /** A bucket's decision as stored: compact, or as the processor keeps it where it cannot be. */
 type StoredBucketEntry = RecentEvent | [number, string | number, string, string[]?];
 
-function compactBucketEntry(entry: RecentEvent, start: number): StoredBucketEntry {
+/** `spanMs`: how much event time the bucket covers from `start` (a second; a minute for a span bucket). */
+function compactBucketEntry(entry: RecentEvent, start: number, spanMs = 1000): StoredBucketEntry {
   const colon = entry.r.lastIndexOf(':');
   const sequence = entry.r.slice(colon + 1);
   const offset = entry.t - start;
-  if (colon < 0 || !isCanonical(sequence) || !(Number.isInteger(offset) && offset >= 0 && offset < 1000))
+  if (colon < 0 || !isCanonical(sequence) || !(Number.isInteger(offset) && offset >= 0 && offset < spanMs))
     return entry;
   const compact: [number, string | number, string] = [
     offset,
@@ -398,9 +399,12 @@ export const chunksBuckets = (layout: ItemLayout): boolean => layout >= 4;
 export function encodeBucketChunk(
   entries: Record<string, RecentEvent>,
   start: number,
+  /** The event time the bucket covers from `start`: a second, or a span bucket's minute. */
+  spanMs = 1000,
 ): { readonly digest: string; readonly value: Uint8Array } {
   const compact: Record<string, StoredBucketEntry> = {};
-  for (const [id, entry] of Object.entries(entries)) setOwn(compact, id, compactBucketEntry(entry, start));
+  for (const [id, entry] of Object.entries(entries))
+    setOwn(compact, id, compactBucketEntry(entry, start, spanMs));
   const json = JSON.stringify(compact);
   return {
     digest: createHash('sha256').update(json).digest('base64url').slice(0, 16),

@@ -31,7 +31,9 @@ export const processorConfigSchema = z
      * The layout entity items and id buckets are written in (lambdas/adapters/entity-item-codec.ts);
      * every layout is read. Raised only once every function of the deployment reads the new one.
      */
-    ENTITY_ITEM_LAYOUT: z.enum(['1', '2', '3', '4'], 'must be 1, 2, 3 or 4 (entity item layout)').default('1'),
+    ENTITY_ITEM_LAYOUT: z
+      .enum(['1', '2', '3', '4'], 'must be 1, 2, 3 or 4 (entity item layout)')
+      .default('1'),
     /**
      * Seconds after a record reached the stream at which one whose entity write still fails is parked
      * instead of retried (lib/platform-spec.ts `parkAfterAgeSeconds`). Unset: never.
