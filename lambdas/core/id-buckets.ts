@@ -1,7 +1,8 @@
 /**
  * Where an authority entity remembers the event ids it decided (for producer retries and
  * redeliveries): in its own item while they fit in the write units the item costs anyway, and past
- * that in id buckets, items of their own, one per entity per second of event time.
+ * that in id buckets, items of their own, one per entity per second of event time (and, where the
+ * store takes them, one per entity per minute for its sparse seconds: `idSpanKey`).
  *
  * Why not all in the entity item: it is rewritten whole at every batch, so ids kept there are paid
  * for again at every write for the whole lateness horizon. A customer at 100 events/s holds 420,000
