@@ -14,13 +14,7 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { emptyState, remember } from '../core/entity-state.js';
-import {
-  ID_ROOM_MARGIN_BYTES,
-  ID_SPAN_MS,
-  idBucketStartOf,
-  isIdBucketGroup,
-  isIdSpanGroup,
-} from '../core/id-buckets.js';
+import { ID_ROOM_MARGIN_BYTES, idBucketStartOf, isIdBucketGroup } from '../core/id-buckets.js';
 import type {
   EntityKey,
   EntityState,
@@ -92,11 +86,8 @@ export class DynamoDbEntityStore implements EntityStore {
   /** Write capacity units consumed by saves (ReturnConsumedCapacity), for cost measurements. */
   consumedWriteUnits = 0;
   readonly #layout: ItemLayout;
-  /** Span buckets are written from layout 4 on (what reads them reads its chunks). */
-  readonly idSpans: boolean;
   constructor(private readonly props: DynamoDbEntityStoreProps) {
     this.#layout = props.writeLayout ?? 1;
-    this.idSpans = chunksBuckets(this.#layout);
     this.writeUnits = {
       unitBytes: WRITE_UNIT_BYTES,
       // With a version and an expiry of realistic width: they are a few bytes of the item.
@@ -202,7 +193,7 @@ export class DynamoDbEntityStore implements EntityStore {
       if (chunksBuckets(this.#layout)) {
         // One attribute for the lot (a second of one entity's ids: at most 1,000 a second per
         // partition key in a shard, some 40 KB deflated, far under an item's 400 KB).
-        const chunk = encodeBucketChunk(w.entries, start, isIdSpanGroup(w.key.group) ? ID_SPAN_MS : 1000);
+        const chunk = encodeBucketChunk(w.entries, start);
         const out = await this.doc.send(
           new UpdateCommand({
             TableName: this.props.tableName,

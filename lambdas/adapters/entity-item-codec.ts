@@ -52,8 +52,7 @@ type Scalar = string | number;
  * `{r, t, lg}`), read by releases from 704c214 on; 2: the one described above, read from 0d33549
  * on; 3: layout 2, with `tl` and `dd` deflated in an item that would pass one write unit less 128
  * bytes without (`packAttribute`), read from 45f8a52 on; 4: layout 3, with the ids a move takes to
- * an id bucket in one deflated attribute (`encodeBucketChunk`), and the sparse seconds of a
- * minute in one span bucket (id-buckets.ts `idSpanKey`), read from 1ee2d44 on. A deployment writes a layout only
+ * an id bucket in one deflated attribute (`encodeBucketChunk`), read from LAYOUT4_RELEASE on. A deployment writes a layout only
  * once none of its functions will run a release that cannot read it (README, upgrades
  * and rollbacks): the processor's `ENTITY_ITEM_LAYOUT` chooses, and every encoder here takes the
  * layout explicitly.
@@ -353,12 +352,11 @@ export function encodeBucketEntry(entry: RecentEvent, start: number, layout: Ite
 /** A bucket's decision as stored: compact, or as the processor keeps it where it cannot be. */
 type StoredBucketEntry = RecentEvent | [number, string | number, string, string[]?];
 
-/** `spanMs`: how much event time the bucket covers from `start` (a second; a minute for a span bucket). */
-function compactBucketEntry(entry: RecentEvent, start: number, spanMs = 1000): StoredBucketEntry {
+function compactBucketEntry(entry: RecentEvent, start: number): StoredBucketEntry {
   const colon = entry.r.lastIndexOf(':');
   const sequence = entry.r.slice(colon + 1);
   const offset = entry.t - start;
-  if (colon < 0 || !isCanonical(sequence) || !(Number.isInteger(offset) && offset >= 0 && offset < spanMs))
+  if (colon < 0 || !isCanonical(sequence) || !(Number.isInteger(offset) && offset >= 0 && offset < 1000))
     return entry;
   const compact: [number, string | number, string] = [
     offset,
@@ -400,12 +398,9 @@ export const chunksBuckets = (layout: ItemLayout): boolean => layout >= 4;
 export function encodeBucketChunk(
   entries: Record<string, RecentEvent>,
   start: number,
-  /** The event time the bucket covers from `start`: a second, or a span bucket's minute. */
-  spanMs = 1000,
 ): { readonly digest: string; readonly value: Uint8Array } {
   const compact: Record<string, StoredBucketEntry> = {};
-  for (const [id, entry] of Object.entries(entries))
-    setOwn(compact, id, compactBucketEntry(entry, start, spanMs));
+  for (const [id, entry] of Object.entries(entries)) setOwn(compact, id, compactBucketEntry(entry, start));
   const json = JSON.stringify(compact);
   return {
     digest: createHash('sha256').update(json).digest('base64url').slice(0, 16),

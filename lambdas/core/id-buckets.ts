@@ -1,8 +1,7 @@
 /**
  * Where an authority entity remembers the event ids it decided (for producer retries and
  * redeliveries): in its own item while they fit in the write units the item costs anyway, and past
- * that in id buckets, items of their own, one per entity per second of event time (and, where the
- * store takes them, one per entity per minute for its sparse seconds: `idSpanKey`).
+ * that in id buckets, items of their own, one per entity per second of event time.
  *
  * Why not all in the entity item: it is rewritten whole at every batch, so ids kept there are paid
  * for again at every write for the whole lateness horizon. A customer at 100 events/s holds 420,000
@@ -56,46 +55,17 @@ export const idBucketStart = eventSecond;
 
 /** The group name under which a group's id buckets are stored (never a feature group's name: `/` is not allowed there). */
 const idBucketGroup = (group: string): string => `${group}/ids`;
-const idSpanGroup = (group: string): string => `${group}/idspans`;
 
-/** The second (epoch ms) whose ids the bucket of `key` holds, or the first of a span bucket's minute. */
+/** The second (epoch ms) whose ids the bucket of `key` (made by `idBucketKey`) holds. */
 export const idBucketStartOf = (key: EntityKey): number =>
   Number(key.entityId.slice(key.entityId.lastIndexOf('@') + 1));
 
-/** True for the group name of id buckets, span buckets included (so a store reads such an item as a bucket). */
-export const isIdBucketGroup = (group: string): boolean => group.endsWith('/ids') || isIdSpanGroup(group);
-
-/** True for the group name of span buckets (`idSpanKey`). */
-export const isIdSpanGroup = (group: string): boolean => group.endsWith('/idspans');
+/** True for the group name of id buckets (so a store reads such an item as a bucket). */
+export const isIdBucketGroup = (group: string): boolean => group.endsWith('/ids');
 
 /** The bucket holding the ids of one entity of `group` in the second starting at `start` (idBucketStart). */
 export const idBucketKey = (group: string, entityId: string, start: number): EntityKey => ({
   group: idBucketGroup(group),
-  entityId: `${entityId}@${start}`,
-});
-
-/**
- * A span bucket covers a minute of event time, for the seconds in which an entity had at most
- * `SPAN_MAX_IDS` ids to move: an entity paying once a second or less moved each id to a bucket of
- * its own second, one write (at least a unit) per id. In a span, a move of a dozen such ids is one
- * write, of a bucket small enough (a minute of them, some 2 KB) that billing its whole size at each
- * add stays cheap. A span bucket keeps an id under its second (entity-state.ts `secondKey`), as the
- * item does: it holds many seconds.
- */
-export const ID_SPAN_MS = 60_000;
-const SPAN_MAX_IDS = 2;
-/**
- * Room a move to span buckets leaves under the budget: the next ids stay in the item for a few
- * batches, and then move together, so a span bucket takes a dozen ids an add instead of one.
- */
-const SPAN_MOVE_ROOM_BYTES = 512;
-
-/** The span (epoch ms, a minute) an event time falls in. */
-export const idSpanStart = (t: number): number => Math.floor(t / ID_SPAN_MS) * ID_SPAN_MS;
-
-/** The span bucket of one entity of `group` for the minute starting at `start` (idSpanStart). */
-export const idSpanKey = (group: string, entityId: string, start: number): EntityKey => ({
-  group: idSpanGroup(group),
   entityId: `${entityId}@${start}`,
 });
 
@@ -134,10 +104,6 @@ export function lastBucketedSecond(stored: EntityState | undefined): number {
   for (const { m } of stored.ep ?? []) newest = Math.max(newest, eventSecond(m));
   return newest;
 }
-
-/** Whether the entity may have ids in span buckets: it logged a move to one, or was never stored. */
-export const mayHaveSpans = (stored: EntityState | undefined): boolean =>
-  !stored || (stored.ep ?? []).some((e) => e.s === 1);
 
 /**
  * When an entity item may expire (TTL, epoch seconds): by its event time (entity-state.ts
@@ -201,25 +167,17 @@ export function idsToMove(
   let newestSettled = Number.NEGATIVE_INFINITY;
   for (const [, entry] of settled) newestSettled = Math.max(newestSettled, entry.t);
   state.ep = unlogged.ep?.map((e) => ({ ...e }));
-  const spans = store.idSpans === true;
   let taken: Taken;
   try {
-    logMove(state, group, now, newestSettled, spans);
-    taken = takeIds(group, key, state, settled, units, unloggedSize, spans);
+    logMove(state, group, now, newestSettled);
+    taken = takeIds(group, key, state, settled, units, unloggedSize);
   } finally {
     if (unlogged.bx === undefined) delete state.bx;
     else state.bx = unlogged.bx;
     if (unlogged.ep === undefined) delete state.ep;
     else state.ep = unlogged.ep;
   }
-  if (taken.moves.length > 0)
-    logMove(
-      state,
-      group,
-      now,
-      taken.newest,
-      taken.moves.some((m) => isIdSpanGroup(m.key.group)),
-    );
+  if (taken.moves.length > 0) logMove(state, group, now, taken.newest);
   return taken.moves;
 }
 
@@ -242,8 +200,6 @@ function takeIds(
   settled: readonly (readonly [string, RecentEvent])[],
   units: NonNullable<EntityStore['writeUnits']>,
   unloggedSize: number,
-  /** Whether sparse seconds go to span buckets (the store takes them). */
-  spans: boolean,
 ): Taken {
   const size = units.sizeOf(key, state);
   // An id's bytes depend on the item's checkpoints and shards, not on its other ids: sized once.
@@ -258,18 +214,22 @@ function takeIds(
     fixed = units.sizeOf(key, { ...state, recent });
   } else for (const m of movable) fixed -= m.bytes;
   const budget = Math.max(fixed, Math.ceil(fixed / units.unitBytes) * units.unitBytes - MARGIN_BYTES);
+  const moves = new Map<string, IdMove>();
   let newest = Number.NEGATIVE_INFINITY;
   if (unloggedSize <= budget) return { moves: [], newest };
-  // Moving to span buckets, the item is left some room under the budget, so that its next ids move
-  // a dozen at a time.
-  const target = spans ? Math.max(fixed, budget - SPAN_MOVE_ROOM_BYTES) : budget;
-  let excess = size - target;
+  let excess = size - budget;
   movable.sort((a, b) => a.entry.t - b.entry.t || (a.k < b.k ? -1 : 1));
   let next = 0;
-  const taken: (readonly [string, RecentEvent])[] = [];
   const moveNext = () => {
     const { k, entry, bytes } = movable[next++] as (typeof movable)[number];
-    taken.push([k, entry]);
+    const bucket = idBucketKey(group.name, key.entityId, idBucketStart(entry.t));
+    const id = entityKeyOf(bucket);
+    let move = moves.get(id);
+    if (!move) {
+      move = { key: bucket, entries: {} };
+      moves.set(id, move);
+    }
+    setOwn(move.entries, unqualified(k), entry);
     delete state.recent[k];
     excess -= bytes;
     newest = entry.t; // oldest first: the last one moved is the newest
@@ -281,7 +241,7 @@ function takeIds(
   // Deflated ids take more bytes each as fewer are left (less to share a dictionary with): where the
   // bytes were estimated, the item is sized again and the next oldest move while it is still over.
   for (let round = 0; units.estimated && round < ESTIMATE_ROUNDS && next < movable.length; round++) {
-    excess = units.sizeOf(key, state) - target;
+    excess = units.sizeOf(key, state) - budget;
     if (excess <= 0) break;
     for (let j = next; j < movable.length; j++) {
       const m = movable[j] as (typeof movable)[number];
@@ -300,64 +260,19 @@ function takeIds(
     eventSecond((movable[next] as (typeof movable)[number]).entry.t) === eventSecond(newest)
   )
     moveNext();
-  return { moves: bucketsOf(group, key, taken, spans), newest };
-}
-
-/**
- * The moves of `taken` (ids as the item keys them), by bucket: a second's ids go to the bucket of
- * that second, unqualified; with `spans`, a second of at most SPAN_MAX_IDS of them goes instead to
- * its minute's span bucket, qualified by its second.
- */
-function bucketsOf(
-  group: FeatureGroup,
-  key: EntityKey,
-  taken: readonly (readonly [string, RecentEvent])[],
-  spans: boolean,
-): IdMove[] {
-  const perSecond = new Map<number, number>();
-  for (const [, entry] of taken) {
-    const second = idBucketStart(entry.t);
-    perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
-  }
-  const moves = new Map<string, IdMove>();
-  for (const [k, entry] of taken) {
-    const second = idBucketStart(entry.t);
-    const sparse = spans && (perSecond.get(second) ?? 0) <= SPAN_MAX_IDS;
-    const bucket = sparse
-      ? idSpanKey(group.name, key.entityId, idSpanStart(entry.t))
-      : idBucketKey(group.name, key.entityId, second);
-    const id = entityKeyOf(bucket);
-    let move = moves.get(id);
-    if (!move) {
-      move = { key: bucket, entries: {} };
-      moves.set(id, move);
-    }
-    setOwn(move.entries, sparse ? secondKey(unqualified(k), entry.t) : unqualified(k), entry);
-  }
-  return [...moves.values()];
+  return { moves: [...moves.values()], newest };
 }
 
 /**
  * Logs a move by epoch in the entity (`newest`: the newest event time it moved): when its buckets
  * may start to expire, and how far up the floor must then go.
  */
-function logMove(
-  state: EntityState,
-  group: FeatureGroup,
-  now: number,
-  newest: number,
-  /** Whether the move wrote to span buckets. */
-  spanned: boolean,
-): void {
+function logMove(state: EntityState, group: FeatureGroup, now: number, newest: number): void {
   state.bx = Math.max(state.bx ?? 0, idBucketExpiresAt(group, now));
   state.ep ??= [];
-  let last = state.ep[state.ep.length - 1];
+  const last = state.ep[state.ep.length - 1];
   if (last && now - last.w < ID_EPOCH_MS) last.m = Math.max(last.m, newest);
-  else {
-    last = { w: now, m: newest };
-    state.ep.push(last);
-  }
-  if (spanned) last.s = 1;
+  else state.ep.push({ w: now, m: newest });
 }
 
 /**

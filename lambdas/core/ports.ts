@@ -65,11 +65,10 @@ export interface EntityState {
   floor?: number;
   /**
    * Moves of ids to id buckets (authority groups), by epoch: wall time `w` of the epoch's first move
-   * and the newest event time `m` among the ids it moved, `s` if it moved some to span buckets.
-   * Before any of an epoch's buckets can expire, the floor rises above `m` and the epoch goes (see
-   * id-buckets.ts).
+   * and the newest event time `m` among the ids it moved. Before any of an epoch's buckets can expire,
+   * the floor rises above `m` and the epoch goes (see id-buckets.ts).
    */
-  ep?: { w: number; m: number; s?: 1 }[];
+  ep?: { w: number; m: number }[];
   /**
    * The latest TTL (epoch seconds) of an id bucket this entity wrote: its item expires no earlier
    * (id-buckets.ts `itemExpiresAt`), even once `ep` is gone. Absent until the first move.
@@ -122,12 +121,6 @@ export interface EntityStore {
    * bucket is loaded like an entity, its decisions in `recent`. Without it, ids stay in the entity.
    */
   addIds?(writes: readonly IdBucketWrite[]): Promise<PutResult[]>;
-  /**
-   * Whether the store takes span buckets (id-buckets.ts `idSpanKey`: the sparse seconds of a minute
-   * of an entity's moved ids in one bucket). Every release since they came reads them; a store
-   * says so only where no release before them will read what it writes (DynamoDB layout 4).
-   */
-  readonly idSpans?: boolean;
   /**
    * How the store bills a write: the size of a state as stored, and the bytes of one write unit.
    * The processor keeps an authority entity's event ids in its item while they fit in the units

@@ -91,12 +91,9 @@ import {
   type IdMove,
   idBucketKey,
   idBucketStart,
-  idSpanKey,
-  idSpanStart,
   idsToMove,
   itemExpiresAt,
   lastBucketedSecond,
-  mayHaveSpans,
   moveIds,
 } from './id-buckets.js';
 import { entityKeyOf } from './latest-values.js';
@@ -411,24 +408,16 @@ export async function processBatch(
       authority,
       fresh.filter((c) => c.authority === authority),
     );
-    // The id buckets an entity's records may need (one per second they fall in, and the span
-    // bucket of its minute where the entity moved ids to spans), once it is read.
+    // The id buckets an entity's records may need (one per second they fall in), once it is read.
     const bucketIdOf = (key: EntityKey, c: Candidate) =>
       entityKeyOf(idBucketKey(authority.name, key.entityId, idBucketStart(c.event.eventTime)));
-    const spanIdOf = (key: EntityKey, c: Candidate) =>
-      entityKeyOf(idSpanKey(authority.name, key.entityId, idSpanStart(c.event.eventTime)));
     const bucketsOf = (key: EntityKey, stored: StoredEntity | undefined): EntityKey[] => {
-      const keys = new Map<string, EntityKey>();
+      const keys = new Map<number, EntityKey>();
       const last = lastBucketedSecond(stored?.state);
-      const spans = mayHaveSpans(stored?.state);
       for (const c of entities.get(entityKeyOf(key))?.records ?? []) {
-        const t = c.event.eventTime;
-        if (idBucketStart(t) > last) continue;
-        const second = idBucketKey(authority.name, key.entityId, idBucketStart(t));
-        keys.set(entityKeyOf(second), second);
-        if (!spans) continue;
-        const span = idSpanKey(authority.name, key.entityId, idSpanStart(t));
-        keys.set(entityKeyOf(span), span);
+        const start = idBucketStart(c.event.eventTime);
+        if (start <= last && !keys.has(start))
+          keys.set(start, idBucketKey(authority.name, key.entityId, start));
       }
       return [...keys.values()];
     };
@@ -457,8 +446,7 @@ export async function processBatch(
         if (old && idBucketStart(old.t) === idBucketStart(t)) return old;
         if (buckets.size === 0) return undefined;
         const bucket = buckets.get(bucketIdOf(key, c));
-        const span = buckets.get(spanIdOf(key, c));
-        const moved = (bucket && recentEntry(bucket, id)) || (span && recentEntry(span, secondKey(id, t)));
+        const moved = bucket && recentEntry(bucket, id);
         if (!moved || isForgotten(state, authority, moved.t)) return undefined;
         pins.set(secondKey(id, t), moved);
         return moved;

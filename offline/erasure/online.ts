@@ -6,7 +6,7 @@ import { DeleteItemCommand, DynamoDBClient, type DynamoDBClientConfig } from '@a
 import { mapWithConcurrency } from '../../lambdas/adapters/concurrency.js';
 import { entityItemKey } from '../../lambdas/adapters/dynamodb-entity-store.js';
 import { isConditionalCheckFailed } from '../../lambdas/adapters/errors.js';
-import { idBucketKey, idBucketStart, idSpanKey, idSpanStart } from '../../lambdas/core/id-buckets.js';
+import { idBucketKey, idBucketStart } from '../../lambdas/core/id-buckets.js';
 import type { EntityKey } from '../../lambdas/core/ports.js';
 import { ErasureError } from '../errors.js';
 
@@ -20,7 +20,7 @@ export interface OnlineErased {
 export interface OnlineEraser {
   /**
    * Deletes each key's id buckets of the seconds of `eventTimes` (the entity's event times: a bucket
-   * holds the ids of one second of them) and its span buckets of their minutes, then its item.
+   * holds the ids of one second of them), then its item.
    */
   erase(keys: readonly EntityKey[], eventTimes: readonly number[]): Promise<OnlineErased[]>;
 }
@@ -42,16 +42,12 @@ export class DynamoDbOnlineEraser implements OnlineEraser {
 
   async erase(keys: readonly EntityKey[], eventTimes: readonly number[]): Promise<OnlineErased[]> {
     const seconds = [...new Set(eventTimes.map(idBucketStart))];
-    const minutes = [...new Set(eventTimes.map(idSpanStart))];
     const out: OnlineErased[] = [];
     for (const key of keys) {
       // Buckets before the item: the item keeps the move log by which the processor finds buckets
       // until they are gone. (Bucket keys come from the offline rows, which erasure removes only
       // after this step, so a rerun after a failure here finds them again.)
-      const buckets = [
-        ...seconds.map((start) => entityItemKey(idBucketKey(key.group, key.entityId, start))),
-        ...minutes.map((start) => entityItemKey(idSpanKey(key.group, key.entityId, start))),
-      ];
+      const buckets = seconds.map((start) => entityItemKey(idBucketKey(key.group, key.entityId, start)));
       const deleted = await mapWithConcurrency(buckets, 16, (pk) =>
         this.delete(pk, `an id bucket of the ${key.group} item`),
       );

@@ -26,7 +26,7 @@ import {
 } from '../../lambdas/adapters/memory.js';
 import { decodeRecord, type InputRecord } from '../../lambdas/core/decode.js';
 import { emptyState, remember } from '../../lambdas/core/entity-state.js';
-import { ID_SPAN_MS, idBucketStartOf, isIdSpanGroup } from '../../lambdas/core/id-buckets.js';
+import { idBucketStartOf } from '../../lambdas/core/id-buckets.js';
 import { entityKeyOf } from '../../lambdas/core/latest-values.js';
 import type {
   EntityKey,
@@ -99,11 +99,8 @@ class ItemCodecEntityStore implements EntityStore {
     }
   >();
   readonly writeUnits: EntityStore['writeUnits'];
-  readonly idSpans: boolean;
   constructor(readonly layout: ItemLayout) {
-    const adapter = new DynamoDbEntityStore({ tableName: 'unused', writeLayout: layout });
-    this.writeUnits = adapter.writeUnits;
-    this.idSpans = adapter.idSpans;
+    this.writeUnits = new DynamoDbEntityStore({ tableName: 'unused', writeLayout: layout }).writeUnits;
   }
   async load(keys: readonly EntityKey[]): Promise<(StoredEntity | undefined)[]> {
     return keys.map((k) => {
@@ -133,7 +130,7 @@ class ItemCodecEntityStore implements EntityStore {
       const current = this.items.get(key);
       const bucket = { ...current?.bucket };
       if (chunksBuckets(this.layout)) {
-        const chunk = encodeBucketChunk(w.entries, start, isIdSpanGroup(w.key.group) ? ID_SPAN_MS : 1000);
+        const chunk = encodeBucketChunk(w.entries, start);
         bucket[chunk.digest] = chunk.value;
       } else
         for (const [id, entry] of Object.entries(w.entries))

@@ -35,6 +35,7 @@ import {
   unpackAttribute,
 } from '../../lambdas/adapters/entity-item-codec.js';
 import { InMemoryOfflineSink, InMemorySideOutput } from '../../lambdas/adapters/memory.js';
+import { isIdBucketGroup } from '../../lambdas/core/id-buckets.js';
 import type { ProcessorDeps } from '../../lambdas/core/process-batch.js';
 import { processBatch } from '../../lambdas/core/process-batch.js';
 import { ONLINE_TABLE, resourceNames } from '../../lib/platform-spec.js';
@@ -88,6 +89,7 @@ const MERCHANT_EXPONENT = 0.99;
 const units = (ws: readonly WriteRecord[]) =>
   // A write whose condition failed is billed too (at least one unit); DynamoDB Local reports none for it.
   ws.reduce((a, w) => a + (w.units ?? (w.conditionFailed ? 1 : 0)), 0);
+const isBucketKey = (pk: string): boolean => isIdBucketGroup(pk.slice(0, pk.indexOf('#')));
 const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
 
 async function createTable(client: DynamoDBClient, name: string, key: string): Promise<void> {
@@ -324,7 +326,8 @@ function summarise(s: Scenario) {
   const oursPuts = s.batches.flatMap((b) => b.oursWrites);
   const customerPuts = oursPuts.filter((w) => w.key.startsWith('customer#'));
   const merchantPuts = oursPuts.filter((w) => w.key.startsWith('merchant#'));
-  const bucketPuts = oursPuts.filter((w) => w.key.startsWith('customer/ids#'));
+  // Id buckets of seconds and span buckets of minutes (layout 4).
+  const bucketPuts = oursPuts.filter((w) => isIdBucketGroup(w.key.slice(0, w.key.indexOf('#'))));
   const baselineWrites = s.batches.flatMap((b) => b.baselineWrites);
   const featureUpdates = baselineWrites.filter((w) => w.key.includes('#') && !w.key.startsWith('fp-bench'));
   const idempotency = baselineWrites.filter((w) => w.key.startsWith('fp-bench'));
@@ -364,8 +367,8 @@ function summarise(s: Scenario) {
     // The formula: events x (2 + groups x item WCU) / (distinct x item WCU), with 1-unit items.
     formulaBound: (applied * (2 + groups * 1)) / (customers + merchants),
     keysReadPerBatch: {
-      entities: median(s.batches.map((b) => b.oursReads.filter((k) => !k.includes('/ids#')).length)),
-      id_buckets: median(s.batches.map((b) => b.oursReads.filter((k) => k.includes('/ids#')).length)),
+      entities: median(s.batches.map((b) => b.oursReads.filter((k) => !isBucketKey(k)).length)),
+      id_buckets: median(s.batches.map((b) => b.oursReads.filter(isBucketKey).length)),
     },
     idBuckets: {
       writes_per_batch: round(bucketPuts.length / s.batches.length, 1),

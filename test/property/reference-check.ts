@@ -8,8 +8,7 @@ import type {
   InMemoryOfflineSink,
   InMemorySideOutput,
 } from '../../lambdas/adapters/memory.js';
-import { secondKey, unqualified } from '../../lambdas/core/entity-state.js';
-import { idBucketStart, idSpanStart } from '../../lambdas/core/id-buckets.js';
+import { idBucketStart } from '../../lambdas/core/id-buckets.js';
 import type { Tokenizer } from '../../lambdas/core/ports.js';
 import { evaluateWindows } from '../../lambdas/core/tiles.js';
 import {
@@ -92,22 +91,18 @@ export function differencesFromReference(
     const group = byName.get(ref.group) as FeatureGroup;
     problems.push(...entityDifferences(group, ref, stores.entities));
   }
-  // Id buckets: each belongs to an entity the reference has, and holds only the ids of its second
-  // (a span bucket: of its minute, each under its second).
+  // Id buckets: each belongs to an entity the reference has, and holds only the ids of its second.
   for (const [key, item] of stores.entities.items) {
-    const bucket = /^([^#]+)\/(ids|idspans)#(.+)@(\d+)$/.exec(key);
+    const bucket = /^([^#]+)\/ids#(.+)@(\d+)$/.exec(key);
     if (!bucket) {
       if (!reference.entities.has(key)) problems.push(`${key}: stored, but the reference has no such entity`);
       continue;
     }
-    const [, group, kind, entityId, start] = bucket;
+    const [, group, entityId, start] = bucket;
     if (!reference.entities.has(`${group}#${entityId}`))
       problems.push(`${key}: an id bucket of an entity the reference does not have`);
     for (const [id, seen] of Object.entries(item.state.recent))
-      if (kind === 'ids' ? idBucketStart(seen.t) !== Number(start) : idSpanStart(seen.t) !== Number(start))
-        problems.push(`${key}: holds ${id} of another ${kind === 'ids' ? 'second' : 'minute'}`);
-      else if (kind === 'idspans' && id !== secondKey(unqualified(id), seen.t))
-        problems.push(`${key}: holds ${id} under another second`);
+      if (idBucketStart(seen.t) !== Number(start)) problems.push(`${key}: holds ${id} of another second`);
   }
   return problems;
 }

@@ -107,10 +107,6 @@ export class FaultyEntityStore implements EntityStore {
     return this.inner.writeUnits;
   }
 
-  get idSpans() {
-    return this.inner.idSpans;
-  }
-
   /** Moves of ids to their buckets count (and fail, and crash) with the entity writes. */
   async addIds(writes: readonly IdBucketWrite[]): Promise<PutResult[]> {
     const add = this.inner.addIds?.bind(this.inner);
@@ -205,10 +201,6 @@ export function faultyDeps(base: ProcessorDeps, plan: FaultPlan): ProcessorDeps 
         }
       : {}),
     ...(base.entities.writeUnits ? { writeUnits: base.entities.writeUnits } : {}),
-    // Read at each move: a harness may change it between invocations.
-    get idSpans() {
-      return base.entities.idSpans;
-    },
   };
   const offline: OfflineSink = {
     append: async (batches: readonly OfflineBatch[]) => {

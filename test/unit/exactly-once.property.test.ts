@@ -27,12 +27,7 @@ import {
   InMemorySideOutput,
 } from '../../lambdas/adapters/memory.js';
 import type { InputRecord } from '../../lambdas/core/decode.js';
-import {
-  ID_SPAN_MS,
-  idBucketStartOf,
-  isIdBucketGroup,
-  isIdSpanGroup,
-} from '../../lambdas/core/id-buckets.js';
+import { idBucketStartOf, isIdBucketGroup } from '../../lambdas/core/id-buckets.js';
 import type {
   EntityKey,
   EntityState,
@@ -89,13 +84,12 @@ const throughBucketLayout = (
   entries: Record<string, RecentEvent>,
 ): Record<string, RecentEvent> => {
   const start = idBucketStartOf(key);
-  const spanMs = isIdSpanGroup(key.group) ? ID_SPAN_MS : 1000;
   const layout: ItemLayout =
     ITEM_LAYOUTS[(Math.imul(start / 1000, 0x9e3779b1) >>> 16) % ITEM_LAYOUTS.length] ?? 4;
   let pairs: [string, RecentEvent][];
   if (chunksBuckets(layout)) {
     bucketChunks++;
-    pairs = decodeBucketChunk(encodeBucketChunk(entries, start, spanMs).value, start);
+    pairs = decodeBucketChunk(encodeBucketChunk(entries, start).value, start);
   } else
     pairs = Object.entries(entries).map(([id, e]) => [
       id,
@@ -126,8 +120,6 @@ interface Coverage extends DeliveryStats {
   realConflicts: number;
   /** Id buckets written by moves of settled ids out of entity items. */
   idMoves: number;
-  /** Of those, span buckets (a minute's sparse seconds). */
-  spanMoves: number;
   reshards: number;
   late: number;
   duplicates: number;
@@ -156,7 +148,6 @@ const emptyCoverage = (): Coverage => ({
   bisections: 0,
   realConflicts: 0,
   idMoves: 0,
-  spanMoves: 0,
   reshards: 0,
   late: 0,
   duplicates: 0,
@@ -229,15 +220,9 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
     },
     addIds: async (writes) => {
       coverage.idMoves += writes.length;
-      coverage.spanMoves += writes.filter((w) => isIdSpanGroup(w.key.group)).length;
       return entities.addIds(writes.map((w) => ({ ...w, entries: throughBucketLayout(w.key, w.entries) })));
     },
     writeUnits: dynamoDbBilling,
-    // Span buckets in two invocations of three, as while a deployment raises its layout to 4 (or
-    // lowers it): whatever wrote a bucket, every release since spans came reads both kinds.
-    get idSpans() {
-      return invocation % 3 !== 0;
-    },
   };
   const base: ProcessorDeps = {
     contracts,
@@ -336,7 +321,8 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
   if (scenario.finalReplay) {
     // Every checkpoint lost: the whole stream again, from each shard's start. Nothing may change online.
     // (Id buckets may expire meanwhile: the online store is the entity items.)
-    const online = () => [...entities.items].filter(([key]) => !key.includes('/ids#'));
+    const online = () =>
+      [...entities.items].filter(([key]) => !isIdBucketGroup(key.slice(0, key.indexOf('#'))));
     const before = structuredClone(online());
     replaying = true;
     await deliverAll(scenario.shards, {
@@ -432,7 +418,6 @@ const expectTroubleEverywhere = (c: Coverage) => {
     expect(c[k], k).toBeGreaterThan(c.scenarios);
   // Settled ids moved from entity items to id buckets, under all of the above.
   expect(c.idMoves, 'idMoves').toBeGreaterThan(c.scenarios / 3);
-  expect(c.spanMoves, 'spanMoves').toBeGreaterThan(c.scenarios / 10);
   // Items went through layout 3's deflated attributes (a busy entity's item passes a write unit).
   expect(c.itemsDeflated, 'itemsDeflated').toBeGreaterThan(c.scenarios / 10);
   // Moved ids went through layout 4's bucket chunks, in buckets that hold adds of other layouts too.

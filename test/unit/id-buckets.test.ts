@@ -114,57 +114,6 @@ describe('id moves, billed as DynamoDB layout 3 (tl and dd deflated past one uni
   );
 });
 
-describe('span buckets (layout 4)', () => {
-  /** A customer paying once every 2 s (sparse seconds) and, in its last 20 s, ten times a second. */
-  const sparseThenDense = (): [string, RecentEvent][] => [
-    ...Array.from({ length: 60 }, (_, i): [string, RecentEvent] => [
-      secondKey(`evt_s${i}`, T - 200_000 + i * 2000),
-      { r: `${SHARD}:4960000000000000000000000000000000000000${100 + i}`, t: T - 200_000 + i * 2000 },
-    ]),
-    ...Array.from({ length: 200 }, (_, i): [string, RecentEvent] => [
-      secondKey(`evt_d${i}`, T - 60_000 + i * 100),
-      { r: `${SHARD}:4960000000000000000000000000000000000000${500 + i}`, t: T - 60_000 + i * 100 },
-    ]),
-  ];
-
-  it('moves the ids of sparse seconds to the span bucket of their minute, under their second, and dense seconds to their own', () => {
-    const store = new DynamoDbEntityStore({ tableName: 'unused', writeLayout: 4 });
-    expect(store.idSpans).toBe(true);
-    const ids = sparseThenDense();
-    const state = stateWith(ids);
-    const moves = idsToMove(customer, key, state, () => ids, store, T);
-    const spans = moves.filter((m) => m.key.group === 'customer/idspans');
-    const seconds = moves.filter((m) => m.key.group === 'customer/ids');
-    // Sixty sparse ids over two minutes and a bit: three or four span writes instead of sixty.
-    expect(spans.length).toBeGreaterThanOrEqual(3);
-    expect(spans.length).toBeLessThanOrEqual(4);
-    for (const m of spans) {
-      const start = Number(m.key.entityId.split('@')[1]);
-      expect(start % 60_000).toBe(0);
-      for (const [k, e] of Object.entries(m.entries)) {
-        expect(k).toBe(secondKey(k.slice(k.indexOf('~', 1) + 1), e.t));
-        expect(Math.floor(e.t / 60_000) * 60_000).toBe(start);
-      }
-    }
-    expect(spans.flatMap((m) => Object.keys(m.entries))).toHaveLength(60);
-    for (const m of seconds) expect(Object.keys(m.entries)).toHaveLength(10);
-    // The log says spans were written, so that a reader looks in them.
-    expect(state.ep?.[0]?.s).toBe(1);
-    // Some room left under the unit less the margin, so that the next ids move a dozen at a time.
-    expect(store.writeUnits.sizeOf(key, state)).toBeLessThanOrEqual(1024 - 128 - 512 + 60);
-  });
-
-  it('writes no span bucket where the store does not take them (layouts 1 to 3), and logs none', () => {
-    const store = new DynamoDbEntityStore({ tableName: 'unused', writeLayout: 3 });
-    const ids = sparseThenDense();
-    const state = stateWith(ids);
-    const moves = idsToMove(customer, key, state, () => ids, store, T);
-    expect(moves.length).toBeGreaterThan(0);
-    expect(moves.every((m) => m.key.group === 'customer/ids')).toBe(true);
-    expect(state.ep?.[0]?.s).toBeUndefined();
-  });
-});
-
 describe('id moves where layout 3 deflates the item', () => {
   const uuid = (i: number): string => {
     const hex = createHash('sha256').update(`id ${i}`).digest('hex');
