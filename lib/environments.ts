@@ -50,7 +50,7 @@ export const environmentValuesSchema = z
      * entity-item-codec.ts; every release reads all of them). Raise it only once every processor
      * and lookup function of the environment runs a release that reads it, and none will be rolled
      * back before it (layout 2: releases from 0d33549, 2026-11-26; layout 3: releases from
-     * 45f8a52; layout 4: releases from LAYOUT4_RELEASE; README "Upgrades and rollbacks").
+     * 45f8a52; layout 4: releases from 2ced32a; README "Upgrades and rollbacks").
      */
     entityItemLayout: z
       .literal([1, 2, 3, 4], 'must be 1, 2, 3 or 4 (the entity item layout the processor writes)')

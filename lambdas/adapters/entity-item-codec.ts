@@ -52,7 +52,7 @@ type Scalar = string | number;
  * `{r, t, lg}`), read by releases from 704c214 on; 2: the one described above, read from 0d33549
  * on; 3: layout 2, with `tl` and `dd` deflated in an item that would pass one write unit less 128
  * bytes without (`packAttribute`), read from 45f8a52 on; 4: layout 3, with the ids a move takes to
- * an id bucket in one deflated attribute (`encodeBucketChunk`), read from LAYOUT4_RELEASE on. A deployment writes a layout only
+ * an id bucket in one deflated attribute (`encodeBucketChunk`), read from 2ced32a on. A deployment writes a layout only
  * once none of its functions will run a release that cannot read it (README, upgrades
  * and rollbacks): the processor's `ENTITY_ITEM_LAYOUT` chooses, and every encoder here takes the
  * layout explicitly.
