@@ -155,6 +155,10 @@ export class DataStack extends Stack {
       bucketName: names.auditBucket,
       encryptionKey: this.keys.general,
       expirationDays: environment.auditRetentionDays,
+      // Where the environment keeps its data, its audit trail is write-once for as long as it is
+      // kept: not even an administrator of the account can delete or rewrite a log file (or its
+      // digest, which log file validation checks). Environments torn down with their data have none.
+      ...(retain ? { objectLockDays: environment.auditRetentionDays } : {}),
     });
     allowCloudTrailDelivery(this.auditBucket, trail, this.account);
     // Results may hold whatever the queried groups hold: the PII key unless a workgroup says otherwise.

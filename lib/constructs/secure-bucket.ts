@@ -58,6 +58,14 @@ export interface SecureBucketProps {
    * @default 7
    */
   readonly abortIncompleteMultipartUploadDays?: number;
+  /**
+   * Locks every object version written for this many days in S3 Object Lock's compliance mode: no
+   * one, the account's root user included, can delete or overwrite it before (WORM, for records an
+   * auditor must be able to trust). A locked bucket cannot be emptied on deletion, so this refuses
+   * `autoDeleteObjects`.
+   * @default - no lock
+   */
+  readonly objectLockDays?: number;
 }
 
 /** An S3 bucket that is private, TLS-only, encrypted, versioned and has a lifecycle. */
@@ -78,6 +86,16 @@ export class SecureBucket extends Construct {
           `${this.node.path}: prefixExpirations "${prefix}" (${days ?? 'no'} days) must be shorter than expirationDays (${p.expirationDays})`,
         );
     }
+    if (p.objectLockDays !== undefined) {
+      if (!(Number.isInteger(p.objectLockDays) && p.objectLockDays >= 1))
+        throw new Error(
+          `${this.node.path}: objectLockDays must be a whole number of days, at least 1 (got ${p.objectLockDays})`,
+        );
+      if (p.autoDeleteObjects)
+        throw new Error(
+          `${this.node.path}: objectLockDays locks objects that autoDeleteObjects would have to delete`,
+        );
+    }
     if (p.expirationDays !== undefined && p.intelligentTieringAfterDays !== undefined) {
       if (p.expirationDays <= p.intelligentTieringAfterDays) {
         throw new Error(
@@ -95,6 +113,12 @@ export class SecureBucket extends Construct {
       enforceSSL: true,
       minimumTLSVersion: 1.2,
       versioned: true,
+      ...(p.objectLockDays === undefined
+        ? {}
+        : {
+            objectLockEnabled: true,
+            objectLockDefaultRetention: s3.ObjectLockRetention.compliance(Duration.days(p.objectLockDays)),
+          }),
       serverAccessLogsBucket: p.serverAccessLogsBucket,
       serverAccessLogsPrefix: p.serverAccessLogsBucket ? `${p.bucketName ?? id}/` : undefined,
       removalPolicy: p.removalPolicy,

@@ -125,6 +125,23 @@ describe.each(ENVIRONMENTS)('audit (%s)', (name) => {
     expect(logged).toHaveLength(4);
   });
 
+  it('keeps the audit log files write-once (Object Lock, compliance mode) for as long as they are kept, where the environment keeps its data', () => {
+    const bucket = Object.values(data.findResources('AWS::S3::Bucket')).find(
+      (b) => b.Properties.BucketName === names.auditBucket,
+    );
+    if (environment.removalPolicy === 'retain')
+      expect(bucket?.Properties.ObjectLockConfiguration).toEqual({
+        ObjectLockEnabled: 'Enabled',
+        Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: environment.auditRetentionDays } },
+      });
+    else expect(bucket?.Properties.ObjectLockConfiguration).toBeUndefined();
+    // No other bucket is locked: they are emptied by erasure, expiry and redrive.
+    const locked = Object.values(data.findResources('AWS::S3::Bucket')).filter(
+      (b) => b.Properties.ObjectLockConfiguration,
+    );
+    expect(locked).toHaveLength(environment.removalPolicy === 'retain' ? 1 : 0);
+  });
+
   it('access-logs every API request in JSON', () => {
     serving.hasResourceProperties('AWS::ApiGateway::Stage', {
       AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('"caller"') },

@@ -53,6 +53,34 @@ describe('SecureBucket', () => {
     ).toThrow(/prefixExpirations "aws\/lambda\/" \(30 days\) must be shorter than expirationDays \(30\)/);
   });
 
+  it('locks objects in compliance mode for objectLockDays, and refuses a lock it would have to empty on deletion', () => {
+    const stack = newStack();
+    new SecureBucket(stack, 'B', { objectLockDays: 2557 });
+    Template.fromStack(stack).hasResourceProperties('AWS::S3::Bucket', {
+      ObjectLockEnabled: true,
+      ObjectLockConfiguration: {
+        ObjectLockEnabled: 'Enabled',
+        Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 2557 } },
+      },
+      VersioningConfiguration: { Status: 'Enabled' },
+    });
+    expect(
+      () =>
+        new SecureBucket(newStack(), 'B', {
+          objectLockDays: 30,
+          removalPolicy: RemovalPolicy.DESTROY,
+          autoDeleteObjects: true,
+        }),
+    ).toThrow(/B: objectLockDays locks objects that autoDeleteObjects would have to delete/);
+    expect(() => new SecureBucket(newStack(), 'B', { objectLockDays: 0 })).toThrow(
+      /objectLockDays must be a whole number of days, at least 1 \(got 0\)/,
+    );
+    // No lock unless asked.
+    const plain = newStack();
+    new SecureBucket(plain, 'B');
+    expect(JSON.stringify(Template.fromStack(plain).toJSON())).not.toContain('ObjectLock');
+  });
+
   it('defaults to a retained, TLS-only bucket with SSE-S3 when no key is given', () => {
     const stack = newStack();
     new SecureBucket(stack, 'B');
