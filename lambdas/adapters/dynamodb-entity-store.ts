@@ -85,6 +85,8 @@ export class DynamoDbEntityStore implements EntityStore {
   #doc?: DynamoDBDocumentClient;
   /** Write capacity units consumed by saves (ReturnConsumedCapacity), for cost measurements. */
   consumedWriteUnits = 0;
+  /** Read capacity units consumed by loads (ReturnConsumedCapacity), for cost measurements. */
+  consumedReadUnits = 0;
   readonly #layout: ItemLayout;
   constructor(private readonly props: DynamoDbEntityStoreProps) {
     this.#layout = props.writeLayout ?? 1;
@@ -166,8 +168,10 @@ export class DynamoDbEntityStore implements EntityStore {
       const out = await this.doc.send(
         new BatchGetCommand({
           RequestItems: { [this.props.tableName]: { Keys: pending, ...read } },
+          ReturnConsumedCapacity: 'TOTAL',
         }),
       );
+      for (const c of out.ConsumedCapacity ?? []) this.consumedReadUnits += c.CapacityUnits ?? 0;
       for (const item of out.Responses?.[this.props.tableName] ?? []) found.set(String(item.pk), item);
       pending =
         (out.UnprocessedKeys?.[this.props.tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];

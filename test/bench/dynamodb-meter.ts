@@ -47,8 +47,10 @@ const WRITES = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemComman
 /** Records every write request sent through the client, and the keys it reads (attach once per client). */
 export class WriteMeter {
   readonly writes: WriteRecord[] = [];
-  /** The partition key of every item asked for by BatchGetItem (read units are not measured). */
+  /** The partition key of every item asked for by BatchGetItem. */
   readonly reads: string[] = [];
+  /** Read capacity units DynamoDB reported for BatchGetItem (where the request asked for them). */
+  readUnits = 0;
 
   attach(client: DynamoDBClient): void {
     client.middlewareStack.add(
@@ -60,6 +62,11 @@ export class WriteMeter {
           ).RequestItems;
           for (const { Keys } of Object.values(requests ?? {}))
             for (const k of Keys ?? []) this.reads.push(k.pk?.S ?? k.id?.S ?? '');
+          const out = await next(args);
+          const consumed = (out.output as { ConsumedCapacity?: { CapacityUnits?: number }[] })
+            .ConsumedCapacity;
+          for (const c of consumed ?? []) this.readUnits += c.CapacityUnits ?? 0;
+          return out;
         }
         if (!WRITES.has(command)) return next(args);
         const input = args.input as {

@@ -84,6 +84,8 @@ function itemLayout(value: string | undefined): ItemLayout {
   return layout;
 }
 const TARGET_RATIO = 10;
+/** DynamoDB on-demand: a write request unit costs five read request units. */
+const READ_PRICE_DIVISOR = 5;
 const MERCHANT_EXPONENT = 0.99;
 
 const units = (ws: readonly WriteRecord[]) =>
@@ -115,6 +117,9 @@ interface BatchFigures {
   readonly baselineWrites: readonly WriteRecord[];
   /** Keys our batch read (BatchGetItem; BatchGetItem retries of unprocessed keys count again). */
   readonly oursReads: readonly string[];
+  /** Read units our batch consumed (BatchGetItem, ReturnConsumedCapacity). */
+  readonly oursReadUnits: number;
+  readonly baselineReadUnits: number;
   readonly applied: number;
 }
 
@@ -259,6 +264,8 @@ async function runScenario(
     const records = stream.next(BATCH);
     const o0 = oursMeter.writes.length;
     const r0 = oursMeter.reads.length;
+    const ru0 = oursMeter.readUnits;
+    const bru0 = baselineMeter.readUnits;
     const b0 = baselineMeter.writes.length;
     const runOurs = () => timed(() => processBatch(records, deps));
     const runBaseline = () => timed(() => baseline.process(records));
@@ -285,6 +292,8 @@ async function runScenario(
       oursWrites,
       baselineWrites,
       oursReads: oursMeter.reads.slice(r0),
+      oursReadUnits: oursMeter.readUnits - ru0,
+      baselineReadUnits: baselineMeter.readUnits - bru0,
       applied: ours.value.counts.applied,
     });
     log(
@@ -366,6 +375,14 @@ function summarise(s: Scenario) {
     boundIf1KbItems: baseline / (customers + merchants),
     // The issue's formula: events x (2 + groups x item WCU) / (distinct x item WCU), with 1-unit items.
     formulaBound: (applied * (2 + groups * 1)) / (customers + merchants),
+    // Strongly consistent reads, as DynamoDB Local reports them (1,053 keys cost 483 units cold:
+    // most of those keys are missing items); the baseline reads nothing. Priced as on-demand bills
+    // them: a read unit at a fifth of a write unit.
+    readUnits: median(s.batches.map((b) => b.oursReadUnits)),
+    baselineReadUnits: median(s.batches.map((b) => b.baselineReadUnits)),
+    pricedRatio:
+      (baseline + median(s.batches.map((b) => b.baselineReadUnits)) / READ_PRICE_DIVISOR) /
+      (ours + median(s.batches.map((b) => b.oursReadUnits)) / READ_PRICE_DIVISOR),
     keysReadPerBatch: {
       entities: median(s.batches.map((b) => b.oursReads.filter((k) => !isBucketKey(k)).length)),
       id_buckets: median(s.batches.map((b) => b.oursReads.filter(isBucketKey).length)),
@@ -426,6 +443,9 @@ export const writeCostBench: Bench = {
         recent_ids: main.recent,
         id_buckets: main.idBuckets,
         keys_read_per_batch: main.keysReadPerBatch,
+        read_units_per_1000_events: main.readUnits,
+        baseline_read_units_per_1000_events: main.baselineReadUnits,
+        ratio_priced_with_reads: round(main.pricedRatio, 2),
         zipf_1_2: {
           write_units_per_1000_events: steep.ours,
           baseline_write_units_per_1000_events: steep.baseline,
@@ -495,6 +515,11 @@ export const writeCostBench: Bench = {
             label: 'keys read per batch',
             value: `${fmt(main.keysReadPerBatch.entities)} + ${fmt(main.keysReadPerBatch.id_buckets)}`,
             note: 'entity items + id buckets (BatchGetItem); a bucket is read only where ids may have moved',
+          },
+          {
+            label: 'read units per 1,000 events',
+            value: `${fmt(main.readUnits)} vs ${fmt(main.baselineReadUnits)}`,
+            note: `ours vs baseline (strongly consistent BatchGetItem); priced with reads at a fifth of a write (on-demand): ratio ${fmt(main.pricedRatio, 2)}`,
           },
           {
             label: 'events/s on DynamoDB Local',
