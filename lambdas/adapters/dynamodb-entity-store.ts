@@ -29,14 +29,11 @@ import type {
 } from '../core/ports.js';
 import { mapWithConcurrency } from './concurrency.js';
 import {
-  chunksBuckets,
-  decodeBucketChunk,
-  decodeBucketEntry,
+  decodeBucketAttributes,
   decodeIds,
   decodeTiles,
   deflates,
-  encodeBucketChunk,
-  encodeBucketEntry,
+  encodeBucketAttributes,
   encodeIds,
   encodeTiles,
   type ItemLayout,
@@ -183,42 +180,29 @@ export class DynamoDbEntityStore implements EntityStore {
   }
 
   /**
-   * Id buckets: one attribute per decision (`i:<event id>`, its JSON), set by UpdateItem without a
-   * read or a condition, so adding an id again is harmless and no version is needed.
+   * Id buckets: one attribute per decision (`i:<event id>`, its JSON) or, in layout 4, one deflated
+   * chunk per add (`c:<digest>`), set by UpdateItem without a read or a condition, so adding an id
+   * again is harmless and no version is needed.
    */
   addIds(writes: readonly IdBucketWrite[]): Promise<PutResult[]> {
     return mapWithConcurrency(writes, this.props.concurrency ?? 32, (w) => this.addOne(w));
   }
 
   private async addOne(w: IdBucketWrite): Promise<PutResult> {
-    const entries = Object.entries(w.entries);
-    const start = idBucketStartOf(w.key);
+    // A layout-4 chunk is one attribute (a second of one entity's ids: at most 1,000 a second per
+    // partition key in a shard, some 40 KB deflated, far under an item's 400 KB).
+    const attributes = Object.entries(
+      encodeBucketAttributes(w.entries, idBucketStartOf(w.key), this.#layout),
+    );
     try {
-      if (chunksBuckets(this.#layout)) {
-        // One attribute for the lot (a second of one entity's ids: at most 1,000 a second per
-        // partition key in a shard, some 40 KB deflated, far under an item's 400 KB).
-        const chunk = encodeBucketChunk(w.entries, start);
-        const out = await this.doc.send(
-          new UpdateCommand({
-            TableName: this.props.tableName,
-            Key: { pk: entityItemKey(w.key) },
-            UpdateExpression: 'SET #c = :c, expires_at = :x',
-            ExpressionAttributeNames: { '#c': `${CHUNK_ATTRIBUTE}${chunk.digest}` },
-            ExpressionAttributeValues: { ':c': chunk.value, ':x': w.expiresAt },
-            ReturnConsumedCapacity: 'TOTAL',
-          }),
-        );
-        this.consumedWriteUnits += out.ConsumedCapacity?.CapacityUnits ?? 0;
-        return 'stored';
-      }
-      // An update expression holds at most 4 KB: a hundred entries at a time.
-      for (let i = 0; i < entries.length; i += 100) {
-        const chunk = entries.slice(i, i + 100);
+      // An update expression holds at most 4 KB: a hundred attributes at a time.
+      for (let i = 0; i < attributes.length; i += 100) {
+        const chunk = attributes.slice(i, i + 100);
         const names: Record<string, string> = {};
         const values: Record<string, unknown> = { ':x': w.expiresAt };
-        const sets = chunk.map(([id, entry], j) => {
-          names[`#i${j}`] = `${ID_ATTRIBUTE}${id}`;
-          values[`:i${j}`] = encodeBucketEntry(entry, start, this.#layout);
+        const sets = chunk.map(([name, value], j) => {
+          names[`#i${j}`] = name;
+          values[`:i${j}`] = value;
           return `#i${j} = :i${j}`;
         });
         const out = await this.doc.send(
@@ -353,19 +337,10 @@ function itemBytes(item: Record<string, unknown>): number {
   return total;
 }
 
-/** Prefix of an id bucket's decision attributes (one per id, layouts 1 to 3). */
-const ID_ATTRIBUTE = 'i:';
-/** Prefix of an id bucket's chunks (the decisions of one add, deflated; layout 4). */
-const CHUNK_ATTRIBUTE = 'c:';
-
 /** An id bucket as a state (`start`: its second): its decisions in `recent`, nothing else. */
 function bucketToStored(item: Record<string, unknown>, start: number): StoredEntity {
   const state = emptyState();
-  for (const [name, value] of Object.entries(item))
-    if (name.startsWith(ID_ATTRIBUTE))
-      remember(state, name.slice(ID_ATTRIBUTE.length), decodeBucketEntry(String(value), start));
-    else if (name.startsWith(CHUNK_ATTRIBUTE) && value instanceof Uint8Array)
-      for (const [id, entry] of decodeBucketChunk(value, start)) remember(state, id, entry);
+  for (const [id, entry] of decodeBucketAttributes(item, start)) remember(state, id, entry);
   return { state, version: 0 };
 }
 

@@ -415,6 +415,45 @@ export function decodeBucketChunk(value: Uint8Array, start: number): [string, Re
   return Object.entries(raw).map(([id, entry]) => [id, fromStoredBucketEntry(entry, start)]);
 }
 
+/** Prefix of an id bucket's decision attributes (one per id, layouts 1 to 3). */
+const ID_ATTRIBUTE = 'i:';
+/** Prefix of an id bucket's chunks (the decisions of one add, deflated; layout 4). */
+const CHUNK_ATTRIBUTE = 'c:';
+
+/**
+ * The attributes one add of `entries` sets on their id bucket (`start`, its second), by name: an
+ * attribute per id (`i:<event id>`, its decision's JSON) or, in layout 4, one chunk
+ * (`c:<digest>`, `encodeBucketChunk`).
+ */
+export function encodeBucketAttributes(
+  entries: Record<string, RecentEvent>,
+  start: number,
+  layout: ItemLayout,
+): Record<string, string | Uint8Array> {
+  const attributes: Record<string, string | Uint8Array> = {};
+  if (chunksBuckets(layout)) {
+    const chunk = encodeBucketChunk(entries, start);
+    attributes[`${CHUNK_ATTRIBUTE}${chunk.digest}`] = chunk.value;
+  } else
+    for (const [id, entry] of Object.entries(entries))
+      attributes[`${ID_ATTRIBUTE}${id}`] = encodeBucketEntry(entry, start, layout);
+  return attributes;
+}
+
+/** The decisions an id bucket's item holds (`start`, its second), whichever layouts added them. */
+export function decodeBucketAttributes(
+  item: Record<string, unknown>,
+  start: number,
+): [string, RecentEvent][] {
+  const decisions: [string, RecentEvent][] = [];
+  for (const [name, value] of Object.entries(item))
+    if (name.startsWith(ID_ATTRIBUTE))
+      decisions.push([name.slice(ID_ATTRIBUTE.length), decodeBucketEntry(String(value), start)]);
+    else if (name.startsWith(CHUNK_ATTRIBUTE) && value instanceof Uint8Array)
+      decisions.push(...decodeBucketChunk(value, start));
+  return decisions;
+}
+
 export function encodeIds(
   { checkpoints, recent, floor, ep, bx, holes, maxEventTime }: Ids & IdBase,
   layout: ItemLayout,

@@ -257,7 +257,7 @@ function takeIds(
   while (
     next < movable.length &&
     next > 0 &&
-    eventSecond((movable[next] as (typeof movable)[number]).entry.t) === eventSecond(newest)
+    idBucketStart((movable[next] as (typeof movable)[number]).entry.t) === idBucketStart(newest)
   )
     moveNext();
   return { moves: [...moves.values()], newest };

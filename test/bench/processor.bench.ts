@@ -12,11 +12,8 @@
  */
 import { DynamoDbEntityStore, decodeItem, encodeItem } from '../../lambdas/adapters/dynamodb-entity-store.js';
 import {
-  chunksBuckets,
-  decodeBucketChunk,
-  decodeBucketEntry,
-  encodeBucketChunk,
-  encodeBucketEntry,
+  decodeBucketAttributes,
+  encodeBucketAttributes,
   type ItemLayout,
 } from '../../lambdas/adapters/entity-item-codec.js';
 import {
@@ -90,10 +87,7 @@ class ItemCodecEntityStore implements EntityStore {
     string,
     {
       readonly item?: Record<string, unknown>;
-      /**
-       * An id bucket's decisions by event id, encoded (entity-item-codec.ts `encodeBucketEntry`), or
-       * in layout 4 its chunks by digest (`encodeBucketChunk`).
-       */
+      /** An id bucket's attributes, as the adapter sets them (entity-item-codec.ts `encodeBucketAttributes`). */
       readonly bucket?: Record<string, string | Uint8Array>;
       readonly version: number;
     }
@@ -109,9 +103,8 @@ class ItemCodecEntityStore implements EntityStore {
       if (stored.item) return { state: decodeItem(stored.item).state, version: stored.version };
       const start = idBucketStartOf(k);
       const state = emptyState();
-      for (const [id, value] of Object.entries(stored.bucket ?? {}))
-        if (typeof value === 'string') remember(state, id, decodeBucketEntry(value, start));
-        else for (const [chunkId, entry] of decodeBucketChunk(value, start)) remember(state, chunkId, entry);
+      for (const [id, entry] of decodeBucketAttributes(stored.bucket ?? {}, start))
+        remember(state, id, entry);
       return { state, version: stored.version };
     });
   }
@@ -128,13 +121,7 @@ class ItemCodecEntityStore implements EntityStore {
       const key = entityKeyOf(w.key);
       const start = idBucketStartOf(w.key);
       const current = this.items.get(key);
-      const bucket = { ...current?.bucket };
-      if (chunksBuckets(this.layout)) {
-        const chunk = encodeBucketChunk(w.entries, start);
-        bucket[chunk.digest] = chunk.value;
-      } else
-        for (const [id, entry] of Object.entries(w.entries))
-          bucket[id] = encodeBucketEntry(entry, start, this.layout);
+      const bucket = { ...current?.bucket, ...encodeBucketAttributes(w.entries, start, this.layout) };
       this.items.set(key, { bucket, version: (current?.version ?? 0) + 1 });
       return 'stored';
     });

@@ -335,12 +335,13 @@ function summarise(s: Scenario) {
   const oursPuts = s.batches.flatMap((b) => b.oursWrites);
   const customerPuts = oursPuts.filter((w) => w.key.startsWith('customer#'));
   const merchantPuts = oursPuts.filter((w) => w.key.startsWith('merchant#'));
-  // Id buckets of seconds and span buckets of minutes (layout 4).
-  const bucketPuts = oursPuts.filter((w) => isIdBucketGroup(w.key.slice(0, w.key.indexOf('#'))));
+  const bucketPuts = oursPuts.filter((w) => isBucketKey(w.key));
   const baselineWrites = s.batches.flatMap((b) => b.baselineWrites);
   const featureUpdates = baselineWrites.filter((w) => w.key.includes('#') && !w.key.startsWith('fp-bench'));
   const idempotency = baselineWrites.filter((w) => w.key.startsWith('fp-bench'));
   const applied = median(s.batches.map((b) => b.applied));
+  const readUnits = median(s.batches.map((b) => b.oursReadUnits));
+  const baselineReadUnits = median(s.batches.map((b) => b.baselineReadUnits));
   const groups = 2;
   const featureWcu = mean(featureUpdates.map((w) => w.units ?? 0));
   return {
@@ -378,11 +379,10 @@ function summarise(s: Scenario) {
     // Strongly consistent reads, as DynamoDB Local reports them (1,053 keys cost 483 units cold:
     // most of those keys are missing items); the baseline reads nothing. Priced as on-demand bills
     // them: a read unit at a fifth of a write unit.
-    readUnits: median(s.batches.map((b) => b.oursReadUnits)),
-    baselineReadUnits: median(s.batches.map((b) => b.baselineReadUnits)),
+    readUnits,
+    baselineReadUnits,
     pricedRatio:
-      (baseline + median(s.batches.map((b) => b.baselineReadUnits)) / READ_PRICE_DIVISOR) /
-      (ours + median(s.batches.map((b) => b.oursReadUnits)) / READ_PRICE_DIVISOR),
+      (baseline + baselineReadUnits / READ_PRICE_DIVISOR) / (ours + readUnits / READ_PRICE_DIVISOR),
     keysReadPerBatch: {
       entities: median(s.batches.map((b) => b.oursReads.filter((k) => !isBucketKey(k)).length)),
       id_buckets: median(s.batches.map((b) => b.oursReads.filter(isBucketKey).length)),

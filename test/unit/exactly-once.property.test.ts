@@ -12,10 +12,8 @@ import { describe, expect, it } from 'vitest';
 import { DynamoDbEntityStore, decodeItem, encodeItem } from '../../lambdas/adapters/dynamodb-entity-store.js';
 import {
   chunksBuckets,
-  decodeBucketChunk,
-  decodeBucketEntry,
-  encodeBucketChunk,
-  encodeBucketEntry,
+  decodeBucketAttributes,
+  encodeBucketAttributes,
   ITEM_LAYOUTS,
   type ItemLayout,
   LATEST_ITEM_LAYOUT,
@@ -86,17 +84,9 @@ const throughBucketLayout = (
   const start = idBucketStartOf(key);
   const layout: ItemLayout =
     ITEM_LAYOUTS[(Math.imul(start / 1000, 0x9e3779b1) >>> 16) % ITEM_LAYOUTS.length] ?? 4;
-  let pairs: [string, RecentEvent][];
-  if (chunksBuckets(layout)) {
-    bucketChunks++;
-    pairs = decodeBucketChunk(encodeBucketChunk(entries, start).value, start);
-  } else
-    pairs = Object.entries(entries).map(([id, e]) => [
-      id,
-      decodeBucketEntry(encodeBucketEntry(e, start, layout), start),
-    ]);
+  if (chunksBuckets(layout)) bucketChunks++;
   const back: Record<string, RecentEvent> = {};
-  for (const [id, e] of pairs)
+  for (const [id, e] of decodeBucketAttributes(encodeBucketAttributes(entries, start, layout), start))
     Object.defineProperty(back, id, { value: e, enumerable: true, writable: true, configurable: true });
   return back;
 };
