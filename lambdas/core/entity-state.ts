@@ -33,7 +33,15 @@ export const alreadyProcessed = (state: EntityState, r: EntityRecord): boolean =
 export const holeKey = (r: Pick<EntityRecord, 'shardId' | 'paddedSequence'>): string =>
   `${r.shardId} ${r.paddedSequence}`;
 
-/** How long a hole is kept: a record is delivered again, at the latest, within the stream's retention. */
+/** The shard of a hole (its key's first part). */
+export const shardOfHole = (key: string): string => key.slice(0, key.indexOf(' '));
+
+/**
+ * How long a hole is kept, from when it was made or its record arrived, whichever is later, by the
+ * clock of a batch of its own shard: a shard delivers a record again before any later one (a
+ * redelivery from a failure, a bisected half, a replay), and the mapping gives it up at 23 h. Not by
+ * another shard's clock: shards may be far apart (one consumer behind another).
+ */
 export const HOLE_TTL_MS = 48 * 3_600_000;
 
 /** True if the entity still has to apply the record: not processed, or a hole it went past. */

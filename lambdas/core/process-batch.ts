@@ -32,9 +32,15 @@
  * 5. Each entity is written once per batch, whole, on the condition that its version is the one
  *    read (optimistic concurrency): concurrent batches of other shards re-read and recompute. Ids
  *    it moves out are added to their buckets just before (blind, idempotent adds).
- * 6. Nothing is marked done past the first record that did not complete: later groups and outputs
- *    only handle records before it, Lambda redelivers from it, and steps 2-3 make the rest no-ops.
- *    Offline and side-output objects are named after their records, so rewriting them is harmless.
+ * 6. Lambda redelivers from the first record that did not complete, and steps 2-3 make the rest
+ *    no-ops. Later records still complete where they can: an entity of another group applies the
+ *    ones decided after the failure too, and goes past an undecided one (its authority failed) as a
+ *    *hole* (step 7), which it applies when the record comes again and its authority takes it; their
+ *    rows are written, since offline and side-output objects are named after their records, so
+ *    rewriting them is harmless. So a record failing for a day holds back none of the later records
+ *    of its batch: given up with it by the mapping, they would stay half applied (decided and applied
+ *    by their authorities), which no redrive could finish. Only redrive copies wait for it, and
+ *    parked entries (written for records before the first failure only).
  * 7. A failure that every retry would meet again (ports.ts `isPermanent`: an entity item DynamoDB
  *    refuses, a computation that throws on an entity's data) does not fail the batch, which would
  *    hold up the shard until its records expire; nor does one of a group that is not the records'
@@ -48,8 +54,9 @@
  *    records before the first failure only, in order: an entry must not name a record that a
  *    redelivery then applies. A park is no failure, so other groups' entities apply the records
  *    after a parked one: an entity going past a record its authority parked whole keeps it as a
- *    *hole* (two days), and applies it should it come again and its authority take it then (a
- *    later failure before it, a replayed stream), in whichever delivery that is.
+ *    *hole* (two days, by its own shard's clock), and applies it should it come again and its
+ *    authority take it then (a later failure before it, a replayed stream), in whichever delivery
+ *    that is.
  *    Conversely an entity that applies a record decided in an earlier delivery (that delivery may
  *    have parked it for the entity and lost its answer) takes its group off the record's entry
  *    before it is saved (and is not saved if that fails). A
@@ -85,6 +92,7 @@ import {
   remember,
   retryKey,
   secondKey,
+  shardOfHole,
 } from './entity-state.js';
 import {
   expireMovedIds,
@@ -137,9 +145,9 @@ export interface ProcessorDeps {
    * is (step 7), instead of failing its batch again: the event source mapping gives up on a record at
    * its maximum age, and one it gives up on after its authority decided it would stay half applied,
    * which no redrive can finish; a parked one a redrive finishes exactly once. Not covered: a record
-   * whose authority write fails (applied nowhere, so given up it is decided afresh by a redrive) or a
-   * copy completing an entry parked for some groups (its entry stays), and the later records of
-   * their batch, which their own authorities may have written (README, step 6). The age is the
+   * whose authority write fails (applied nowhere, so given up it is decided afresh by a redrive; the
+   * later records of its batch complete meanwhile, step 6) or a copy completing an entry parked for
+   * some groups (its entry stays; the later copies of its batch wait for it). The age is the
    * record's: a consumer that far behind parks at the first such failure.
    * Set an hour under that maximum age (lib/platform-spec.ts `parkAfterAgeSeconds`). @default never
    */
@@ -265,10 +273,13 @@ export async function processBatch(
   const now = (deps.now ?? Date.now)();
   const errors: Error[] = [];
   let firstFailed: string | undefined; // padded sequence number of the first record not completed
+  const failedAt = new Set<string>(); // padded sequence numbers of every record not completed
   const markFailed = (cs: readonly { paddedSequence: string }[], error: Error) => {
     errors.push(error);
-    for (const c of cs)
+    for (const c of cs) {
+      failedAt.add(c.paddedSequence);
       if (firstFailed === undefined || c.paddedSequence < firstFailed) firstFailed = c.paddedSequence;
+    }
   };
   const before = (c: { paddedSequence: string }) =>
     firstFailed === undefined || c.paddedSequence < firstFailed;
@@ -283,9 +294,8 @@ export async function processBatch(
    * True if a record still failing in `group` is parked for it by age: in a group other than its
    * authority, once the authority decided it (given up, it would stay half applied). Not in its
    * authority (yet): nothing of it is applied, and parked whole, its entity would take its later
-   * records first, so that its redrive could decide it late, as that of a given-up one can. Parking
-   * it would let the later records of its batch complete (README, step 6), but the property harness
-   * never gives a record up, so it cannot check that. Nor a copy completing an entry parked for
+   * records first, so that its redrive could decide it late, as that of a given-up one can, and the
+   * later records of its batch complete without it (step 6). Nor a copy completing an entry parked for
    * some groups: it has applied nothing yet, so it fails, and its entry stays for the next redrive
    * (parked again, a later delivery that writes it would contradict the outcome given).
    */
@@ -547,43 +557,42 @@ export async function processBatch(
     }
   }
 
-  // Records their authority parked whole in this delivery (phase A): the entities of other groups
-  // that go past them keep them as holes (phase B). Found once; almost always none.
-  const parkedWhole = candidates.filter((c) => {
-    const p = parked.get(c.recordId);
-    return p !== undefined && p.groups === undefined && !p.copy;
-  });
-  const wholeParkedFor = (group: FeatureGroup, key: EntityKey): Candidate[] =>
-    parkedWhole.filter(
-      (c) =>
-        c.authority !== group &&
-        c.groups.includes(group) &&
-        entityKeyOf(entityOf(group, c)) === entityKeyOf(key),
-    );
-
-  // Phase B: the other groups apply the decisions, for the records before the first failure.
+  // Phase B: the other groups apply the decisions. A redrive copy only before the first failure: one
+  // after it that applied now and then was given up would leave its entry parked, for the next
+  // redrive to apply again. Every other decided record is applied whether or not an earlier one
+  // failed: checkpoints are per entity, and an entity going past a record it has not applied (one
+  // its authority failed on or parked whole in this delivery, a copy after the first failure) keeps
+  // it as a hole, applied when it comes again and its authority takes it. So a record failing for a
+  // day holds back none of the later records of its batch, which the event source mapping would
+  // otherwise give up with it, half applied (their authorities decided them in phase A).
   // A record decided in an earlier delivery that an entity applies only now may have been parked for
   // it by that delivery (which then lost its answer): before the entity is saved, the record's entry
   // loses its group, so that no redrive applies it again (if that fails, the entity is not saved).
   for (const group of groupsByName.values()) {
-    const mine = candidates.filter((c) => {
+    const mine: Candidate[] = [];
+    // The group's records it may have to apply later: undecided, or a copy held back.
+    const skipped: Candidate[] = [];
+    for (const c of candidates) {
+      if (c.authority === group || !c.groups.includes(group)) continue;
       const d = decisions.get(c.recordId);
-      return (
-        c.authority !== group &&
-        c.groups.includes(group) &&
-        before(c) &&
-        d?.kind === 'owner' &&
+      if (d === undefined) skipped.push(c);
+      else if (
+        d.kind === 'owner' &&
         !d.lateGroups.includes(group.name) &&
         (d.only === undefined || d.only.includes(group.name))
-      );
-    });
+      )
+        (before(c) || c.redrive === undefined ? mine : skipped).push(c);
+    }
     if (mine.length === 0) continue;
     const entities = byEntity(group, mine);
+    const skippedOf = byEntity(group, skipped);
     const computeB = (key: EntityKey, base: EntityState): Computed<Candidate[]> => {
       const state = base; // a private copy: the store returns copies, and a conflict reloads
       let changed = false;
       const lateApplied: Candidate[] = [];
-      for (const c of entities.get(entityKeyOf(key))?.records ?? []) {
+      const notApplied = (skippedOf.get(entityKeyOf(key))?.records ?? []).filter((c) => pending(state, c));
+      const applying = entities.get(entityKeyOf(key))?.records ?? [];
+      for (const c of applying) {
         // Not past it, or past it only as a hole (parked whole when the entity went past it).
         if (!pending(state, c)) continue;
         if (state.holes) delete state.holes[holeKey(c)];
@@ -591,21 +600,30 @@ export async function processBatch(
         // A completion also covers the parked record on its own shard: a replay of that shard (a
         // mapping started over) then skips it here. Every record of that shard before it was applied
         // or parked by then (a shard is processed in order), so nothing is skipped that should not be.
+        // Nor applied again: an entity that went past the parked record as a hole (its authority
+        // failed on it then) drops the hole.
         const original = c.redrive && parkedRecordOf(completing, c);
-        if (original) advanceCheckpoint(state, original);
+        if (original) {
+          advanceCheckpoint(state, original);
+          if (state.holes) delete state.holes[holeKey(original)];
+        }
         applyEvent(state, group, c);
         const d = decisions.get(c.recordId) as { earlier?: boolean; only?: readonly string[] } | undefined;
         if (d?.earlier && d.only === undefined && !completes(c)) lateApplied.push(c);
         changed = true;
       }
       if (changed) {
-        // The records of this entity its authority parked whole in this delivery, which it now goes
-        // past: holes, applied should they be delivered again (a later failure before them, a
-        // replayed stream) and taken by their authority then.
-        for (const c of wholeParkedFor(group, key))
-          if (alreadyProcessed(state, c)) state.holes = { ...state.holes, [holeKey(c)]: now };
+        // The records of this entity not applied here that it now goes past: holes, applied should
+        // they be delivered again (a redelivery from a failure, a replayed stream, a redrive copy's
+        // redelivery) and taken by their authority then.
+        for (const c of notApplied)
+          if (alreadyProcessed(state, c))
+            state.holes = { ...state.holes, [holeKey(c)]: Math.max(now, c.arrivalTime) };
+        // Expired by the clock of their own shard only (HOLE_TTL_MS).
+        const shards = new Set(applying.map((c) => c.shardId));
         for (const [k, at] of Object.entries(state.holes ?? {}))
-          if (at < now - HOLE_TTL_MS) delete (state.holes as Record<string, number>)[k];
+          if (at < now - HOLE_TTL_MS && shards.has(shardOfHole(k)))
+            delete (state.holes as Record<string, number>)[k];
         if (state.holes && Object.keys(state.holes).length === 0) delete state.holes;
         pruneState(state, group);
       }
@@ -643,8 +661,18 @@ export async function processBatch(
     }
   }
 
-  // Phase C: side outputs and feature history for the records before the first failure.
-  const done = candidates.filter(before);
+  // Phase C: side outputs and feature history for the records before the first failure, and for those
+  // after it that completed all the same (phase B): their rows are named after them, so that the
+  // redelivery rewriting them is harmless, and a day of failures before them does not leave them
+  // without a history should the event source mapping give them up.
+  const done = candidates.filter(
+    (c) =>
+      before(c) ||
+      (c.redrive === undefined &&
+        !failedAt.has(c.paddedSequence) &&
+        decisions.has(c.recordId) &&
+        !parked.has(c.recordId)),
+  );
   const outputs = buildOutputs({
     quarantined,
     candidates: done,

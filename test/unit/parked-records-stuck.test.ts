@@ -7,7 +7,7 @@
  * finish: the redrive's copy would be a duplicate for the customer, and so for every group.
  */
 import { describe, expect, it } from 'vitest';
-import type { InMemorySideOutput } from '../../lambdas/adapters/memory.js';
+import type { InMemoryOfflineSink, InMemorySideOutput } from '../../lambdas/adapters/memory.js';
 import type { InputRecord } from '../../lambdas/core/decode.js';
 import { processBatch } from '../../lambdas/core/process-batch.js';
 import { type FeatureGroup, featureGroupsByName } from '../../schemas/index.js';
@@ -99,10 +99,13 @@ describe('a record still failing near the age the mapping gives up at', () => {
     expect(await s.count(merchant, 'mer_2222')).toBe(3);
   });
 
-  it('a customer it cannot write is retried whatever its age: applied nowhere, the mapping may give it up', async () => {
-    // Given up, `npm run redrive` puts the on-failure record back, decided afresh: exactly once. (Not
-    // parked whole: its customer would take its later records first, and the parked one, redriven
-    // after them, could be decided late though it was not late in the stream.)
+  it('a customer it cannot write is retried whatever its age, and holds back none of the later records of its batch', async () => {
+    // Given up, `npm run redrive` puts the on-failure records back, each a producer retry of itself,
+    // decided afresh: exactly once. (Not parked whole: its customer would take its later records
+    // first, and the parked one, redriven after them, could be decided late though it was not late
+    // in the stream.) The later records of its batch are applied everywhere meanwhile (their
+    // merchants go past the failing one, keeping it as a hole), rows included: given up with it,
+    // their redrive copies are duplicates, so they must not wait for it.
     const s = refusingDeps();
     s.throttle.add('customer#cus_bbbb');
     const deps = { ...s.deps, parkAfterMs: 22 * HOUR };
@@ -112,7 +115,119 @@ describe('a record still failing near the age the mapping gives up at', () => {
     expect(result.parked).toBe(0);
     expect(s.sideOutput.ofKind('parked')).toEqual([]);
     expect(await s.count(merchant, 'mer_1111')).toBe(0);
-    expect(await s.count(merchant, 'mer_2222')).toBe(1);
+    expect(await s.count(merchant, 'mer_2222')).toBe(2);
+    expect(await s.count(customer, 'cus_cccc')).toBe(1);
+    const rowsOf = (group: string) =>
+      (s.deps.offline as InMemoryOfflineSink)
+        .rows(group)
+        .map((r) => r.eventId)
+        .sort();
+    expect(rowsOf('merchant')).toEqual(['evt_stuck_w_0', 'evt_stuck_w_3']);
+
+    // Redelivered while it still fails: nothing applied twice.
+    expect((await processBatch(records, deps)).failed).toHaveLength(3);
+    expect(await s.count(merchant, 'mer_2222')).toBe(2);
+    expect(await s.count(customer, 'cus_cccc')).toBe(1);
+
+    // The mapping gives the three up; the outage over, the steward redrives them as new records.
+    s.throttle.clear();
+    const resent = inputRecords(
+      records.slice(1).map((r) => Buffer.from(r.data, 'base64').toString()),
+      { firstSequence: FIRST_SEQUENCE + 1_000n, arrivalTime: NOW },
+    );
+    const redriven = await processBatch(resent, deps);
+    expect(redriven.failed).toEqual([]);
+    expect(redriven.counts).toEqual({ applied: 2, duplicate: 1, quarantined: 0, late: 0 });
+    expect(await s.count(customer, 'cus_bbbb')).toBe(2);
+    expect(await s.count(customer, 'cus_cccc')).toBe(1);
+    expect(await s.count(merchant, 'mer_1111')).toBe(1);
+    expect(await s.count(merchant, 'mer_2222')).toBe(3);
+    expect(rowsOf('merchant')).toEqual(['evt_stuck_w_0', 'evt_stuck_w_1', 'evt_stuck_w_2', 'evt_stuck_w_3']);
+
+    // Delivered after all (a mapping that had not given up yet): applied once, by the holes.
+    const late = refusingDeps();
+    late.throttle.add('customer#cus_bbbb');
+    const lateDeps = { ...late.deps, parkAfterMs: 22 * HOUR };
+    await processBatch(records, lateDeps);
+    late.throttle.clear();
+    const redelivered = await processBatch(records.slice(1), lateDeps);
+    expect(redelivered.failed).toEqual([]);
+    expect(await late.count(merchant, 'mer_1111')).toBe(1);
+    expect(await late.count(merchant, 'mer_2222')).toBe(3);
+    expect(await late.count(customer, 'cus_cccc')).toBe(1);
+  });
+
+  it('a merchant that went past a record as a hole, then had it parked by age, takes it once: the redrive drops the hole', async () => {
+    const s = refusingDeps();
+    const deps = { ...s.deps, parkAfterMs: 22 * HOUR };
+    const records = payments(23 * HOUR - 60_000, 'h');
+    // cus_bbbb fails: mer_2222 goes past its payment there (a hole) to cus_cccc's.
+    s.throttle.add('customer#cus_bbbb');
+    expect((await processBatch(records, deps)).failed).toHaveLength(3);
+    expect(await s.count(merchant, 'mer_2222')).toBe(2);
+    // Redelivered, cus_bbbb decides it, and mer_2222, failing now past the park age, has it parked.
+    s.throttle.clear();
+    s.throttle.add('merchant#mer_2222');
+    expect(await processBatch(records.slice(1), deps)).toMatchObject({ failed: [], parked: 1 });
+    s.throttle.clear();
+    expect((await processBatch(redrive(s.sideOutput), deps)).failed).toEqual([]);
+    expect(await s.count(merchant, 'mer_2222')).toBe(3);
+    // The stream replayed (a lost checkpoint): the hole would apply it again.
+    expect((await processBatch(records, deps)).failed).toEqual([]);
+    expect(await s.count(merchant, 'mer_2222')).toBe(3);
+    expect(await s.count(merchant, 'mer_1111')).toBe(1);
+  });
+
+  it("keeps a merchant's hole while another shard's batches come days later, and expires it by its own shard's clock", async () => {
+    const s = refusingDeps();
+    const records = payments(HOUR, 'd');
+    s.throttle.add('customer#cus_bbbb');
+    await processBatch(records, s.deps);
+    expect(await s.count(merchant, 'mer_2222')).toBe(2); // past cus_bbbb's payment there: a hole
+    const holes = async () =>
+      Object.keys((await s.inner.load([{ group: 'merchant', entityId: 'mer_2222' }]))[0]?.state.holes ?? {});
+    expect(await holes()).toHaveLength(1);
+    // A shard whose consumer is three days ahead of this one's (its clock, for the processor).
+    const other = inputRecords(
+      [
+        envelope(
+          transaction({
+            customerId: 'cus_dddd',
+            merchantId: 'mer_2222',
+            eventId: 'evt_stuck_d_x',
+            eventTime: at(NOW, 0),
+          }),
+        ),
+      ],
+      { shardId: 'shardId-000000000007', arrivalTime: NOW },
+    );
+    await processBatch(other, { ...s.deps, now: () => NOW + 72 * HOUR });
+    expect(await holes()).toHaveLength(1);
+    s.throttle.clear();
+    expect((await processBatch(records.slice(1), { ...s.deps, now: () => NOW + HOUR })).failed).toEqual([]);
+    expect(await s.count(merchant, 'mer_2222')).toBe(4);
+    expect(await holes()).toEqual([]);
+
+    // Given up instead, the hole goes with the first batch of its shard two days on.
+    const g = refusingDeps();
+    g.throttle.add('customer#cus_bbbb');
+    await processBatch(records, g.deps);
+    const later = inputRecords(
+      [
+        envelope(
+          transaction({
+            customerId: 'cus_eeee',
+            merchantId: 'mer_2222',
+            eventId: 'evt_stuck_d_y',
+            eventTime: at(NOW, 60),
+          }),
+        ),
+      ],
+      { firstSequence: FIRST_SEQUENCE + 1_000n, arrivalTime: NOW },
+    );
+    await processBatch(later, { ...g.deps, now: () => NOW + 49 * HOUR });
+    const [m] = await g.inner.load([{ group: 'merchant', entityId: 'mer_2222' }]);
+    expect(m?.state.holes).toBeUndefined();
   });
 
   it('a record parked for its merchant by age that a redelivery then writes loses its entry too', async () => {
