@@ -52,6 +52,24 @@ export const environmentValuesSchema = z
      * back before it (layout 2: releases from 0d33549, 2026-11-26; layout 3: releases from
      * 45f8a52; layout 4: releases from 2ced32a; README "Upgrades and rollbacks").
      */
+    /**
+     * Interface VPC endpoints (execute-api) the lookup API is served through. Set, the API is
+     * private: reachable only through these endpoints (its resource policy refuses any other
+     * source), never from the internet. Absent, it is regional and public, IAM-authorised behind
+     * the web ACL. Production in a bank sets it (docs/security-and-compliance.md).
+     */
+    lookupApiVpcEndpointIds: z
+      .array(
+        z
+          .string()
+          .regex(
+            /^vpce-[0-9a-f]{8,17}$/,
+            'must be an interface VPC endpoint id such as vpce-0123456789abcdef0',
+          ),
+      )
+      .nonempty('must name at least one VPC endpoint, or be left out for a public regional API')
+      .refine((ids) => new Set(ids).size === ids.length, 'must not repeat an endpoint')
+      .optional(),
     entityItemLayout: z
       .literal([1, 2, 3, 4], 'must be 1, 2, 3 or 4 (the entity item layout the processor writes)')
       .default(1),

@@ -63,6 +63,7 @@ export class ServingStack extends Stack {
       accessLogRetention: environment.logRetentionDays,
       logEncryptionKey: props.logKey,
       removalPolicy,
+      ...(environment.lookupApiVpcEndpointIds ? { vpcEndpointIds: environment.lookupApiVpcEndpointIds } : {}),
     });
     this.firewall = new ApiFirewall(this, 'Firewall', {
       name: `${names.prefix}-lookup`,

@@ -1,5 +1,6 @@
 import { type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -51,6 +52,13 @@ export interface LookupApiProps {
    */
   readonly removalPolicy?: RemovalPolicy;
   /**
+   * Interface VPC endpoints (com.amazonaws.<region>.execute-api) to serve the API through. Given, the
+   * API is PRIVATE, associated with them, and its resource policy refuses requests that come
+   * through any other endpoint; it is unreachable from the internet.
+   * @default - a REGIONAL endpoint
+   */
+  readonly vpcEndpointIds?: readonly string[];
+  /**
    * Customer-managed key of the access and execution log groups.
    * @default - CloudWatch Logs' own encryption
    */
@@ -83,6 +91,14 @@ export class LookupApi extends Construct {
         `${this.node.path}: throttlingBurstLimit (${p.throttlingBurstLimit}) is below throttlingRateLimit (${p.throttlingRateLimit})`,
       );
     }
+    const endpointIds = p.vpcEndpointIds ?? [];
+    if (p.vpcEndpointIds !== undefined && endpointIds.length === 0)
+      throw new Error(`${this.node.path}: vpcEndpointIds is empty; leave it out for a regional API`);
+    for (const id of endpointIds)
+      if (!/^vpce-[0-9a-f]{8,17}$/.test(id))
+        throw new Error(`${this.node.path}: vpcEndpointIds: ${id} is not an interface VPC endpoint id`);
+    const isPrivate = endpointIds.length > 0;
+    const account = Stack.of(this).account;
     const logProps = {
       retention: p.accessLogRetention,
       encryptionKey: p.logEncryptionKey,
@@ -92,9 +108,22 @@ export class LookupApi extends Construct {
     this.api = new apigw.RestApi(this, 'Api', {
       restApiName: p.restApiName,
       description: 'Feature platform lookup API (IAM-authorised)',
-      endpointTypes: [apigw.EndpointType.REGIONAL],
+      endpointConfiguration: isPrivate
+        ? {
+            types: [apigw.EndpointType.PRIVATE],
+            vpcEndpoints: endpointIds.map((vpcEndpointId, i) =>
+              ec2.InterfaceVpcEndpoint.fromInterfaceVpcEndpointAttributes(this, `Endpoint${i}`, {
+                vpcEndpointId,
+                port: 443,
+              }),
+            ),
+          }
+        : { types: [apigw.EndpointType.REGIONAL] },
       // A perimeter of its own: no principal of another account, whatever it is granted elsewhere
       // (IAM auth refuses them today without a resource policy; this keeps it so if one is added).
+      // Private, also no request from outside its endpoints; and a private API answers only what
+      // its resource policy allows, so it allows this account's principals (whose IAM policies
+      // still decide, under IAM auth: the access stack's roles).
       policy: new iam.PolicyDocument({
         statements: [
           new iam.PolicyStatement({
@@ -103,8 +132,27 @@ export class LookupApi extends Construct {
             principals: [new iam.AnyPrincipal()],
             actions: ['execute-api:Invoke'],
             resources: ['execute-api:/*'],
-            conditions: { StringNotEquals: { 'aws:PrincipalAccount': Stack.of(this).account } },
+            conditions: { StringNotEquals: { 'aws:PrincipalAccount': account } },
           }),
+          ...(isPrivate
+            ? [
+                new iam.PolicyStatement({
+                  sid: 'OnlyThroughTheEndpoints',
+                  effect: iam.Effect.DENY,
+                  principals: [new iam.AnyPrincipal()],
+                  actions: ['execute-api:Invoke'],
+                  resources: ['execute-api:/*'],
+                  conditions: { StringNotEquals: { 'aws:SourceVpce': [...endpointIds] } },
+                }),
+                new iam.PolicyStatement({
+                  sid: 'ThisAccountThroughTheEndpoints',
+                  effect: iam.Effect.ALLOW,
+                  principals: [new iam.AccountPrincipal(account)],
+                  actions: ['execute-api:Invoke'],
+                  resources: ['execute-api:/*'],
+                }),
+              ]
+            : []),
         ],
       }),
       cloudWatchRole: true,

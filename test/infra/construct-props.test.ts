@@ -257,4 +257,16 @@ describe('LookupApi', () => {
         }),
     ).toThrow('route resource "v1/x" must start with /');
   });
+
+  it.each([
+    [[], 'Test/A: vpcEndpointIds is empty; leave it out for a regional API'],
+    [
+      ['vpc-0123456789abcdef0'],
+      'Test/A: vpcEndpointIds: vpc-0123456789abcdef0 is not an interface VPC endpoint id',
+    ],
+  ])('refuses vpcEndpointIds %j', (vpcEndpointIds, message) => {
+    const stack = newStack();
+    const handler = inlineFunction(stack, Duration.seconds(10));
+    expect(() => new LookupApi(stack, 'A', { restApiName: 'a', handler, vpcEndpointIds })).toThrow(message);
+  });
 });

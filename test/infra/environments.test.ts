@@ -59,6 +59,17 @@ describe('environment configuration', () => {
     ['offlineRetentionDays', 30, /environments\.staging\.offlineRetentionDays: Too small/],
     ['offlineRetentionDays', undefined, /environments\.staging\.offlineRetentionDays: /],
     ['entityItemLayout', 5, /environments\.staging\.entityItemLayout: must be 1, 2, 3 or 4/],
+    [
+      'lookupApiVpcEndpointIds',
+      ['vpce-0123456789abcdef0', 'vpc-12345678'],
+      /environments\.staging\.lookupApiVpcEndpointIds\.1: must be an interface VPC endpoint id/,
+    ],
+    ['lookupApiVpcEndpointIds', [], /environments\.staging\.lookupApiVpcEndpointIds: must name at least one/],
+    [
+      'lookupApiVpcEndpointIds',
+      ['vpce-0123456789abcdef0', 'vpce-0123456789abcdef0'],
+      /environments\.staging\.lookupApiVpcEndpointIds: must not repeat an endpoint/,
+    ],
     ['entityItemLayout', '2', /environments\.staging\.entityItemLayout: must be 1, 2, 3 or 4/],
   ])('rejects %s = %j, naming the field', (field, value, message) => {
     const context = cdkContext();

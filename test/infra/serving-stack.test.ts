@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { Match } from 'aws-cdk-lib/assertions';
+import type { Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { buildApp } from '../../lib/app-builder.js';
 import { HANDLER_ENTRIES, LOOKUP_ROUTES, lookupEnvironment, REPO_ROOT } from '../../lib/platform-spec.js';
-import { logicalId, pick, synthesizeAll } from './platform-fixture.js';
+import { cdkContext, logicalId, pick, synthesizeAll } from './platform-fixture.js';
 import { allowedActionsOn, identityPolicies } from './policy-statements.js';
 
 const all = synthesizeAll();
@@ -34,6 +36,13 @@ describe.each(['dev', 'staging', 'prod'] as const)('serving stack (%s)', (name) 
       });
     },
   );
+
+  it('is a public regional API unless the environment names VPC endpoints', () => {
+    expect(environment.lookupApiVpcEndpointIds).toBeUndefined();
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', {
+      EndpointConfiguration: { Types: ['REGIONAL'] },
+    });
+  });
 
   it('refuses principals of other accounts by the API resource policy', () => {
     template.hasResourceProperties('AWS::ApiGateway::RestApi', {
@@ -173,5 +182,53 @@ describe.each(['dev', 'staging', 'prod'] as const)('serving stack (%s)', (name) 
 
   it('exports the API id under a fixed name for the access stack', () => {
     template.hasOutput('LookupApiId', { Export: { Name: `fp-${name}-lookup-api-id` } });
+  });
+});
+
+describe('serving stack with VPC endpoints (prod)', () => {
+  const endpoints = ['vpce-0123456789abcdef0', 'vpce-0fedcba9876543210'];
+  const context = { ...cdkContext(), env: 'prod', 'aws:cdk:bundling-stacks': [] };
+  context.environments.prod = { ...context.environments.prod, lookupApiVpcEndpointIds: endpoints };
+  // Synthesized with the nag and residency plugins, as cdk synth does: a finding fails here.
+  const [deployment] = buildApp(context, { builtinCloudFormationValidation: false }).deployments;
+  const template = Template.fromStack(deployment?.serving as Stack);
+  const account = deployment?.environment.account;
+
+  it('serves the API privately, through those endpoints only', () => {
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', {
+      EndpointConfiguration: { Types: ['PRIVATE'], VpcEndpointIds: endpoints },
+      Policy: {
+        Statement: [
+          Match.objectLike({
+            Sid: 'OnlyThisAccount',
+            Effect: 'Deny',
+            Condition: { StringNotEquals: { 'aws:PrincipalAccount': account } },
+          }),
+          {
+            Sid: 'OnlyThroughTheEndpoints',
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 'execute-api:Invoke',
+            Resource: 'execute-api:/*',
+            Condition: { StringNotEquals: { 'aws:SourceVpce': endpoints } },
+          },
+          {
+            Sid: 'ThisAccountThroughTheEndpoints',
+            Effect: 'Allow',
+            Principal: {
+              AWS: `arn:aws:iam::${account}:root`,
+            },
+            Action: 'execute-api:Invoke',
+            Resource: 'execute-api:/*',
+          },
+        ],
+      },
+    });
+  });
+
+  it('keeps IAM auth on every method and the web ACL in front of the stage', () => {
+    for (const method of Object.values(template.findResources('AWS::ApiGateway::Method')))
+      expect(method.Properties.AuthorizationType).toBe('AWS_IAM');
+    template.resourceCountIs('AWS::WAFv2::WebACLAssociation', 1);
   });
 });
