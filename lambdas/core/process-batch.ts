@@ -37,10 +37,12 @@
  *    ones decided after the failure too, and goes past an undecided one (its authority failed) as a
  *    *hole* (step 7), which it applies when the record comes again and its authority takes it; their
  *    rows are written, since offline and side-output objects are named after their records, so
- *    rewriting them is harmless. So a record failing for a day holds back none of the later records
- *    of its batch: given up with it by the mapping, they would stay half applied (decided and applied
- *    by their authorities), which no redrive could finish. Only redrive copies wait for it, and
- *    parked entries (written for records before the first failure only).
+ *    rewriting them is harmless, and so is the entry of one parked for a group (step 7; a redelivery
+ *    that applies it to the group takes the group off). So a record failing for a day holds back no
+ *    later record of its batch but a copy completing an entry parked for some groups (whose entry
+ *    stays, for the next redrive): given up with it by the mapping, they would stay half applied
+ *    (decided and applied by their authorities), which no redrive could finish. Entries of records
+ *    parked whole are written before the first failure only.
  * 7. A failure that every retry would meet again (ports.ts `isPermanent`: an entity item DynamoDB
  *    refuses, a computation that throws on an entity's data) does not fail the batch, which would
  *    hold up the shard until its records expire; nor does one of a group that is not the records'
@@ -50,9 +52,11 @@
  *    not processed yet are parked (a redelivery's earlier ones stay done for it; an authority reads
  *    their decisions back). An authority entity fails before anything of them is written, so they
  *    are parked whole; another group's entity fails after their authority decided them, so they are
- *    parked for that group only (`groups`). Entries are written last (after every other write), for
- *    records before the first failure only, in order: an entry must not name a record that a
- *    redelivery then applies. A park is no failure, so other groups' entities apply the records
+ *    parked for that group only (`groups`). Entries are written last (after every other write), in
+ *    order: one for a record parked whole only before the first failure (an entry must not name a
+ *    record that a redelivery then applies), one for a group after it too unless a write of the
+ *    record's own failed (a redelivery that applies it to the group takes the group off first, as
+ *    below; given up, nothing else would finish it). A park is no failure, so other groups' entities apply the records
  *    after a parked one: an entity going past a record its authority parked whole keeps it as a
  *    *hole* (two days, by its own shard's clock), and applies it should it come again and its
  *    authority take it then (a later failure before it, a replayed stream), in whichever delivery
@@ -147,7 +151,7 @@ export interface ProcessorDeps {
    * which no redrive can finish; a parked one a redrive finishes exactly once. Not covered: a record
    * whose authority write fails (applied nowhere, so given up it is decided afresh by a redrive; the
    * later records of its batch complete meanwhile, step 6) or a copy completing an entry parked for
-   * some groups (its entry stays; the later copies of its batch wait for it). The age is the
+   * some groups (its entry stays, for the next redrive). The age is the
    * record's: a consumer that far behind parks at the first such failure.
    * Set an hour under that maximum age (lib/platform-spec.ts `parkAfterAgeSeconds`). @default never
    */
@@ -557,17 +561,19 @@ export async function processBatch(
     }
   }
 
-  // Phase B: the other groups apply the decisions. A redrive copy only before the first failure: one
-  // after it that applied now and then was given up would leave its entry parked, for the next
-  // redrive to apply again. Every other decided record is applied whether or not an earlier one
-  // failed: checkpoints are per entity, and an entity going past a record it has not applied (one
-  // its authority failed on or parked whole in this delivery, a copy after the first failure) keeps
-  // it as a hole, applied when it comes again and its authority takes it. So a record failing for a
-  // day holds back none of the later records of its batch, which the event source mapping would
-  // otherwise give up with it, half applied (their authorities decided them in phase A).
+  // Phase B: the other groups apply the decisions. A copy completing an entry parked for some groups
+  // only before the first failure: one after it applied now and then given up would leave its entry
+  // parked, for the next redrive to apply again (its authority does not decide it). Every other
+  // decided record is applied whether or not an earlier one failed: checkpoints are per entity, and
+  // an entity going past a record it has not applied (one its authority failed on or parked whole in
+  // this delivery, such a copy after the first failure) keeps it as a hole, applied when it comes
+  // again and its authority takes it. So a record failing for a day holds back no other later record
+  // of its batch, which the event source mapping would otherwise give up with it, half applied
+  // (their authorities decided them in phase A).
   // A record decided in an earlier delivery that an entity applies only now may have been parked for
   // it by that delivery (which then lost its answer): before the entity is saved, the record's entry
   // loses its group, so that no redrive applies it again (if that fails, the entity is not saved).
+  const heldBack = new Set<Candidate>(); // copies completing an entry for some groups, after a failure
   for (const group of groupsByName.values()) {
     const mine: Candidate[] = [];
     // The group's records it may have to apply later: undecided, or a copy held back.
@@ -581,7 +587,11 @@ export async function processBatch(
         !d.lateGroups.includes(group.name) &&
         (d.only === undefined || d.only.includes(group.name))
       )
-        (before(c) || c.redrive === undefined ? mine : skipped).push(c);
+        if (before(c) || d.only === undefined) mine.push(c);
+        else {
+          skipped.push(c);
+          heldBack.add(c);
+        }
     }
     if (mine.length === 0) continue;
     const entities = byEntity(group, mine);
@@ -665,13 +675,26 @@ export async function processBatch(
   // after it that completed all the same (phase B): their rows are named after them, so that the
   // redelivery rewriting them is harmless, and a day of failures before them does not leave them
   // without a history should the event source mapping give them up.
+  // A later record parked for some groups (by age, or refused for good) completes too, with its
+  // entry: given up, its redrive copy would be a duplicate for its authority and so for every group.
+  // A redelivery that applies it to a group takes the group off the entry (phase B), as for one
+  // parked in a delivery that lost its answer (a copy refused again narrows the entry it carries
+  // instead). One parked whole has no entry after the failure: it was applied nowhere, and is
+  // decided afresh when it comes again, a redrive copy included. A copy completing an entry for some
+  // groups after the failure has its rows too, if it was applied (not held back in phase B): its
+  // entry is completed, and its redelivery then writes none.
+  const laterParkOk = (c: Candidate) => {
+    const p = parked.get(c.recordId);
+    return p === undefined || p.groups !== undefined;
+  };
   const done = candidates.filter(
     (c) =>
       before(c) ||
-      (c.redrive === undefined &&
-        !failedAt.has(c.paddedSequence) &&
+      (!failedAt.has(c.paddedSequence) &&
         decisions.has(c.recordId) &&
-        !parked.has(c.recordId)),
+        ((decisions.get(c.recordId) as { only?: unknown }).only === undefined ||
+          (completes(c) && !heldBack.has(c) && !refusedAgain.has(c))) &&
+        laterParkOk(c)),
   );
   const outputs = buildOutputs({
     quarantined,
@@ -698,7 +721,11 @@ export async function processBatch(
   // naming the copy. A redelivery of the copy before that finds the groups' checkpoints past it, and
   // completes the entry then; one after it reads there that it was the copy that completed it. A copy
   // refused again by some of its groups narrows the entry to them instead.
-  const finished = [...completing].filter(([, c]) => before(c) && !refusedAgain.has(c));
+  // Whether or not a record before it failed: given up with that record, an entry left parked would
+  // have the next redrive apply it again. Not a copy held back in phase B, which applied nothing.
+  const finished = [...completing].filter(
+    ([, c]) => !failedAt.has(c.paddedSequence) && !heldBack.has(c) && !refusedAgain.has(c),
+  );
   const narrowed = finished.filter(([, c]) => parked.has(c.recordId));
   const completed = finished.filter(([, c]) => !parked.has(c.recordId));
   const [narrowResults, completeResults] = await Promise.all([
@@ -731,13 +758,15 @@ export async function processBatch(
   check(completed, completeResults);
   // Parked entries last, after every other write (nothing may fail after them), one at a time in
   // sequence order, and only for records that completed: an entry may authorise a redrive to apply
-  // its record, so none may be written for a record after a failure (it is redelivered, and applied
-  // then if the cause is gone). Nor may one be deleted: the entry of a record after a failure may be
-  // a valid one, from a delivery that completed it.
+  // its record, so none parked whole may be written for a record after a failure (it is redelivered,
+  // and decided afresh then if the cause is gone). One parked for some groups may (above), unless a
+  // write of its own failed: its redelivery takes a group that applies it off the entry. Nor may one be deleted: the entry of a
+  // record after a failure may be a valid one, from a delivery that completed it.
   for (const e of parkedEntries) {
-    if (!before(sequenceOf(e))) break;
+    const at = sequenceOf(e);
+    if (!before(at) && (e.groups === undefined || failedAt.has(at.paddedSequence))) continue;
     const [result] = await deps.sideOutput.put([e]);
-    if (isFailed(result)) markFailed([sequenceOf(e)], result.failed);
+    if (isFailed(result)) markFailed([at], result.failed);
   }
 
   // Outcomes of the records before the first failure; everything from it on is redelivered.

@@ -3,7 +3,9 @@
  * later in the batch is redelivered with it. Found on review: the parked entries had been written
  * before the completions, so that record's entry stayed although it was redelivered; with the cause
  * gone by the redelivery the record was applied normally, and a redrive applied it to its group a
- * second time. Parked entries are now written after every other write.
+ * second time. Parked entries are now written after every other write. Since 2026-11-27 the entry of
+ * a later record parked for a group is written all the same (given up with the batch, nothing else
+ * would finish it), and the redelivery that applies the record takes the group off it.
  */
 import { describe, expect, it } from 'vitest';
 import { InMemorySideOutput } from '../../lambdas/adapters/memory.js';
@@ -45,7 +47,7 @@ const wrap = (sideOutput: InMemorySideOutput, key: string, sequenceNumber: strin
   redriveCopy(sideOutput, key, { sequenceNumber: BigInt(sequenceNumber), arrivalTime: BASE_TIME + 30_000 });
 
 describe('a completion failing in a batch that parks a later record', () => {
-  it('writes no entry for that record: applied once on its redelivery, nothing left to redrive', async () => {
+  it('writes its entry, which the redelivery applying it removes: applied once, nothing left to redrive', async () => {
     const s = setup();
     // An earlier parked entry (r0 parked for its merchant), whose cause is then fixed.
     const [r0] = inputRecords([pay(0, 'cus_aaaa', 'mer_1111')]);
@@ -64,12 +66,13 @@ describe('a completion failing in a batch that parks a later record', () => {
     s.refuse.add('merchant#mer_2222');
     s.sideOutput.failCompletions = 1; // a transient S3 error on the move to parked-done/
     const d1 = await processBatch([x0, p] as InputRecord[], s.deps);
-    // P is reported failed (redelivered), so no entry is written for it.
+    // P is reported failed (redelivered). Its entry is written all the same (given up, nothing else
+    // would finish it), and the redelivery that applies it takes its group off.
     expect(d1.failed).toContain((p as InputRecord).sequenceNumber);
     const pKey = parkedKeys(s.sideOutput).find((k) =>
       k.endsWith(`${(p as InputRecord).sequenceNumber}.json`),
     );
-    expect(pKey).toBeUndefined();
+    expect(pKey).toBeDefined();
 
     // The cause goes away before the redelivery (a fix deployed; or, as the batch failed from its
     // first record, the mapping bisects it and mer_2222 fits with fewer records).

@@ -7,8 +7,9 @@
  * finish: the redrive's copy would be a duplicate for the customer, and so for every group.
  */
 import { describe, expect, it } from 'vitest';
-import type { InMemoryOfflineSink, InMemorySideOutput } from '../../lambdas/adapters/memory.js';
+import { InMemoryOfflineSink, type InMemorySideOutput } from '../../lambdas/adapters/memory.js';
 import type { InputRecord } from '../../lambdas/core/decode.js';
+import type { PutResult } from '../../lambdas/core/ports.js';
 import { processBatch } from '../../lambdas/core/process-batch.js';
 import { type FeatureGroup, featureGroupsByName } from '../../schemas/index.js';
 import { BASE_TIME, envelope, FIRST_SEQUENCE, inputRecords, transaction } from '../support/records.js';
@@ -45,6 +46,29 @@ const payments = (ageMs: number, tag: string) =>
 const redriveAt = redriver();
 /** What npm run redrive sends for every entry now in parked/. */
 const redrive = (s: InMemorySideOutput): InputRecord[] => redriveAt(s, NOW);
+
+/** One payment from cus_bbbb at mer_1111, as record `firstSequence` of the shard. */
+const otherPayment = (eventId: string, eventTime: number, arrivalTime: number): InputRecord =>
+  inputRecords(
+    [
+      envelope(
+        transaction({ customerId: 'cus_bbbb', merchantId: 'mer_1111', eventId, eventTime: at(eventTime, 0) }),
+      ),
+    ],
+    { arrivalTime, firstSequence: FIRST_SEQUENCE + 1_000n },
+  )[0] as InputRecord;
+
+/** Records the mapping gave up on, as `npm run redrive` puts them back: the same bytes and keys, new records. */
+const resentAsNew = (records: readonly (InputRecord | undefined)[], firstSequence: bigint): InputRecord[] =>
+  records.map((r, i) => {
+    const sequenceNumber = String(firstSequence + BigInt(i) * 10n);
+    return {
+      ...(r as InputRecord),
+      sequenceNumber,
+      recordId: `${r?.shardId}:${sequenceNumber}`,
+      arrivalTime: NOW,
+    };
+  });
 
 describe('a record still failing near the age the mapping gives up at', () => {
   it('is retried while young, then parked for the group that cannot be written, and a redrive finishes it once', async () => {
@@ -228,6 +252,96 @@ describe('a record still failing near the age the mapping gives up at', () => {
     await processBatch(later, { ...g.deps, now: () => NOW + 49 * HOUR });
     const [m] = await g.inner.load([{ group: 'merchant', entityId: 'mer_2222' }]);
     expect(m?.state.holes).toBeUndefined();
+  });
+
+  it('a later record parked for its merchant by age behind a failing customer gets its entry and rows: given up, a redrive finishes it', async () => {
+    const s = refusingDeps();
+    const deps = { ...s.deps, parkAfterMs: 22 * HOUR };
+    const records = payments(22 * HOUR + 30 * 60_000, 'p');
+    s.throttle.add('customer#cus_aaaa'); // the first record fails at its customer
+    s.throttle.add('merchant#mer_1111'); // cus_bbbb's payment there fails at its merchant
+    const first = await processBatch(records, deps);
+    expect(first.failed).toHaveLength(4);
+    const parked = s.sideOutput.ofKind('parked');
+    expect(parked.map((e) => [e.recordId, e.groups])).toEqual([[records[1]?.recordId, ['merchant']]]);
+    const rowsOf = (group: string) =>
+      (s.deps.offline as InMemoryOfflineSink)
+        .rows(group)
+        .map((r) => r.eventId)
+        .sort();
+    expect(rowsOf('customer')).toEqual(['evt_stuck_p_1', 'evt_stuck_p_2', 'evt_stuck_p_3']);
+    // Given up at 23 h; the outage over, the steward redrives what was given up, then what was parked.
+    s.throttle.clear();
+    const resent = inputRecords(
+      records.map((r) => Buffer.from(r.data, 'base64').toString()),
+      { firstSequence: FIRST_SEQUENCE + 1_000n, arrivalTime: NOW },
+    );
+    expect((await processBatch(resent, deps)).counts).toEqual({
+      applied: 1,
+      duplicate: 3,
+      quarantined: 0,
+      late: 0,
+    });
+    expect((await processBatch(redrive(s.sideOutput), deps)).failed).toEqual([]);
+    expect(await s.count(merchant, 'mer_1111')).toBe(1);
+    expect(await s.count(merchant, 'mer_2222')).toBe(3);
+    expect(await s.count(customer, 'cus_bbbb')).toBe(2);
+    expect(s.sideOutput.ofKind('parked')).toEqual([]);
+  });
+
+  it('a redrive copy its customer decides, behind a record failing for a day, reaches its merchant: given up, the next copy is a duplicate', async () => {
+    const s = refusingDeps();
+    const deps = { ...s.deps, parkAfterMs: 22 * HOUR };
+    const [r0] = payments(2 * HOUR, 'c');
+    s.refuse.add('customer#cus_aaaa');
+    expect(await processBatch([r0 as InputRecord], deps)).toMatchObject({ failed: [], parked: 1 });
+    s.refuse.clear();
+    // The copy lands behind an ordinary record whose customer is throttled (never parked by age).
+    const rx = otherPayment('evt_stuck_c_x', NOW - HOUR, NOW - HOUR);
+    const [c0] = redrive(s.sideOutput);
+    s.throttle.add('customer#cus_bbbb');
+    expect((await processBatch([rx, c0 as InputRecord], deps)).failed).toHaveLength(2);
+    expect(await s.count(merchant, 'mer_2222')).toBe(1);
+    // Given up; the steward redrives the given-up records (the copy again, as it was) and the entry.
+    s.throttle.clear();
+    const resent = resentAsNew([rx, c0], FIRST_SEQUENCE + 5_000n);
+    expect((await processBatch(resent, deps)).failed).toEqual([]);
+    expect(await s.count(customer, 'cus_aaaa')).toBe(1);
+    expect(await s.count(merchant, 'mer_2222')).toBe(1);
+    expect(await s.count(merchant, 'mer_1111')).toBe(1);
+    expect(s.sideOutput.ofKind('parked')).toEqual([]);
+  });
+
+  it('a copy completing an entry for a group, applied in a batch that fails after it, completes the entry: given up, no redrive applies it again', async () => {
+    // The offline bucket refuses one day's partition (say its prefix's policy is wrong) for a day.
+    const sink = new InMemoryOfflineSink();
+    const badDay = new Date(NOW - 25 * HOUR).toISOString().slice(0, 10);
+    const s = refusingDeps({
+      offline: {
+        append: async (batches) => {
+          const ok = await sink.append(batches.filter((b) => b.dt !== badDay));
+          return batches.map((b) =>
+            b.dt === badDay ? { failed: new Error('AccessDenied') } : (ok.shift() as PutResult),
+          );
+        },
+      },
+    });
+    const deps = { ...s.deps, parkAfterMs: 22 * HOUR };
+    const [r0] = payments(2 * HOUR, 'g');
+    s.refuse.add('merchant#mer_2222');
+    expect(await processBatch([r0 as InputRecord], deps)).toMatchObject({ failed: [], parked: 1 });
+    s.refuse.clear();
+    // An event of that day first (its rows fail), then the copy, applied to mer_2222 with its rows.
+    const rx = otherPayment('evt_stuck_g_x', NOW - 25 * HOUR, NOW - 23 * HOUR);
+    const [k0] = redrive(s.sideOutput);
+    expect((await processBatch([rx, k0 as InputRecord], deps)).failed).toHaveLength(2);
+    expect(await s.count(merchant, 'mer_2222')).toBe(1);
+    expect(s.sideOutput.ofKind('parked')).toEqual([]);
+    // Given up; the steward redrives the given-up records, and whatever is still parked.
+    const resent = resentAsNew([rx, k0], FIRST_SEQUENCE + 5_000n);
+    await processBatch(resent, deps);
+    expect(redrive(s.sideOutput)).toEqual([]);
+    expect(await s.count(merchant, 'mer_2222')).toBe(1);
   });
 
   it('a record parked for its merchant by age that a redelivery then writes loses its entry too', async () => {
