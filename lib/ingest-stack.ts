@@ -72,6 +72,7 @@ export class IngestStack extends Stack {
         names,
         { piiTokenSecretArn: resources.piiTokenSecretArn, piiKmsKeyArn: resources.keys.pii },
         environment.entityItemLayout,
+        environment.retentionHours,
       ),
       ...D.processor,
       reservedConcurrentExecutions:

@@ -168,13 +168,24 @@ export const STREAM_SOURCE_DEFAULTS: StreamSourceSettings = {
 export const processorEnvironment = (
   names: ResourceNames,
   itemLayout: ItemLayout,
+  /** The stream's retention (lib/environments.ts `retentionHours`; Kinesis' least, 24, locally). */
+  retentionHours = 24,
 ): Record<string, string> => ({
   ONLINE_TABLE: names.onlineTable,
   OFFLINE_BUCKET: names.offlineBucket,
   SIDE_OUTPUT_BUCKET: names.sideOutputBucket,
   ENTITY_ITEM_LAYOUT: String(itemLayout),
   PARK_AFTER_AGE_SECONDS: String(parkAfterAgeSeconds(STREAM_SOURCE_DEFAULTS.maxRecordAgeSeconds)),
+  HOLE_TTL_SECONDS: String(holeTtlSeconds(retentionHours)),
 });
+
+/**
+ * How long an entity keeps a hole (process-batch.ts `holeTtlMs`): the stream's retention and a day.
+ * A record parked whole comes back by a replay of the stream (a lost checkpoint) as long as the
+ * stream keeps it, perhaps before its redrive, and its merchant must then still know it never
+ * applied it.
+ */
+export const holeTtlSeconds = (retentionHours: number): number => (retentionHours + 24) * 3600;
 
 /**
  * The age at which the processor parks a record whose entity write still fails (process-batch.ts
@@ -202,8 +213,9 @@ export const deployedProcessorEnvironment = (
   names: ResourceNames,
   keys: ProcessorKeyLocations,
   itemLayout: ItemLayout,
+  retentionHours: number,
 ): Record<string, string> => ({
-  ...processorEnvironment(names, itemLayout),
+  ...processorEnvironment(names, itemLayout, retentionHours),
   PII_TOKEN_SECRET_ARN: keys.piiTokenSecretArn,
   PII_KMS_KEY_ID: keys.piiKmsKeyArn,
 });

@@ -37,14 +37,14 @@ export const holeKey = (r: Pick<EntityRecord, 'shardId' | 'paddedSequence'>): st
 export const shardOfHole = (key: string): string => key.slice(0, key.indexOf(' '));
 
 /**
- * How long a hole is kept, from when it was made or its record arrived, whichever is later, by the
- * clock of a batch of its own shard: a shard delivers a failed record again before any later one (a
- * redelivery from the failure, a bisected half), and the mapping gives it up at 23 h. Deployed, the
- * clock is the same for every shard; expiring by the hole's own shard keeps this true where it is
- * not (the property harness gives each shard a clock of its own, days apart). The cost: the holes
- * of a shard closed by resharding stay in the item, as its checkpoint does. Not covered: a stream
- * replayed from a lost checkpoint more than two days on, which brings back a record parked whole
- * before its redrive does (README, step 7).
+ * How long a hole is kept at least, from when it was made or its record arrived, whichever is later,
+ * by the clock of a batch of its own shard: a shard delivers a failed record again before any later
+ * one (a redelivery from the failure, a bisected half), and the mapping gives it up at 23 h.
+ * Deployed, holes last longer, the stream's retention and a day (process-batch.ts `holeTtlMs`): a
+ * replay of the stream from a lost checkpoint may bring back a record parked whole before its
+ * redrive does. The clock is the same for every shard there; expiring by the hole's own shard keeps
+ * this true where it is not (the property harness gives each shard a clock of its own, days apart).
+ * The cost: the holes of a shard closed by resharding stay in the item, as its checkpoint does.
  */
 export const HOLE_TTL_MS = 48 * 3_600_000;
 

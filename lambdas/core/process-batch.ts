@@ -58,7 +58,7 @@
  *    record's own failed (a redelivery that applies it to the group takes the group off first, as
  *    below; given up, nothing else would finish it). A park is no failure, so other groups' entities apply the records
  *    after a parked one: an entity going past a record its authority parked whole keeps it as a
- *    *hole* (two days, by its own shard's clock), and applies it should it come again and its
+ *    *hole* (`holeTtlMs`, by its own shard's clock), and applies it should it come again and its
  *    authority take it then (a later failure before it, a replayed stream), in whichever delivery
  *    that is.
  *    Conversely an entity that applies a record decided in an earlier delivery (that delivery may
@@ -156,6 +156,12 @@ export interface ProcessorDeps {
    * Set an hour under that maximum age (lib/platform-spec.ts `parkAfterAgeSeconds`). @default never
    */
   readonly parkAfterMs?: number;
+  /**
+   * How long an entity keeps a hole, by the clock of its own shard (entity-state.ts `HOLE_TTL_MS`):
+   * deployed, the stream's retention and a day (lib/platform-spec.ts `holeTtlSeconds`), so that a
+   * replay of the stream still finds the holes of records parked whole. @default HOLE_TTL_MS
+   */
+  readonly holeTtlMs?: number;
 }
 
 export interface BatchResult {
@@ -275,6 +281,7 @@ export async function processBatch(
   await tokenizePii(candidates, deps.tokenizer ?? ephemeralTokenizer);
 
   const now = (deps.now ?? Date.now)();
+  const holeTtlMs = Math.max(deps.holeTtlMs ?? HOLE_TTL_MS, HOLE_TTL_MS);
   const errors: Error[] = [];
   let firstFailed: string | undefined; // padded sequence number of the first record not completed
   const failedAt = new Set<string>(); // padded sequence numbers of every record not completed
@@ -632,7 +639,7 @@ export async function processBatch(
         // Expired by the clock of their own shard only (HOLE_TTL_MS).
         const shards = new Set(applying.map((c) => c.shardId));
         for (const [k, at] of Object.entries(state.holes ?? {}))
-          if (at < now - HOLE_TTL_MS && shards.has(shardOfHole(k)))
+          if (at < now - holeTtlMs && shards.has(shardOfHole(k)))
             delete (state.holes as Record<string, number>)[k];
         if (state.holes && Object.keys(state.holes).length === 0) delete state.holes;
         pruneState(state, group);

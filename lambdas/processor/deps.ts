@@ -37,5 +37,6 @@ export function createProcessorDeps(config: ProcessorConfig): ProcessorDeps {
     ...(config.PARK_AFTER_AGE_SECONDS === undefined
       ? {}
       : { parkAfterMs: config.PARK_AFTER_AGE_SECONDS * 1000 }),
+    ...(config.HOLE_TTL_SECONDS === undefined ? {} : { holeTtlMs: config.HOLE_TTL_SECONDS * 1000 }),
   };
 }

@@ -43,6 +43,15 @@ export const processorConfigSchema = z
       .int('must be a whole number of seconds (age at which a record still failing is parked)')
       .min(60, 'must be at least 60 seconds (age at which a record still failing is parked)')
       .optional(),
+    /**
+     * Seconds an entity keeps a hole, a record it went past without applying (lib/platform-spec.ts
+     * `holeTtlSeconds`: the stream's retention and a day). Unset: two days.
+     */
+    HOLE_TTL_SECONDS: z.coerce
+      .number('must be a number of seconds (how long an entity keeps a hole)')
+      .int('must be a whole number of seconds (how long an entity keeps a hole)')
+      .min(48 * 3600, 'must be at least 172800 seconds, two days (how long an entity keeps a hole)')
+      .optional(),
   })
   .refine((c) => Boolean(c.PII_TOKEN_SECRET_ARN) !== Boolean(c.PII_TOKEN_KEY), {
     path: ['PII_TOKEN_SECRET_ARN'],

@@ -71,6 +71,19 @@ describe.each(ENVIRONMENTS)('function configuration (%s)', (name) => {
     expect(config.PARK_AFTER_AGE_SECONDS).toBe(maxAge - 3600);
   });
 
+  it('keeps holes for the stream retention and a day', () => {
+    const config = readConfig(
+      processorConfigSchema,
+      runtimeEnvironment(variablesOf(env.ingest, d.names.processorFunction)),
+    );
+    expect(config.HOLE_TTL_SECONDS).toBe((d.environment.retentionHours + 24) * 3600);
+    const variables = runtimeEnvironment(variablesOf(env.ingest, d.names.processorFunction));
+    for (const bad of ['long', '3600.5', '86400'])
+      expect(() => readConfig(processorConfigSchema, { ...variables, HOLE_TTL_SECONDS: bad })).toThrow(
+        /HOLE_TTL_SECONDS must be/,
+      );
+  });
+
   it('would refuse a park age that is not a whole number of seconds, naming it', () => {
     const variables = runtimeEnvironment(variablesOf(env.ingest, d.names.processorFunction));
     for (const bad of ['soon', '1.5', '10'])

@@ -66,7 +66,7 @@ describe.each(['dev', 'staging', 'prod'] as const)('ingest stack (%s)', (name) =
       Environment: {
         Variables: Match.objectLike({
           // The environment's item layout (1 unless cdk.json raises it), not the local runs' newest.
-          ...processorEnvironment(names, environment.entityItemLayout),
+          ...processorEnvironment(names, environment.entityItemLayout, environment.retentionHours),
           POWERTOOLS_SERVICE_NAME: Match.anyValue(),
         }),
       },

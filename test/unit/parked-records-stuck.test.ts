@@ -344,6 +344,49 @@ describe('a record still failing near the age the mapping gives up at', () => {
     expect(await s.count(merchant, 'mer_2222')).toBe(1);
   });
 
+  it("keeps the hole of a record parked whole for the stream's retention and a day: a replay two days on, before the redrive, still applies it once", async () => {
+    const s = refusingDeps();
+    const deps = { ...s.deps, holeTtlMs: (168 + 24) * HOUR }; // prod keeps its stream 168 h
+    const records = inputRecords(
+      ['cus_aaaa', 'cus_bbbb', 'cus_cccc'].map((customerId, i) =>
+        envelope(
+          transaction({
+            customerId,
+            merchantId: 'mer_2222',
+            eventId: `evt_stuck_r_${i}`,
+            eventTime: at(NOW - 60_000, i),
+          }),
+        ),
+      ),
+      { arrivalTime: NOW },
+    );
+    s.refuse.add('customer#cus_bbbb'); // parked whole; mer_2222 goes past it: a hole
+    expect(await processBatch(records, deps)).toMatchObject({ failed: [], parked: 1 });
+    // Live traffic of the same shard two days on.
+    const later = inputRecords(
+      [
+        envelope(
+          transaction({
+            customerId: 'cus_dddd',
+            merchantId: 'mer_2222',
+            eventId: 'evt_stuck_r_3',
+            eventTime: at(NOW, 5),
+          }),
+        ),
+      ],
+      { arrivalTime: NOW + 49 * HOUR, firstSequence: FIRST_SEQUENCE + 1_000n },
+    );
+    await processBatch(later, { ...deps, now: () => NOW + 49 * HOUR });
+    // The cause fixed, the mapping re-created from TRIM_HORIZON before the steward redrives.
+    s.refuse.clear();
+    await processBatch([...records, ...later], { ...deps, now: () => NOW + 50 * HOUR });
+    const [copy] = redriveAt(s.sideOutput, NOW + 51 * HOUR);
+    await processBatch([copy as InputRecord], { ...deps, now: () => NOW + 51 * HOUR });
+    expect(await s.count(customer, 'cus_bbbb')).toBe(1);
+    expect(await s.count(merchant, 'mer_2222')).toBe(4);
+    expect(s.sideOutput.ofKind('parked')).toEqual([]);
+  });
+
   it('a record parked for its merchant by age that a redelivery then writes loses its entry too', async () => {
     const s = refusingDeps();
     s.throttle.add('merchant#mer_2222');
