@@ -4,6 +4,7 @@
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { z } from 'zod';
+import { VPC_ENDPOINT_ID } from './constructs/lookup-api-defaults.js';
 
 export const ENVIRONMENT_NAMES = ['dev', 'staging', 'prod'] as const;
 export type EnvironmentName = (typeof ENVIRONMENT_NAMES)[number];
@@ -62,10 +63,7 @@ export const environmentValuesSchema = z
       .array(
         z
           .string()
-          .regex(
-            /^vpce-[0-9a-f]{8,17}$/,
-            'must be an interface VPC endpoint id such as vpce-0123456789abcdef0',
-          ),
+          .regex(VPC_ENDPOINT_ID, 'must be an interface VPC endpoint id such as vpce-0123456789abcdef0'),
       )
       .nonempty('must name at least one VPC endpoint, or be left out for a public regional API')
       .refine((ids) => new Set(ids).size === ids.length, 'must not repeat an endpoint')

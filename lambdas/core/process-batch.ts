@@ -56,8 +56,8 @@
  *    order: one for a record parked whole only before the first failure (an entry must not name a
  *    record that a redelivery then applies), one for a group after it too unless a write of the
  *    record's own failed (a redelivery that applies it to the group takes the group off first, as
- *    below; given up, nothing else would finish it). A park is no failure, so other groups' entities apply the records
- *    after a parked one: an entity going past a record its authority parked whole keeps it as a
+ *    below; given up, nothing else would finish it). A park is no failure, so other groups'
+ *    entities apply the records after a parked one: an entity going past a record its authority parked whole keeps it as a
  *    *hole* (`holeTtlMs`, by its own shard's clock), and applies it should it come again and its
  *    authority take it then (a later failure before it, a replayed stream), in whichever delivery
  *    that is.
@@ -636,7 +636,7 @@ export async function processBatch(
         for (const c of notApplied)
           if (alreadyProcessed(state, c))
             state.holes = { ...state.holes, [holeKey(c)]: Math.max(now, c.arrivalTime) };
-        // Expired by the clock of their own shard only (HOLE_TTL_MS).
+        // Expired by the clock of their own shard only (holeTtlMs; entity-state.ts HOLE_TTL_MS).
         const shards = new Set(applying.map((c) => c.shardId));
         for (const [k, at] of Object.entries(state.holes ?? {}))
           if (at < now - holeTtlMs && shards.has(shardOfHole(k)))
@@ -678,6 +678,10 @@ export async function processBatch(
     }
   }
 
+  // A completing copy that did its part in phase B: neither held back there nor refused again by
+  // every group it was to reach (whether its own writes failed is for the caller to check).
+  const copyWritten = (c: Candidate) => !heldBack.has(c) && !refusedAgain.has(c);
+
   // Phase C: side outputs and feature history for the records before the first failure, and for those
   // after it that completed all the same (phase B): their rows are named after them, so that the
   // redelivery rewriting them is harmless, and a day of failures before them does not leave them
@@ -690,19 +694,17 @@ export async function processBatch(
   // decided afresh when it comes again, a redrive copy included. A copy completing an entry for some
   // groups after the failure has its rows too, if it was applied (not held back in phase B): its
   // entry is completed, and its redelivery then writes none.
-  const laterParkOk = (c: Candidate) => {
+  const completedLate = (c: Candidate) => {
+    const d = decisions.get(c.recordId) as { only?: unknown } | undefined;
     const p = parked.get(c.recordId);
-    return p === undefined || p.groups !== undefined;
+    return (
+      !failedAt.has(c.paddedSequence) &&
+      d !== undefined &&
+      (d.only === undefined || (completes(c) && copyWritten(c))) &&
+      (p === undefined || p.groups !== undefined)
+    );
   };
-  const done = candidates.filter(
-    (c) =>
-      before(c) ||
-      (!failedAt.has(c.paddedSequence) &&
-        decisions.has(c.recordId) &&
-        ((decisions.get(c.recordId) as { only?: unknown }).only === undefined ||
-          (completes(c) && !heldBack.has(c) && !refusedAgain.has(c))) &&
-        laterParkOk(c)),
-  );
+  const done = candidates.filter((c) => before(c) || completedLate(c));
   const outputs = buildOutputs({
     quarantined,
     candidates: done,
@@ -730,9 +732,7 @@ export async function processBatch(
   // refused again by some of its groups narrows the entry to them instead.
   // Whether or not a record before it failed: given up with that record, an entry left parked would
   // have the next redrive apply it again. Not a copy held back in phase B, which applied nothing.
-  const finished = [...completing].filter(
-    ([, c]) => !failedAt.has(c.paddedSequence) && !heldBack.has(c) && !refusedAgain.has(c),
-  );
+  const finished = [...completing].filter(([, c]) => !failedAt.has(c.paddedSequence) && copyWritten(c));
   const narrowed = finished.filter(([, c]) => parked.has(c.recordId));
   const completed = finished.filter(([, c]) => !parked.has(c.recordId));
   const [narrowResults, completeResults] = await Promise.all([
@@ -767,8 +767,9 @@ export async function processBatch(
   // sequence order, and only for records that completed: an entry may authorise a redrive to apply
   // its record, so none parked whole may be written for a record after a failure (it is redelivered,
   // and decided afresh then if the cause is gone). One parked for some groups may (above), unless a
-  // write of its own failed: its redelivery takes a group that applies it off the entry. Nor may one be deleted: the entry of a
-  // record after a failure may be a valid one, from a delivery that completed it.
+  // write of its own failed: its redelivery takes a group that applies it off the entry. Nor may one
+  // be deleted: the entry of a record after a failure may be a valid one, from a delivery that
+  // completed it.
   for (const e of parkedEntries) {
     const at = sequenceOf(e);
     if (!before(at) && (e.groups === undefined || failedAt.has(at.paddedSequence))) continue;

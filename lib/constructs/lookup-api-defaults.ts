@@ -13,5 +13,8 @@ export const LOOKUP_API_DEFAULTS = {
   removalPolicy: RemovalPolicy.RETAIN,
 } as const;
 
+/** An interface VPC endpoint's id, as a private API is associated with it. */
+export const VPC_ENDPOINT_ID = /^vpce-[0-9a-f]{8,17}$/;
+
 /** API Gateway's hard limit on a Lambda integration's duration. */
 export const API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS = 29;

@@ -7,7 +7,11 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledge } from '../compliance.js';
-import { API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS, LOOKUP_API_DEFAULTS } from './lookup-api-defaults.js';
+import {
+  API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS,
+  LOOKUP_API_DEFAULTS,
+  VPC_ENDPOINT_ID,
+} from './lookup-api-defaults.js';
 import { withDefaults } from './with-defaults.js';
 
 /** A route of the API: HTTP method and resource path. */
@@ -95,7 +99,7 @@ export class LookupApi extends Construct {
     if (p.vpcEndpointIds !== undefined && endpointIds.length === 0)
       throw new Error(`${this.node.path}: vpcEndpointIds is empty; leave it out for a regional API`);
     for (const id of endpointIds)
-      if (!/^vpce-[0-9a-f]{8,17}$/.test(id))
+      if (!VPC_ENDPOINT_ID.test(id))
         throw new Error(`${this.node.path}: vpcEndpointIds: ${id} is not an interface VPC endpoint id`);
     const isPrivate = endpointIds.length > 0;
     const account = Stack.of(this).account;

@@ -155,10 +155,7 @@ describe('a record still failing near the age the mapping gives up at', () => {
 
     // The mapping gives the three up; the outage over, the steward redrives them as new records.
     s.throttle.clear();
-    const resent = inputRecords(
-      records.slice(1).map((r) => Buffer.from(r.data, 'base64').toString()),
-      { firstSequence: FIRST_SEQUENCE + 1_000n, arrivalTime: NOW },
-    );
+    const resent = resentAsNew(records.slice(1), FIRST_SEQUENCE + 1_000n);
     const redriven = await processBatch(resent, deps);
     expect(redriven.failed).toEqual([]);
     expect(redriven.counts).toEqual({ applied: 2, duplicate: 1, quarantined: 0, late: 0 });
@@ -272,10 +269,7 @@ describe('a record still failing near the age the mapping gives up at', () => {
     expect(rowsOf('customer')).toEqual(['evt_stuck_p_1', 'evt_stuck_p_2', 'evt_stuck_p_3']);
     // Given up at 23 h; the outage over, the steward redrives what was given up, then what was parked.
     s.throttle.clear();
-    const resent = inputRecords(
-      records.map((r) => Buffer.from(r.data, 'base64').toString()),
-      { firstSequence: FIRST_SEQUENCE + 1_000n, arrivalTime: NOW },
-    );
+    const resent = resentAsNew(records, FIRST_SEQUENCE + 1_000n);
     expect((await processBatch(resent, deps)).counts).toEqual({
       applied: 1,
       duplicate: 3,
