@@ -447,11 +447,14 @@ describe('exactly-once effect under everything Lambda and Kinesis do (property)'
           reshard: true,
           maxRecords: 100,
         },
-        150,
+        // Records parked by age come in about one scenario of 30 (50 of 1,500 measured, 125 records):
+        // 150 scenarios had none once in about 150 runs (a CI run failed so), 300 once in 20,000; the
+        // other coverage counts failed none of 20,000 resamples of 300 from 3,000 measured.
+        300,
       );
       expectTroubleEverywhere(coverage);
       expect(coverage.parkedForGroup).toBeGreaterThan(coverage.scenarios / 10);
-      // Records parked by age (about 12 in a run of 150; none at all once in 10^5 runs).
+      // Records parked by age (their write still failing past parkAfterMs), then redriven.
       expect(coverage.parkedStuck, 'records parked by age').toBeGreaterThan(0);
       expect(coverage.reshards).toBeGreaterThan(coverage.scenarios / 3);
       expect(coverage.realConflicts).toBeGreaterThan(0);
@@ -470,7 +473,9 @@ describe('exactly-once effect under everything Lambda and Kinesis do (property)'
           reshard: true,
           maxRecords: 100,
         },
-        150,
+        // Bucket chunks are rarer here (one group: fewer busy items): 150 scenarios had too few about
+        // once in 600 runs (resampled from 1,500 measured), 300 twice in 10^5.
+        300,
       );
       expectTroubleEverywhere(coverage);
       expect(coverage.reshards).toBeGreaterThan(coverage.scenarios / 3);
