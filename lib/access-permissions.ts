@@ -32,10 +32,11 @@ export const LOOKUP_TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem'
 export function processorPermissions(r: PlatformResources): Permission[] {
   const a = arns(r);
   const { names, stores } = r;
+  // The offline bucket's default key, and each dataset's own (data-classification.ts offlineObjectKeyClasses).
   const objectKeys = distinct([
     a.key(stores.offlineBucket),
     a.key(stores.sideOutputBucket),
-    ...r.groups.map((g) => a.key(featureGroupsClassification([g]))),
+    ...Object.values(stores.offlineDatasets).map(a.key),
   ]);
   const perBatch =
     "object keys are generated per batch (prefix, date, record range), so the grant covers the bucket's objects; " +

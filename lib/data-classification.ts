@@ -1,4 +1,5 @@
 import type { Classification, EventContract, FeatureGroup } from '../schemas/index.js';
+import { offlineEventsPrefix, offlineGroupPrefix } from './platform-spec.js';
 
 const RANK: readonly Classification[] = ['public', 'confidential', 'pii'];
 
@@ -41,13 +42,44 @@ export interface StoreClassifications {
   readonly offlineBucket: Classification;
   /** Quarantined, late and failed records keep their raw payloads. */
   readonly sideOutputBucket: Classification;
+  /**
+   * Each offline dataset, by key prefix: a group's feature history (`features/group=<g>/`) holds what
+   * the group stores, a contract's raw events (`events/contract=<c>/`) what the contract carries.
+   */
+  readonly offlineDatasets: Readonly<Record<string, Classification>>;
 }
 
 export function storeClassifications(
   contracts: Iterable<EventContract>,
   groups: readonly FeatureGroup[],
 ): StoreClassifications {
-  const raw = contractsClassification(contracts);
+  const contractList = [...contracts]; // an iterator may be read only once
+  const raw = contractsClassification(contractList);
   const stored = featureGroupsClassification(groups);
-  return { stream: raw, onlineTable: stored, offlineBucket: highest([raw, stored]), sideOutputBucket: raw };
+  const offlineDatasets = Object.fromEntries([
+    ...groups.map((g) => [offlineGroupPrefix(g.name), featureGroupsClassification([g])] as const),
+    ...contractList.map((c) => [offlineEventsPrefix(c.name), contractsClassification([c])] as const),
+  ]);
+  return {
+    stream: raw,
+    onlineTable: stored,
+    offlineBucket: highest([raw, stored]),
+    sideOutputBucket: raw,
+    offlineDatasets,
+  };
+}
+
+/**
+ * The offline datasets whose objects are written under another key than the offline bucket's
+ * default, by key prefix: a dataset holding no PII in a bucket that may hold some is written under
+ * the general key (SSE-KMS per object), so that a role cleared for it alone can read it (the data
+ * scientists' `DecryptOfflineHistory`). Every other object takes the bucket's default key.
+ */
+export function offlineObjectKeyClasses(stores: StoreClassifications): Readonly<Record<string, KeyClass>> {
+  const bucket = keyClassOf(stores.offlineBucket);
+  return Object.fromEntries(
+    Object.entries(stores.offlineDatasets)
+      .map(([prefix, classification]) => [prefix, keyClassOf(classification)] as const)
+      .filter(([, keyClass]) => keyClass !== bucket),
+  );
 }

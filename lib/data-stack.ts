@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import type { EventContract, FeatureGroup } from '../schemas/index.js';
+import type { Classification, EventContract, FeatureGroup } from '../schemas/index.js';
 import { acknowledge } from './compliance.js';
 import { allowCloudTrailDelivery, trailArn } from './constructs/audit-trail.js';
 import { DataKeys } from './constructs/data-keys.js';
@@ -103,8 +103,7 @@ export class DataStack extends Stack {
       removalPolicy,
       readerRoleArns: [processorRoleArn],
     });
-    const keyOf = (classification: StoreClassifications[keyof StoreClassifications]) =>
-      this.keys.forClassification(classification);
+    const keyOf = (classification: Classification) => this.keys.forClassification(classification);
 
     this.onlineTable = new PlatformTable(this, 'OnlineTable', {
       tableName: names.onlineTable,

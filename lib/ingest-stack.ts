@@ -11,6 +11,7 @@ import { offlineRetentionPermissions, processorPermissions } from './access-perm
 import { acknowledge } from './compliance.js';
 import { PlatformFunction } from './constructs/platform-function.js';
 import { StreamEventSource } from './constructs/stream-event-source.js';
+import { offlineObjectKeyClasses } from './data-classification.js';
 import { type Environment, removalPolicyOf } from './environments.js';
 import type { PlatformResources } from './permissions.js';
 import { deployedProcessorEnvironment, STREAM_SOURCE_DEFAULTS } from './platform-spec.js';
@@ -70,7 +71,12 @@ export class IngestStack extends Stack {
       roleName: names.processorRole,
       environment: deployedProcessorEnvironment(
         names,
-        { piiTokenSecretArn: resources.piiTokenSecretArn, piiKmsKeyArn: resources.keys.pii },
+        {
+          piiTokenSecretArn: resources.piiTokenSecretArn,
+          piiKmsKeyArn: resources.keys.pii,
+          generalKmsKeyArn: resources.keys.general,
+          offlineObjectKeys: offlineObjectKeyClasses(resources.stores),
+        },
         environment.entityItemLayout,
         environment.retentionHours,
       ),

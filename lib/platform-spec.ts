@@ -4,6 +4,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { ItemLayout } from '../lambdas/adapters/entity-item-codec.js';
+import type { KeyClass } from './data-classification.js';
 
 /** Repository root (this file lives in lib/). */
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -202,6 +203,13 @@ export interface ProcessorKeyLocations {
   readonly piiTokenSecretArn: string;
   /** ARN of the KMS key whose data keys seal raw payloads (the PII key). */
   readonly piiKmsKeyArn: string;
+  /** ARN of the general key, for offline objects that hold no PII. */
+  readonly generalKmsKeyArn: string;
+  /**
+   * Offline datasets written under another key than the bucket's default, by key prefix
+   * (lib/data-classification.ts `offlineObjectKeyClasses`).
+   */
+  readonly offlineObjectKeys: Readonly<Record<string, KeyClass>>;
 }
 
 /**
@@ -218,6 +226,8 @@ export const deployedProcessorEnvironment = (
   ...processorEnvironment(names, itemLayout, retentionHours),
   PII_TOKEN_SECRET_ARN: keys.piiTokenSecretArn,
   PII_KMS_KEY_ID: keys.piiKmsKeyArn,
+  GENERAL_KMS_KEY_ID: keys.generalKmsKeyArn,
+  OFFLINE_OBJECT_KEYS: JSON.stringify(keys.offlineObjectKeys),
 });
 
 /** Environment variables of the lookup function. */

@@ -3,6 +3,7 @@
  * `<prefix>dt=<yyyy-mm-dd>/<batchId>.parquet` (Hive partitions for Glue/Athena): the feature
  * history under `features/group=<group>/`, the raw events under `events/contract=<contract>/`.
  * The key is named after the batch's records, so a redelivered batch overwrites its own object.
+ * Objects take the bucket's default KMS key, but for the datasets given their own (`objectKeyIds`).
  */
 import { PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { OfflineBatch, OfflineSink, PutResult } from '../core/ports.js';
@@ -12,6 +13,11 @@ import { toParquet } from './parquet.js';
 
 export interface S3OfflineSinkProps {
   readonly bucket: string;
+  /**
+   * KMS keys (ARNs) of datasets written under another key than the bucket's default, by dataset
+   * prefix (SSE-KMS per object, with an S3 Bucket Key): a group holding no PII under the general key.
+   */
+  readonly objectKeyIds?: Readonly<Record<string, string>>;
   readonly client?: S3Client;
   readonly clientConfig?: S3ClientConfig;
 }
@@ -31,6 +37,7 @@ export class S3OfflineSink implements OfflineSink {
   append(batches: readonly OfflineBatch[]): Promise<PutResult[]> {
     return mapWithConcurrency(batches, 8, async (batch) => {
       const key = offlineObjectKey(batch);
+      const keyId = this.props.objectKeyIds?.[batch.prefix];
       try {
         await this.s3.send(
           new PutObjectCommand({
@@ -38,6 +45,7 @@ export class S3OfflineSink implements OfflineSink {
             Key: key,
             Body: toParquet(batch.columns, batch.cells, { dataset: batch.prefix }),
             ContentType: 'application/vnd.apache.parquet',
+            ...(keyId ? { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyId, BucketKeyEnabled: true } : {}),
           }),
         );
         return 'stored';

@@ -8,7 +8,12 @@ import { S3OfflineSink } from '../adapters/s3-offline-sink.js';
 import { S3SideOutput } from '../adapters/s3-side-output.js';
 import type { ProcessorDeps } from '../core/process-batch.js';
 import { HmacTokenizer } from '../core/tokens.js';
-import { dynamoDbClientConfig, type ProcessorConfig, s3ClientConfig } from '../shared/config.js';
+import {
+  dynamoDbClientConfig,
+  offlineKeyId,
+  type ProcessorConfig,
+  s3ClientConfig,
+} from '../shared/config.js';
 
 /** The processor's adapters, chosen by configuration (AWS services in AWS, local keys on `npm start`). */
 export function createProcessorDeps(config: ProcessorConfig): ProcessorDeps {
@@ -27,7 +32,16 @@ export function createProcessorDeps(config: ProcessorConfig): ProcessorDeps {
       clientConfig: dynamoDbClientConfig(),
       writeLayout: Number(config.ENTITY_ITEM_LAYOUT) as ItemLayout,
     }),
-    offline: new S3OfflineSink({ bucket: config.OFFLINE_BUCKET, clientConfig: s3Config }),
+    offline: new S3OfflineSink({
+      bucket: config.OFFLINE_BUCKET,
+      clientConfig: s3Config,
+      objectKeyIds: Object.fromEntries(
+        Object.entries(config.OFFLINE_OBJECT_KEYS).map(([prefix, k]) => [
+          prefix,
+          offlineKeyId(config, k) as string,
+        ]),
+      ),
+    }),
     sideOutput: new S3SideOutput({
       bucket: config.SIDE_OUTPUT_BUCKET,
       clientConfig: s3Config,

@@ -12,6 +12,15 @@ export class ConfigError extends Error {
 
 const name = (what: string) => z.string({ error: `is required (${what})` }).min(1, `is required (${what})`);
 
+const OFFLINE_OBJECT_KEYS_FORMAT =
+  'must be a JSON object from an offline dataset prefix (features/group=<g>/, events/contract=<c>/) to pii or general';
+
+/** The KMS key (ARN) of a key class, as the processor's configuration names it. */
+export const offlineKeyId = (
+  c: { readonly PII_KMS_KEY_ID?: string | undefined; readonly GENERAL_KMS_KEY_ID?: string | undefined },
+  keyClass: 'pii' | 'general',
+): string | undefined => (keyClass === 'pii' ? c.PII_KMS_KEY_ID : c.GENERAL_KMS_KEY_ID);
+
 export const processorConfigSchema = z
   .object({
     ONLINE_TABLE: name('DynamoDB online store table'),
@@ -27,6 +36,31 @@ export const processorConfigSchema = z
     PII_KMS_KEY_ID: z.string().min(1).optional(),
     /** ... or a 32-byte key, base64 (local runs only). */
     PII_SEAL_KEY: z.string().min(1).optional(),
+    /** KMS key (ARN) of the offline objects that hold no PII (AWS). */
+    GENERAL_KMS_KEY_ID: z.string().min(1).optional(),
+    /**
+     * Offline datasets written under another key than the bucket's default, by key prefix: JSON,
+     * `{"features/group=merchant/": "general"}` (lib/data-classification.ts `offlineObjectKeyClasses`).
+     * Unset: every object takes the bucket's default key.
+     */
+    OFFLINE_OBJECT_KEYS: z
+      .string()
+      .default('{}')
+      .transform((text, ctx) => {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: OFFLINE_OBJECT_KEYS_FORMAT });
+          return z.NEVER;
+        }
+      })
+      .pipe(
+        z.record(
+          z.string().regex(/^(features|events)\/[a-z]+=[^/]+\/$/, OFFLINE_OBJECT_KEYS_FORMAT),
+          z.enum(['pii', 'general'], OFFLINE_OBJECT_KEYS_FORMAT),
+          OFFLINE_OBJECT_KEYS_FORMAT,
+        ),
+      ),
     /**
      * The layout entity items and id buckets are written in (lambdas/adapters/entity-item-codec.ts);
      * every layout is read. Raised only once every function of the deployment reads the new one.
@@ -56,6 +90,11 @@ export const processorConfigSchema = z
   .refine((c) => Boolean(c.PII_TOKEN_SECRET_ARN) !== Boolean(c.PII_TOKEN_KEY), {
     path: ['PII_TOKEN_SECRET_ARN'],
     message: 'exactly one of PII_TOKEN_SECRET_ARN and PII_TOKEN_KEY is required (the PII tokenization key)',
+  })
+  .refine((c) => Object.values(c.OFFLINE_OBJECT_KEYS).every((k) => offlineKeyId(c, k)), {
+    path: ['OFFLINE_OBJECT_KEYS'],
+    message:
+      'names a key class whose key is not set (GENERAL_KMS_KEY_ID for general, PII_KMS_KEY_ID for pii)',
   })
   .refine((c) => Boolean(c.PII_KMS_KEY_ID) !== Boolean(c.PII_SEAL_KEY), {
     path: ['PII_KMS_KEY_ID'],

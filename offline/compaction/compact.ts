@@ -161,7 +161,9 @@ async function compactPartition(
       const [c] = await session.rows(`SELECT count(*) AS n FROM ${readParquetSql([path])}`);
       if (Number(c?.n ?? 0) === 0) continue; // DuckDB may close a last, empty file
       const body = await readFile(path);
-      await store.put(`${prefix}${outputObjects}.parquet`, body, 'application/vnd.apache.parquet');
+      await store.put(`${prefix}${outputObjects}.parquet`, body, 'application/vnd.apache.parquet', {
+        encryptLike: inputs.map((o) => o.key),
+      });
       outputObjects++;
       outputBytes += body.length;
       rowsOut += Number(c?.n);

@@ -90,7 +90,9 @@ export async function removeRows(input: {
             `SELECT * FROM ${readParquetSql([file])} WHERE NOT coalesce(${predicate}, false)`,
             out,
           );
-          await store.put(object.key, await readFile(out), 'application/vnd.apache.parquet');
+          await store.put(object.key, await readFile(out), 'application/vnd.apache.parquet', {
+            encryptLike: [object.key],
+          });
           objectsRewritten++;
         }
         changed.push(object.key);

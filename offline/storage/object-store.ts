@@ -8,18 +8,30 @@ export interface StoredObject {
   readonly size: number;
 }
 
+export interface PutOptions {
+  readonly ifNoneMatch?: '*';
+  readonly encryptLike?: readonly string[];
+}
+
+/** The KMS key objects share, if they all have one and the same (else the bucket's default applies). */
+export function sharedKmsKey(keyIds: readonly (string | undefined)[]): string | undefined {
+  const first = keyIds[0];
+  return first && keyIds.every((k) => k === first) ? first : undefined;
+}
+
 export interface ObjectStore {
   /** A name for messages and audit records (the bucket). */
   readonly name: string;
   list(prefix: string): Promise<StoredObject[]>;
   get(key: string): Promise<Uint8Array>;
-  /** `ifNoneMatch: '*'`: only as a new object; rejects if the key exists (S3 conditional write). */
-  put(
-    key: string,
-    body: Uint8Array,
-    contentType: string,
-    options?: { readonly ifNoneMatch?: '*' },
-  ): Promise<void>;
+  /**
+   * `ifNoneMatch: '*'`: only as a new object; rejects if the key exists (S3 conditional write).
+   * `encryptLike`: the objects it was made from (a rewrite, a merge), read through this store: it
+   * takes their KMS key if they all have the same one, else the bucket's default. The processor
+   * writes a dataset holding no PII under the general key, and a rewrite must not move it back
+   * under the bucket's default (the PII key), which its readers cannot use.
+   */
+  put(key: string, body: Uint8Array, contentType: string, options?: PutOptions): Promise<void>;
   delete(keys: readonly string[]): Promise<void>;
   /**
    * Deletes the noncurrent versions of a key in a versioned bucket (a rewritten object's old

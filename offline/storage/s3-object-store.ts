@@ -2,6 +2,7 @@
 import {
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListObjectVersionsCommand,
   type ListObjectVersionsCommandOutput,
   PutObjectCommand,
@@ -11,7 +12,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { mapWithConcurrency } from '../../lambdas/adapters/concurrency.js';
 import { ObjectExistsError, ObjectStoreError } from '../errors.js';
-import type { ObjectStore, StoredObject } from './object-store.js';
+import { type ObjectStore, type PutOptions, type StoredObject, sharedKmsKey } from './object-store.js';
 
 export interface S3ObjectStoreProps {
   readonly bucket: string;
@@ -21,10 +22,40 @@ export interface S3ObjectStoreProps {
   readonly concurrency?: number;
 }
 
+/** Objects whose KMS key a store remembers from reading them (a compaction's inputs fit). */
+const KMS_KEYS_REMEMBERED = 10_000;
+
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 export class S3ObjectStore implements ObjectStore {
   #s3?: S3Client;
+  /** The SSE-KMS key of the objects read last (`put`'s `encryptLike`), at most KMS_KEYS_REMEMBERED. */
+  readonly #kmsKeyOf = new Map<string, string | undefined>();
+
+  #remember(key: string, o: { ServerSideEncryption?: string; SSEKMSKeyId?: string }): void {
+    this.#kmsKeyOf.delete(key);
+    this.#kmsKeyOf.set(key, o.ServerSideEncryption === 'aws:kms' ? o.SSEKMSKeyId : undefined);
+    if (this.#kmsKeyOf.size > KMS_KEYS_REMEMBERED)
+      this.#kmsKeyOf.delete(this.#kmsKeyOf.keys().next().value as string);
+  }
+
+  /** The SSE-KMS keys of objects, asked of S3 (HeadObject) for those not read lately. */
+  async #kmsKeysOf(keys: readonly string[]): Promise<(string | undefined)[]> {
+    return mapWithConcurrency(keys, this.props.concurrency ?? 8, async (key) => {
+      if (this.#kmsKeyOf.has(key)) return this.#kmsKeyOf.get(key);
+      try {
+        this.#remember(
+          key,
+          await this.s3.send(new HeadObjectCommand({ Bucket: this.props.bucket, Key: key })),
+        );
+      } catch (error) {
+        throw new ObjectStoreError(`head of s3://${this.props.bucket}/${key} failed: ${message(error)}`, {
+          cause: error,
+        });
+      }
+      return this.#kmsKeyOf.get(key);
+    });
+  }
   constructor(private readonly props: S3ObjectStoreProps) {}
 
   get name(): string {
@@ -56,6 +87,7 @@ export class S3ObjectStore implements ObjectStore {
   async get(key: string): Promise<Uint8Array> {
     try {
       const out = await this.s3.send(new GetObjectCommand({ Bucket: this.props.bucket, Key: key }));
+      this.#remember(key, out);
       return (await out.Body?.transformToByteArray()) ?? new Uint8Array();
     } catch (error) {
       throw new ObjectStoreError(`get of s3://${this.props.bucket}/${key} failed: ${message(error)}`, {
@@ -64,12 +96,8 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async put(
-    key: string,
-    body: Uint8Array,
-    contentType: string,
-    options: { readonly ifNoneMatch?: '*' } = {},
-  ): Promise<void> {
+  async put(key: string, body: Uint8Array, contentType: string, options: PutOptions = {}): Promise<void> {
+    const keyId = options.encryptLike && sharedKmsKey(await this.#kmsKeysOf(options.encryptLike));
     try {
       await this.s3.send(
         new PutObjectCommand({
@@ -78,6 +106,7 @@ export class S3ObjectStore implements ObjectStore {
           Body: body,
           ContentType: contentType,
           ...(options.ifNoneMatch ? { IfNoneMatch: options.ifNoneMatch } : {}),
+          ...(keyId ? { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyId, BucketKeyEnabled: true } : {}),
         }),
       );
     } catch (error) {

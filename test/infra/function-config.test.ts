@@ -10,7 +10,9 @@ import {
   readConfig,
   retentionConfigSchema,
 } from '../../lambdas/shared/config.js';
+import { offlineGroupPrefix } from '../../lib/platform-spec.js';
 import { ENVIRONMENTS, logicalId, pick, synthesizeAll } from './platform-fixture.js';
+import { GROUP_KEY } from './rbac-expectations.js';
 
 const all = synthesizeAll({ bundling: false });
 
@@ -90,6 +92,40 @@ describe.each(ENVIRONMENTS)('function configuration (%s)', (name) => {
       expect(() => readConfig(processorConfigSchema, { ...variables, PARK_AFTER_AGE_SECONDS: bad })).toThrow(
         /PARK_AFTER_AGE_SECONDS must be/,
       );
+  });
+
+  it("has the processor write each group's offline history under the key its data scientists may decrypt", () => {
+    const variables = variablesOf(env.ingest, d.names.processorFunction);
+    const config = readConfig(processorConfigSchema, runtimeEnvironment(variables));
+    // Merchant history holds no PII: the general key, not the bucket's default (the PII key).
+    expect(config.OFFLINE_OBJECT_KEYS).toEqual({ 'features/group=merchant/': 'general' });
+    expect(JSON.stringify(variables.GENERAL_KMS_KEY_ID)).toContain(logicalId(d.data, d.data.keys.general));
+    // The bucket's default is the PII key; the RBAC matrix grants decryption by GROUP_KEY.
+    const bucket = env.data.findResources('AWS::S3::Bucket');
+    const offline = Object.values(bucket).find((b) => b.Properties.BucketName === d.names.offlineBucket);
+    expect(
+      JSON.stringify(offline?.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0]),
+    ).toContain(logicalId(d.data, d.data.keys.pii));
+    for (const [group, keyClass] of Object.entries(GROUP_KEY))
+      expect(config.OFFLINE_OBJECT_KEYS[offlineGroupPrefix(group)] ?? 'pii', group).toBe(keyClass);
+  });
+
+  it('would refuse offline object keys that are not JSON, name an unknown key class or lack their key', () => {
+    const variables = runtimeEnvironment(variablesOf(env.ingest, d.names.processorFunction));
+    const refused = (patch: Record<string, string | undefined>) => () =>
+      readConfig(processorConfigSchema, { ...variables, ...patch });
+    expect(refused({ OFFLINE_OBJECT_KEYS: '{merchant' })).toThrow(
+      /OFFLINE_OBJECT_KEYS must be a JSON object/,
+    );
+    expect(refused({ OFFLINE_OBJECT_KEYS: '{"features/group=merchant/":"public"}' })).toThrow(
+      /OFFLINE_OBJECT_KEYS.* must be a JSON object/,
+    );
+    expect(refused({ OFFLINE_OBJECT_KEYS: '{"merchant":"general"}' })).toThrow(
+      /OFFLINE_OBJECT_KEYS.* must be/,
+    );
+    expect(refused({ GENERAL_KMS_KEY_ID: undefined })).toThrow(
+      /OFFLINE_OBJECT_KEYS names a key class whose key is not set \(GENERAL_KMS_KEY_ID/,
+    );
   });
 
   it('gives the offline retention function every variable retentionConfigSchema requires', () => {

@@ -1,5 +1,5 @@
 import { ObjectExistsError } from '../../offline/errors.js';
-import type { ObjectStore } from '../../offline/storage/object-store.js';
+import { type ObjectStore, type PutOptions, sharedKmsKey } from '../../offline/storage/object-store.js';
 
 /** A plain in-memory object store (no versions). */
 export class MemoryObjectStore implements ObjectStore {
@@ -16,12 +16,20 @@ export class MemoryObjectStore implements ObjectStore {
     if (!o) throw new Error(`no ${key}`);
     return o;
   }
-  async put(key: string, body: Uint8Array, _contentType?: string, options: { ifNoneMatch?: '*' } = {}) {
+  /** The KMS key of each object written with one (S3 SSE-KMS); absent: the bucket's default. */
+  readonly kmsKeys = new Map<string, string>();
+  async put(key: string, body: Uint8Array, _contentType?: string, options: PutOptions = {}) {
     if (options.ifNoneMatch && this.objects.has(key)) throw new ObjectExistsError(`${key} exists`);
     this.objects.set(key, body);
+    const keyId = options.encryptLike && sharedKmsKey(options.encryptLike.map((k) => this.kmsKeys.get(k)));
+    if (keyId) this.kmsKeys.set(key, keyId);
+    else this.kmsKeys.delete(key);
   }
   async delete(keys: readonly string[]) {
-    for (const k of keys) this.objects.delete(k);
+    for (const k of keys) {
+      this.objects.delete(k);
+      this.kmsKeys.delete(k);
+    }
   }
   async purgeNoncurrentVersions(): Promise<'unsupported'> {
     return 'unsupported';
