@@ -8,6 +8,7 @@ import { workgroupName } from './deployment-names.js';
 import {
   arns,
   distinct,
+  encryptionContextConditions,
   KEY_ADMIN_ACTIONS,
   type Permission,
   type PlatformResources,
@@ -20,6 +21,7 @@ import {
   offlineGroupPrefix,
   PARKED_DONE_PREFIX,
   PARKED_PREFIX,
+  SEAL_ENCRYPTION_CONTEXT,
 } from './platform-spec.js';
 
 /** The only table actions the lookup function may take: reads. */
@@ -111,9 +113,21 @@ export function processorPermissions(r: PlatformResources): Permission[] {
       actions: ['secretsmanager:GetSecretValue'],
       resources: [r.piiTokenSecretArn],
     },
-    // Direct calls (no kms:ViaService), which the PII key's policy allows to this role only. The
-    // Decrypt also covers Secrets Manager decrypting the tokenization key's secret for this role.
-    { sid: 'SealRawPayloads', actions: [...SEAL_PAYLOADS_ACTIONS], resources: [r.keys.pii] },
+    // Secrets Manager decrypts the tokenization key's secret with the PII key for this role.
+    {
+      sid: 'DecryptTokenizationKey',
+      actions: ['kms:Decrypt'],
+      resources: [r.keys.pii],
+      via: ['secretsmanager'],
+    },
+    // Direct calls (no kms:ViaService), which the PII key's policy allows to this role only, and
+    // only in the sealing encryption context (lib/platform-spec.ts SEAL_ENCRYPTION_CONTEXT).
+    {
+      sid: 'SealRawPayloads',
+      actions: [...SEAL_PAYLOADS_ACTIONS],
+      resources: [r.keys.pii],
+      conditions: { StringEquals: encryptionContextConditions(SEAL_ENCRYPTION_CONTEXT) },
+    },
   ];
 }
 

@@ -23,6 +23,7 @@ import {
   ONLINE_TABLE,
   PARKED_DONE_PREFIX,
   PARKED_PREFIX,
+  SEAL_ENCRYPTION_CONTEXT,
   SIDE_OUTPUT_KINDS,
 } from './platform-spec.js';
 import { PLATFORM_STACK_DEFAULTS as D } from './platform-stack-defaults.js';
@@ -79,19 +80,23 @@ export class DataStack extends Stack {
       aliasPrefix: names.prefix,
       trailArns: [trail],
       // The processor seals raw side-output payloads with data keys of the PII key (AES-GCM envelope);
-      // data stewards open them (a parked record's payload, for redrive).
+      // data stewards open them (a parked record's payload, for redrive). Both only in the sealing
+      // context (lambdas/adapters/aes-gcm-sealer.ts); stewards also keys sealed before it had one.
       directUse: [
         {
           sid: 'ProcessorSealsRawPayloads',
           keyClass: 'pii',
           principalArn: processorRoleArn,
           actions: [...SEAL_PAYLOADS_ACTIONS],
+          encryptionContext: SEAL_ENCRYPTION_CONTEXT,
         },
         ...(props.unsealerRoleNames ?? []).map((name, i) => ({
           sid: `StewardOpensSealedPayloads${i}`,
           keyClass: 'pii' as const,
           principalArn: `arn:${this.partition}:iam::${this.account}:role/${name}`,
           actions: ['kms:Decrypt'],
+          encryptionContext: SEAL_ENCRYPTION_CONTEXT,
+          orWithoutContext: true,
         })),
       ],
       pendingWindow: D.keyPendingWindow,

@@ -90,8 +90,17 @@ export function functionRuntimePermissions(logGroupArn: string): Permission[] {
   ];
 }
 
-/** What sealing raw payloads takes (lambdas/adapters/aes-gcm-sealer.ts): a data key, and its decryption. */
-export const SEAL_PAYLOADS_ACTIONS = ['kms:GenerateDataKey', 'kms:Decrypt'] as const;
+/**
+ * What sealing raw payloads takes (lambdas/adapters/aes-gcm-sealer.ts): data keys. Their decryption
+ * is for whoever opens the payloads (a data steward), never the processor.
+ */
+export const SEAL_PAYLOADS_ACTIONS = ['kms:GenerateDataKey'] as const;
+
+/** An encryption context as condition keys (`kms:EncryptionContext:<key>`). */
+export const encryptionContextConditions = (
+  context: Readonly<Record<string, string>>,
+): Record<string, string> =>
+  Object.fromEntries(Object.entries(context).map(([k, v]) => [`kms:EncryptionContext:${k}`, v]));
 
 /** Key administration without any cryptographic use: for the key policy and the admin role. */
 export const KEY_ADMIN_ACTIONS = [

@@ -197,6 +197,12 @@ export const holeTtlSeconds = (retentionHours: number): number => (retentionHour
 export const parkAfterAgeSeconds = (maxRecordAgeSeconds: number): number =>
   maxRecordAgeSeconds - Math.min(3600, Math.floor(maxRecordAgeSeconds / 4));
 
+/**
+ * The KMS encryption context of the data keys that seal raw payloads in the side outputs
+ * (lambdas/adapters/aes-gcm-sealer.ts); the PII key's policy allows direct use in this context only.
+ */
+export const SEAL_ENCRYPTION_CONTEXT: Readonly<Record<string, string>> = { purpose: 'side-output-seal' };
+
 /** Where the deployed processor finds its PII keys (AWS only; local runs set the keys themselves). */
 export interface ProcessorKeyLocations {
   /** ARN of the Secrets Manager secret holding the tokenization key (base64). */

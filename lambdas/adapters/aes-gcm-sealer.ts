@@ -2,9 +2,16 @@
  * Envelope encryption of raw payloads under the PII key: AES-256-GCM with a data key from KMS
  * GenerateDataKey, reused for a while per container (one KMS call per hour, not per record) and
  * stored encrypted next to each payload. Locally, a fixed key named `local`.
+ *
+ * Data keys are made with a fixed encryption context (SEAL_ENCRYPTION_CONTEXT, recorded in each
+ * sealed payload), which the PII key's policy requires of every direct use: the processor may
+ * generate data keys only for sealing, and a data steward may decrypt directly only sealing keys
+ * (or keys made before contexts, with none), never the ciphertext of an AWS service (an S3 object's,
+ * a table's, a secret's), which always carries a context of its own.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { DecryptCommand, GenerateDataKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { SEAL_ENCRYPTION_CONTEXT } from '../../lib/platform-spec.js';
 import type { PayloadSealer, SealedPayload } from '../core/ports.js';
 
 interface DataKey {
@@ -15,7 +22,8 @@ interface DataKey {
 
 export interface DataKeySource {
   current(): Promise<DataKey>;
-  decrypt(encryptedKey: string): Promise<Uint8Array>;
+  /** `context`: the encryption context the key was made with (none before 2026-11-27). */
+  decrypt(encryptedKey: string, context?: Readonly<Record<string, string>>): Promise<Uint8Array>;
 }
 
 /** KMS data keys under `keyId` (the PII key), rotated every `maxAgeMs`. */
@@ -28,7 +36,13 @@ export function kmsDataKeys(props: {
   let key: Promise<DataKey> | undefined;
   const now = props.now ?? Date.now;
   const fresh = async (): Promise<DataKey> => {
-    const out = await props.kms.send(new GenerateDataKeyCommand({ KeyId: props.keyId, KeySpec: 'AES_256' }));
+    const out = await props.kms.send(
+      new GenerateDataKeyCommand({
+        KeyId: props.keyId,
+        KeySpec: 'AES_256',
+        EncryptionContext: { ...SEAL_ENCRYPTION_CONTEXT },
+      }),
+    );
     if (!out.Plaintext || !out.CiphertextBlob) throw new Error(`KMS returned no data key for ${props.keyId}`);
     return {
       plaintext: out.Plaintext,
@@ -42,9 +56,12 @@ export function kmsDataKeys(props: {
       if (!k || now() - k.created > (props.maxAgeMs ?? 3_600_000)) key = fresh();
       return key as Promise<DataKey>;
     },
-    async decrypt(encryptedKey) {
+    async decrypt(encryptedKey, context) {
       const out = await props.kms.send(
-        new DecryptCommand({ CiphertextBlob: Buffer.from(encryptedKey, 'base64') }),
+        new DecryptCommand({
+          CiphertextBlob: Buffer.from(encryptedKey, 'base64'),
+          ...(context ? { EncryptionContext: { ...context } } : {}),
+        }),
       );
       if (!out.Plaintext) throw new Error('KMS returned no plaintext key');
       return out.Plaintext;
@@ -52,13 +69,15 @@ export function kmsDataKeys(props: {
   };
 }
 
+const LOCAL_KEY = 'local';
+
 /** A fixed local key (32 bytes), for `npm start` and tests. */
 export function localDataKey(key: Uint8Array): DataKeySource {
   if (key.length !== 32) throw new RangeError('a local sealing key must be 32 bytes');
   return {
-    current: async () => ({ plaintext: key, encrypted: 'local', created: 0 }),
+    current: async () => ({ plaintext: key, encrypted: LOCAL_KEY, created: 0 }),
     decrypt: async (encryptedKey) => {
-      if (encryptedKey !== 'local')
+      if (encryptedKey !== LOCAL_KEY)
         throw new Error('this payload was sealed with a KMS data key, not the local key');
       return key;
     },
@@ -76,6 +95,7 @@ export class AesGcmSealer implements PayloadSealer {
     return {
       alg: 'AES-256-GCM',
       encryptedKey: key.encrypted,
+      ...(key.encrypted === LOCAL_KEY ? {} : { context: SEAL_ENCRYPTION_CONTEXT }),
       iv: iv.toString('base64'),
       tag: cipher.getAuthTag().toString('base64'),
       ciphertext: ciphertext.toString('base64'),
@@ -83,7 +103,7 @@ export class AesGcmSealer implements PayloadSealer {
   }
 
   async unseal(sealed: SealedPayload): Promise<Uint8Array> {
-    const key = await this.keys.decrypt(sealed.encryptedKey);
+    const key = await this.keys.decrypt(sealed.encryptedKey, sealed.context);
     const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.iv, 'base64'));
     decipher.setAuthTag(Buffer.from(sealed.tag, 'base64'));
     return Buffer.concat([decipher.update(Buffer.from(sealed.ciphertext, 'base64')), decipher.final()]);

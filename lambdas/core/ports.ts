@@ -306,6 +306,8 @@ export interface SealedPayload {
   readonly alg: 'AES-256-GCM';
   /** The data key, encrypted by KMS (base64), or the id of a local key. */
   readonly encryptedKey: string;
+  /** The KMS encryption context of the data key (absent: a local key, or sealed before contexts). */
+  readonly context?: Readonly<Record<string, string>>;
   readonly iv: string;
   readonly tag: string;
   readonly ciphertext: string;

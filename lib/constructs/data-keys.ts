@@ -4,7 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import type { Classification } from '../../schemas/index.js';
 import { KEY_CLASSES, type KeyClass, keyClassOf } from '../data-classification.js';
-import { KEY_ADMIN_ACTIONS } from '../permissions.js';
+import { encryptionContextConditions, KEY_ADMIN_ACTIONS } from '../permissions.js';
 import { DATA_KEYS_DEFAULTS } from './data-keys-defaults.js';
 import { withDefaults } from './with-defaults.js';
 
@@ -18,6 +18,17 @@ export interface DirectKeyUse {
   readonly principalArn: string;
   /** Data-key actions only: some of {@link DIRECT_USE_ACTIONS}. */
   readonly actions: readonly string[];
+  /**
+   * The encryption context every request must carry (`kms:EncryptionContext:<key>`): what the use is
+   * for. An AWS service's ciphertexts carry contexts of their own, so a direct use never reaches them.
+   */
+  readonly encryptionContext: Readonly<Record<string, string>>;
+  /**
+   * Also requests with no encryption context at all (ciphertexts made before the use had one);
+   * never one with another context key (`ForAllValues` over `kms:EncryptionContextKeys`).
+   * @default false
+   */
+  readonly orWithoutContext?: boolean;
 }
 
 /** What a {@link DirectKeyUse} may allow: envelope encryption, never key administration or raw Encrypt. */
@@ -65,6 +76,24 @@ const USE_ACTIONS = [
   'kms:DescribeKey',
 ];
 
+/** The conditions of a direct use: the one role, this account, and the use's encryption context. */
+function directUseConditions(use: DirectKeyUse, account: string): Record<string, Record<string, unknown>> {
+  const context = encryptionContextConditions(use.encryptionContext);
+  const base = { ArnEquals: { 'aws:PrincipalArn': use.principalArn } };
+  // No context key but the use's (true of a request with none, hence StringEquals on each otherwise).
+  const onlyItsKeys = {
+    'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': Object.keys(use.encryptionContext) },
+  };
+  if (!use.orWithoutContext)
+    return { ...base, StringEquals: { 'kms:CallerAccount': account, ...context }, ...onlyItsKeys };
+  return {
+    ...base,
+    StringEquals: { 'kms:CallerAccount': account },
+    StringEqualsIfExists: context,
+    ...onlyItsKeys,
+  };
+}
+
 /**
  * The two customer-managed keys, with yearly rotation. Their policies trust the account for key
  * administration only (no `kms:*`, no rotation switch-off, no multi-Region replication), allow
@@ -86,6 +115,10 @@ export class DataKeys extends Construct {
       }
     }
     for (const use of p.directUse) {
+      if (Object.keys(use.encryptionContext).length === 0)
+        throw new Error(
+          `${this.node.path}: directUse ${use.sid} must name an encryption context (what the use is for)`,
+        );
       const other = use.actions.find((a) => !(DIRECT_USE_ACTIONS as readonly string[]).includes(a));
       if (use.actions.length === 0 || other !== undefined) {
         throw new Error(
@@ -130,10 +163,7 @@ export class DataKeys extends Construct {
                 principals: [root],
                 actions: [...use.actions],
                 resources: ['*'],
-                conditions: {
-                  ArnEquals: { 'aws:PrincipalArn': use.principalArn },
-                  StringEquals: { 'kms:CallerAccount': account },
-                },
+                conditions: directUseConditions(use, account),
               }),
           ),
       ];

@@ -148,7 +148,7 @@ describe.each(ENVIRONMENTS)('encryption, retention and removal (%s)', (name) => 
     }
   });
 
-  it('lets exactly the processor role call GenerateDataKey and Decrypt on the PII key directly, the data steward Decrypt, and nobody the general key', () => {
+  it('lets exactly the processor role call GenerateDataKey on the PII key directly and the data steward Decrypt, in the sealing context only, and nobody the general key', () => {
     const direct = (k: 'pii' | 'general') =>
       keyPolicy(k).filter((st) => JSON.stringify(st.Condition ?? {}).includes('aws:PrincipalArn'));
     expect(direct('general')).toEqual([]);
@@ -157,13 +157,17 @@ describe.each(ENVIRONMENTS)('encryption, retention and removal (%s)', (name) => 
         Sid: 'ProcessorSealsRawPayloads',
         Effect: 'Allow',
         Principal: { AWS: `arn:aws:iam::${environment.account}:root` },
-        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Action: 'kms:GenerateDataKey',
         Resource: '*',
         Condition: {
           ArnEquals: {
             'aws:PrincipalArn': `arn:aws:iam::${environment.account}:role/${names.processorRole}`,
           },
-          StringEquals: { 'kms:CallerAccount': environment.account },
+          StringEquals: {
+            'kms:CallerAccount': environment.account,
+            'kms:EncryptionContext:purpose': 'side-output-seal',
+          },
+          'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['purpose'] },
         },
       },
       {
@@ -178,6 +182,9 @@ describe.each(ENVIRONMENTS)('encryption, retention and removal (%s)', (name) => 
             'aws:PrincipalArn': `arn:aws:iam::${environment.account}:role/${names.prefix}-data-steward`,
           },
           StringEquals: { 'kms:CallerAccount': environment.account },
+          // Sealing keys, or keys sealed before the context (none); no other context key.
+          StringEqualsIfExists: { 'kms:EncryptionContext:purpose': 'side-output-seal' },
+          'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['purpose'] },
         },
       },
     ]);

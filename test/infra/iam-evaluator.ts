@@ -16,11 +16,14 @@ export interface RequestContext {
   readonly account: string;
 }
 
-/** A request: an action on a resource, with condition keys (`aws:RequestedRegion`, `kms:ViaService`...). */
+/**
+ * A request: an action on a resource, with condition keys (`aws:RequestedRegion`, `kms:ViaService`...);
+ * a multivalued key (`kms:EncryptionContextKeys`) as an array.
+ */
 export interface Request {
   readonly action: string;
   readonly resource: string;
-  readonly context: Readonly<Record<string, string>>;
+  readonly context: Readonly<Record<string, string | readonly string[]>>;
 }
 
 interface ResolvedStatement {
@@ -150,7 +153,12 @@ function conditionsHold(conditions: ResolvedStatement['conditions'], context: Re
     Object.entries(entries).every(([key, values]) => {
       const actual = context[key];
       if (operator === 'Null') return values.includes(actual === undefined ? 'true' : 'false');
+      // Every value of the key is one of the values; true without any value (as IAM has it).
+      if (operator === 'ForAllValues:StringEquals')
+        return (typeof actual === 'string' ? [actual] : (actual ?? [])).every((v) => values.includes(v));
       if (actual === undefined) return operator.endsWith('IfExists');
+      if (typeof actual !== 'string')
+        throw new Error(`${operator} on the multivalued ${key} is not modelled`);
       switch (operator.replace(/IfExists$/, '')) {
         case 'StringEquals':
         case 'ArnEquals':

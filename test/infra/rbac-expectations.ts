@@ -278,11 +278,13 @@ export function expectedActions(subject: Subject, w: What): string[] {
       if (is('parked-done')) return ['s3:GetObject', 's3:PutObject'];
       // Reads the tokenization key (Secrets Manager decrypts it with the PII key on its behalf).
       if (is('token-secret')) return ['secretsmanager:GetSecretValue'];
-      // Seals raw payloads with data keys of the PII key, called directly: data keys and their
-      // decryption in any context (a direct call can do what a service could on its behalf), and
-      // Encrypt only through DynamoDB. Never the general key directly, never key administration.
+      // The PII key through the services that store its data: the table's items (read, write), the
+      // stream (read), parked entries (read) and objects (write), the tokenization key's secret
+      // (read). Directly, only sealing data keys in their context (rbac-matrix.test.ts probes it;
+      // these requests carry none). Never the general key directly, never key administration.
       if (key('pii', 'dynamodb')) return ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'];
-      if (key('pii')) return ['kms:Decrypt', 'kms:GenerateDataKey'];
+      if (key('pii', 's3')) return ['kms:Decrypt', 'kms:GenerateDataKey'];
+      if (key('pii', 'kinesis') || key('pii', 'secretsmanager')) return ['kms:Decrypt'];
       return key('general', 's3') ? ['kms:GenerateDataKey'] : [];
     case 'lookup':
       if (is('table')) return ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query'];

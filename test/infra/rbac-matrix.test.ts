@@ -3,12 +3,20 @@ import type { Template } from 'aws-cdk-lib/assertions';
 import type { Construct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { ACCESS_ROLES } from '../../lib/access-roles.js';
+import { SEAL_ENCRYPTION_CONTEXT } from '../../lib/platform-spec.js';
 import { allows, keyPolicyAllowsAccount, Resolver, type TemplateJson } from './iam-evaluator.js';
 import { ENVIRONMENTS, logicalId, pick, synthesizeAll } from './platform-fixture.js';
 import { asArray, identityPolicies, type Statement } from './policy-statements.js';
 import { expectedActions, matrixResources, type Subject } from './rbac-expectations.js';
 
 const all = synthesizeAll({ bundling: false });
+
+/** Encryption contexts of direct key use: sealing (as the sealer makes it), none, and others. */
+const SEAL = { ...SEAL_ENCRYPTION_CONTEXT };
+const NONE = {};
+const SERVICE = { 'aws:s3:arn': 'arn:aws:s3:::bucket/key' };
+const OTHER_PURPOSE = { purpose: 'something-else' };
+const SEAL_AND_MORE = { ...SEAL_ENCRYPTION_CONTEXT, 'aws:s3:arn': 'arn:aws:s3:::bucket/key' };
 const scientists = ACCESS_ROLES.filter((r) => r.kind === 'data-scientist').map((r) => r.name);
 
 describe.each(ENVIRONMENTS)('RBAC matrix (%s)', (name) => {
@@ -116,7 +124,7 @@ describe.each(ENVIRONMENTS)('RBAC matrix (%s)', (name) => {
     }
   });
 
-  it('lets only the processor role use a key directly, only the PII key, only for data keys; and the data steward open what it sealed', () => {
+  it('lets only the processor role use a key directly, only the PII key, only for sealing data keys; and the data steward open what it sealed', () => {
     const processor = subjects.find((s) => s.subject.kind === 'processor');
     if (!processor) throw new Error('no processor subject');
     const processorArn = principalArn(processor.stack, processor.roleId);
@@ -127,7 +135,13 @@ describe.each(ENVIRONMENTS)('RBAC matrix (%s)', (name) => {
     const others = subjects
       .filter((s) => s !== processor && s !== steward)
       .map((s) => principalArn(s.stack, s.roleId));
-    const direct = (k: 'pii' | 'general', action: string, caller?: string) =>
+    /** A direct call (no service), in an encryption context (none: a ciphertext made without one). */
+    const direct = (
+      k: 'pii' | 'general',
+      action: string,
+      caller?: string,
+      ctx: Record<string, string> = SEAL,
+    ) =>
       keyPolicyAllowsAccount(
         keyPolicies[k],
         {
@@ -136,6 +150,8 @@ describe.each(ENVIRONMENTS)('RBAC matrix (%s)', (name) => {
           context: {
             'aws:RequestedRegion': account.region,
             ...(caller ? { 'aws:PrincipalArn': caller } : {}),
+            ...Object.fromEntries(Object.entries(ctx).map(([key, v]) => [`kms:EncryptionContext:${key}`, v])),
+            ...(Object.keys(ctx).length ? { 'kms:EncryptionContextKeys': Object.keys(ctx) } : {}),
           },
         },
         account,
@@ -146,14 +162,23 @@ describe.each(ENVIRONMENTS)('RBAC matrix (%s)', (name) => {
         for (const other of others) expect(direct(k, action, other), `${k} ${action} ${other}`).toBe(false);
       }
     }
-    expect(direct('pii', 'kms:Decrypt', processorArn)).toBe(true);
+    // The processor makes sealing data keys, in the sealing context only, and decrypts nothing directly.
     expect(direct('pii', 'kms:GenerateDataKey', processorArn)).toBe(true);
+    for (const ctx of [NONE, SERVICE, OTHER_PURPOSE, SEAL_AND_MORE])
+      expect(direct('pii', 'kms:GenerateDataKey', processorArn, ctx), JSON.stringify(ctx)).toBe(false);
+    for (const ctx of [SEAL, NONE, SERVICE])
+      expect(direct('pii', 'kms:Decrypt', processorArn, ctx), JSON.stringify(ctx)).toBe(false);
     expect(direct('pii', 'kms:Encrypt', processorArn)).toBe(false);
     expect(direct('pii', 'kms:ReEncryptFrom', processorArn)).toBe(false);
     expect(direct('general', 'kms:Decrypt', processorArn)).toBe(false);
     expect(direct('general', 'kms:GenerateDataKey', processorArn)).toBe(false);
-    // Redrive opens parked records' payloads; the steward seals nothing, and has no other key directly.
+    // Redrive opens parked records' payloads: sealing keys, and those sealed before the context (none);
+    // never an AWS service's ciphertext (an S3 object's data key carries aws:s3:arn). It seals nothing,
+    // and has no other key directly.
     expect(direct('pii', 'kms:Decrypt', stewardArn)).toBe(true);
+    expect(direct('pii', 'kms:Decrypt', stewardArn, NONE)).toBe(true);
+    for (const ctx of [SERVICE, OTHER_PURPOSE, SEAL_AND_MORE])
+      expect(direct('pii', 'kms:Decrypt', stewardArn, ctx), JSON.stringify(ctx)).toBe(false);
     for (const action of ['kms:GenerateDataKey', 'kms:Encrypt', 'kms:ReEncryptFrom'])
       expect(direct('pii', action, stewardArn), action).toBe(false);
     for (const action of ['kms:Decrypt', 'kms:GenerateDataKey'])

@@ -113,12 +113,26 @@ describe('DataKeys', () => {
         keyClass: 'pii' as const,
         principalArn: 'arn:aws:iam::333333333333:role/x',
         actions: ['kms:Decrypt', action],
+        encryptionContext: { purpose: 'x' },
       };
       expect(() => new DataKeys(newStack(), 'K', { aliasPrefix: 'fp-x', directUse: [use] })).toThrow(
         `Test/K: directUse X may allow only kms:GenerateDataKey, kms:Decrypt (not ${action})`,
       );
     },
   );
+
+  it('refuses direct use for no purpose (no encryption context)', () => {
+    const use = {
+      sid: 'X',
+      keyClass: 'pii' as const,
+      principalArn: 'arn:aws:iam::333333333333:role/x',
+      actions: ['kms:Decrypt'],
+      encryptionContext: {},
+    };
+    expect(() => new DataKeys(newStack(), 'K', { aliasPrefix: 'fp-x', directUse: [use] })).toThrow(
+      'Test/K: directUse X must name an encryption context (what the use is for)',
+    );
+  });
 });
 
 describe('TokenizationKeySecret', () => {
