@@ -1,14 +1,17 @@
 /**
  * `npm run redrive`: the records the event source mapping gave up on, and those the processor
- * parked, go back into the stream once their cause is fixed (see offline/redrive/redrive.ts for why
+ * parked, go back into the stream once their cause is fixed, and the offline objects it parked go
+ * into the offline bucket (see offline/redrive/redrive.ts for why
  * that is exactly once).
  *
  *   npm run redrive -- --endpoints .local/endpoints.json [--dry-run]
- *   npm run redrive -- --side-output-bucket <b> --stream <s> [--region me-central-1] \
+ *   npm run redrive -- --side-output-bucket <b> --stream <s> [--offline-bucket <b>] [--region me-central-1] \
  *     [--pii-kms-key-id <key>] [--dry-run]
  *
- * Needs: s3:ListBucket, s3:GetObject and s3:DeleteObject on `aws/lambda/` and `parked/` of the
- * side-output bucket, kms:Decrypt of its key through S3, kms:Decrypt of the PII key (parked payloads
+ * Needs: s3:ListBucket, s3:GetObject and s3:DeleteObject on `aws/lambda/`, `parked/` and
+ * `parked-rows/` of the side-output bucket, kms:Decrypt of its key through S3, s3:PutObject on
+ * `features/` and `events/` of the offline bucket (parked offline objects, put in place under their
+ * own KMS key: kms:GenerateDataKey through S3), kms:Decrypt of the PII key (parked payloads
  * are sealed: `--pii-kms-key-id`, or PII_SEAL_KEY locally), and kinesis:PutRecords on the stream: the
  * data-steward role (lib/access-roles.ts). Prints the report as JSON; exit 1 if an object was kept
  * (run again once Kinesis takes its records, or with the PII key) or could not be read.
@@ -24,7 +27,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const USAGE =
   'usage: npm run redrive -- (--endpoints .local/endpoints.json | --side-output-bucket <b> --stream <s> [--region <r>]) ' +
-  '[--pii-kms-key-id <key>] [--dry-run]';
+  '[--offline-bucket <b>] [--pii-kms-key-id <key>] [--dry-run]';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -32,6 +35,7 @@ async function main(): Promise<number> {
       endpoints: { type: 'string' },
       region: { type: 'string' },
       'side-output-bucket': { type: 'string' },
+      'offline-bucket': { type: 'string' },
       stream: { type: 'string' },
       'pii-kms-key-id': { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
@@ -45,6 +49,7 @@ async function main(): Promise<number> {
   }
   const target = targetFrom({ endpoints: values.endpoints, region: values.region });
   const sealer = sealerFrom({ keyId: values['pii-kms-key-id'], region: values.region });
+  const offlineBucket = values['offline-bucket'] ?? target.offlineBucket;
   const producer = new FeatureEventProducer({
     // Only sendRaw is used: the payloads are sent as they were, whatever their contract.
     contract: [...contracts.values()][0] as NonNullable<ReturnType<typeof contracts.get>>,
@@ -59,6 +64,9 @@ async function main(): Promise<number> {
           bucket: required(values['side-output-bucket'] ?? target.sideOutputBucket, 'side-output-bucket'),
           clientConfig: target.s3,
         }),
+        ...(offlineBucket
+          ? { offline: new S3ObjectStore({ bucket: offlineBucket, clientConfig: target.s3 }) }
+          : {}),
         send: (records) => producer.sendRaw(records),
         ...(sealer ? { unseal: (s) => sealer.unseal(s) } : {}),
       },
@@ -68,7 +76,8 @@ async function main(): Promise<number> {
       `${report.dryRun ? 'would redrive' : 'redrove'} ${report.dryRun ? report.records : report.sent} of ` +
         `${report.records} given-up records from ${report.objects} objects; ${report.objectsDeleted} deleted, ` +
         `${report.kept.length} kept, ${report.unreadable.length} unreadable; ${report.parked.sent} of ` +
-        `${report.parked.entries} parked records sent for the processor to complete`,
+        `${report.parked.entries} parked records sent for the processor to complete; ${report.parkedRows.restored} of ` +
+        `${report.parkedRows.objects} parked offline objects put in place`,
     );
     console.log(JSON.stringify(report));
     return report.kept.length + report.unreadable.length > 0 ? 1 : 0;

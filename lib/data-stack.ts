@@ -23,6 +23,7 @@ import {
   ONLINE_TABLE,
   PARKED_DONE_PREFIX,
   PARKED_PREFIX,
+  PARKED_ROWS_PREFIX,
   SEAL_ENCRYPTION_CONTEXT,
   SIDE_OUTPUT_KINDS,
 } from './platform-spec.js';
@@ -153,6 +154,8 @@ export class DataStack extends Stack {
         { prefix: ON_FAILURE_PREFIX, days: D.onFailureRecordExpirationDays },
         { prefix: PARKED_DONE_PREFIX, days: D.onFailureRecordExpirationDays },
         { prefix: PARKED_PREFIX },
+        // Offline objects the offline bucket refused, until a redrive puts them in place.
+        { prefix: PARKED_ROWS_PREFIX },
       ],
     });
     this.auditBucket = loggedBucket('AuditBucket', {

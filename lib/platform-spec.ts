@@ -85,6 +85,14 @@ export const PARKED_DONE_PREFIX = 'parked-done/';
 export const parkedDoneKey = (parkedKey: string): string =>
   `${PARKED_DONE_PREFIX}${parkedKey.slice(PARKED_PREFIX.length)}`;
 
+/**
+ * Offline objects the processor could not write before their records neared the age the event source
+ * mapping gives up at, kept in the side-output bucket under their offline key until `npm run redrive`
+ * puts them in place (lambdas/core/process-batch.ts step 8).
+ */
+export const PARKED_ROWS_PREFIX = 'parked-rows/';
+export const parkedRowsKey = (offlineKey: string): string => `${PARKED_ROWS_PREFIX}${offlineKey}`;
+
 export const offlineGroupPrefix = (group: string): string => `${OFFLINE_FEATURES_PREFIX}group=${group}/`;
 /** Raw events of one contract: `events/contract=<contract>/dt=<yyyy-mm-dd>/<batch>.parquet`. */
 export const offlineEventsPrefix = (contract: string): string =>

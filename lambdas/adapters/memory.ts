@@ -112,11 +112,26 @@ export class InMemoryEntityStore implements EntityStore {
 export class InMemoryOfflineSink implements OfflineSink {
   /** Keyed like the S3 objects: prefix + dt + batchId, so a rewrite replaces. */
   readonly objects = new Map<string, OfflineBatch>();
+  /** Objects parked (`park`), by the same keys, until `redriveParked` puts them in place. */
+  readonly parked = new Map<string, OfflineBatch>();
   async append(batches: readonly OfflineBatch[]): Promise<PutResult[]> {
     return batches.map((b) => {
       this.objects.set(`${b.prefix}dt=${b.dt}/${b.batchId}`, b);
       return 'stored';
     });
+  }
+  async park(batches: readonly OfflineBatch[]): Promise<PutResult[]> {
+    return batches.map((b) => {
+      this.parked.set(`${b.prefix}dt=${b.dt}/${b.batchId}`, b);
+      return 'stored';
+    });
+  }
+  /** What `npm run redrive` does with parked objects: puts each in place, then forgets it. */
+  redriveParked(): number {
+    const n = this.parked.size;
+    for (const [key, b] of this.parked) this.objects.set(key, b);
+    this.parked.clear();
+    return n;
   }
   /** A group's feature-history rows, as entity id, event id and time, and latest values. */
   rows(group: string): OfflineRow[] {

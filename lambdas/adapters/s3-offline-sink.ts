@@ -6,6 +6,7 @@
  * Objects take the bucket's default KMS key, but for the datasets given their own (`objectKeyIds`).
  */
 import { PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { parkedRowsKey } from '../../lib/platform-spec.js';
 import type { OfflineBatch, OfflineSink, PutResult } from '../core/ports.js';
 import { mapWithConcurrency } from './concurrency.js';
 import { asError, OfflineStoreError } from './errors.js';
@@ -18,6 +19,8 @@ export interface S3OfflineSinkProps {
    * prefix (SSE-KMS per object, with an S3 Bucket Key): a group holding no PII under the general key.
    */
   readonly objectKeyIds?: Readonly<Record<string, string>>;
+  /** Where objects that cannot be written are parked (`park`): the side-output bucket. */
+  readonly parkBucket?: string;
   readonly client?: S3Client;
   readonly clientConfig?: S3ClientConfig;
 }
@@ -35,13 +38,31 @@ export class S3OfflineSink implements OfflineSink {
   }
 
   append(batches: readonly OfflineBatch[]): Promise<PutResult[]> {
+    return this.#put(batches, this.props.bucket, offlineObjectKey);
+  }
+
+  /** In the side-output bucket under `parked-rows/` and the offline key, with the dataset's own KMS key. */
+  park(batches: readonly OfflineBatch[]): Promise<PutResult[]> {
+    const bucket = this.props.parkBucket;
+    if (!bucket)
+      return Promise.resolve(
+        batches.map(() => ({ failed: new OfflineStoreError('no park bucket', 'offline') })),
+      );
+    return this.#put(batches, bucket, (b) => parkedRowsKey(offlineObjectKey(b)));
+  }
+
+  #put(
+    batches: readonly OfflineBatch[],
+    bucket: string,
+    keyOf: (b: OfflineBatch) => string,
+  ): Promise<PutResult[]> {
     return mapWithConcurrency(batches, 8, async (batch) => {
-      const key = offlineObjectKey(batch);
+      const key = keyOf(batch);
       const keyId = this.props.objectKeyIds?.[batch.prefix];
       try {
         await this.s3.send(
           new PutObjectCommand({
-            Bucket: this.props.bucket,
+            Bucket: bucket,
             Key: key,
             Body: toParquet(batch.columns, batch.cells, { dataset: batch.prefix }),
             ContentType: 'application/vnd.apache.parquet',

@@ -195,6 +195,12 @@ export const cellsOf = (
 
 export interface OfflineSink {
   append(batches: readonly OfflineBatch[]): Promise<PutResult[]>;
+  /**
+   * Keeps objects that still cannot be written as their records near the age the event source
+   * mapping gives up at somewhere they can be (the side-output bucket's `parked-rows/`), for
+   * `npm run redrive` to put in place (process-batch.ts step 8). A sink without it cannot park.
+   */
+  park?(batches: readonly OfflineBatch[]): Promise<PutResult[]>;
 }
 
 /**

@@ -73,11 +73,17 @@
  *    bytes: a redelivery of that copy has its outcome again, any other copy of those bytes (in the
  *    same batch as the first, or later) is a duplicate of it, whatever its authority still remembers
  *    (its item may have expired since), and a copy of other bytes is decided by its authority.
+ * 8. Rows, likewise: an offline object the offline bucket still refuses once one of its records
+ *    nears that age (`parkAfterMs`) is parked whole (OfflineSink.park: in the side-output bucket
+ *    under parked-rows/ and its offline key, with its dataset's KMS key), and counts as written.
+ *    Given up instead, its records would stay applied online with no history, which no redrive could
+ *    write (their copies are duplicates). `npm run redrive` puts it in place; it is named after its
+ *    batch, so putting it twice, or next to an object a replay wrote, changes nothing.
  */
 import { randomBytes } from 'node:crypto';
 import type { EventContract, FeatureGroup } from '../../schemas/index.js';
 import { perDefinition } from '../../schemas/per-definition.js';
-import { buildOutputs, recordIdOfParkedKey, sideOutputKey } from './batch-outputs.js';
+import { type BatchOutputs, buildOutputs, recordIdOfParkedKey, sideOutputKey } from './batch-outputs.js';
 import { type CommitOptions, type Computed, ComputeError, commitEntities } from './commit-entities.js';
 import { decodeRecord, type InputRecord, type RedriveOf } from './decode.js';
 import {
@@ -176,6 +182,8 @@ export interface BatchResult {
   readonly parked: number;
   /** Why they were parked, for the log. */
   readonly parkErrors: readonly Error[];
+  /** Offline objects parked (step 8): written to the side-output bucket for `npm run redrive`. */
+  readonly rowsParked: number;
 }
 
 /** A record set aside (step 7): the groups still to apply it to (undefined: all), and why. */
@@ -714,10 +722,12 @@ export async function processBatch(
   });
   const parkedEntries = outputs.side.filter((e) => e.kind === 'parked');
   const otherSide = outputs.side.filter((e) => e.kind !== 'parked');
-  const [offlineResults, sideResults] = await Promise.all([
+  const [appended, sideResults] = await Promise.all([
     deps.offline.append(outputs.offline.map((o) => o.batch)),
     deps.sideOutput.put(otherSide),
   ]);
+  const parkedRows = { n: 0 };
+  const offlineResults = await parkOfflineObjects(deps, outputs.offline, appended, stuck, parkedRows);
   const sequenceOf = (e: SideOutputEntry) => ({ paddedSequence: paddedOf.get(e.recordId) as string });
   offlineResults.forEach((r, i) => {
     if (isFailed(r)) markFailed(outputs.offline[i]?.records ?? [], r.failed);
@@ -798,7 +808,33 @@ export async function processBatch(
     outcomes.set(record.recordId, outcome);
     counts[outcome]++;
   }
-  return { outcomes, counts, failed, errors, parked: parkedDone, parkErrors };
+  return { outcomes, counts, failed, errors, parked: parkedDone, parkErrors, rowsParked: parkedRows.n };
+}
+
+/**
+ * Step 8: an offline object whose put failed while one of its records nears the age the mapping
+ * gives up at is parked (OfflineSink.park); parked, it counts as written. Resolves with the results
+ * to go by, and counts the objects parked.
+ */
+async function parkOfflineObjects(
+  deps: ProcessorDeps,
+  objects: BatchOutputs['offline'],
+  results: readonly PutResult[],
+  stuck: (c: Candidate) => boolean,
+  parkedRows: { n: number },
+): Promise<PutResult[]> {
+  const out = [...results];
+  const park = deps.offline.park?.bind(deps.offline);
+  const which = objects.flatMap((o, i) => (park && isFailed(results[i]) && o.records.some(stuck) ? [i] : []));
+  if (!park || which.length === 0) return out;
+  const parkedResults = await park(which.map((i) => (objects[i] as BatchOutputs['offline'][number]).batch));
+  which.forEach((i, j) => {
+    if (!isFailed(parkedResults[j])) {
+      out[i] = 'stored';
+      parkedRows.n++;
+    }
+  });
+  return out;
 }
 
 /** The parked record a completing copy completes, as a position in its shard. */

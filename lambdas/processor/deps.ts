@@ -34,6 +34,7 @@ export function createProcessorDeps(config: ProcessorConfig): ProcessorDeps {
     }),
     offline: new S3OfflineSink({
       bucket: config.OFFLINE_BUCKET,
+      parkBucket: config.SIDE_OUTPUT_BUCKET,
       clientConfig: s3Config,
       objectKeyIds: Object.fromEntries(
         Object.entries(config.OFFLINE_OBJECT_KEYS).map(([prefix, k]) => [

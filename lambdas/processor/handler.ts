@@ -51,6 +51,7 @@ async function handle(event: KinesisStreamEvent, deps: ProcessorDeps): Promise<K
   metrics.addMetric('RecordsLate', MetricUnit.Count, late);
   metrics.addMetric('RecordsFailed', MetricUnit.Count, result.failed.length);
   metrics.addMetric('RecordsParked', MetricUnit.Count, result.parked);
+  metrics.addMetric('OfflineObjectsParked', MetricUnit.Count, result.rowsParked);
   metrics.publishStoredMetrics();
   const summary = {
     records: event.Records.length,
@@ -60,6 +61,7 @@ async function handle(event: KinesisStreamEvent, deps: ProcessorDeps): Promise<K
     late,
     failed: result.failed.length,
     parked: result.parked,
+    offlineObjectsParked: result.rowsParked,
   };
   if (result.parked > 0) {
     // Each is in the side-output bucket under parked/ with its reason; `npm run redrive` finishes them.
@@ -67,6 +69,16 @@ async function handle(event: KinesisStreamEvent, deps: ProcessorDeps): Promise<K
       parked: result.parked,
       errors: result.parkErrors.slice(0, 5).map((e) => `${e.name}: ${e.message}`),
     });
+  }
+  if (result.rowsParked > 0) {
+    // In the side-output bucket under parked-rows/; `npm run redrive` puts them in the offline bucket.
+    logger.error(
+      'offline objects parked: the offline bucket refused them as their records neared the age limit',
+      {
+        offlineObjectsParked: result.rowsParked,
+        errors: result.errors.slice(0, 5).map((e) => `${e.name}: ${e.message}`),
+      },
+    );
   }
   if (result.failed.length === 0) {
     logger.info('batch processed', summary);

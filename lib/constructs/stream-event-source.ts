@@ -65,6 +65,8 @@ export class StreamEventSource extends Construct {
   public readonly failedRecordsAlarm: cloudwatch.Alarm;
   /** Any record parked (lambdas/core/process-batch.ts, step 7). */
   public readonly parkedRecordsAlarm: cloudwatch.Alarm;
+  /** Offline objects the processor parked (the offline bucket refused them as their records neared the age limit). */
+  public readonly parkedRowsAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: StreamEventSourceProps) {
     super(scope, id);
@@ -158,12 +160,20 @@ export class StreamEventSource extends Construct {
         'the side-output bucket); once fixed, npm run redrive finishes them',
       'RecordsParked',
     );
+    this.parkedRowsAlarm = anyRecord(
+      'ParkedRowsAlarm',
+      'Processor parked offline objects: the offline bucket refused them as their records neared the maximum ' +
+        'record age (see the processor log and parked-rows/ in the side-output bucket); once fixed, npm run ' +
+        'redrive puts them in place',
+      'OfflineObjectsParked',
+    );
     if (p.alarmAction)
       for (const alarm of [
         this.iteratorAgeAlarm,
         this.functionIteratorAgeAlarm,
         this.failedRecordsAlarm,
         this.parkedRecordsAlarm,
+        this.parkedRowsAlarm,
       ])
         alarm.addAlarmAction(p.alarmAction);
   }

@@ -18,6 +18,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SealedPayload } from '../../lambdas/core/ports.js';
+import { PARKED_ROWS_PREFIX } from '../../lib/platform-spec.js';
 import { DuckDbSession } from '../duckdb.js';
 import { ObjectExistsError } from '../errors.js';
 import { datasetName, datasetPrefix, historyDataset, type OfflineDataset } from '../layout.js';
@@ -63,6 +64,14 @@ export async function forget(request: ForgetRequest, deps: ForgetDeps): Promise<
   const now = deps.now ?? (() => new Date());
   const requestedAt = now().toISOString();
   const target = resolveErasureTarget(request.entity);
+  // Rows the processor parked (side-output bucket, parked-rows/) are Parquet the erasure does not
+  // read there: they must be put in place first, where it does.
+  const parkedRows = await deps.sideOutputs.list(PARKED_ROWS_PREFIX);
+  if (parkedRows.length > 0)
+    throw new Error(
+      `${parkedRows.length} offline objects are parked (${PARKED_ROWS_PREFIX} in the side-output bucket): ` +
+        'run npm run redrive first, which puts them in the offline bucket, where erasure reaches their rows',
+    );
   const requestId = request.requestId ?? randomUUID();
   const workDir = await mkdtemp(join(tmpdir(), 'fp-forget-'));
   const session = await DuckDbSession.open({ threads: 2 });

@@ -14,12 +14,12 @@
  * are back in the stream.
  *
  * What it cannot finish: a record whose authority entity saved its decision before a later part
- * failed until the record reached its maximum age (another group's entity, the offline or the
- * side-output put) is decided a duplicate of the record it copies: its online effect on the authority
- * stands, but its feature history and raw-event rows, and its update of the other groups' entities if
- * that is what failed, stay undone. The mapping retries a failing batch until its records are a day
- * old, so that takes an outage of those writes lasting a day; its duplicate entry names the given-up
- * record as its owner, which is how to find them.
+ * failed until the record reached its maximum age is decided a duplicate of the record it copies:
+ * its online effect on the authority stands, and what failed stays undone. The processor parks what
+ * it can before that age (another group's entity: the record, for that group; an offline object:
+ * the object, in parked-rows/, which this puts in place), so that takes a side-output put failing
+ * for a day, or a park failing too; its duplicate entry names the given-up record as its owner,
+ * which is how to find them.
  *
  * Parked records (`parked/`, lambdas/core/process-batch.ts step 7) are finished exactly, since the
  * processor knows what it applied of them when it parks them. Each goes back wrapped in a redrive
@@ -37,12 +37,14 @@ import type { KinesisStreamRecord } from 'aws-lambda';
 import type { RawRecord, SendReport } from '../../clients/feature-event-producer.js';
 import type { SealedPayload } from '../../lambdas/core/ports.js';
 import { padSequence } from '../../lambdas/core/sequence.js';
-import { ON_FAILURE_PREFIX, PARKED_PREFIX } from '../../lib/platform-spec.js';
+import { ON_FAILURE_PREFIX, PARKED_PREFIX, PARKED_ROWS_PREFIX } from '../../lib/platform-spec.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
 export interface RedriveDeps {
   /** The side-output bucket. */
   readonly store: ObjectStore;
+  /** The offline bucket, where parked offline objects (`parked-rows/`) go. Without it they are left. */
+  readonly offline?: ObjectStore;
   /** Puts records into the stream, in order per partition key (`FeatureEventProducer.sendRaw`, strict ordering). */
   readonly send: (records: readonly RawRecord[]) => Promise<SendReport>;
   /** Opens a sealed payload (the PII key): parked records are kept sealed. Without it they are left. */
@@ -75,6 +77,11 @@ export interface RedriveReport {
    * are in `kept`.
    */
   readonly parked: { readonly entries: number; readonly sent: number };
+  /**
+   * Offline objects the processor parked (`parked-rows/`): how many there were, and how many were
+   * put in place in the offline bucket (under their own key and KMS key) and removed from parked-rows/.
+   */
+  readonly parkedRows: { readonly objects: number; readonly restored: number };
   readonly dryRun: boolean;
 }
 
@@ -153,6 +160,7 @@ export async function redrive(deps: RedriveDeps, options: RedriveOptions = {}): 
     objectsDeleted++;
   }
   const parked = await redriveParked(deps, options.parkedPrefix ?? PARKED_PREFIX, dryRun, kept, unreadable);
+  const parkedRows = await restoreParkedRows(deps, dryRun, kept);
   return {
     objects: objects.length,
     records,
@@ -161,9 +169,41 @@ export async function redrive(deps: RedriveDeps, options: RedriveOptions = {}): 
     kept,
     unreadable,
     parked,
+    parkedRows,
     dryRun,
   };
 }
+
+/**
+ * Offline objects the processor parked (process-batch.ts step 8): each is put at its offline key,
+ * under the KMS key it was parked with (its dataset's), then removed from parked-rows/. Objects are
+ * named after their records' batch, so one put twice (a run that stopped before the removal) is the
+ * same object.
+ */
+async function restoreParkedRows(
+  deps: RedriveDeps,
+  dryRun: boolean,
+  kept: { key: string; reason: string }[],
+): Promise<RedriveReport['parkedRows']> {
+  const objects = await deps.store.list(PARKED_ROWS_PREFIX);
+  let restored = 0;
+  if (dryRun) return { objects: objects.length, restored };
+  for (const { key } of objects) {
+    if (!deps.offline) {
+      kept.push({ key, reason: 'a parked offline object, and no offline bucket was given' });
+      continue;
+    }
+    const kmsKeyId = await deps.store.kmsKeyOf(key);
+    await deps.offline.put(key.slice(PARKED_ROWS_PREFIX.length), await deps.store.get(key), PARQUET, {
+      ...(kmsKeyId ? { kmsKeyId } : {}),
+    });
+    await deps.store.delete([key]);
+    restored++;
+  }
+  return { objects: objects.length, restored };
+}
+
+const PARQUET = 'application/vnd.apache.parquet';
 
 /** A parked record, wrapped for the processor to complete its entry (decode.ts). */
 export const completionEnvelope = (parkedKey: string, payload: Uint8Array): Uint8Array =>

@@ -11,6 +11,8 @@ export interface StoredObject {
 export interface PutOptions {
   readonly ifNoneMatch?: '*';
   readonly encryptLike?: readonly string[];
+  /** The KMS key (ARN) to write it under, e.g. one read with `kmsKeyOf` from another store. */
+  readonly kmsKeyId?: string;
 }
 
 /** The KMS key objects share, if they all have one and the same (else the bucket's default applies). */
@@ -29,10 +31,13 @@ export interface ObjectStore {
    * `encryptLike`: the objects it was made from (a rewrite, a merge), read through this store: it
    * takes their KMS key if they all have the same one, else the bucket's default. The processor
    * writes a dataset holding no PII under the general key, and a rewrite must not move it back
-   * under the bucket's default (the PII key), which its readers cannot use.
+   * under the bucket's default (the PII key), which its readers cannot use. `kmsKeyId` names the
+   * key outright.
    */
   put(key: string, body: Uint8Array, contentType: string, options?: PutOptions): Promise<void>;
   delete(keys: readonly string[]): Promise<void>;
+  /** The SSE-KMS key (ARN) of an object, if it has one of its own (else the bucket's default applies). */
+  kmsKeyOf(key: string): Promise<string | undefined>;
   /**
    * Deletes the noncurrent versions of a key in a versioned bucket (a rewritten object's old
    * version still holds what was rewritten away). Resolves to how many were deleted, or

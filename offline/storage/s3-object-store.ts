@@ -97,7 +97,8 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: Uint8Array, contentType: string, options: PutOptions = {}): Promise<void> {
-    const keyId = options.encryptLike && sharedKmsKey(await this.#kmsKeysOf(options.encryptLike));
+    const keyId =
+      options.kmsKeyId ?? (options.encryptLike && sharedKmsKey(await this.#kmsKeysOf(options.encryptLike)));
     try {
       await this.s3.send(
         new PutObjectCommand({
@@ -117,6 +118,10 @@ export class S3ObjectStore implements ObjectStore {
         cause: error,
       });
     }
+  }
+
+  async kmsKeyOf(key: string): Promise<string | undefined> {
+    return (await this.#kmsKeysOf([key]))[0];
   }
 
   async delete(keys: readonly string[]): Promise<void> {

@@ -123,13 +123,16 @@ describe.each(['dev', 'staging', 'prod'] as const)('data stack (%s)', (name) => 
       ['duplicate/', 90],
       ['aws/lambda/', 14],
       ['parked-done/', 14],
-      // A parked record is the only copy of its event until a redrive finishes it.
+      // A parked record is the only copy of its event until a redrive finishes it, a parked offline
+      // object the only copy of its rows until a redrive puts it in place.
       ['parked/', undefined],
+      ['parked-rows/', undefined],
     ]);
-    // Superseded versions of parked entries (sealed payloads) go after a day.
-    expect(rules.find((r) => r.Prefix === 'parked/')?.NoncurrentVersionExpiration).toEqual({
-      NoncurrentDays: 1,
-    });
+    // Superseded versions of parked entries (sealed payloads) and of parked rows go after a day.
+    for (const prefix of ['parked/', 'parked-rows/'])
+      expect(rules.find((r) => r.Prefix === prefix)?.NoncurrentVersionExpiration).toEqual({
+        NoncurrentDays: 1,
+      });
   });
 
   it("lets this account's CloudWatch alarms of this region publish to the alarm topic, over TLS only", () => {

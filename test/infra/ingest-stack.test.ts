@@ -116,7 +116,7 @@ describe.each(['dev', 'staging', 'prod'] as const)('ingest stack (%s)', (name) =
 
   it('alarms to the alarm topic', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(6); // the processor's 5 and the retention function's errors
+    expect(alarms).toHaveLength(7); // the processor's 6 and the retention function's errors
     for (const alarm of alarms) {
       expect(JSON.stringify(alarm.Properties.AlarmActions)).toContain(logicalId(data, data.alarmTopic));
     }
@@ -165,6 +165,19 @@ describe.each(['dev', 'staging', 'prod'] as const)('ingest stack (%s)', (name) =
       Period: 60,
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+  });
+
+  it('alarms on any offline object the processor parked (the offline bucket refused it near the age limit)', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: PROCESSOR_METRICS.namespace,
+      MetricName: 'OfflineObjectsParked',
+      Dimensions: [{ Name: 'service', Value: PROCESSOR_METRICS.service }],
+      Statistic: 'Sum',
+      Period: 60,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      AlarmActions: [Match.anyValue()],
     });
   });
 

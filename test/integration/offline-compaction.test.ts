@@ -189,7 +189,8 @@ describe('compaction of the offline store', () => {
       name: store.name,
       list: (p) => store.list(p),
       get: (k) => store.get(k),
-      put: (k, b, t) => store.put(k, b, t),
+      put: (k, b, t, o) => store.put(k, b, t, o),
+      kmsKeyOf: (k) => store.kmsKeyOf(k),
       purgeNoncurrentVersions: (k) => store.purgeNoncurrentVersions(k),
       delete: async () => {
         throw new Error('crash before the inputs were deleted');

@@ -216,4 +216,46 @@ describe('npm run redrive', () => {
     await platform.eventSourceMapping.drain(30_000);
     expect(await merchantCount()).toBe(2);
   }, 60_000);
+
+  it('puts the offline objects the processor parked in place: an offline bucket refusing puts near the age limit loses no rows', async () => {
+    const now = Date.now();
+    const suffix = randomBytes(4).toString('hex');
+    const customer = `cus_rows${suffix}`;
+    const event = transaction({
+      customerId: customer,
+      merchantId: `mer_rows${suffix}`,
+      eventTime: new Date(now - 23 * 3_600_000 - 9000).toISOString(),
+    });
+    // The real adapters, but an offline bucket that refuses every put (here: one that does not exist),
+    // and records (and their events) 23 hours old, past the park age.
+    const config = readConfig(processorConfigSchema, {
+      ...process.env,
+      OFFLINE_BUCKET: `${platform.names.offlineBucket}-gone`,
+      PARK_AFTER_AGE_SECONDS: String(22 * 3600),
+    });
+    const records = inputRecords([envelope(event)], {
+      shardId: 'shardId-000000000078',
+      arrivalTime: now - 23 * 3_600_000,
+    }).map((r) => ({ ...r, partitionKey: customer }));
+    const result = await processBatch(records, createProcessorDeps(config));
+    expect(result).toMatchObject({ failed: [], rowsParked: 3 }); // customer, merchant and raw-event objects
+    const parked = await listKeys(s3, platform.names.sideOutputBucket, 'parked-rows/');
+    expect(parked.map((k) => k.split('/dt=')[0]).sort()).toEqual([
+      'parked-rows/events/contract=transaction',
+      'parked-rows/features/group=customer',
+      'parked-rows/features/group=merchant',
+    ]);
+    expect((await customerRows()).filter((c) => c === customer)).toEqual([]);
+
+    const report = await redriveCli();
+    expect(report.parkedRows).toEqual({ objects: 3, restored: 3 });
+    expect(report.kept).toEqual([]);
+    expect(await listKeys(s3, platform.names.sideOutputBucket, 'parked-rows/')).toEqual([]);
+    expect((await customerRows()).filter((c) => c === customer)).toHaveLength(1);
+    const merchantRows = (
+      await readParquetRows(s3, platform.names.offlineBucket, 'features/group=merchant/')
+    ).filter((r) => r.merchant_id === `mer_rows${suffix}`);
+    expect(merchantRows).toHaveLength(1);
+    expect(await redriveCli()).toMatchObject({ parkedRows: { objects: 0, restored: 0 } });
+  }, 60_000);
 });

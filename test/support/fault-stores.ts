@@ -215,6 +215,8 @@ export function faultyDeps(base: ProcessorDeps, plan: FaultPlan): ProcessorDeps 
         'offline puts',
       );
     },
+    // The side-output bucket, where objects are parked, works while the offline bucket fails.
+    ...(base.offline.park ? { park: base.offline.park.bind(base.offline) } : {}),
   };
   const sideOutput: SideOutput = {
     put: async (entries: readonly SideOutputEntry[]) => {

@@ -21,9 +21,14 @@ export class MemoryObjectStore implements ObjectStore {
   async put(key: string, body: Uint8Array, _contentType?: string, options: PutOptions = {}) {
     if (options.ifNoneMatch && this.objects.has(key)) throw new ObjectExistsError(`${key} exists`);
     this.objects.set(key, body);
-    const keyId = options.encryptLike && sharedKmsKey(options.encryptLike.map((k) => this.kmsKeys.get(k)));
+    const keyId =
+      options.kmsKeyId ??
+      (options.encryptLike && sharedKmsKey(options.encryptLike.map((k) => this.kmsKeys.get(k))));
     if (keyId) this.kmsKeys.set(key, keyId);
     else this.kmsKeys.delete(key);
+  }
+  async kmsKeyOf(key: string) {
+    return this.kmsKeys.get(key);
   }
   async delete(keys: readonly string[]) {
     for (const k of keys) {
