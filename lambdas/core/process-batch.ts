@@ -576,19 +576,27 @@ export async function processBatch(
     }
   }
 
-  // Phase B: the other groups apply the decisions. A copy completing an entry parked for some groups
-  // only before the first failure: one after it applied now and then given up would leave its entry
-  // parked, for the next redrive to apply again (its authority does not decide it). Every other
-  // decided record is applied whether or not an earlier one failed: checkpoints are per entity, and
-  // an entity going past a record it has not applied (one its authority failed on or parked whole in
-  // this delivery, such a copy after the first failure) keeps it as a hole, applied when it comes
-  // again and its authority takes it. So a record failing for a day holds back no other later record
-  // of its batch, which the event source mapping would otherwise give up with it, half applied
-  // (their authorities decided them in phase A).
-  // A record decided in an earlier delivery that an entity applies only now may have been parked for
-  // it by that delivery (which then lost its answer): before the entity is saved, the record's entry
-  // loses its group, so that no redrive applies it again (if that fails, the entity is not saved).
-  const heldBack = new Set<Candidate>(); // copies completing an entry for some groups, after a failure
+  // Phase B: the other groups apply the decisions. A copy completing an entry parked for some
+  // groups only before the first failure (as phase A left it): one after it applied now and then
+  // given up would leave its entry parked, for the next redrive to apply again (its authority does
+  // not decide it). Every other decided record is applied whether or not an earlier one failed:
+  // checkpoints are per entity, and an entity going past a record it has not applied (one its
+  // authority failed on or parked whole in this delivery, such a copy after the first failure)
+  // keeps it as a hole, applied when it comes again and its authority takes it. So a record failing
+  // for a day holds back no other later record of its batch, which the event source mapping would
+  // otherwise give up with it, half applied (their authorities decided them in phase A).
+  // A record decided in an earlier delivery that an entity applies only now may have been parked
+  // for it by that delivery (which then lost its answer): before the entity is saved, the record's
+  // entry loses its group, so that no redrive applies it again (if that fails, the entity is not
+  // saved).
+  // Copies completing an entry for some groups, after a failure: decided once, before any group's
+  // turn, so that a group failing in its turn does not have a later group hold back a copy an earlier
+  // one applied (given up, its entry would stay parked, and the next redrive apply it there again).
+  const heldBack = new Set<Candidate>();
+  for (const c of candidates) {
+    const d = decisions.get(c.recordId);
+    if (d?.kind === 'owner' && d.only !== undefined && !before(c)) heldBack.add(c);
+  }
   for (const group of groupsByName.values()) {
     const mine: Candidate[] = [];
     // The group's records it may have to apply later: undecided, or a copy held back.
@@ -602,11 +610,8 @@ export async function processBatch(
         !d.lateGroups.includes(group.name) &&
         (d.only === undefined || d.only.includes(group.name))
       )
-        if (before(c) || d.only === undefined) mine.push(c);
-        else {
-          skipped.push(c);
-          heldBack.add(c);
-        }
+        if (heldBack.has(c)) skipped.push(c);
+        else mine.push(c);
     }
     if (mine.length === 0) continue;
     const entities = byEntity(group, mine);

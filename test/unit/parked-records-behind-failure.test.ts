@@ -63,6 +63,30 @@ describe('redrive copies behind a failure in their batch', () => {
     expect(rows('merchant')).toContain('evt_review_a_0');
     expect(rows('customer')).toContain('evt_review_a_0');
   });
+  it('with two groups besides the authority, a copy behind a failure that one group meets is applied by both or held back by both', async () => {
+    // A second merchant-keyed group (as a bank might add a terminal or merchant-category group).
+    const other = { ...merchant, name: 'merchant_mirror' } as FeatureGroup;
+    const s = refusingDeps();
+    const deps = { ...s.deps, parkAfterMs: 22 * HOUR, groupsFedBy: () => [customer, merchant, other] };
+    const r0 = pay('cus_aaaa', 'mer_2222', 'evt_review_d_0', NOW - 2 * HOUR, FIRST_SEQUENCE, NOW - 2 * HOUR);
+    s.refuse.add('merchant#mer_2222');
+    s.refuse.add('merchant_mirror#mer_2222');
+    expect(await processBatch([r0], deps)).toMatchObject({ failed: [], parked: 1 });
+    s.refuse.clear();
+    // The copy lands behind a record whose merchant (the first group) is throttled: that group's
+    // failure comes after it applied the copy, before the second group's turn.
+    const fx = pay('cus_bbbb', 'mer_1111', 'evt_review_d_x', NOW - HOUR, FIRST_SEQUENCE + 1_000n, NOW - HOUR);
+    const [c0] = redrive(s.sideOutput);
+    s.throttle.add('merchant#mer_1111');
+    expect((await processBatch([fx, c0 as InputRecord], deps)).failed).toHaveLength(2);
+    // Given up with its batch (the throttle lasting a day), the entry is redriven again.
+    s.throttle.clear();
+    expect((await processBatch(redrive(s.sideOutput), deps)).failed).toEqual([]);
+    expect(await s.count(merchant, 'mer_2222')).toBe(1);
+    expect(await s.count(other, 'mer_2222')).toBe(1);
+    expect(s.sideOutput.ofKind('parked')).toEqual([]);
+  });
+
   it('a redrive batch with one copy failing at its merchant writes the merchant rows of the later copies it completes', async () => {
     const s = refusingDeps();
     const deps = { ...s.deps, parkAfterMs: 22 * HOUR };
