@@ -92,6 +92,11 @@ export const parkedDoneKey = (parkedKey: string): string =>
  */
 export const PARKED_ROWS_PREFIX = 'parked-rows/';
 export const parkedRowsKey = (offlineKey: string): string => `${PARKED_ROWS_PREFIX}${offlineKey}`;
+/**
+ * A parked offline object's metadata naming the KMS key it is to have in the offline bucket (its
+ * dataset's own, lib/data-classification.ts offlineObjectKeyClasses); absent: the bucket's default.
+ */
+export const PARKED_ROWS_KMS_KEY_METADATA = 'offline-kms-key-id';
 
 export const offlineGroupPrefix = (group: string): string => `${OFFLINE_FEATURES_PREFIX}group=${group}/`;
 /** Raw events of one contract: `events/contract=<contract>/dt=<yyyy-mm-dd>/<batch>.parquet`. */

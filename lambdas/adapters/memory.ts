@@ -133,9 +133,11 @@ export class InMemoryOfflineSink implements OfflineSink {
     this.parked.clear();
     return n;
   }
-  /** A group's feature-history rows, as entity id, event id and time, and latest values. */
-  rows(group: string): OfflineRow[] {
-    const entity = featureGroupsByName.get(group)?.entity.name ?? '';
+  /**
+   * A group's feature-history rows, as entity id, event id and time, and latest values. `entity`:
+   * the entity column, for a group not in the schemas (a test's). @default the schemas' group's
+   */
+  rows(group: string, entity = featureGroupsByName.get(group)?.entity.name ?? ''): OfflineRow[] {
     return [...this.objects.values()]
       .filter((b) => b.prefix === `features/group=${group}/`)
       .flatMap((b) => rowsOf(b))

@@ -5,8 +5,13 @@
  * The key is named after the batch's records, so a redelivered batch overwrites its own object.
  * Objects take the bucket's default KMS key, but for the datasets given their own (`objectKeyIds`).
  */
-import { PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { parkedRowsKey } from '../../lib/platform-spec.js';
+import {
+  PutObjectCommand,
+  type PutObjectCommandInput,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { PARKED_ROWS_KMS_KEY_METADATA, parkedRowsKey } from '../../lib/platform-spec.js';
 import type { OfflineBatch, OfflineSink, PutResult } from '../core/ports.js';
 import { mapWithConcurrency } from './concurrency.js';
 import { asError, OfflineStoreError } from './errors.js';
@@ -38,27 +43,38 @@ export class S3OfflineSink implements OfflineSink {
   }
 
   append(batches: readonly OfflineBatch[]): Promise<PutResult[]> {
-    return this.#put(batches, this.props.bucket, offlineObjectKey);
+    return this.#put(batches, this.props.bucket, offlineObjectKey, (keyId) =>
+      keyId ? { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyId, BucketKeyEnabled: true } : {},
+    );
   }
 
-  /** In the side-output bucket under `parked-rows/` and the offline key, with the dataset's own KMS key. */
+  /**
+   * In the side-output bucket under `parked-rows/` and the offline key, under that bucket's own
+   * default key (the PII key): the dataset's key may be why the offline bucket refused it. The key
+   * it is to have in the offline bucket goes with it, as metadata (PARKED_ROWS_KMS_KEY_METADATA).
+   */
   park(batches: readonly OfflineBatch[]): Promise<PutResult[]> {
     const bucket = this.props.parkBucket;
     if (!bucket)
       return Promise.resolve(
         batches.map(() => ({ failed: new OfflineStoreError('no park bucket', 'offline') })),
       );
-    return this.#put(batches, bucket, (b) => parkedRowsKey(offlineObjectKey(b)));
+    return this.#put(
+      batches,
+      bucket,
+      (b) => parkedRowsKey(offlineObjectKey(b)),
+      (keyId) => (keyId ? { Metadata: { [PARKED_ROWS_KMS_KEY_METADATA]: keyId } } : {}),
+    );
   }
 
   #put(
     batches: readonly OfflineBatch[],
     bucket: string,
     keyOf: (b: OfflineBatch) => string,
+    encryption: (keyId: string | undefined) => Partial<PutObjectCommandInput>,
   ): Promise<PutResult[]> {
     return mapWithConcurrency(batches, 8, async (batch) => {
       const key = keyOf(batch);
-      const keyId = this.props.objectKeyIds?.[batch.prefix];
       try {
         await this.s3.send(
           new PutObjectCommand({
@@ -66,7 +82,7 @@ export class S3OfflineSink implements OfflineSink {
             Key: key,
             Body: toParquet(batch.columns, batch.cells, { dataset: batch.prefix }),
             ContentType: 'application/vnd.apache.parquet',
-            ...(keyId ? { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyId, BucketKeyEnabled: true } : {}),
+            ...encryption(this.props.objectKeyIds?.[batch.prefix]),
           }),
         );
         return 'stored';

@@ -75,7 +75,8 @@
  *    (its item may have expired since), and a copy of other bytes is decided by its authority.
  * 8. Rows, likewise: an offline object the offline bucket still refuses once one of its records
  *    nears that age (`parkAfterMs`) is parked whole (OfflineSink.park: in the side-output bucket
- *    under parked-rows/ and its offline key, with its dataset's KMS key), and counts as written.
+ *    under parked-rows/ and its offline key, under that bucket's key, as its dataset's may be what
+ *    failed), and counts as written.
  *    Given up instead, its records would stay applied online with no history, which no redrive could
  *    write (their copies are duplicates). `npm run redrive` puts it in place; it is named after its
  *    batch, so putting it twice, or next to an object a replay wrote, changes nothing.
@@ -732,7 +733,7 @@ export async function processBatch(
     deps.sideOutput.put(otherSide),
   ]);
   const parkedRows = { n: 0 };
-  const offlineResults = await parkOfflineObjects(deps, outputs.offline, appended, stuck, parkedRows);
+  const offlineResults = await parkOfflineObjects(deps, outputs.offline, appended, stuck, parkedRows, errors);
   const sequenceOf = (e: SideOutputEntry) => ({ paddedSequence: paddedOf.get(e.recordId) as string });
   offlineResults.forEach((r, i) => {
     if (isFailed(r)) markFailed(outputs.offline[i]?.records ?? [], r.failed);
@@ -819,7 +820,7 @@ export async function processBatch(
 /**
  * Step 8: an offline object whose put failed while one of its records nears the age the mapping
  * gives up at is parked (OfflineSink.park); parked, it counts as written. Resolves with the results
- * to go by, and counts the objects parked.
+ * to go by, counts the objects parked, and adds why a park failed to `errors`.
  */
 async function parkOfflineObjects(
   deps: ProcessorDeps,
@@ -827,6 +828,7 @@ async function parkOfflineObjects(
   results: readonly PutResult[],
   stuck: (c: Candidate) => boolean,
   parkedRows: { n: number },
+  errors: Error[],
 ): Promise<PutResult[]> {
   const out = [...results];
   const park = deps.offline.park?.bind(deps.offline);
@@ -834,7 +836,10 @@ async function parkOfflineObjects(
   if (!park || which.length === 0) return out;
   const parkedResults = await park(which.map((i) => (objects[i] as BatchOutputs['offline'][number]).batch));
   which.forEach((i, j) => {
-    if (!isFailed(parkedResults[j])) {
+    const r = parkedResults[j];
+    if (isFailed(r))
+      errors.push(r.failed); // the object's own put failure is reported by the caller
+    else {
       out[i] = 'stored';
       parkedRows.n++;
     }

@@ -64,14 +64,7 @@ export async function forget(request: ForgetRequest, deps: ForgetDeps): Promise<
   const now = deps.now ?? (() => new Date());
   const requestedAt = now().toISOString();
   const target = resolveErasureTarget(request.entity);
-  // Rows the processor parked (side-output bucket, parked-rows/) are Parquet the erasure does not
-  // read there: they must be put in place first, where it does.
-  const parkedRows = await deps.sideOutputs.list(PARKED_ROWS_PREFIX);
-  if (parkedRows.length > 0)
-    throw new Error(
-      `${parkedRows.length} offline objects are parked (${PARKED_ROWS_PREFIX} in the side-output bucket): ` +
-        'run npm run redrive first, which puts them in the offline bucket, where erasure reaches their rows',
-    );
+  await refuseWhileRowsParked(deps.sideOutputs, '');
   const requestId = request.requestId ?? randomUUID();
   const workDir = await mkdtemp(join(tmpdir(), 'fp-forget-'));
   const session = await DuckDbSession.open({ threads: 2 });
@@ -153,6 +146,10 @@ export async function forget(request: ForgetRequest, deps: ForgetDeps): Promise<
       })),
     };
 
+    // Again at the end: the processor may have parked objects while this ran (records it had been
+    // retrying reached the park age); this request then has no record, and is run again after redrive.
+    await refuseWhileRowsParked(deps.sideOutputs, ', some while this erasure ran,');
+
     const notes = [
       'records still in the Kinesis stream (retention period) are not reachable; a redelivery would apply them again: run this again after the retention period',
       'DynamoDB point-in-time-recovery backups keep deleted items until they age out (35 days)',
@@ -203,6 +200,20 @@ export async function forget(request: ForgetRequest, deps: ForgetDeps): Promise<
     session.close();
     await rm(workDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Rows the processor parked (side-output bucket, parked-rows/) are Parquet that erasure does not read
+ * there: they must be put in place (npm run redrive) for erasure to reach them.
+ */
+async function refuseWhileRowsParked(sideOutputs: ObjectStore, when: string): Promise<void> {
+  const parked = await sideOutputs.list(PARKED_ROWS_PREFIX);
+  if (parked.length > 0)
+    throw new Error(
+      `${parked.length} offline objects are parked${when} (${PARKED_ROWS_PREFIX} in the side-output bucket): ` +
+        'run npm run redrive first, which puts them in the offline bucket, where erasure reaches their rows; ' +
+        'then run this erasure (again)',
+    );
 }
 
 /** The erased event ids as a table the predicates can read. */

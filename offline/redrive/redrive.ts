@@ -37,7 +37,12 @@ import type { KinesisStreamRecord } from 'aws-lambda';
 import type { RawRecord, SendReport } from '../../clients/feature-event-producer.js';
 import type { SealedPayload } from '../../lambdas/core/ports.js';
 import { padSequence } from '../../lambdas/core/sequence.js';
-import { ON_FAILURE_PREFIX, PARKED_PREFIX, PARKED_ROWS_PREFIX } from '../../lib/platform-spec.js';
+import {
+  ON_FAILURE_PREFIX,
+  PARKED_PREFIX,
+  PARKED_ROWS_KMS_KEY_METADATA,
+  PARKED_ROWS_PREFIX,
+} from '../../lib/platform-spec.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
 export interface RedriveDeps {
@@ -176,9 +181,10 @@ export async function redrive(deps: RedriveDeps, options: RedriveOptions = {}): 
 
 /**
  * Offline objects the processor parked (process-batch.ts step 8): each is put at its offline key,
- * under the KMS key it was parked with (its dataset's), then removed from parked-rows/. Objects are
- * named after their records' batch, so one put twice (a run that stopped before the removal) is the
- * same object.
+ * under the KMS key its metadata names (its dataset's; none: the offline bucket's default), then
+ * removed from parked-rows/. Objects are named after their records' batch, so one put twice (a run
+ * that stopped before the removal) is the same object. One that cannot be put in place is kept,
+ * and said why.
  */
 async function restoreParkedRows(
   deps: RedriveDeps,
@@ -193,12 +199,16 @@ async function restoreParkedRows(
       kept.push({ key, reason: 'a parked offline object, and no offline bucket was given' });
       continue;
     }
-    const kmsKeyId = await deps.store.kmsKeyOf(key);
-    await deps.offline.put(key.slice(PARKED_ROWS_PREFIX.length), await deps.store.get(key), PARQUET, {
-      ...(kmsKeyId ? { kmsKeyId } : {}),
-    });
-    await deps.store.delete([key]);
-    restored++;
+    try {
+      const kmsKeyId = (await deps.store.metadataOf(key))[PARKED_ROWS_KMS_KEY_METADATA];
+      await deps.offline.put(key.slice(PARKED_ROWS_PREFIX.length), await deps.store.get(key), PARQUET, {
+        ...(kmsKeyId ? { kmsKeyId } : {}),
+      });
+      await deps.store.delete([key]);
+      restored++;
+    } catch (error) {
+      kept.push({ key, reason: `a parked offline object not put in place: ${(error as Error).message}` });
+    }
   }
   return { objects: objects.length, restored };
 }

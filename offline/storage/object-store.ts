@@ -11,7 +11,7 @@ export interface StoredObject {
 export interface PutOptions {
   readonly ifNoneMatch?: '*';
   readonly encryptLike?: readonly string[];
-  /** The KMS key (ARN) to write it under, e.g. one read with `kmsKeyOf` from another store. */
+  /** The KMS key (ARN) to write it under, outright. */
   readonly kmsKeyId?: string;
 }
 
@@ -36,8 +36,8 @@ export interface ObjectStore {
    */
   put(key: string, body: Uint8Array, contentType: string, options?: PutOptions): Promise<void>;
   delete(keys: readonly string[]): Promise<void>;
-  /** The SSE-KMS key (ARN) of an object, if it has one of its own (else the bucket's default applies). */
-  kmsKeyOf(key: string): Promise<string | undefined>;
+  /** An object's user metadata (S3 `x-amz-meta-*`, names in lower case). */
+  metadataOf(key: string): Promise<Readonly<Record<string, string>>>;
   /**
    * Deletes the noncurrent versions of a key in a versioned bucket (a rewritten object's old
    * version still holds what was rewritten away). Resolves to how many were deleted, or

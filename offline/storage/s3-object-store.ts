@@ -120,8 +120,15 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async kmsKeyOf(key: string): Promise<string | undefined> {
-    return (await this.#kmsKeysOf([key]))[0];
+  async metadataOf(key: string): Promise<Readonly<Record<string, string>>> {
+    try {
+      const out = await this.s3.send(new HeadObjectCommand({ Bucket: this.props.bucket, Key: key }));
+      return out.Metadata ?? {};
+    } catch (error) {
+      throw new ObjectStoreError(`head of s3://${this.props.bucket}/${key} failed: ${message(error)}`, {
+        cause: error,
+      });
+    }
   }
 
   async delete(keys: readonly string[]): Promise<void> {

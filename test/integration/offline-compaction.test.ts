@@ -190,7 +190,7 @@ describe('compaction of the offline store', () => {
       list: (p) => store.list(p),
       get: (k) => store.get(k),
       put: (k, b, t, o) => store.put(k, b, t, o),
-      kmsKeyOf: (k) => store.kmsKeyOf(k),
+      metadataOf: (k) => store.metadataOf(k),
       purgeNoncurrentVersions: (k) => store.purgeNoncurrentVersions(k),
       delete: async () => {
         throw new Error('crash before the inputs were deleted');

@@ -12,7 +12,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DynamoDbEntityStore } from '../../lambdas/adapters/dynamodb-entity-store.js';
 import { OnlineStoreError } from '../../lambdas/adapters/errors.js';
@@ -31,6 +31,7 @@ import { getJson, listKeys, readParquetRows } from '../support/s3.js';
 import { putAndDrain, startTestPlatform } from '../support/test-platform.js';
 
 const run = promisify(execFile);
+const GENERAL_KEY = 'arn:aws:kms:me-central-1:000000000000:key/11111111-2222-3333-4444-555555555555';
 
 describe('npm run redrive', () => {
   const standIns = inject('standIns');
@@ -232,6 +233,9 @@ describe('npm run redrive', () => {
       ...process.env,
       OFFLINE_BUCKET: `${platform.names.offlineBucket}-gone`,
       PARK_AFTER_AGE_SECONDS: String(22 * 3600),
+      // Merchant history under its own key, as deployed: parked with the key named in its metadata.
+      OFFLINE_OBJECT_KEYS: JSON.stringify({ 'features/group=merchant/': 'general' }),
+      GENERAL_KMS_KEY_ID: GENERAL_KEY,
     });
     const records = inputRecords([envelope(event)], {
       shardId: 'shardId-000000000078',
@@ -246,6 +250,11 @@ describe('npm run redrive', () => {
       'parked-rows/features/group=merchant',
     ]);
     expect((await customerRows()).filter((c) => c === customer)).toEqual([]);
+    const merchantParked = parked.find((k) => k.includes('group=merchant')) as string;
+    const head = await s3.send(
+      new HeadObjectCommand({ Bucket: platform.names.sideOutputBucket, Key: merchantParked }),
+    );
+    expect(head.Metadata).toEqual({ 'offline-kms-key-id': GENERAL_KEY });
 
     const report = await redriveCli();
     expect(report.parkedRows).toEqual({ objects: 3, restored: 3 });

@@ -54,7 +54,8 @@ export function differencesFromReference(
 
   // (b) every record accounted for exactly once, from the stores themselves
   const appliedIds = new Set<string>();
-  for (const g of groups) for (const row of stores.offline.rows(g.name)) appliedIds.add(row.eventId);
+  for (const g of groups)
+    for (const row of stores.offline.rows(g.name, g.entity.name)) appliedIds.add(row.eventId);
   const got = {
     applied: appliedIds.size,
     duplicates: stores.side.ofKind('duplicate').length,
@@ -72,7 +73,9 @@ export function differencesFromReference(
 
   // offline history: per group, exactly the events the reference applied to it
   for (const g of groups) {
-    const inStore = new Set(stores.offline.rows(g.name).map((r) => `${r.entityId}/${r.eventId}`));
+    const inStore = new Set(
+      stores.offline.rows(g.name, g.entity.name).map((r) => `${r.entityId}/${r.eventId}`),
+    );
     const inReference = new Set(
       [...reference.entities.values()]
         .filter((e) => e.group === g.name)

@@ -18,6 +18,8 @@ import type { Delivery, SimulatedShard } from '../support/simulated-shard.js';
 const MINUTE = 60_000;
 export const customerGroup = featureGroupsByName.get('customer') as FeatureGroup;
 export const merchantGroup = featureGroupsByName.get('merchant') as FeatureGroup;
+/** A second group keyed by the merchant (as a bank might add a terminal group): two besides the authority. */
+export const merchantMirrorGroup: FeatureGroup = { ...merchantGroup, name: 'merchant_mirror' };
 
 type MalformedVariant = 'not-json' | 'bad-currency' | 'unknown-contract' | 'partition-key' | 'future';
 

@@ -27,13 +27,16 @@ export class MemoryObjectStore implements ObjectStore {
     if (keyId) this.kmsKeys.set(key, keyId);
     else this.kmsKeys.delete(key);
   }
-  async kmsKeyOf(key: string) {
-    return this.kmsKeys.get(key);
+  /** User metadata of each object that has some (S3 `x-amz-meta-*`). */
+  readonly metadata = new Map<string, Record<string, string>>();
+  async metadataOf(key: string) {
+    return this.metadata.get(key) ?? {};
   }
   async delete(keys: readonly string[]) {
     for (const k of keys) {
       this.objects.delete(k);
       this.kmsKeys.delete(k);
+      this.metadata.delete(k);
     }
   }
   async purgeNoncurrentVersions(): Promise<'unsupported'> {

@@ -41,6 +41,7 @@ import { differencesFromReference, testTokenizer } from '../property/reference-c
 import {
   customerGroup,
   merchantGroup,
+  merchantMirrorGroup,
   type ScenarioShape,
   type StreamScenario,
   streamScenario,
@@ -341,7 +342,7 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
   coverage.duplicates += side.ofKind('duplicate').length;
   coverage.quarantined += side.ofKind('quarantine').length;
   for (const g of scenario.groups) {
-    const rows = offline.rows(g.name);
+    const rows = offline.rows(g.name, g.entity.name);
     coverage.repeatedOfflineRows += rows.length - new Set(rows.map((r) => r.eventId)).size;
   }
   return [
@@ -466,6 +467,25 @@ describe('exactly-once effect under everything Lambda and Kinesis do (property)'
       expect(coverage.parkedStuck, 'records parked by age').toBeGreaterThan(0);
       expect(coverage.reshards).toBeGreaterThan(coverage.scenarios / 3);
       expect(coverage.realConflicts).toBeGreaterThan(0);
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    'matches the batch recomputation with two groups besides the authority, across concurrent shards and a split or merge',
+    async () => {
+      const coverage = await checkProperty(
+        {
+          groups: [customerGroup, merchantGroup, merchantMirrorGroup],
+          maxShards: 3,
+          maxParallelization: 1,
+          reshard: true,
+          maxRecords: 100,
+        },
+        150,
+      );
+      expectTroubleEverywhere(coverage);
+      expect(coverage.parkedForGroup).toBeGreaterThan(coverage.scenarios / 10);
     },
     TIMEOUT_MS,
   );

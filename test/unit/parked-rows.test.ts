@@ -64,6 +64,21 @@ const RECORDS = inputRecords(
 );
 const records = () => RECORDS;
 
+const s3Sink = () =>
+  new S3OfflineSink({
+    bucket: 'offline',
+    parkBucket: 'side-outputs',
+    client: new S3Client({ region: 'me-central-1' }),
+    objectKeyIds: { 'features/group=merchant/': GENERAL },
+  });
+const merchantBatch: OfflineBatch = {
+  prefix: 'features/group=merchant/',
+  dt: '2026-07-01',
+  batchId: 'b-1',
+  columns: [],
+  cells: [],
+};
+
 describe('offline objects parked as their records near the age limit', () => {
   const deps = (offline: OfflineSink, at: number): ProcessorDeps => ({
     contracts,
@@ -100,8 +115,7 @@ describe('offline objects parked as their records near the age limit', () => {
     expect(offline.sink.rows('customer')).toHaveLength(2);
   });
 
-  it('fails the batch as before when the object cannot be parked either', async () => {
-    const sink = new InMemoryOfflineSink();
+  it('fails the batch as before when the object cannot be parked either, and says why', async () => {
     const refusing: OfflineSink = {
       append: async (bs) => bs.map(() => ({ failed: new Error('offline bucket down') })),
       park: async (bs) => bs.map(() => ({ failed: new Error('side-output bucket down') })),
@@ -109,33 +123,45 @@ describe('offline objects parked as their records near the age limit', () => {
     const result = await processBatch(records(), deps(refusing, ARRIVAL + 23 * HOUR));
     expect(result.failed).toHaveLength(2);
     expect(result.rowsParked).toBe(0);
-    expect(sink.parked.size).toBe(0);
+    expect(result.errors.map((e) => e.message)).toContain('side-output bucket down');
   });
 
-  it('parks in the side-output bucket under parked-rows/ and the offline key, with the dataset key', async () => {
+  it('parks in the side-output bucket under parked-rows/ and the offline key, under its own key, naming the dataset key', async () => {
     const s3 = mockClient(S3Client);
     try {
       s3.on(PutObjectCommand).resolves({});
-      const sink = new S3OfflineSink({
-        bucket: 'offline',
-        parkBucket: 'side-outputs',
-        client: new S3Client({ region: 'me-central-1' }),
-        objectKeyIds: { 'features/group=merchant/': GENERAL },
-      });
-      const batch: OfflineBatch = {
-        prefix: 'features/group=merchant/',
-        dt: '2026-07-01',
-        batchId: 'b-1',
-        columns: [],
-        cells: [],
-      };
-      expect(await sink.park([batch])).toEqual(['stored']);
+      const sink = s3Sink();
+      expect(await sink.park([merchantBatch])).toEqual(['stored']);
       expect(s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input)).toEqual([
         expect.objectContaining({
           Bucket: 'side-outputs',
           Key: 'parked-rows/features/group=merchant/dt=2026-07-01/b-1.parquet',
-          SSEKMSKeyId: GENERAL,
+          Metadata: { 'offline-kms-key-id': GENERAL },
         }),
+      ]);
+      expect(s3.commandCalls(PutObjectCommand)[0]?.args[0].input.SSEKMSKeyId).toBeUndefined();
+    } finally {
+      s3.restore();
+    }
+  });
+
+  it("parks what the dataset's own key refused (a disabled general key), through the real sink", async () => {
+    const s3 = mockClient(S3Client);
+    try {
+      // S3 refuses any put under the general key, as when the key is disabled.
+      s3.on(PutObjectCommand).callsFake((input: { SSEKMSKeyId?: string }) => {
+        if (input.SSEKMSKeyId === GENERAL)
+          throw Object.assign(new Error('KMS.DisabledException'), { name: 'KMSDisabled' });
+        return {};
+      });
+      const result = await processBatch(records(), deps(s3Sink(), ARRIVAL + 23 * HOUR));
+      expect(result).toMatchObject({ failed: [], rowsParked: 1 });
+      const keys = s3
+        .commandCalls(PutObjectCommand)
+        .map((c) => `${c.args[0].input.Bucket}/${c.args[0].input.Key}`);
+      expect(keys.filter((k) => k.includes('group=merchant'))).toEqual([
+        expect.stringMatching(/^offline\/features\/group=merchant\//),
+        expect.stringMatching(/^side-outputs\/parked-rows\/features\/group=merchant\//),
       ]);
     } finally {
       s3.restore();
@@ -143,13 +169,15 @@ describe('offline objects parked as their records near the age limit', () => {
   });
 });
 
+const request = { entity: 'customer:cus_rows1', requestedBy: 'ticket-1', derived: 'keep' } as const;
+
 describe('npm run redrive puts parked offline objects in place', () => {
   const send = async () => ({ sent: 0, rejected: [], unsent: [] });
   const parked = () => {
     const side = new MemoryObjectStore();
     const key = 'parked-rows/features/group=merchant/dt=2026-07-01/b-1.parquet';
     side.objects.set(key, new Uint8Array([80, 65, 82, 49]));
-    side.kmsKeys.set(key, GENERAL);
+    side.metadata.set(key, { 'offline-kms-key-id': GENERAL });
     return side;
   };
 
@@ -179,18 +207,45 @@ describe('npm run redrive puts parked offline objects in place', () => {
     expect(side.objects.size).toBe(1);
   });
 
-  it('erasure refuses to run while rows are parked, naming the way out', async () => {
-    const refused = forget(
-      { entity: 'customer:cus_rows1', requestedBy: 'ticket-1', derived: 'keep' },
+  it('keeps one it cannot put in place, and says why', async () => {
+    const side = parked();
+    const offline = new MemoryObjectStore();
+    offline.put = async () => {
+      throw new Error('AccessDenied');
+    };
+    const report = await redrive({ store: side, offline, send });
+    expect(report.parkedRows).toEqual({ objects: 1, restored: 0 });
+    expect(report.kept).toEqual([
       {
-        offline: new MemoryObjectStore(),
-        sideOutputs: parked(),
-        online: { erase: async () => [] },
-        onlineTable: 't',
+        key: 'parked-rows/features/group=merchant/dt=2026-07-01/b-1.parquet',
+        reason: 'a parked offline object not put in place: AccessDenied',
       },
-    );
+    ]);
+    expect(side.objects.size).toBe(1);
+  });
+
+  it('erasure refuses to run while rows are parked, naming the way out', async () => {
+    const refused = forget(request, {
+      offline: new MemoryObjectStore(),
+      sideOutputs: parked(),
+      online: { erase: async () => [] },
+      onlineTable: 't',
+    });
     await expect(refused).rejects.toThrow(
       '1 offline objects are parked (parked-rows/ in the side-output bucket): run npm run redrive first',
     );
+  });
+
+  it('erasure fails, without a record, when rows were parked while it ran', async () => {
+    // Parked between the erasure's first look and its end (records the processor was retrying).
+    const side = parked();
+    let looks = 0;
+    const list = side.list.bind(side);
+    side.list = async (prefix: string) => (prefix === 'parked-rows/' && looks++ === 0 ? [] : list(prefix));
+    const offline = new MemoryObjectStore();
+    await expect(
+      forget(request, { offline, sideOutputs: side, online: { erase: async () => [] }, onlineTable: 't' }),
+    ).rejects.toThrow('1 offline objects are parked, some while this erasure ran, (parked-rows/');
+    expect([...offline.objects.keys()].filter((k) => k.startsWith('audit/'))).toEqual([]);
   });
 });
