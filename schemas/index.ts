@@ -43,13 +43,32 @@ export const groupsFedBy = (contractName: string): FeatureGroup[] =>
 export const groupsNeedingShardOrder = (groups: readonly FeatureGroup[] = featureGroups): string[] =>
   groups.filter((g) => g.entity.field !== g.source.partitionKeyField).map((g) => g.name);
 
-// Every contract that feeds a group must feed one keyed by its partition key: that group decides
-// duplicates and lateness for the event (see lambdas/core/process-batch.ts).
-for (const contract of contracts.values()) {
-  const fed = groupsFedBy(contract.name);
-  if (fed.length > 0 && !fed.some((g) => g.entity.field === contract.partitionKeyField)) {
-    throw new DefinitionError(
-      `contract ${contract.name}: no feature group is keyed by its partition key field "${contract.partitionKeyField}"`,
-    );
+/**
+ * What the processor's exactly-once argument needs of the definitions (lambdas/core/process-batch.ts):
+ * - every contract that feeds a group feeds one keyed by its partition key, its *authority*, which
+ *   decides duplicates and lateness for the event;
+ * - at most one other group (e.g. merchant). With two or more, a redrive copy of a record parked
+ *   for them that one applied and another failed on, given up with its batch, would be applied
+ *   again by the first at the next redrive (its entry names both): not proven exactly once, so
+ *   refused until a copy's entry is narrowed to the groups it has not reached.
+ */
+export function checkContractGroups(
+  contractList: Iterable<EventContract>,
+  groups: readonly FeatureGroup[],
+): void {
+  for (const contract of contractList) {
+    const fed = groups.filter((g) => g.source.name === contract.name);
+    if (fed.length > 0 && !fed.some((g) => g.entity.field === contract.partitionKeyField))
+      throw new DefinitionError(
+        `contract ${contract.name}: no feature group is keyed by its partition key field "${contract.partitionKeyField}"`,
+      );
+    const others = fed.filter((g) => g.entity.field !== contract.partitionKeyField).map((g) => g.name);
+    if (others.length > 1)
+      throw new DefinitionError(
+        `contract ${contract.name}: feeds ${others.length} groups not keyed by its partition key field ` +
+          `"${contract.partitionKeyField}" (${others.join(', ')}); at most one is supported: exactly once ` +
+          'is not proven for a redrive after a day-long failure with more (see checkContractGroups)',
+      );
   }
 }
+checkContractGroups(contracts.values(), featureGroups);

@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineContract } from '../../schemas/contract.js';
 import { count, defineFeatureGroup, latest, window } from '../../schemas/feature-group.js';
-import { featureGroupsByName, groupsNeedingShardOrder, offlineColumns } from '../../schemas/index.js';
+import {
+  checkContractGroups,
+  contracts,
+  type FeatureGroup,
+  featureGroupsByName,
+  groupsNeedingShardOrder,
+  offlineColumns,
+} from '../../schemas/index.js';
 import { transaction } from '../../schemas/transaction.contract.js';
 
 const base = {
@@ -118,5 +125,18 @@ describe('feature definitions', () => {
 
   it('knows which groups need their shard in order: those not keyed by the partition key', () => {
     expect(groupsNeedingShardOrder()).toEqual(['merchant']);
+  });
+
+  it('refuses a contract feeding no group keyed by its partition key, or two groups besides that one', () => {
+    const customer = featureGroupsByName.get('customer') as FeatureGroup;
+    const merchant = featureGroupsByName.get('merchant') as FeatureGroup;
+    const mirror = { ...merchant, name: 'merchant_mirror' } as FeatureGroup;
+    expect(() => checkContractGroups(contracts.values(), [customer, merchant])).not.toThrow();
+    expect(() => checkContractGroups(contracts.values(), [merchant])).toThrow(
+      'contract transaction: no feature group is keyed by its partition key field "customerId"',
+    );
+    expect(() => checkContractGroups(contracts.values(), [customer, merchant, mirror])).toThrow(
+      'contract transaction: feeds 2 groups not keyed by its partition key field "customerId" (merchant, merchant_mirror); at most one is supported',
+    );
   });
 });
