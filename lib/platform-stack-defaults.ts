@@ -16,7 +16,13 @@ export const PLATFORM_STACK_DEFAULTS = {
   queryResultExpirationDays: 30,
   /** A scheduled deletion of a data key can be cancelled within this window. */
   keyPendingWindow: Duration.days(30),
-  processor: { memorySize: 1024, timeout: Duration.minutes(1) },
+  /**
+   * A batch takes about 1.2 s of CPU; the timeout is for a batch whose AWS calls all time out and
+   * retry (shared/config.ts sdkClientConfig: 5 attempts of 10 s per call, a few calls in sequence),
+   * so that it ends with its records failed, and those near the age limit parked, instead of timing
+   * out, which parks nothing.
+   */
+  processor: { memorySize: 1024, timeout: Duration.minutes(5) },
   lookup: { memorySize: 512, timeout: Duration.seconds(10) },
   /**
    * Processor concurrency reserved per shard and parallelization lane: 2 leaves room for the

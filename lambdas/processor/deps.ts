@@ -13,23 +13,25 @@ import {
   offlineKeyId,
   type ProcessorConfig,
   s3ClientConfig,
+  sdkClientConfig,
 } from '../shared/config.js';
 
 /** The processor's adapters, chosen by configuration (AWS services in AWS, local keys on `npm start`). */
 export function createProcessorDeps(config: ProcessorConfig): ProcessorDeps {
-  const s3Config = s3ClientConfig(config.S3_FORCE_PATH_STYLE === 'true');
+  const s3Config = s3ClientConfig(config.S3_FORCE_PATH_STYLE === 'true', config.SDK_REQUEST_TIMEOUT_MS);
+  const sdk = sdkClientConfig(config.SDK_REQUEST_TIMEOUT_MS);
   const tokenKey = config.PII_TOKEN_SECRET_ARN
-    ? secretsManagerKey({ secretId: config.PII_TOKEN_SECRET_ARN, clientConfig: { maxAttempts: 5 } })
+    ? secretsManagerKey({ secretId: config.PII_TOKEN_SECRET_ARN, clientConfig: { ...sdk } })
     : async () => keyFromBase64(config.PII_TOKEN_KEY as string, 'PII_TOKEN_KEY');
   const dataKeys = config.PII_KMS_KEY_ID
-    ? kmsDataKeys({ kms: new KMSClient({ maxAttempts: 5 }), keyId: config.PII_KMS_KEY_ID })
+    ? kmsDataKeys({ kms: new KMSClient({ ...sdk }), keyId: config.PII_KMS_KEY_ID })
     : localDataKey(keyFromBase64(config.PII_SEAL_KEY as string, 'PII_SEAL_KEY').subarray(0, 32));
   return {
     contracts,
     groupsFedBy,
     entities: new DynamoDbEntityStore({
       tableName: config.ONLINE_TABLE,
-      clientConfig: dynamoDbClientConfig(),
+      clientConfig: dynamoDbClientConfig(config.SDK_REQUEST_TIMEOUT_MS),
       writeLayout: Number(config.ENTITY_ITEM_LAYOUT) as ItemLayout,
     }),
     offline: new S3OfflineSink({

@@ -12,6 +12,9 @@ export class ConfigError extends Error {
 
 const name = (what: string) => z.string({ error: `is required (${what})` }).min(1, `is required (${what})`);
 
+/** Milliseconds an SDK request may take before it fails (and is retried): SDK_REQUEST_TIMEOUT_MS. */
+export const SDK_REQUEST_TIMEOUT_MS = 10_000;
+
 const OFFLINE_OBJECT_KEYS_FORMAT =
   'must be a JSON object from an offline dataset prefix (features/group=<g>/, events/contract=<c>/) to pii or general';
 
@@ -36,6 +39,12 @@ export const processorConfigSchema = z
     PII_KMS_KEY_ID: z.string().min(1).optional(),
     /** ... or a 32-byte key, base64 (local runs only). */
     PII_SEAL_KEY: z.string().min(1).optional(),
+    /** Milliseconds an AWS SDK request may take before it fails and is retried (shared/config.ts sdkClientConfig). */
+    SDK_REQUEST_TIMEOUT_MS: z.coerce
+      .number('must be a number of milliseconds (how long an AWS SDK request may take)')
+      .int('must be a whole number of milliseconds (how long an AWS SDK request may take)')
+      .min(100, 'must be at least 100 milliseconds (how long an AWS SDK request may take)')
+      .default(SDK_REQUEST_TIMEOUT_MS),
     /** KMS key (ARN) of the offline objects that hold no PII (AWS). */
     GENERAL_KMS_KEY_ID: z.string().min(1).optional(),
     /**
@@ -127,10 +136,27 @@ export function readConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEn
   return parsed.data;
 }
 
-/** SDK retries: standard mode (exponential backoff with jitter), a few more attempts than the default. */
-const retries = { maxAttempts: 5, retryMode: 'standard' } as const;
+/**
+ * SDK retries (standard mode: exponential backoff with jitter, a few more attempts than the default)
+ * and timeouts. The SDK has none by default, so a connection that never answers would hold the call
+ * until the function times out: a crash, which fails the whole batch and parks nothing, even records
+ * near the age the mapping gives them up at. With them, the call fails, and the batch completes with
+ * its failed records reported (and those near that age parked).
+ */
+export const sdkClientConfig = (requestTimeoutMs = SDK_REQUEST_TIMEOUT_MS) =>
+  ({
+    maxAttempts: 5,
+    retryMode: 'standard',
+    requestHandler: {
+      connectionTimeout: 3_000,
+      requestTimeout: requestTimeoutMs,
+      throwOnRequestTimeout: true,
+    },
+  }) as const;
 
-export const dynamoDbClientConfig = (): DynamoDBClientConfig => ({ ...retries });
+export const dynamoDbClientConfig = (requestTimeoutMs?: number): DynamoDBClientConfig => ({
+  ...sdkClientConfig(requestTimeoutMs),
+});
 
 /**
  * What an S3-compatible endpoint (local s3rver) needs: path-style addressing and checksums only when
@@ -143,5 +169,7 @@ export const S3_COMPATIBLE_ENDPOINT = {
 } as const satisfies S3ClientConfig;
 
 /** S3 client settings; `forcePathStyle` for an S3-compatible endpoint. */
-export const s3ClientConfig = (forcePathStyle: boolean): S3ClientConfig =>
-  forcePathStyle ? { ...retries, ...S3_COMPATIBLE_ENDPOINT } : { ...retries };
+export const s3ClientConfig = (forcePathStyle: boolean, requestTimeoutMs?: number): S3ClientConfig =>
+  forcePathStyle
+    ? { ...sdkClientConfig(requestTimeoutMs), ...S3_COMPATIBLE_ENDPOINT }
+    : { ...sdkClientConfig(requestTimeoutMs) };

@@ -199,6 +199,13 @@ describe.each(['dev', 'staging', 'prod'] as const)('ingest stack (%s)', (name) =
     });
   });
 
+  it('gives the processor 5 minutes, room for a batch whose AWS calls all time out to end with its records failed rather than time out', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: names.processorFunction,
+      Timeout: 300,
+    });
+  });
+
   it('deletes offline partitions past the retention daily, with list and delete rights on the datasets only', () => {
     const fn = ingest.retention.function;
     template.hasResourceProperties('AWS::Lambda::Function', {
