@@ -129,12 +129,15 @@ export class DataStack extends Stack {
       ...bucketProps,
       expirationDays: environment.auditRetentionDays,
     }).bucket;
+    // The data buckets take objects under the platform's own keys only (lib/constructs/secure-bucket.ts).
+    const platformKeys = [this.keys.pii, this.keys.general];
     const loggedBucket = (id: string, props: ConstructorParameters<typeof SecureBucket>[2]) =>
       new SecureBucket(this, id, { ...bucketProps, serverAccessLogsBucket: this.accessLogsBucket, ...props })
         .bucket;
     this.offlineBucket = loggedBucket('OfflineBucket', {
       bucketName: names.offlineBucket,
       encryptionKey: keyOf(c.offlineBucket),
+      allowedObjectKeys: platformKeys,
       intelligentTieringAfterDays: D.offlineTieringAfterDays,
       // Feature history and raw events go after the record-keeping period; erasure records
       // (audit/erasure/) are kept.
@@ -146,6 +149,7 @@ export class DataStack extends Stack {
     this.sideOutputBucket = loggedBucket('SideOutputBucket', {
       bucketName: names.sideOutputBucket,
       encryptionKey: keyOf(c.sideOutputBucket),
+      allowedObjectKeys: platformKeys,
       // By prefix, no bucket-wide expiry: parked records (parked/) stay until a redrive finishes
       // them, what says a redrive did (parked-done/) is needed only while its copy may be redelivered
       // (a day). Earlier versions of both go after a day (their payloads are sealed PII).
@@ -173,6 +177,7 @@ export class DataStack extends Stack {
       bucketName: names.queryResultsBucket,
       encryptionKey: this.keys.pii,
       expirationDays: D.queryResultExpirationDays,
+      allowedObjectKeys: platformKeys,
     });
 
     this.catalog = new OfflineCatalog(this, 'OfflineCatalog', {

@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -66,6 +67,13 @@ export interface SecureBucketProps {
    * @default - no lock
    */
   readonly objectLockDays?: number;
+  /**
+   * The only KMS keys an object may be written under when a request names one (SSE-KMS per object):
+   * a bucket policy denies a put naming another key, or another kind of encryption. A request that
+   * names none takes the bucket's default key.
+   * @default - any (no such statement)
+   */
+  readonly allowedObjectKeys?: readonly kms.IKey[];
 }
 
 /** An S3 bucket that is private, TLS-only, encrypted, versioned and has a lifecycle. */
@@ -147,5 +155,34 @@ export class SecureBucket extends Construct {
         })),
       ],
     });
+    const allowed = props.allowedObjectKeys ?? [];
+    if (allowed.length > 0) {
+      if (!p.encryptionKey)
+        throw new Error(`${this.node.path}: allowedObjectKeys needs an encryptionKey (SSE-KMS by default)`);
+      // A key a put names must be one of these (the condition key holds only when the header is
+      // sent: Null false), and the encryption it asks for SSE-KMS: nothing is written under a key
+      // of another account, or under S3's own keys.
+      const keyHeader = 's3:x-amz-server-side-encryption-aws-kms-key-id';
+      const sseHeader = 's3:x-amz-server-side-encryption';
+      const deny = (sid: string, conditions: Record<string, Record<string, unknown>>) =>
+        this.bucket.addToResourcePolicy(
+          new iam.PolicyStatement({
+            sid,
+            effect: iam.Effect.DENY,
+            principals: [new iam.AnyPrincipal()],
+            actions: ['s3:PutObject'],
+            resources: [this.bucket.arnForObjects('*')],
+            conditions,
+          }),
+        );
+      deny('DenyObjectsUnderOtherKeys', {
+        Null: { [keyHeader]: 'false' },
+        StringNotEquals: { [keyHeader]: allowed.map((k) => k.keyArn) },
+      });
+      deny('DenyOtherObjectEncryption', {
+        Null: { [sseHeader]: 'false' },
+        StringNotEquals: { [sseHeader]: 'aws:kms' },
+      });
+    }
   }
 }

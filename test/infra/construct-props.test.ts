@@ -81,6 +81,14 @@ describe('SecureBucket', () => {
     expect(JSON.stringify(Template.fromStack(plain).toJSON())).not.toContain('ObjectLock');
   });
 
+  it('refuses allowed object keys on a bucket without a KMS default key', () => {
+    const stack = newStack();
+    const key = new kms.Key(stack, 'K');
+    expect(() => new SecureBucket(stack, 'B', { allowedObjectKeys: [key] })).toThrow(
+      'B: allowedObjectKeys needs an encryptionKey (SSE-KMS by default)',
+    );
+  });
+
   it('defaults to a retained, TLS-only bucket with SSE-S3 when no key is given', () => {
     const stack = newStack();
     new SecureBucket(stack, 'B');

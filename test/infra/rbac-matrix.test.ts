@@ -185,6 +185,55 @@ describe.each(ENVIRONMENTS)('RBAC matrix (%s)', (name) => {
       expect(direct('general', action, stewardArn), action).toBe(false);
   });
 
+  it("takes objects into the data buckets under the platform's own keys only", () => {
+    const policyOf = (bucket: Construct) => {
+      const policy = Object.values(
+        env.data.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>,
+      ).find(
+        (r) =>
+          r.Type === 'AWS::S3::BucketPolicy' &&
+          JSON.stringify(r.Properties.Bucket).includes(logicalId(d.data, bucket)),
+      );
+      return resolver.statements(
+        d.data.stackName,
+        policy?.Properties.PolicyDocument as Parameters<typeof resolver.statements>[1],
+      );
+    };
+    const put = (bucketArn: string, headers: Record<string, string>) => ({
+      action: 's3:PutObject',
+      resource: `${bucketArn}/features/group=merchant/dt=2026-01-01/b-1.parquet`,
+      context: {
+        'aws:RequestedRegion': account.region,
+        ...Object.fromEntries(
+          Object.entries(headers).map(([k, v]) => [`s3:x-amz-server-side-encryption${k}`, v]),
+        ),
+      },
+    });
+    const foreign = `arn:aws:kms:${account.region}:999999999999:key/11111111-2222-3333-4444-555555555555`;
+    const denied = (statements: ReturnType<typeof policyOf>, request: ReturnType<typeof put>) =>
+      statements.some((st) => st.effect === 'Deny' && allows([{ ...st, effect: 'Allow' }], request));
+    for (const bucket of [d.data.offlineBucket, d.data.sideOutputBucket, d.data.queryResultsBucket]) {
+      const statements = policyOf(bucket);
+      const name = resolver.resolveString(d.data.stackName, {
+        'Fn::GetAtt': [logicalId(d.data, bucket), 'Arn'],
+      });
+      // Unnamed (the bucket's default), or either platform key, through SSE-KMS: taken.
+      for (const headers of <Record<string, string>[]>[
+        {},
+        { '': 'aws:kms' },
+        { '': 'aws:kms', '-aws-kms-key-id': keyArn('general') },
+        { '-aws-kms-key-id': keyArn('pii') },
+      ])
+        expect(denied(statements, put(name, headers)), JSON.stringify(headers)).toBe(false);
+      // Another account's key, or S3's own keys: refused.
+      for (const headers of <Record<string, string>[]>[
+        { '': 'aws:kms', '-aws-kms-key-id': foreign },
+        { '': 'AES256' },
+      ])
+        expect(denied(statements, put(name, headers)), JSON.stringify(headers)).toBe(true);
+    }
+  });
+
   it('allows wildcard actions in bucket policies only to CDK object cleanup, only where data is not retained', () => {
     const allowed = Object.values(env.data.findResources('AWS::S3::BucketPolicy')).flatMap((p) =>
       (p.Properties.PolicyDocument.Statement as Statement[]).filter(
