@@ -109,6 +109,9 @@ export class InMemoryEntityStore implements EntityStore {
   }
 }
 
+/** An in-memory offline object's key, as the S3 sink names it (less `.parquet`). */
+const sinkKey = (b: OfflineBatch) => `${b.prefix}dt=${b.dt}/${b.batchId}`;
+
 export class InMemoryOfflineSink implements OfflineSink {
   /** Keyed like the S3 objects: prefix + dt + batchId, so a rewrite replaces. */
   readonly objects = new Map<string, OfflineBatch>();
@@ -116,13 +119,13 @@ export class InMemoryOfflineSink implements OfflineSink {
   readonly parked = new Map<string, OfflineBatch>();
   async append(batches: readonly OfflineBatch[]): Promise<PutResult[]> {
     return batches.map((b) => {
-      this.objects.set(`${b.prefix}dt=${b.dt}/${b.batchId}`, b);
+      this.objects.set(sinkKey(b), b);
       return 'stored';
     });
   }
   async park(batches: readonly OfflineBatch[]): Promise<PutResult[]> {
     return batches.map((b) => {
-      this.parked.set(`${b.prefix}dt=${b.dt}/${b.batchId}`, b);
+      this.parked.set(sinkKey(b), b);
       return 'stored';
     });
   }

@@ -30,6 +30,10 @@ export interface S3OfflineSinkProps {
   readonly clientConfig?: S3ClientConfig;
 }
 
+/** A put's headers for SSE-KMS under `keyId` with an S3 Bucket Key (none: the bucket's default). */
+export const sseKmsHeaders = (keyId: string | undefined): Partial<PutObjectCommandInput> =>
+  keyId ? { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyId, BucketKeyEnabled: true } : {};
+
 export const offlineObjectKey = (b: Pick<OfflineBatch, 'prefix' | 'dt' | 'batchId'>): string =>
   `${b.prefix}dt=${b.dt}/${b.batchId}.parquet`;
 
@@ -43,9 +47,7 @@ export class S3OfflineSink implements OfflineSink {
   }
 
   append(batches: readonly OfflineBatch[]): Promise<PutResult[]> {
-    return this.#put(batches, this.props.bucket, offlineObjectKey, (keyId) =>
-      keyId ? { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyId, BucketKeyEnabled: true } : {},
-    );
+    return this.#put(batches, this.props.bucket, offlineObjectKey, sseKmsHeaders);
   }
 
   /**

@@ -732,8 +732,13 @@ export async function processBatch(
     deps.offline.append(outputs.offline.map((o) => o.batch)),
     deps.sideOutput.put(otherSide),
   ]);
-  const parkedRows = { n: 0 };
-  const offlineResults = await parkOfflineObjects(deps, outputs.offline, appended, stuck, parkedRows, errors);
+  const { results: offlineResults, parked: rowsParked } = await parkOfflineObjects(
+    deps,
+    outputs.offline,
+    appended,
+    stuck,
+    errors,
+  );
   const sequenceOf = (e: SideOutputEntry) => ({ paddedSequence: paddedOf.get(e.recordId) as string });
   offlineResults.forEach((r, i) => {
     if (isFailed(r)) markFailed(outputs.offline[i]?.records ?? [], r.failed);
@@ -814,37 +819,39 @@ export async function processBatch(
     outcomes.set(record.recordId, outcome);
     counts[outcome]++;
   }
-  return { outcomes, counts, failed, errors, parked: parkedDone, parkErrors, rowsParked: parkedRows.n };
+  return { outcomes, counts, failed, errors, parked: parkedDone, parkErrors, rowsParked };
 }
 
 /**
  * Step 8: an offline object whose put failed while one of its records nears the age the mapping
  * gives up at is parked (OfflineSink.park); parked, it counts as written. Resolves with the results
- * to go by, counts the objects parked, and adds why a park failed to `errors`.
+ * to go by and how many objects were parked, and adds why a park failed to `errors`.
  */
 async function parkOfflineObjects(
   deps: ProcessorDeps,
   objects: BatchOutputs['offline'],
-  results: readonly PutResult[],
+  appended: readonly PutResult[],
   stuck: (c: Candidate) => boolean,
-  parkedRows: { n: number },
   errors: Error[],
-): Promise<PutResult[]> {
-  const out = [...results];
+): Promise<{ results: PutResult[]; parked: number }> {
+  const results = [...appended];
   const park = deps.offline.park?.bind(deps.offline);
-  const which = objects.flatMap((o, i) => (park && isFailed(results[i]) && o.records.some(stuck) ? [i] : []));
-  if (!park || which.length === 0) return out;
+  const which = objects.flatMap((o, i) =>
+    park && isFailed(appended[i]) && o.records.some(stuck) ? [i] : [],
+  );
+  if (!park || which.length === 0) return { results, parked: 0 };
   const parkedResults = await park(which.map((i) => (objects[i] as BatchOutputs['offline'][number]).batch));
+  let parked = 0;
   which.forEach((i, j) => {
     const r = parkedResults[j];
     if (isFailed(r))
       errors.push(r.failed); // the object's own put failure is reported by the caller
     else {
-      out[i] = 'stored';
-      parkedRows.n++;
+      results[i] = 'stored';
+      parked++;
     }
   });
-  return out;
+  return { results, parked };
 }
 
 /** The parked record a completing copy completes, as a position in its shard. */

@@ -169,7 +169,7 @@ export const S3_COMPATIBLE_ENDPOINT = {
 } as const satisfies S3ClientConfig;
 
 /** S3 client settings; `forcePathStyle` for an S3-compatible endpoint. */
-export const s3ClientConfig = (forcePathStyle: boolean, requestTimeoutMs?: number): S3ClientConfig =>
-  forcePathStyle
-    ? { ...sdkClientConfig(requestTimeoutMs), ...S3_COMPATIBLE_ENDPOINT }
-    : { ...sdkClientConfig(requestTimeoutMs) };
+export const s3ClientConfig = (forcePathStyle: boolean, requestTimeoutMs?: number): S3ClientConfig => ({
+  ...sdkClientConfig(requestTimeoutMs),
+  ...(forcePathStyle ? S3_COMPATIBLE_ENDPOINT : {}),
+});

@@ -3,6 +3,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  type HeadObjectCommandOutput,
   ListObjectVersionsCommand,
   type ListObjectVersionsCommandOutput,
   PutObjectCommand,
@@ -11,6 +12,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { mapWithConcurrency } from '../../lambdas/adapters/concurrency.js';
+import { sseKmsHeaders } from '../../lambdas/adapters/s3-offline-sink.js';
 import { ObjectExistsError, ObjectStoreError } from '../errors.js';
 import { type ObjectStore, type PutOptions, type StoredObject, sharedKmsKey } from './object-store.js';
 
@@ -43,16 +45,7 @@ export class S3ObjectStore implements ObjectStore {
   async #kmsKeysOf(keys: readonly string[]): Promise<(string | undefined)[]> {
     return mapWithConcurrency(keys, this.props.concurrency ?? 8, async (key) => {
       if (this.#kmsKeyOf.has(key)) return this.#kmsKeyOf.get(key);
-      try {
-        this.#remember(
-          key,
-          await this.s3.send(new HeadObjectCommand({ Bucket: this.props.bucket, Key: key })),
-        );
-      } catch (error) {
-        throw new ObjectStoreError(`head of s3://${this.props.bucket}/${key} failed: ${message(error)}`, {
-          cause: error,
-        });
-      }
+      this.#remember(key, await this.#head(key));
       return this.#kmsKeyOf.get(key);
     });
   }
@@ -107,7 +100,7 @@ export class S3ObjectStore implements ObjectStore {
           Body: body,
           ContentType: contentType,
           ...(options.ifNoneMatch ? { IfNoneMatch: options.ifNoneMatch } : {}),
-          ...(keyId ? { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyId, BucketKeyEnabled: true } : {}),
+          ...sseKmsHeaders(keyId),
         }),
       );
     } catch (error) {
@@ -121,9 +114,12 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async metadataOf(key: string): Promise<Readonly<Record<string, string>>> {
+    return (await this.#head(key)).Metadata ?? {};
+  }
+
+  async #head(key: string): Promise<HeadObjectCommandOutput> {
     try {
-      const out = await this.s3.send(new HeadObjectCommand({ Bucket: this.props.bucket, Key: key }));
-      return out.Metadata ?? {};
+      return await this.s3.send(new HeadObjectCommand({ Bucket: this.props.bucket, Key: key }));
     } catch (error) {
       throw new ObjectStoreError(`head of s3://${this.props.bucket}/${key} failed: ${message(error)}`, {
         cause: error,

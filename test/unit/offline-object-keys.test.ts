@@ -104,13 +104,16 @@ describe('offline objects under the key of what they hold', () => {
     const store = () =>
       new S3ObjectStore({ bucket: 'offline', client: new S3Client({ region: 'me-central-1' }) });
     const putOf = () => s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input)[0];
-
-    it('takes the key its sources were read with', async () => {
-      s3.on(GetObjectCommand).callsFake(() => ({
+    /** GetObject of `key` answers an object under `keyId`. */
+    const readsUnder = (key: string | undefined, keyId: string) =>
+      s3.on(GetObjectCommand, key ? { Key: key } : {}).callsFake(() => ({
         Body: body(),
         ServerSideEncryption: 'aws:kms',
-        SSEKMSKeyId: GENERAL,
+        SSEKMSKeyId: keyId,
       }));
+
+    it('takes the key its sources were read with', async () => {
+      readsUnder(undefined, GENERAL);
       s3.on(PutObjectCommand).resolves({});
       const st = store();
       await st.get('a');
@@ -125,16 +128,8 @@ describe('offline objects under the key of what they hold', () => {
     });
 
     it('takes the bucket default when its sources have different keys', async () => {
-      s3.on(GetObjectCommand, { Key: 'a' }).callsFake(() => ({
-        Body: body(),
-        ServerSideEncryption: 'aws:kms',
-        SSEKMSKeyId: GENERAL,
-      }));
-      s3.on(GetObjectCommand, { Key: 'b' }).callsFake(() => ({
-        Body: body(),
-        ServerSideEncryption: 'aws:kms',
-        SSEKMSKeyId: PII,
-      }));
+      readsUnder('a', GENERAL);
+      readsUnder('b', PII);
       s3.on(PutObjectCommand).resolves({});
       const st = store();
       await st.get('a');
