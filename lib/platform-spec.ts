@@ -194,6 +194,14 @@ export const processorEnvironment = (
 });
 
 /**
+ * The processor's timeout. A batch takes about 1.2 s of CPU; the rest is for a batch whose AWS calls
+ * all time out and retry: its calls stop short of the end (lambdas/shared/deadline.ts, a minute
+ * before it for DynamoDB), so that it ends with its records failed, and those near the age limit
+ * parked, instead of timing out, which parks nothing. Local runs give the handler the same time.
+ */
+export const PROCESSOR_TIMEOUT_SECONDS = 300;
+
+/**
  * How long an entity keeps a hole (process-batch.ts `holeTtlMs`): the stream's retention and a day.
  * A record parked whole comes back by a replay of the stream (a lost checkpoint) as long as the
  * stream keeps it, perhaps before its redrive, and its merchant must then still know it never

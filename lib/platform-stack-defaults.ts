@@ -1,4 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
+import { PROCESSOR_TIMEOUT_SECONDS } from './platform-spec.js';
 
 /** Sizes and lifecycles the stacks give their resources, as data. */
 export const PLATFORM_STACK_DEFAULTS = {
@@ -16,13 +17,8 @@ export const PLATFORM_STACK_DEFAULTS = {
   queryResultExpirationDays: 30,
   /** A scheduled deletion of a data key can be cancelled within this window. */
   keyPendingWindow: Duration.days(30),
-  /**
-   * A batch takes about 1.2 s of CPU; the timeout is for a batch whose AWS calls all time out and
-   * retry (shared/config.ts sdkClientConfig: 5 attempts of 10 s per call, a few calls in sequence),
-   * so that it ends with its records failed, and those near the age limit parked, instead of timing
-   * out, which parks nothing.
-   */
-  processor: { memorySize: 1024, timeout: Duration.minutes(5) },
+  /** Timeout: lib/platform-spec.ts `PROCESSOR_TIMEOUT_SECONDS`. */
+  processor: { memorySize: 1024, timeout: Duration.seconds(PROCESSOR_TIMEOUT_SECONDS) },
   lookup: { memorySize: 512, timeout: Duration.seconds(10) },
   /**
    * Processor concurrency reserved per shard and parallelization lane: 2 leaves room for the

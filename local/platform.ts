@@ -14,6 +14,7 @@ import {
   HANDLER_ENTRIES,
   type HandlerName,
   lookupEnvironment,
+  PROCESSOR_TIMEOUT_SECONDS,
   processorEnvironment,
   REPO_ROOT,
   type ResourceNames,
@@ -157,6 +158,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
       onFailure: new S3OnFailureDestination({ s3, bucket: names.sideOutputBucket }),
       region: standIns.region,
       functionName: names.processorFunction,
+      functionTimeoutMs: PROCESSOR_TIMEOUT_SECONDS * 1000,
     });
     await eventSourceMapping.start();
     cleanups.push(() => eventSourceMapping.stop());

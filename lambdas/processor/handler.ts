@@ -12,9 +12,10 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { type ProcessorDeps, processBatch } from '../core/process-batch.js';
 import { processorConfigSchema, readConfig } from '../shared/config.js';
+import { InvocationDeadline } from '../shared/deadline.js';
 import { PROCESSOR_METRICS } from '../shared/metrics.js';
 import { createProcessorDeps } from './deps.js';
 import { toInputRecord } from './kinesis-event.js';
@@ -25,20 +26,30 @@ const metrics = new Metrics({
   serviceName: PROCESSOR_METRICS.service,
 });
 
-/** A processor handler over the given adapters (created on first use); `handler` below is the deployed one. */
+/**
+ * A processor handler over the given adapters (created on first use); `handler` below is the deployed
+ * one. `deadline` tells the adapters how much of each invocation is left (from its context), so that
+ * their AWS calls stop in time for the batch to end with its failures reported and its old records
+ * parked, not by a timeout (shared/deadline.ts).
+ */
 export function createHandler(
-  makeDeps: () => ProcessorDeps,
-): (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse> {
+  makeDeps: (deadline: InvocationDeadline) => ProcessorDeps,
+): (
+  event: KinesisStreamEvent,
+  context?: Pick<Context, 'getRemainingTimeInMillis'>,
+) => Promise<KinesisStreamBatchResponse> {
   let deps: ProcessorDeps | undefined;
-  return async (event) => {
-    deps ??= makeDeps();
+  const deadline = new InvocationDeadline();
+  return async (event, context) => {
+    deadline.begin(context);
+    deps ??= makeDeps(deadline);
     return handle(event, deps);
   };
 }
 
 /** The deployed handler: adapters configured from the function's environment. */
-export const handler = createHandler(() =>
-  createProcessorDeps(readConfig(processorConfigSchema, process.env)),
+export const handler = createHandler((deadline) =>
+  createProcessorDeps(readConfig(processorConfigSchema, process.env), deadline),
 );
 
 async function handle(event: KinesisStreamEvent, deps: ProcessorDeps): Promise<KinesisStreamBatchResponse> {

@@ -14,6 +14,8 @@ const name = (what: string) => z.string({ error: `is required (${what})` }).min(
 
 /** Milliseconds an SDK request may take before it fails (and is retried): SDK_REQUEST_TIMEOUT_MS. */
 export const SDK_REQUEST_TIMEOUT_MS = 10_000;
+/** Milliseconds an AWS SDK connection may take to open (sdkClientConfig). */
+export const SDK_CONNECTION_TIMEOUT_MS = 3_000;
 
 const OFFLINE_OBJECT_KEYS_FORMAT =
   'must be a JSON object from an offline dataset prefix (features/group=<g>/, events/contract=<c>/) to pii or general';
@@ -141,14 +143,15 @@ export function readConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEn
  * and timeouts. The SDK has none by default, so a connection that never answers would hold the call
  * until the function times out: a crash, which fails the whole batch and parks nothing, even records
  * near the age the mapping gives them up at. With them, the call fails, and the batch completes with
- * its failed records reported (and those near that age parked).
+ * its failed records reported (and those near that age parked). They bound one call; the batch's
+ * many calls are bounded by the invocation's deadline (shared/deadline.ts).
  */
 export const sdkClientConfig = (requestTimeoutMs = SDK_REQUEST_TIMEOUT_MS) =>
   ({
     maxAttempts: 5,
     retryMode: 'standard',
     requestHandler: {
-      connectionTimeout: 3_000,
+      connectionTimeout: SDK_CONNECTION_TIMEOUT_MS,
       requestTimeout: requestTimeoutMs,
       throwOnRequestTimeout: true,
     },

@@ -10,7 +10,8 @@ import {
   readConfig,
   retentionConfigSchema,
 } from '../../lambdas/shared/config.js';
-import { offlineGroupPrefix } from '../../lib/platform-spec.js';
+import { deadlineReserves } from '../../lambdas/shared/deadline.js';
+import { offlineGroupPrefix, PROCESSOR_TIMEOUT_SECONDS } from '../../lib/platform-spec.js';
 import { ENVIRONMENTS, logicalId, pick, synthesizeAll } from './platform-fixture.js';
 import { GROUP_KEY } from './rbac-expectations.js';
 
@@ -71,6 +72,22 @@ describe.each(ENVIRONMENTS)('function configuration (%s)', (name) => {
     const maxAge = mappings[0]?.Properties.MaximumRecordAgeInSeconds as number;
     expect(maxAge).toBe(23 * 3600);
     expect(config.PARK_AFTER_AGE_SECONDS).toBe(maxAge - 3600);
+  });
+
+  it("leaves the processor's calls more time than they keep for the end of the invocation (shared/deadline.ts)", () => {
+    const fn = Object.values(env.ingest.findResources('AWS::Lambda::Function')).find(
+      (f) => f.Properties.FunctionName === d.names.processorFunction,
+    );
+    const config = readConfig(
+      processorConfigSchema,
+      runtimeEnvironment(variablesOf(env.ingest, d.names.processorFunction)),
+    );
+    const timeoutMs = (fn?.Properties.Timeout as number) * 1000;
+    expect(timeoutMs).toBe(PROCESSOR_TIMEOUT_SECONDS * 1000);
+    // DynamoDB writes stop first: a batch of every call timing out still has minutes of them.
+    expect(
+      timeoutMs - deadlineReserves(config.SDK_REQUEST_TIMEOUT_MS).dynamoDbWritesMs,
+    ).toBeGreaterThanOrEqual(3 * 60_000);
   });
 
   it('keeps holes for the stream retention and a day', () => {
