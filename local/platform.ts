@@ -121,6 +121,8 @@ function configureFunctionEnvironment(standIns: StandInEndpoints, names: Resourc
     PII_SEAL_KEY: process.env.PII_SEAL_KEY ?? randomBytes(32).toString('base64'),
     ...processorEnvironment(names, LATEST_ITEM_LAYOUT),
     ...lookupEnvironment(names),
+    // DynamoDB Local (a JVM) may take more than the deployed second on a busy machine.
+    LOOKUP_REQUEST_TIMEOUT_MS: '5000',
   });
 }
 

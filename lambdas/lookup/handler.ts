@@ -5,11 +5,19 @@
  * request (principal, groups, entity count, decision, latency), never a feature value.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { DynamoDbEntityStore } from '../adapters/dynamodb-entity-store.js';
+import { StoreError } from '../adapters/errors.js';
 import { type FeatureRef, type LookupRow, lookupFeatures } from '../core/lookup.js';
 import type { EntityStore } from '../core/ports.js';
-import { dynamoDbClientConfig, lookupConfigSchema, readConfig } from '../shared/config.js';
+import {
+  lookupConfigSchema,
+  lookupDeadlineReserveMs,
+  lookupDynamoDbClientConfig,
+  readConfig,
+} from '../shared/config.js';
+import { InvocationDeadline, OutOfTimeError, refuseNearDeadline } from '../shared/deadline.js';
 import { type Authorization, authorize } from './authorize.js';
 import { json, problem } from './http.js';
 import { parseGet, parsePost } from './requests.js';
@@ -28,26 +36,48 @@ interface Audit {
   groups: string[];
   entities: number;
   role?: string;
-  decision: 'allow' | 'deny' | 'invalid' | 'not-found';
+  decision: 'allow' | 'deny' | 'invalid' | 'not-found' | 'unavailable';
   reason?: string;
 }
 
-/** A lookup handler over the given adapters (created on first use); `handler` below is the deployed one. */
+/**
+ * A lookup handler over the given adapters (created on first use); `handler` below is the deployed
+ * one. `deadline` is the invocation's end, from its context: the deployed store's calls stop short
+ * of it (shared/deadline.ts).
+ */
 export function createHandler(
-  makeDeps: () => LookupDeps,
-): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
+  makeDeps: (deadline: InvocationDeadline) => LookupDeps,
+): (
+  event: APIGatewayProxyEvent,
+  context?: Pick<Context, 'getRemainingTimeInMillis'>,
+) => Promise<APIGatewayProxyResult> {
   let deps: LookupDeps | undefined;
-  return async (event) => {
+  const deadline = new InvocationDeadline();
+  return async (event, context) => {
     const started = performance.now();
+    deadline.begin(context);
     const requestId = event.requestContext?.requestId;
     const audit: Audit = { groups: [], entities: 0, decision: 'invalid' };
     let response: APIGatewayProxyResult;
     try {
-      deps ??= makeDeps();
+      deps ??= makeDeps(deadline);
       response = await route(event, deps, audit);
     } catch (error) {
-      logger.error('lookup failed', { requestId, error: error as Error });
-      response = problem(500, 'internal', `the lookup failed; quote request id ${requestId ?? 'unknown'}`);
+      if (storeUnavailable(error)) {
+        logger.warn('online store unavailable', { requestId, error: error as Error });
+        audit.decision = 'unavailable';
+        response = problem(
+          503,
+          'store-unavailable',
+          `the online store did not answer in time; retry (request id ${requestId ?? 'unknown'})`,
+          undefined,
+          {},
+          { 'retry-after': '1' },
+        );
+      } else {
+        logger.error('lookup failed', { requestId, error: error as Error });
+        response = problem(500, 'internal', `the lookup failed; quote request id ${requestId ?? 'unknown'}`);
+      }
     }
     logger.info('lookup', {
       requestId,
@@ -61,10 +91,17 @@ export function createHandler(
   };
 }
 
-export const handler = createHandler(() => {
+export const handler = createHandler((deadline) => {
   const config = readConfig(lookupConfigSchema, process.env);
   return {
-    store: new DynamoDbEntityStore({ tableName: config.ONLINE_TABLE, clientConfig: dynamoDbClientConfig() }),
+    store: new DynamoDbEntityStore({
+      tableName: config.ONLINE_TABLE,
+      client: refuseNearDeadline(
+        new DynamoDBClient(lookupDynamoDbClientConfig(config.LOOKUP_REQUEST_TIMEOUT_MS)),
+        deadline,
+        lookupDeadlineReserveMs(config.LOOKUP_REQUEST_TIMEOUT_MS),
+      ),
+    }),
     maxEntities: config.LOOKUP_MAX_ENTITIES,
     rolePrefix: config.ACCESS_ROLE_PREFIX,
   };
@@ -122,6 +159,23 @@ async function route(
     return json(200, { asOf: new Date(now).toISOString(), rows: rows.map(toRow) });
   }
   return problem(404, 'no-route', `no route ${event.httpMethod} ${event.path}`);
+}
+
+/**
+ * The store failed to answer, not the request: out of time (shared/deadline.ts), an attempt timed
+ * out, throttled or a server error through every retry, or keys left unprocessed. Worth a retry.
+ */
+function storeUnavailable(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
+  return (
+    error instanceof OutOfTimeError ||
+    (error instanceof StoreError && !error.permanent) ||
+    e?.name === 'TimeoutError' ||
+    e?.name === 'ProvisionedThroughputExceededException' ||
+    e?.name === 'ThrottlingException' ||
+    e?.name === 'RequestLimitExceeded' ||
+    (e?.$metadata?.httpStatusCode ?? 0) >= 500
+  );
 }
 
 const principalOf = (event: APIGatewayProxyEvent) => event.requestContext?.identity?.userArn ?? null;

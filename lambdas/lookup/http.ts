@@ -15,6 +15,7 @@ const TITLES: Record<number, string> = {
   404: 'Not Found',
   405: 'Method Not Allowed',
   500: 'Internal Server Error',
+  503: 'Service Unavailable',
 };
 
 export const problem = (
@@ -23,9 +24,10 @@ export const problem = (
   detail: string,
   instance?: string,
   extra: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
 ): APIGatewayProxyResult => ({
   statusCode: status,
-  headers: { 'content-type': 'application/problem+json', ...SECURITY_HEADERS },
+  headers: { 'content-type': 'application/problem+json', ...SECURITY_HEADERS, ...headers },
   body: JSON.stringify({
     type: `https://feature-platform.dev/problems/${type}`,
     title: TITLES[status] ?? 'Error',

@@ -119,6 +119,12 @@ export const lookupConfigSchema = z.object({
   LOOKUP_MAX_ENTITIES: z.coerce.number().int().min(1).max(1000).default(100),
   /** IAM roles of this deployment are `<prefix>-<role>` (lib/access-roles.ts). */
   ACCESS_ROLE_PREFIX: name('deployment prefix of the access roles, e.g. fp-prod'),
+  /** Milliseconds a DynamoDB request of the lookup may take (lookupDynamoDbClientConfig); local runs allow more. */
+  LOOKUP_REQUEST_TIMEOUT_MS: z.coerce
+    .number('must be a number of milliseconds (how long a lookup DynamoDB request may take)')
+    .int('must be a whole number of milliseconds (how long a lookup DynamoDB request may take)')
+    .min(100, 'must be at least 100 milliseconds (how long a lookup DynamoDB request may take)')
+    .default(1_000),
 });
 export type LookupConfig = z.infer<typeof lookupConfigSchema>;
 
@@ -160,6 +166,20 @@ export const sdkClientConfig = (requestTimeoutMs = SDK_REQUEST_TIMEOUT_MS) =>
 export const dynamoDbClientConfig = (requestTimeoutMs?: number): DynamoDBClientConfig => ({
   ...sdkClientConfig(requestTimeoutMs),
 });
+
+/**
+ * The lookup API's DynamoDB client: a reader answering people and models waiting on it, so an
+ * attempt may take a second (DynamoDB answers in milliseconds) and a call three attempts, and its
+ * calls stop `lookupDeadlineReserveMs` before the function's timeout (shared/deadline.ts): the
+ * request then gets a 503 to retry, and its audit line, instead of a timeout with neither.
+ */
+export const lookupDynamoDbClientConfig = (requestTimeoutMs = 1_000): DynamoDBClientConfig => ({
+  maxAttempts: 3,
+  retryMode: 'standard',
+  requestHandler: { connectionTimeout: 1_000, requestTimeout: requestTimeoutMs, throwOnRequestTimeout: true },
+});
+/** An attempt in flight (a connection and a request timeout) and half a second for the answer. */
+export const lookupDeadlineReserveMs = (requestTimeoutMs = 1_000): number => 1_000 + requestTimeoutMs + 500;
 
 /**
  * What an S3-compatible endpoint (local s3rver) needs: path-style addressing and checksums only when
