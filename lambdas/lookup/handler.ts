@@ -166,7 +166,7 @@ async function route(
  * out, throttled or a server error through every retry, or keys left unprocessed. Worth a retry.
  */
 function storeUnavailable(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
   return (
     error instanceof OutOfTimeError ||
     (error instanceof StoreError && !error.permanent) ||

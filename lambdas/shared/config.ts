@@ -152,12 +152,15 @@ export function readConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEn
  * its failed records reported (and those near that age parked). They bound one call; the batch's
  * many calls are bounded by the invocation's deadline (shared/deadline.ts).
  */
-export const sdkClientConfig = (requestTimeoutMs = SDK_REQUEST_TIMEOUT_MS) =>
+export const sdkClientConfig = (
+  requestTimeoutMs = SDK_REQUEST_TIMEOUT_MS,
+  { maxAttempts = 5, connectionTimeoutMs = SDK_CONNECTION_TIMEOUT_MS } = {},
+) =>
   ({
-    maxAttempts: 5,
+    maxAttempts,
     retryMode: 'standard',
     requestHandler: {
-      connectionTimeout: SDK_CONNECTION_TIMEOUT_MS,
+      connectionTimeout: connectionTimeoutMs,
       requestTimeout: requestTimeoutMs,
       throwOnRequestTimeout: true,
     },
@@ -167,6 +170,8 @@ export const dynamoDbClientConfig = (requestTimeoutMs?: number): DynamoDBClientC
   ...sdkClientConfig(requestTimeoutMs),
 });
 
+/** Milliseconds a lookup's DynamoDB connection may take to open. */
+const LOOKUP_CONNECTION_TIMEOUT_MS = 1_000;
 /**
  * The lookup API's DynamoDB client: a reader answering people and models waiting on it, so an
  * attempt may take a second (DynamoDB answers in milliseconds) and a call three attempts, and its
@@ -174,12 +179,11 @@ export const dynamoDbClientConfig = (requestTimeoutMs?: number): DynamoDBClientC
  * request then gets a 503 to retry, and its audit line, instead of a timeout with neither.
  */
 export const lookupDynamoDbClientConfig = (requestTimeoutMs = 1_000): DynamoDBClientConfig => ({
-  maxAttempts: 3,
-  retryMode: 'standard',
-  requestHandler: { connectionTimeout: 1_000, requestTimeout: requestTimeoutMs, throwOnRequestTimeout: true },
+  ...sdkClientConfig(requestTimeoutMs, { maxAttempts: 3, connectionTimeoutMs: LOOKUP_CONNECTION_TIMEOUT_MS }),
 });
 /** An attempt in flight (a connection and a request timeout) and half a second for the answer. */
-export const lookupDeadlineReserveMs = (requestTimeoutMs = 1_000): number => 1_000 + requestTimeoutMs + 500;
+export const lookupDeadlineReserveMs = (requestTimeoutMs = 1_000): number =>
+  LOOKUP_CONNECTION_TIMEOUT_MS + requestTimeoutMs + 500;
 
 /**
  * What an S3-compatible endpoint (local s3rver) needs: path-style addressing and checksums only when

@@ -3,7 +3,6 @@
  * PII or field value is in them, whatever happens (valid, invalid and failed records; lookups that
  * succeed, are refused or fail).
  */
-import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   InMemoryEntityStore,
@@ -12,6 +11,7 @@ import {
 } from '../../lambdas/adapters/memory.js';
 import type { EntityStore } from '../../lambdas/core/ports.js';
 import { contracts, groupsFedBy } from '../../schemas/index.js';
+import { lookupGetEvent } from '../support/lookup-events.js';
 import { envelope, inputRecords, kinesisEvent, transaction } from '../support/records.js';
 
 const EMAIL = 'someone.private@example.ae';
@@ -71,19 +71,11 @@ describe('handler logs', () => {
       maxEntities: 10,
       rolePrefix: 'fp-t',
     }));
-    const get = {
-      httpMethod: 'GET',
-      resource: '/v1/features/{group}/{entityId}',
-      path: '/v1/features/customer/cus_0001',
-      pathParameters: { group: 'customer', entityId: 'cus_0001' },
-      queryStringParameters: null,
-      body: null,
-      isBase64Encoded: false,
-      requestContext: {
-        requestId: 'r1',
-        identity: { userArn: 'arn:aws:sts::111111111111:assumed-role/fp-t-consumer-fraud-scoring/s' },
-      },
-    } as unknown as APIGatewayProxyEvent;
+    const get = lookupGetEvent('customer', 'cus_0001', {
+      rolePrefix: 'fp-t',
+      role: 'consumer-fraud-scoring',
+      requestId: 'r1',
+    });
     const first = await ok(get);
     expect(first.statusCode, first.body).toBe(200);
     expect(

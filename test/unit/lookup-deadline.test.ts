@@ -4,42 +4,27 @@
  * and the request its audit line, instead of a timeout with neither (API Gateway would answer 502
  * and the log would hold no decision).
  */
-import { createServer, type Server, type Socket } from 'node:net';
-import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { OnlineStoreError } from '../../lambdas/adapters/errors.js';
 import { InMemoryEntityStore } from '../../lambdas/adapters/memory.js';
 import { createHandler, handler } from '../../lambdas/lookup/handler.js';
 import { lookupConfigSchema, lookupDeadlineReserveMs, readConfig } from '../../lambdas/shared/config.js';
+import { type HungEndpoint, hungEndpoint } from '../support/hung-endpoint.js';
+import { lookupGetEvent } from '../support/lookup-events.js';
 
-const event = {
-  httpMethod: 'GET',
-  resource: '/v1/features/{group}/{entityId}',
-  path: '/v1/features/customer/cus_0001',
-  pathParameters: { group: 'customer', entityId: 'cus_0001' },
-  queryStringParameters: null,
-  body: null,
-  isBase64Encoded: false,
-  requestContext: {
-    requestId: 'r-deadline',
-    identity: { userArn: 'arn:aws:sts::111111111111:assumed-role/fp-test-consumer-fraud-scoring/s' },
-  },
-} as unknown as APIGatewayProxyEvent;
+const event = lookupGetEvent('customer', 'cus_0001', {
+  rolePrefix: 'fp-test',
+  role: 'consumer-fraud-scoring',
+  requestId: 'r-deadline',
+});
 const context = (ms: number) => ({ getRemainingTimeInMillis: () => ms });
 
 describe('lookup API under a store that does not answer', () => {
-  let server: Server;
-  const sockets: Socket[] = [];
+  let hung: HungEndpoint;
   beforeAll(async () => {
-    server = createServer((socket) => {
-      socket.on('error', () => {});
-      sockets.push(socket); // reads the request, never answers
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    if (!address || typeof address === 'string') throw new Error('no port');
+    hung = await hungEndpoint();
     for (const [k, v] of Object.entries({
-      AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${address.port}`,
+      AWS_ENDPOINT_URL_DYNAMODB: hung.url,
       AWS_REGION: 'me-central-1',
       AWS_ACCESS_KEY_ID: 'AKIDLOCAL',
       AWS_SECRET_ACCESS_KEY: 'local',
@@ -52,8 +37,7 @@ describe('lookup API under a store that does not answer', () => {
   });
   afterAll(async () => {
     vi.unstubAllEnvs();
-    for (const s of sockets) s.destroy();
-    await new Promise((resolve) => server.close(resolve));
+    await hung.close();
   });
   afterEach(() => {
     vi.restoreAllMocks();

@@ -5,37 +5,28 @@
  * function times out, which parks nothing. Without the timeouts the SDK waits for ever: this test
  * then times out.
  */
-import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbEntityStore } from '../../lambdas/adapters/dynamodb-entity-store.js';
 import { InMemoryOfflineSink, InMemorySideOutput } from '../../lambdas/adapters/memory.js';
 import { processBatch } from '../../lambdas/core/process-batch.js';
 import { dynamoDbClientConfig, processorConfigSchema, readConfig } from '../../lambdas/shared/config.js';
 import { contracts, groupsFedBy } from '../../schemas/index.js';
+import { type HungEndpoint, hungEndpoint } from '../support/hung-endpoint.js';
 import { envelope, inputRecords, transaction } from '../support/records.js';
 
 describe('AWS SDK timeouts', () => {
-  let server: Server;
-  const sockets: Socket[] = [];
-  let endpoint = '';
+  let hung: HungEndpoint;
   beforeAll(async () => {
-    server = createServer((socket) => sockets.push(socket)); // reads the request, never answers
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    if (!address || typeof address === 'string') throw new Error('no port');
-    endpoint = `http://127.0.0.1:${address.port}`;
+    hung = await hungEndpoint();
   });
-  afterAll(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise((resolve) => server.close(resolve));
-  });
+  afterAll(() => hung.close());
 
   it('a hung DynamoDB fails the batch, with a timeout among its errors, instead of hanging the invocation', async () => {
     const entities = new DynamoDbEntityStore({
       tableName: 'online',
       clientConfig: {
         ...dynamoDbClientConfig(200),
-        endpoint,
+        endpoint: hung.url,
         region: 'me-central-1',
         credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local' },
       },
