@@ -165,7 +165,8 @@ export const STREAM_SOURCE_DEFAULTS: StreamSourceSettings = {
   // parked by the processor (process-batch.ts, step 7), so what is retried is an outage, and it is
   // retried until it ends (or for a day). An hour before, a record whose write still fails for a
   // group other than its authority is parked for it (`parkAfterAgeSeconds`): given up after its
-  // authority decided it, it would stay half applied, which no redrive could finish.
+  // authority decided it, it would stay half applied, which no redrive could finish. From then on an
+  // authority decides nothing new: a record not decided yet is parked whole.
   retryAttempts: -1,
   // An hour under the shortest retention (24 h): a record given up at this age is still there to be
   // written to the on-failure bucket.

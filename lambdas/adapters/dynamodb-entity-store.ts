@@ -293,7 +293,7 @@ export const decodeItem = (item: Record<string, unknown>, bucketStart?: number):
 
 /** The item a write puts: latest values as attributes, `tl`, `dd` and the metadata; no null values. */
 function itemOf(w: EntityWrite, layout: ItemLayout): Record<string, unknown> {
-  const { latest, maxEventTime, tiles, checkpoints, recent, floor, ep, bx, holes } = w.state;
+  const { latest, maxEventTime, tiles, checkpoints, recent, floor, ep, bx, holes, copies } = w.state;
   const item: Record<string, unknown> = {
     ...(latest?.values ?? {}),
     // The key says the group and the entity; nothing repeats them (an item is billed by its bytes).
@@ -301,7 +301,7 @@ function itemOf(w: EntityWrite, layout: ItemLayout): Record<string, unknown> {
     version: w.expectedVersion + 1,
     expires_at: w.expiresAt,
     tl: encodeTiles({ maxEventTime, tiles }, layout),
-    dd: encodeIds({ checkpoints, recent, floor, ep, bx, holes, maxEventTime }, layout),
+    dd: encodeIds({ checkpoints, recent, floor, ep, bx, holes, copies, maxEventTime }, layout),
     ...(latest
       ? {
           event_time: latest.eventTime,

@@ -104,7 +104,7 @@ export function unpackAttribute(value: unknown): string | undefined {
 }
 
 type Tiles = Pick<EntityState, 'maxEventTime' | 'tiles'>;
-type Ids = Pick<EntityState, 'checkpoints' | 'recent' | 'floor' | 'ep' | 'bx' | 'holes'>;
+type Ids = Pick<EntityState, 'checkpoints' | 'recent' | 'floor' | 'ep' | 'bx' | 'holes' | 'copies'>;
 /** What the ids are stored relative to: the watermark (`tl`'s `m`) and the checkpoints. */
 type IdBase = Pick<EntityState, 'maxEventTime' | 'checkpoints'>;
 
@@ -455,7 +455,7 @@ export function decodeBucketAttributes(
 }
 
 export function encodeIds(
-  { checkpoints, recent, floor, ep, bx, holes, maxEventTime }: Ids & IdBase,
+  { checkpoints, recent, floor, ep, bx, holes, copies, maxEventTime }: Ids & IdBase,
   layout: ItemLayout,
 ): string {
   const base = { maxEventTime, checkpoints };
@@ -491,6 +491,7 @@ export function encodeIds(
     ep,
     bx,
     h: holes && Object.keys(holes).length > 0 ? holes : undefined,
+    cp: copies && Object.keys(copies).length > 0 ? copies : undefined,
   });
 }
 
@@ -507,11 +508,13 @@ export function decodeIds(json: string | undefined, maxEventTime: number | null)
     ep?: EntityState['ep'];
     bx?: number;
     h?: Record<string, number>;
+    cp?: Record<string, number>;
   } & Partial<Ids>;
   const extra = {
     ...(raw.ep !== undefined ? { ep: raw.ep } : {}),
     ...(raw.bx !== undefined ? { bx: raw.bx } : {}),
     ...(raw.h !== undefined ? { holes: raw.h } : {}),
+    ...(raw.cp !== undefined ? { copies: raw.cp } : {}),
   };
   if ('checkpoints' in raw) {
     return {

@@ -50,7 +50,53 @@ export const HOLE_TTL_MS = 48 * 3_600_000;
 
 /** True if the entity still has to apply the record: not processed, or a hole it went past. */
 export const pending = (state: EntityState, r: EntityRecord): boolean =>
-  !alreadyProcessed(state, r) || (state.holes !== undefined && Object.hasOwn(state.holes, holeKey(r)));
+  !alreadyProcessed(state, r) || hasHole(state, r);
+
+/** True if the entity went past the record without applying it (a hole). */
+export const hasHole = (state: EntityState, r: Pick<EntityRecord, 'shardId' | 'paddedSequence'>): boolean =>
+  state.holes !== undefined && Object.hasOwn(state.holes, holeKey(r));
+
+/** Keeps the record as a hole, from now or its arrival, whichever is later (HOLE_TTL_MS). */
+export function addHole(state: EntityState, r: EntityRecord, now: number): void {
+  state.holes = { ...state.holes, [holeKey(r)]: Math.max(now, r.arrivalTime) };
+}
+
+/** Forgets the record's hole, if it has one (it is applied, or completed by a redrive). */
+export function dropHole(state: EntityState, r: Pick<EntityRecord, 'shardId' | 'paddedSequence'>): void {
+  if (!state.holes) return;
+  delete state.holes[holeKey(r)];
+  if (Object.keys(state.holes).length === 0) delete state.holes;
+}
+
+/** True if the entity applied this redrive copy (ports.ts `EntityState.copies`). */
+export const appliedCopy = (
+  state: EntityState,
+  r: Pick<EntityRecord, 'shardId' | 'paddedSequence'>,
+): boolean => state.copies !== undefined && Object.hasOwn(state.copies, holeKey(r));
+
+/** Remembers that the entity applied this redrive copy, as long as a hole (ports.ts `EntityState.copies`). */
+export function markCopyApplied(state: EntityState, r: EntityRecord, now: number): void {
+  state.copies = { ...state.copies, [holeKey(r)]: Math.max(now, r.arrivalTime) };
+}
+
+/**
+ * Drops the holes and applied copies of `shards` kept longer than `ttlMs` by `now`, the clock of
+ * those shards only.
+ */
+export function expireHoles(
+  state: EntityState,
+  shards: ReadonlySet<string>,
+  now: number,
+  ttlMs: number,
+): void {
+  for (const field of ['holes', 'copies'] as const) {
+    const kept = state[field];
+    if (!kept) continue;
+    for (const [k, at] of Object.entries(kept))
+      if (at < now - ttlMs && shards.has(shardOfHole(k))) delete kept[k];
+    if (Object.keys(kept).length === 0) delete state[field];
+  }
+}
 
 export function advanceCheckpoint(
   state: EntityState,

@@ -81,6 +81,14 @@ export interface EntityState {
    * record lives a day in the stream). Absent when there is none.
    */
   holes?: Record<string, number>;
+  /**
+   * Redrive copies completing an entry parked for this entity's group that it applied (`holeKey` of
+   * the copy, to the wall time it applied it), kept as long as holes: a copy parked again for the
+   * group, that the entity then went past with a later record of its shard, is applied when
+   * delivered again, which the checkpoint alone would take for done (process-batch.ts, step 7).
+   * Absent when there is none.
+   */
+  copies?: Record<string, number>;
 }
 
 export interface StoredEntity {

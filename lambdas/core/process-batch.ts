@@ -47,7 +47,14 @@
  *    refuses, a computation that throws on an entity's data) does not fail the batch, which would
  *    hold up the shard until its records expire; nor does one of a group that is not the records'
  *    authority once they near the age the mapping gives up at (`parkAfterMs`: given up, they would
- *    stay half applied). The records concerned are *parked* (a `parked` side
+ *    stay half applied). Nor does an authority decide a record that old (`parkAfterMs`) that it has not
+ *    decided yet: decided so late, a crash or a failure ahead of it until the mapping gives it up
+ *    would leave it half applied. It parks it whole instead, keeping it as a hole should it go past
+ *    it (a later record of its entity and shard), so that a redelivery parks it again rather than
+ *    take it for decided, and one delivered again after it went past it in a later batch (a
+ *    replayed stream) is found still parked by its entry (`parkedBefore`), not a duplicate; a redrive
+ *    copy is decided at any age (it arrived when redriven).
+ *    The records concerned are *parked* (a `parked` side
  *    output with the reason and the payload) and the batch goes on. Only the records the entity has
  *    not processed yet are parked (a redelivery's earlier ones stay done for it; an authority reads
  *    their decisions back). An authority entity fails before anything of them is written, so they
@@ -63,7 +70,10 @@
  *    that is.
  *    Conversely an entity that applies a record decided in an earlier delivery (that delivery may
  *    have parked it for the entity and lost its answer) takes its group off the record's entry
- *    before it is saved (and is not saved if that fails). A
+ *    before it is saved (and is not saved if that fails). An entity also remembers the redrive copies
+ *    it applies (as long as holes): a copy that narrowed its entry to the group (parked for it) and
+ *    comes again is applied unless the entity has, whatever its checkpoint, which a later record of
+ *    the copy's shard may have taken past it meanwhile. A
  *    redrive (offline/redrive/) sends each back wrapped with its entry's key, and the first copy that
  *    names the entry's bytes completes it, while it is not completed: one parked whole is decided as
  *    a producer retry of it would be, one parked for a group is applied to that group alone (its
@@ -88,22 +98,26 @@ import { type BatchOutputs, buildOutputs, recordIdOfParkedKey, sideOutputKey } f
 import { type CommitOptions, type Computed, ComputeError, commitEntities } from './commit-entities.js';
 import { decodeRecord, type InputRecord, type RedriveOf } from './decode.js';
 import {
+  addHole,
   advanceCheckpoint,
   alreadyProcessed,
+  appliedCopy,
   applyEvent,
+  dropHole,
   type EntityRecord,
   eventIdOfKey,
+  expireHoles,
   HOLE_TTL_MS,
-  holeKey,
+  hasHole,
   isForgotten,
   isLate,
+  markCopyApplied,
   pending,
   pruneState,
   recentEntry,
   remember,
   retryKey,
   secondKey,
-  shardOfHole,
 } from './entity-state.js';
 import {
   expireMovedIds,
@@ -155,11 +169,13 @@ export interface ProcessorDeps {
    * since it reached the stream, by the wall clock) is parked for that group, as one failing for good
    * is (step 7), instead of failing its batch again: the event source mapping gives up on a record at
    * its maximum age, and one it gives up on after its authority decided it would stay half applied,
-   * which no redrive can finish; a parked one a redrive finishes exactly once. Not covered: a record
-   * whose authority write fails (applied nowhere, so given up it is decided afresh by a redrive; the
-   * later records of its batch complete meanwhile, step 6) or a copy completing an entry parked for
-   * some groups (its entry stays, for the next redrive). The age is the
-   * record's: a consumer that far behind parks at the first such failure.
+   * which no redrive can finish; a parked one a redrive finishes exactly once. A record its authority
+   * has not decided by this age is parked whole, undecided (step 7). Not covered: a record whose
+   * authority write fails with a younger record's of the same entity (applied nowhere, so given up it
+   * is decided afresh by a redrive; the later records of its batch complete meanwhile, step 6) or a
+   * copy completing an entry parked for some groups (its entry stays, for the next redrive). The age
+   * is the record's: a consumer that far behind parks at the first such failure, and parks whole
+   * what its authorities have not decided.
    * Set an hour under that maximum age (lib/platform-spec.ts `parkAfterAgeSeconds`). @default never
    */
   readonly parkAfterMs?: number;
@@ -208,7 +224,12 @@ export type Decision =
       /** Decided in an earlier delivery (read back here): an entity may have applied it since. */
       readonly earlier?: boolean;
     }
-  | { readonly kind: 'duplicate'; readonly owner: string }
+  | {
+      readonly kind: 'duplicate';
+      readonly owner: string;
+      /** Read back (its authority had processed it): it may be a record parked whole since. */
+      readonly earlier?: boolean;
+    }
   /** processed long ago; its decision is past the lateness horizon (nothing to redo) */
   | { readonly kind: 'forgotten' };
 
@@ -311,6 +332,16 @@ export async function processBatch(
   // Records near the age at which the mapping would give up on them (parkAfterMs).
   const stuck = (c: Candidate) => deps.parkAfterMs !== undefined && now - c.arrivalTime >= deps.parkAfterMs;
   /**
+   * True if a record not decided yet is too old to be (step 7): decided now, a crash or a failure
+   * ahead of it until the mapping's maximum age would leave it half applied. A redrive copy is
+   * decided at any age (it arrived when redriven).
+   */
+  const agesOut = (c: Candidate) => stuck(c) && c.redrive === undefined;
+  const candidateById = new Map(candidates.map((c) => [c.recordId, c]));
+  const agedOut = new AgedOutError(deps.parkAfterMs ?? 0);
+  const agedOutReason = (c: Candidate) =>
+    `the record was ${describeAge(now - c.arrivalTime)} old when its ${c.authority.name} entity came to decide it, and the stream keeps a record a day: decided so late, a failure before every group applied it could leave it half applied`;
+  /**
    * True if a record still failing in `group` is parked for it by age: in a group other than its
    * authority, once the authority decided it (given up, it would stay half applied). Not in its
    * authority (yet): nothing of it is applied, and parked whole, its entity would take its later
@@ -323,8 +354,8 @@ export async function processBatch(
     stuck(c) &&
     group !== c.authority &&
     (!completes(c) || (decisions.get(c.recordId) as { only?: unknown } | undefined)?.only === undefined);
-  const park = (group: FeatureGroup, cs: readonly Candidate[], error: Error) => {
-    parkErrors.push(error);
+  const park = (group: FeatureGroup, cs: readonly Candidate[], error: Error, reason?: string) => {
+    if (!parkErrors.includes(error)) parkErrors.push(error);
     for (const c of cs) {
       let p = parked.get(c.recordId);
       if (!p) {
@@ -334,9 +365,10 @@ export async function processBatch(
       if (group === c.authority) p.groups = undefined;
       else p.groups?.push(group.name);
       p.reasons.push(
-        isPermanent(error)
-          ? `the ${group.name} entity cannot be written (${describePermanent(error)})`
-          : `the ${group.name} entity still could not be written when the record was ${describeAge(now - c.arrivalTime)} old (${describeTransient(error)}), and the stream keeps a record a day`,
+        reason ??
+          (isPermanent(error)
+            ? `the ${group.name} entity cannot be written (${describePermanent(error)})`
+            : `the ${group.name} entity still could not be written when the record was ${describeAge(now - c.arrivalTime)} old (${describeTransient(error)}), and the stream keeps a record a day`),
       );
     }
   };
@@ -456,9 +488,10 @@ export async function processBatch(
       key: EntityKey,
       base: EntityState,
       buckets: ReadonlyMap<string, EntityState>,
-    ): Computed<Map<string, Decision>> => {
+    ): Computed<Map<string, Decision | AgedOut>> => {
       const state = base; // a private copy: the store returns copies, and a conflict reloads
-      const info = new Map<string, Decision>();
+      const info = new Map<string, Decision | AgedOut>();
+      const aged: Candidate[] = [];
       let changed = false;
       const records = entities.get(entityKeyOf(key))?.records ?? [];
       // An id counts within the second of its event time: in the entity (under a key with that
@@ -485,22 +518,32 @@ export async function processBatch(
         const { eventId } = c.event;
         const seen = lookup(c, eventId);
         const own = seen?.r === c.recordId ? seen : lookup(c, retryKey(eventId, c.recordId));
-        if (alreadyProcessed(state, c)) {
+        if (!pending(state, c)) {
           info.set(
             c.recordId,
             own
               ? { kind: 'owner', lateGroups: own.lg ?? [], earlier: true }
               : seen
-                ? { kind: 'duplicate', owner: seen.r }
+                ? { kind: 'duplicate', owner: seen.r, earlier: true }
                 : { kind: 'forgotten' },
           );
           continue;
         }
+        if (!own && agesOut(c)) {
+          aged.push(c);
+          info.set(c.recordId, AGED_OUT);
+          continue;
+        }
         if (!changed) expireMovedIds(state, authority, now);
         changed = true;
+        dropHole(state, c);
         advanceCheckpoint(state, c);
         const original = c.redrive && parkedRecordOf(completing, c);
-        if (original) advanceCheckpoint(state, original); // as in phase B
+        if (original) {
+          // as in phase B
+          advanceCheckpoint(state, original);
+          dropHole(state, original);
+        }
         let lateGroups: readonly string[];
         if (own) {
           // Its own decision, though the entity has no checkpoint for it (one lost since, to an
@@ -532,6 +575,15 @@ export async function processBatch(
           own ? { kind: 'owner', lateGroups, earlier: true } : { kind: 'owner', lateGroups },
         );
       }
+      // Records parked by age that the entity goes past (a later record of their shard): holes, so
+      // that a redelivery parks them again rather than take them for decided.
+      for (const c of aged)
+        if (alreadyProcessed(state, c) && !hasHole(state, c)) {
+          if (!changed) expireMovedIds(state, authority, now);
+          changed = true;
+          addHole(state, c, now);
+        }
+      if (changed) expireHoles(state, new Set(records.map((c) => c.shardId)), now, holeTtlMs);
       const batchIds = new Set(records.map((c) => c.event.eventId));
       const out = { state, changed, info };
       if (changed) {
@@ -556,7 +608,7 @@ export async function processBatch(
       }
       return out;
     };
-    const options: CommitOptions<Map<string, Decision>> = {
+    const options: CommitOptions<Map<string, Decision | AgedOut>> = {
       companions: bucketsOf,
       beforeSave: async (computed) => {
         await moveIds(deps.entities, authority, computed, moves, now);
@@ -564,7 +616,14 @@ export async function processBatch(
       },
     };
     const { results, processedBefore } = await commit(authority, entities, compute, options);
-    for (const r of results.values()) if (r.ok) for (const [id, d] of r.info) decisions.set(id, d);
+    for (const r of results.values())
+      if (r.ok)
+        for (const [id, d] of r.info)
+          if (d.kind !== AGED_OUT.kind) decisions.set(id, d);
+          else {
+            const c = candidateById.get(id) as Candidate;
+            park(authority, [c], agedOut, agedOutReason(c));
+          }
     // An entity refused for good that had decided some of its records already (a redelivery): their
     // decisions, read back (nothing is written), so that the rest of their processing goes on.
     if (processedBefore.size > 0) {
@@ -573,7 +632,8 @@ export async function processBatch(
       );
       for (const [k, e] of again) (entities.get(k) as { records: Candidate[] }).records = e.records;
       const reread = await commit(authority, again, compute, options, false);
-      for (const r of reread.results.values()) if (r.ok) for (const [id, d] of r.info) decisions.set(id, d);
+      for (const r of reread.results.values())
+        if (r.ok) for (const [id, d] of r.info) if (d.kind !== AGED_OUT.kind) decisions.set(id, d);
     }
   }
 
@@ -593,6 +653,7 @@ export async function processBatch(
   // Copies completing an entry for some groups, after a failure: decided once, before any group's
   // turn, so that a group failing in its turn does not have a later group hold back a copy an earlier
   // one applied (given up, its entry would stay parked, and the next redrive apply it there again).
+  const stillParked = await parkedBefore(candidates, decisions, deps.sideOutput, markFailed);
   const heldBack = new Set<Candidate>();
   for (const c of candidates) {
     const d = decisions.get(c.recordId);
@@ -624,9 +685,12 @@ export async function processBatch(
       const notApplied = (skippedOf.get(entityKeyOf(key))?.records ?? []).filter((c) => pending(state, c));
       const applying = entities.get(entityKeyOf(key))?.records ?? [];
       for (const c of applying) {
-        // Not past it, or past it only as a hole (parked whole when the entity went past it).
-        if (!pending(state, c)) continue;
-        if (state.holes) delete state.holes[holeKey(c)];
+        // Not past it, or past it only as a hole (parked whole when the entity went past it). A copy
+        // that narrowed its entry to this group (parked for it by an earlier delivery) and comes
+        // again: whether the entity applied it, which it remembers, not the checkpoint, which a
+        // later record of its shard may have taken past it while it was parked.
+        if (renarrowing.has(c) ? appliedCopy(state, c) : !pending(state, c)) continue;
+        dropHole(state, c);
         advanceCheckpoint(state, c);
         // A completion also covers the parked record on its own shard: a replay of that shard (a
         // mapping started over) then skips it here. Every record of that shard before it was applied
@@ -636,10 +700,11 @@ export async function processBatch(
         const original = c.redrive && parkedRecordOf(completing, c);
         if (original) {
           advanceCheckpoint(state, original);
-          if (state.holes) delete state.holes[holeKey(original)];
+          dropHole(state, original);
         }
         applyEvent(state, group, c);
         const d = decisions.get(c.recordId) as { earlier?: boolean; only?: readonly string[] } | undefined;
+        if (d?.only !== undefined) markCopyApplied(state, c, now);
         if (d?.earlier && d.only === undefined && !completes(c)) lateApplied.push(c);
         changed = true;
       }
@@ -647,15 +712,8 @@ export async function processBatch(
         // The records of this entity not applied here that it now goes past: holes, applied should
         // they be delivered again (a redelivery from a failure, a replayed stream, a redrive copy's
         // redelivery) and taken by their authority then.
-        for (const c of notApplied)
-          if (alreadyProcessed(state, c))
-            state.holes = { ...state.holes, [holeKey(c)]: Math.max(now, c.arrivalTime) };
-        // Expired by the clock of their own shard only (holeTtlMs; entity-state.ts HOLE_TTL_MS).
-        const shards = new Set(applying.map((c) => c.shardId));
-        for (const [k, at] of Object.entries(state.holes ?? {}))
-          if (at < now - holeTtlMs && shards.has(shardOfHole(k)))
-            delete (state.holes as Record<string, number>)[k];
-        if (state.holes && Object.keys(state.holes).length === 0) delete state.holes;
+        for (const c of notApplied) if (alreadyProcessed(state, c)) addHole(state, c, now);
+        expireHoles(state, new Set(applying.map((c) => c.shardId)), now, holeTtlMs);
         pruneState(state, group);
       }
       return { state, changed, info: lateApplied };
@@ -813,7 +871,7 @@ export async function processBatch(
     const p = parked.get(record.recordId);
     if (p) parkedDone++;
     const outcome =
-      p && p.groups === undefined && !p.copy
+      (p && p.groups === undefined && !p.copy) || stillParked.has(record.recordId)
         ? 'quarantined'
         : outcomeOf(record, quarantined, decisions, candidateOf);
     outcomes.set(record.recordId, outcome);
@@ -852,6 +910,40 @@ async function parkOfflineObjects(
     }
   });
   return { results, parked };
+}
+
+/**
+ * Records parked whole in an earlier delivery, still waiting for their redrive, among those their
+ * authority read back as done without a decision of their own (a duplicate, forgotten): one its
+ * authority went past since in a later batch (a later record of its entity) without knowing it, then
+ * delivered again (a lost answer, a replayed stream), is still parked, not a duplicate. Their entries
+ * tell (one read per such record, on redeliveries only). Their decisions go: they stay parked, with
+ * the outcome they had (quarantined) and no side output.
+ */
+async function parkedBefore(
+  candidates: readonly Candidate[],
+  decisions: Map<string, Decision>,
+  sideOutput: SideOutput,
+  markFailed: (cs: readonly Candidate[], error: Error) => void,
+): Promise<Set<string>> {
+  const still = new Set<string>();
+  const readBack = candidates.filter((c) => {
+    const d = decisions.get(c.recordId);
+    return c.redrive === undefined && (d?.kind === 'forgotten' || (d?.kind === 'duplicate' && d.earlier));
+  });
+  if (readBack.length === 0) return still;
+  const entries = await sideOutput.parked(
+    readBack.map((c) => sideOutputKey({ kind: 'parked', recordId: c.recordId, arrivalTime: c.arrivalTime })),
+  );
+  readBack.forEach((c, i) => {
+    const e = entries[i];
+    if (isFailed(e)) markFailed([c], e.failed);
+    else if (e && e.completedBy === undefined && e.groups === undefined) {
+      decisions.delete(c.recordId);
+      still.add(c.recordId);
+    }
+  });
+  return still;
 }
 
 /** The parked record a completing copy completes, as a position in its shard. */
@@ -975,6 +1067,20 @@ function describePermanent(error: Error): string {
   const cause = error.cause instanceof Error ? error.cause : error;
   if (error instanceof ComputeError) return `${cause.name} in the processor's computation`;
   return `${cause.name}: ${cause.message}`.slice(0, 300);
+}
+
+/** In place of a decision: the authority parks the record whole by age (step 7, `agesOut`). */
+const AGED_OUT = { kind: 'aged-out' } as const;
+type AgedOut = typeof AGED_OUT;
+
+/** Why records were parked whole by age, for the log (one per batch). */
+export class AgedOutError extends Error {
+  override readonly name = 'AgedOutError';
+  constructor(parkAfterMs: number) {
+    super(
+      `records not decided by ${describeAge(parkAfterMs)} after they reached the stream are parked whole, for npm run redrive`,
+    );
+  }
 }
 
 const ephemeralTokenizer = new HmacTokenizer(async () => randomBytes(32));

@@ -76,7 +76,7 @@ async function handle(event: KinesisStreamEvent, deps: ProcessorDeps): Promise<K
   };
   if (result.parked > 0) {
     // Each is in the side-output bucket under parked/ with its reason; `npm run redrive` finishes them.
-    logger.error('records parked: an entity they feed cannot be written', {
+    logger.error('records parked: an entity they feed cannot be written, or they were too old to decide', {
       parked: result.parked,
       errors: result.parkErrors.slice(0, 5).map((e) => `${e.name}: ${e.message}`),
     });

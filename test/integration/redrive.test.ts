@@ -241,7 +241,12 @@ describe('npm run redrive', () => {
       shardId: 'shardId-000000000078',
       arrivalTime: now - 23 * 3_600_000,
     }).map((r) => ({ ...r, partitionKey: customer }));
-    const result = await processBatch(records, createProcessorDeps(config));
+    const deps = createProcessorDeps(config);
+    // Delivered first when they arrived (their customer decides them; the puts fail, nothing is
+    // parked yet): not decided by the park age, a record would be parked whole instead.
+    const young = await processBatch(records, { ...deps, now: () => now - 23 * 3_600_000 + 60_000 });
+    expect(young).toMatchObject({ failed: [records[0]?.sequenceNumber], rowsParked: 0 });
+    const result = await processBatch(records, deps);
     expect(result).toMatchObject({ failed: [], rowsParked: 3 }); // customer, merchant and raw-event objects
     const parked = await listKeys(s3, platform.names.sideOutputBucket, 'parked-rows/');
     expect(parked.map((k) => k.split('/dt=')[0]).sort()).toEqual([

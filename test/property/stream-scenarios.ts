@@ -61,6 +61,13 @@ export interface StreamScenario {
    * order, has them on time.
    */
   readonly liftMerchantsAt: number | null;
+  /**
+   * Entities of other groups than the customer (merchants) whose writes fail for a while, as under
+   * throttling or a partial outage (a failure that passes): until invocation `until`, picks among the
+   * merchants the stream names. Stalls meanwhile take records their customers decided young past the
+   * park age, still failing there: parked for the merchant. Null: none.
+   */
+  readonly outage: { readonly merchants: readonly number[]; readonly until: number } | null;
 }
 
 // --- what producers send -------------------------------------------------------------------
@@ -302,6 +309,16 @@ export function streamScenario(shape: ScenarioShape): fc.Arbitrary<StreamScenari
       calmBatchSize: fc.integer({ min: 1, max: 50 }),
       finalReplay: fc.boolean(),
       liftMerchantsAt: fc.option(fc.nat(30)),
+      outage: fc.oneof(
+        { weight: 2, arbitrary: fc.constant(null) },
+        {
+          weight: 1,
+          arbitrary: fc.record({
+            merchants: fc.array(fc.nat(), { minLength: 1, maxLength: 2 }),
+            until: fc.integer({ min: 1, max: 40 }),
+          }),
+        },
+      ),
       poisoned: fc.oneof(
         { weight: 2, arbitrary: fc.constant([]) },
         { weight: 1, arbitrary: fc.array(fc.nat(), { minLength: 1, maxLength: 2 }) },
@@ -341,6 +358,7 @@ export function describeScenario(s: StreamScenario): string {
   return [
     `groups: ${s.groups.map((g) => g.name).join(', ')}; parallelization ${s.parallelizationFactor}; ` +
       `calm batch size ${s.calmBatchSize}; final replay ${s.finalReplay}; poisoned ${JSON.stringify(s.poisoned)} (merchants lifted at ${s.liftMerchantsAt}); ` +
+      `outage ${JSON.stringify(s.outage)}; ` +
       `stalls ${
         s.stallsMs
           .filter((x) => x > 0)

@@ -81,6 +81,12 @@ export interface DeliverOptions {
   readonly invoke: Invoke;
   /** A guard against a processor that never completes a record. @default 20_000 */
   readonly maxInvocations?: number;
+  /**
+   * Whether the mapping gives up on a failed batch from this record on (its maximum record age):
+   * those records go to `onGiveUp` (the on-failure destination) and the lane moves past the batch.
+   */
+  readonly givesUp?: (record: InputRecord) => boolean;
+  readonly onGiveUp?: (records: readonly InputRecord[]) => void;
 }
 
 /** Delivers every record of every shard until each has completed at least once. */
@@ -138,6 +144,17 @@ export async function deliverAll(
         const lowest = [...failed].sort(compareSequence)[0] as string;
         const at = rest.findIndex((r) => r.sequenceNumber === lowest);
         if (at < 0) throw new Error(`failed sequence number ${lowest} is not in the batch`);
+        // The records past the maximum age from the failed one on go to the on-failure destination;
+        // the rest of the batch is retried.
+        let past = at;
+        while (past < rest.length && options.givesUp?.(rest[past] as InputRecord)) past++;
+        if (past > at) {
+          options.onGiveUp?.(rest.slice(at, past));
+          if (past === rest.length) return batch.length;
+          rest = rest.slice(past);
+          delivery = options.schedule.take();
+          continue;
+        }
         if (delivery.regroup) return batch.length - rest.length + at;
         rest = rest.slice(at);
       }

@@ -144,6 +144,18 @@ const tilesArb: fc.Arbitrary<TileSet> = fc
     return tiles;
   });
 
+/** Records by shard and padded sequence number (`holeKey`), to a wall time: holes, applied copies. */
+const positionsArb = fc.dictionary(
+  fc
+    .tuple(
+      fc.constantFrom('shardId-000000000000', 'shardId-000000000003'),
+      fc.bigInt({ min: 0n, max: 10n ** 50n }),
+    )
+    .map(([shard, n]) => `${shard} ${String(n).padStart(129, '0')}`),
+  timeArb,
+  { minKeys: 1, maxKeys: 3 },
+);
+
 const stateArb: fc.Arbitrary<EntityState> = fc.record({
   maxEventTime: fc.option(timeArb, { nil: null }),
   latest: fc.constant(null),
@@ -155,6 +167,8 @@ const stateArb: fc.Arbitrary<EntityState> = fc.record({
     nil: undefined,
   }),
   bx: fc.option(fc.integer({ min: 1_700_000_000, max: 2_000_000_000 }), { nil: undefined }),
+  holes: fc.option(positionsArb, { nil: undefined }),
+  copies: fc.option(positionsArb, { nil: undefined }),
 });
 
 /** Through the item the DynamoDB adapter writes and reads (layout 3 deflates a big one's tl and dd). */

@@ -3,10 +3,13 @@
  * streams (hot and cold keys, out-of-order and late event times, producer retries, malformed
  * records) on one or more shards, resharded mid-stream, delivered as Lambda may (random batches,
  * partial failures, crashes after some writes, write conflicts, bisection, redelivery of finished
- * batches, replays after a lost checkpoint, parallelization lanes), with entities DynamoDB refuses
- * for good until the stream is delivered (their records parked, then redriven), then compared with a
- * brute-force recomputation. In-process, on the in-memory ports.
+ * batches, replays after a lost checkpoint, parallelization lanes, stalls of up to a day and a half,
+ * records given up at the mapping's maximum age and redriven as producer retries), with entities
+ * DynamoDB refuses for good until the stream is delivered and merchants it refuses for a while
+ * (their records parked, then redriven), then compared with a brute-force recomputation fed the
+ * events in the order their authorities decided them. In-process, on the in-memory ports.
  */
+import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DynamoDbEntityStore, decodeItem, encodeItem } from '../../lambdas/adapters/dynamodb-entity-store.js';
@@ -43,10 +46,13 @@ import {
   merchantGroup,
   merchantMirrorGroup,
   type ScenarioShape,
+  type Sent,
   type StreamScenario,
+  sentIndexOf,
   streamScenario,
 } from '../property/stream-scenarios.js';
-import { faultyDeps } from '../support/fault-stores.js';
+import { faultyDeps, InjectedCrash } from '../support/fault-stores.js';
+import type { TransactionFields } from '../support/records.js';
 import {
   DeliverySchedule,
   type DeliveryStats,
@@ -128,6 +134,10 @@ interface Coverage extends DeliveryStats {
   bucketChunks: number;
   /** Offline objects parked (their put still failed past the park age), then put in place by redrive. */
   rowsParked: number;
+  /** Records the mapping gave up on (MAX_AGE_MS), redriven as producer retries. */
+  givenUp: number;
+  /** Records parked whole as their authority had not decided them by the park age, then redriven. */
+  parkedAgedOut: number;
 }
 
 const emptyCoverage = (): Coverage => ({
@@ -152,6 +162,8 @@ const emptyCoverage = (): Coverage => ({
   itemsDeflated: 0,
   bucketChunks: 0,
   rowsParked: 0,
+  givenUp: 0,
+  parkedAgedOut: 0,
 });
 
 /** Runs a scenario to completion; resolves with the differences from the reference (none expected). */
@@ -168,6 +180,11 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
   const clockOfShard = new Map<string, number>();
   const clockOfKey = new Map<string, number>();
   let replaying = false;
+  const outcomeOf = new Map<string, string>();
+  // By lane, the records of its crashed invocations not delivered again since.
+  const crashed = new Map<string, Set<string>>();
+  // Records that failed in a delivery, not completed since (a crash is not counted: retried at once).
+  const failedBefore = new Set<string>();
   let lag = 0;
   let invocation = 0;
   const entities = new InMemoryEntityStore({
@@ -193,6 +210,24 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
     named.length ? scenario.poisoned.map((n) => named[n % named.length] as string) : [],
   );
   const refused = (key: EntityKey) => poisoned.has(`${key.group}#${key.entityId}`);
+  // Merchants whose writes fail for a while (scenario.outage), as under throttling.
+  const merchantNames = named.filter((n) => !n.startsWith(`${scenario.groups[0]?.name}#`));
+  const outage = new Set(
+    scenario.outage && merchantNames.length
+      ? scenario.outage.merchants.map((n) => merchantNames[n % merchantNames.length] as string)
+      : [],
+  );
+  /** The store as the outage leaves it: its merchants' writes fail, for now. */
+  const duringOutage = (store: EntityStore): EntityStore => ({
+    ...store,
+    save: async (writes) => {
+      const out = writes.map((w) => outage.has(`${w.key.group}#${w.key.entityId}`));
+      const results = await store.save(writes.filter((_, i) => !out[i]));
+      return writes.map((_, i) =>
+        out[i] ? { failed: new OnlineStoreError('throttled', 'online') } : (results.shift() as SaveResult),
+      );
+    },
+  });
   const counted: EntityStore = {
     load: async (keys) =>
       (await entities.load(keys)).map((stored, i) =>
@@ -228,35 +263,152 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
     sleep: async () => {},
     // Deployed, an hour under the mapping's 23 h; here 2 h, so that the stalls (up to a day and a
     // half) often pass it: records that meet a fault then are parked for the group that failed, and
-    // redriven below. (The harness never gives a record up.)
+    // redriven below. The mapping gives records up at MAX_AGE_MS.
     parkAfterMs: 2 * 3_600_000,
   };
   const problems: string[] = [];
+  let givingUp = scenario.groups.length < 3;
+  /**
+   * Past the maximum age by its lane's clock, and never tried: the lane fell that far behind before
+   * reaching it. (One that failed is retried once more first, `outageOver`.)
+   */
+  const overAge = (r: InputRecord): boolean =>
+    givingUp &&
+    (clockOfShard.get(`${r.shardId}/${laneOf(r.partitionKey, scenario.parallelizationFactor)}`) ?? 0) -
+      r.arrivalTime >=
+      MAX_AGE_MS &&
+    !failedBefore.has(r.recordId);
   const invoke: Invoke = async (records, delivery) => {
     // At most a day and a half behind in all: entity items (TTL in event time) and buckets stay.
     if (invocation === scenario.liftMerchantsAt)
       for (const key of poisoned) if (!key.startsWith(`${scenario.groups[0]?.name}#`)) poisoned.delete(key);
-    lag = Math.min(lag + (scenario.stallsMs[invocation++] ?? 0), 36 * 3_600_000);
+    const stall = scenario.stallsMs[invocation++] ?? 0;
     // A lane of a shard (ParallelizationFactor) runs on its own: one lane far ahead is no stall for
     // the entities of another.
     const first = records[0] as InputRecord;
     const shard = `${first.shardId}/${laneOf(first.partitionKey, scenario.parallelizationFactor)}`;
+    // Lambda retries a crashed batch at once, whole or bisected: no time passes for its lane until
+    // its records have been delivered again (a crash loop is assumed to end before the maximum
+    // record age; deployed, a record decided at age a has 23 h - a). Nor while a record after a
+    // failure in the retried part waits (the processor completes such records, step 6, in a
+    // delivery Lambda makes at once; the harness's small batches may not reach them).
+    const pendingCrash = crashed.get(shard);
+    const crashedBefore = pendingCrash !== undefined && pendingCrash.size > 0;
+    if (!crashedBefore) lag = Math.min(lag + stall, 36 * 3_600_000);
     const oldest = Math.min(...records.map((r) => r.arrivalTime)) + lag;
-    const at = replaying ? wall : Math.max(clockOfShard.get(shard) ?? 0, oldest);
+    // Never behind the clock its entities were last processed at (their id buckets expire on that):
+    // the processor and the store then agree on what has expired. (A lane's clock may be, for a
+    // retry of a given-up record, or a child shard's first batch.)
+    const keysAt = Math.max(0, ...records.map((r) => clockOfKey.get(r.partitionKey) ?? 0));
+    const at = replaying
+      ? wall
+      : crashedBefore
+        ? (clockOfShard.get(shard) as number)
+        : Math.max(clockOfShard.get(shard) ?? 0, oldest, keysAt);
     clockOfShard.set(shard, at);
     wall = Math.max(wall, at);
-    for (const { partitionKey } of records)
+    // Lambda discards records past the maximum age before it invokes: given up, unprocessed. Those
+    // before the first such are delivered; it and the rest fail (the mapping gives up the records
+    // past the age from it on, and retries the others).
+    const cut = records.findIndex(overAge);
+    if (cut === 0) return records.map((r) => r.sequenceNumber);
+    const delivered = cut < 0 ? records : records.slice(0, cut);
+    for (const { partitionKey } of delivered)
       clockOfKey.set(partitionKey, Math.max(clockOfKey.get(partitionKey) ?? 0, at));
-    const result = await processBatch(records, { ...faultyDeps(base, delivery.faults), now: () => at });
-    problems.push(...resultContractViolations(records, result.failed, result.outcomes));
-    return result.failed;
+    const discarded = cut < 0 ? [] : records.slice(cut).map((r) => r.sequenceNumber);
+    // A record that failed and is past the maximum age here stands for the retries Lambda made
+    // meanwhile, without pause (the harness's clock jumps): the outage is assumed to end within the
+    // maximum age, so they meet no fault. (One lasting that long may give a decided record up half
+    // applied: a side-output put, or DynamoDB's reads, failing until then; README, "Guarantees" 6.)
+    const outageOver = delivered.some(
+      (r) => at - r.arrivalTime >= MAX_AGE_MS && failedBefore.has(r.recordId),
+    );
+    const faults = outageOver ? {} : delivery.faults;
+    const crash = () => {
+      const set = crashed.get(shard) ?? new Set<string>();
+      for (const r of delivered) set.add(r.recordId);
+      crashed.set(shard, set);
+    };
+    if (delivery.lostResponse) crash();
+    let result: Awaited<ReturnType<typeof processBatch>>;
+    try {
+      const inOutage = !outageOver && invocation <= (scenario.outage?.until ?? 0);
+      const deps = inOutage ? { ...base, entities: duringOutage(counted) } : base;
+      result = await processBatch(delivered, { ...faultyDeps(deps, faults), now: () => at });
+    } catch (error) {
+      if (error instanceof InjectedCrash) crash();
+      throw error;
+    }
+    const failed = new Set(result.failed);
+    for (const r of delivered)
+      if (failed.has(r.sequenceNumber)) failedBefore.add(r.recordId);
+      else failedBefore.delete(r.recordId);
+    if (pendingCrash && !delivery.lostResponse) {
+      for (const r of delivered) pendingCrash.delete(r.recordId);
+      if (pendingCrash.size === 0) crashed.delete(shard);
+    }
+    for (const [id, o] of result.outcomes) outcomeOf.set(id, o);
+    problems.push(...resultContractViolations(delivered, result.failed, result.outcomes));
+    return [...result.failed, ...discarded];
   };
   const { parallelizationFactor } = scenario;
+  // The mapping gives up the records past the maximum age (overAge), to its on-failure destination.
+  const givenUp: InputRecord[] = [];
+  // When, by its lane's clock (a redrive sends it back soon after).
+  const gaveUpAt = new Map<string, number>();
   const stats = await deliverAll(scenario.shards, {
     parallelizationFactor,
     schedule: new DeliverySchedule(scenario.schedule, scenario.calmBatchSize),
     invoke,
+    givesUp: overAge,
+    onGiveUp: (rs) => {
+      givenUp.push(...rs);
+      for (const r of rs)
+        gaveUpAt.set(
+          r.recordId,
+          clockOfShard.get(`${r.shardId}/${laneOf(r.partitionKey, parallelizationFactor)}`) ?? r.arrivalTime,
+        );
+    },
   });
+  givingUp = false;
+  coverage.givenUp += givenUp.length;
+  // npm run redrive sends what the mapping gave up back into the stream as it was sent: each a
+  // producer retry of itself (a new record of the same payload), on a shard of its own.
+  const retries: { original: InputRecord; retry: InputRecord }[] = [];
+  // What completed in the mapping's own deliveries (before any retry was sent).
+  const completedBeforeGiveUp = new Set(outcomeOf.keys());
+  if (givenUp.length > 0) {
+    const shardId = 'shardId-giveup00000';
+    // Sent a minute after it was given up, or after its entity was last processed if that was later
+    // (not after the whole stream: the clock of its entities would jump days, past their id buckets'
+    // expiry, which the reference does not model).
+    let arrival = 0;
+    lag = 0;
+    let sequence = REDRIVE_SEQUENCE;
+    const records = givenUp.map((g) => {
+      sequence += 10n;
+      arrival = Math.max(
+        arrival,
+        (gaveUpAt.get(g.recordId) as number) + 60_000,
+        (clockOfKey.get(g.partitionKey) ?? 0) + 60_000,
+      );
+      const r: InputRecord = {
+        ...g,
+        recordId: `${shardId}:${sequence}`,
+        shardId,
+        sequenceNumber: String(sequence),
+        arrivalTime: arrival,
+      };
+      retries.push({ original: g, retry: r });
+      return r;
+    });
+    const resent = await deliverAll([{ shardId, records, parents: [] }], {
+      parallelizationFactor: 1,
+      schedule: new DeliverySchedule(scenario.schedule.slice(-10), scenario.calmBatchSize),
+      invoke,
+    });
+    for (const key of Object.keys(resent) as (keyof DeliveryStats)[]) coverage[key] += resent[key];
+  }
   // The cause fixed, every parked record is redriven as `npm run redrive` does (in key order, each
   // wrapped for the processor to complete its entry) on a shard of its own, delivered under the same
   // kinds of trouble. A copy that meets a fault past the park age is parked again (parkAfterMs),
@@ -264,6 +416,11 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
   poisoned.clear();
   // The record that carried each parked record back, by the parked record.
   const resentAs = new Map<string, string>();
+  // Records parked whole, in the order the first round redrives them (their copies decide them).
+  const parkedWhole: string[] = [];
+  const recordIdOfSent = new Map(
+    scenario.shards.flatMap((sh) => sh.records.map((r) => [sentIndexOf(r), r.recordId] as const)),
+  );
   let redriveSequence = REDRIVE_SEQUENCE;
   // Copies refused again (their entry still parked at the next round): each is a duplicate of the
   // record it carries, which the copy of a later round accounts for.
@@ -279,8 +436,12 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
     }
     if (parked.length === 0) break;
     if (round === 0) {
+      parkedWhole.push(...parked.filter(([, e]) => !e.groups).map(([, e]) => e.recordId));
       coverage.parkedWhole += parked.filter(([, e]) => !e.groups).length;
       coverage.parkedForGroup += parked.filter(([, e]) => e.groups).length;
+      coverage.parkedAgedOut += parked.filter(([, e]) =>
+        e.reason.includes('entity came to decide it'),
+      ).length;
       coverage.parkedStuck += parked.filter(([, e]) =>
         e.reason.includes('still could not be written when the record was'),
       ).length;
@@ -314,6 +475,39 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
   coverage.rowsParked += offline.redriveParked();
   for (const [key, e] of side.entries)
     if (e.kind === 'duplicate' && refusedCopies.has(e.recordId)) side.entries.delete(key);
+  const decidedIds = new Set(
+    [...entities.items.values()].flatMap((v) => Object.values(v.state.recent ?? {}).map((e) => e.r)),
+  );
+  // Given-up records their authority had decided (completed, or with a side output of their own,
+  // parked or not, or owning the event their retry was a duplicate of): the retry is one more record.
+  const decidedBeforeGiveUp = new Set(
+    retries
+      .filter(
+        ({ original, retry }) =>
+          completedBeforeGiveUp.has(original.recordId) ||
+          // Completed but reported failed (after the batch's first failure), or given up half applied:
+          // its authority holds its decision, or it wrote rows (stamped with its own arrival).
+          decidedIds.has(original.recordId) ||
+          // (A producer retry in the stream shares its original's arrival time here: not those.)
+          (scenario.sent[sentIndexOf(original)]?.kind === 'event' &&
+            scenario.groups.some((g) =>
+              offline
+                .rows(g.name, g.entity.name)
+                .some(
+                  (row) => row.ingestionTime === original.arrivalTime && row.eventId === eventIdOf(original),
+                ),
+            )) ||
+          [...side.completed.values()].some((e) => e.recordId === original.recordId) ||
+          [...side.entries.values()].some(
+            (e) =>
+              e.recordId === original.recordId ||
+              (e.recordId === retry.recordId &&
+                e.kind === 'duplicate' &&
+                e.reason.endsWith(` record ${original.recordId}`)),
+          ),
+      )
+      .map(({ original }) => original.recordId),
+  );
   if (scenario.finalReplay) {
     // Every checkpoint lost: the whole stream again, from each shard's start. Nothing may change online.
     // (Id buckets may expire meanwhile: the online store is the entity items.)
@@ -326,8 +520,25 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
       schedule: new DeliverySchedule([], scenario.calmBatchSize + 3),
       invoke,
     });
-    if (JSON.stringify(online()) !== JSON.stringify(before))
+    // A record given up and retried is, replayed, a duplicate of its retry: its entities take its
+    // position as processed and its authority keeps the decision (checkpoints and ids change); the
+    // features do not.
+    const withoutCheckpoints = (items: ReturnType<typeof online>) =>
+      givenUp.length === 0
+        ? items
+        : items.map(
+            ([k, v]) =>
+              [
+                k,
+                { latest: v.state.latest, tiles: v.state.tiles, maxEventTime: v.state.maxEventTime },
+              ] as const,
+          );
+    if (!isDeepStrictEqual(withoutCheckpoints(online()), withoutCheckpoints(before)))
       problems.push('replaying the whole stream changed the online store');
+    // Its outcome there (a duplicate of the retry, late, quarantined) is accounted for by the retry.
+    const undecided = new Set(givenUp.map((g) => g.recordId).filter((id) => !decidedBeforeGiveUp.has(id)));
+    for (const [key, e] of side.entries)
+      if (e.kind !== 'parked' && undecided.has(e.recordId)) side.entries.delete(key);
     // A record parked whole is, replayed after its redrive, a duplicate (of the record that carried
     // it back, or of what that record was a duplicate of): it is accounted for once, by that record.
     for (const [key, e] of side.entries)
@@ -347,11 +558,129 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
   }
   return [
     ...problems,
-    ...differencesFromReference(scenario.sent, scenario.groups, { entities, offline, side }),
+    ...differencesFromReference(
+      referenceSent(
+        scenario.sent,
+        (i) => recordIdOfSent.get(i),
+        retries,
+        (original) => decidedBeforeGiveUp.has(original),
+        finalOutcome(outcomeOf, resentAs),
+        parkedWhole,
+        problems,
+      ),
+      scenario.groups,
+      {
+        entities,
+        offline,
+        side,
+      },
+    ),
   ];
 }
 
-/** Sequence numbers of the redrive shard (after any of the scenarios'). */
+/** The event id a record carries, if any. */
+const eventIdOf = (r: InputRecord): string | undefined => {
+  try {
+    return (JSON.parse(Buffer.from(r.data, 'base64').toString('utf8')) as { event?: { eventId?: string } })
+      .event?.eventId;
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * A record's outcome in the end: one parked whole (quarantined until redriven) has the outcome of the
+ * copy that completed it.
+ */
+const finalOutcome =
+  (outcomeOf: ReadonlyMap<string, string>, resentAs: ReadonlyMap<string, string>) =>
+  (recordId: string): string | undefined => {
+    let id = recordId;
+    for (let hops = 0; hops < 10; hops++) {
+      const o = outcomeOf.get(id);
+      const next = resentAs.get(id);
+      if (o !== 'quarantined' || !next) return o;
+      id = next;
+    }
+    return undefined;
+  };
+
+/**
+ * The mapping's maximum record age (deployed 23 h, an hour after the park age). Here 24 h, 22 after
+ * the park age: the stalls reach a day and a half, and a record they take past this age unfailed is
+ * given up unprocessed, one that failed before the park age is retried once more (the park window),
+ * so that most scenarios with records past the park age still meet it.
+ */
+const MAX_AGE_MS = 24 * 3_600_000;
+
+/**
+ * What was sent, in the order its authorities decided it, as the reference is to see it:
+ * - the stream's records in send order (per partition key, the order they reach the processor);
+ * - then the retries of given-up records (`npm run redrive` of the on-failure destination), in retry
+ *   order: a retry decided afresh (its original never was) takes its original's place; one that is a
+ *   duplicate, or quarantined again, is one more record;
+ * - then the records parked whole (an entity refused for good, or not decided by the park age), in
+ *   the order their redrive copies were sent: each is decided as its copy (a producer retry of it).
+ */
+function referenceSent(
+  sent: readonly Sent[],
+  /** The record id of each sent record in the stream. */
+  recordIdOf: (i: number) => string | undefined,
+  retries: readonly { readonly original: InputRecord; readonly retry: InputRecord }[],
+  /** Whether the authority decided the original before it was given up (its retry is then one more). */
+  decided: (original: string) => boolean,
+  outcomeOf: (recordId: string) => string | undefined,
+  /** Records parked whole, in the order their copies were redriven. */
+  parkedWhole: readonly string[],
+  problems: string[],
+): Sent[] {
+  const inStream: ({ sent: Sent; by: string | undefined } | undefined)[] = sent.map((s, i) => ({
+    sent: s,
+    by: recordIdOf(i),
+  }));
+  const retried: { sent: Sent; by: string }[] = [];
+  for (const { original, retry } of retries) {
+    const i = sentIndexOf(original);
+    if (i < 0 || !outcomeOf(retry.recordId)) {
+      problems.push(`given-up ${original.recordId}: its retry has no outcome`);
+      continue;
+    }
+    // Never decided: its first retry takes its place. Decided (or retried already): one more.
+    if (!decided(original.recordId) && inStream[i]?.by === original.recordId) inStream[i] = undefined;
+    const o = sent[i] as Sent;
+    // An event time too far ahead of its arrival is not, retried hours later: the event is taken then.
+    const future =
+      o.kind === 'malformed' && o.variant === 'future' && outcomeOf(retry.recordId) !== 'quarantined';
+    retried.push({
+      sent: future
+        ? {
+            kind: 'event',
+            fields: (JSON.parse(o.payload) as { event: TransactionFields }).event,
+            arrivalTime: o.arrivalTime,
+          }
+        : o,
+      by: retry.recordId,
+    });
+  }
+  const whole = new Map(parkedWhole.map((id, n) => [id, n]));
+  const redriven: Sent[] = [];
+  const decidedThen = (
+    slot: { sent: Sent; by: string | undefined } | undefined,
+  ): slot is { sent: Sent; by: string } => {
+    if (!slot) return false;
+    const n = slot.by === undefined ? undefined : whole.get(slot.by);
+    if (n === undefined) return true;
+    redriven[n] = slot.sent;
+    return false;
+  };
+  return [
+    ...inStream.filter(decidedThen).map((slot) => slot.sent),
+    ...retried.filter(decidedThen).map((slot) => slot.sent),
+    ...redriven.filter((r) => r !== undefined),
+  ];
+}
+
+/** Sequence numbers of the redrive shards (after any of the scenarios'). */
 const REDRIVE_SEQUENCE = 59_000_000_000_000_000_000_000_000_000_000_000_000_000_000n;
 
 /** The batch result's own contract: `failed` is every record from the first failed one; the rest have outcomes. */
@@ -389,6 +718,8 @@ async function checkProperty(shape: ScenarioShape, numRuns: number): Promise<Cov
     }),
     {
       numRuns: numRuns * RUNS_FACTOR,
+      // EXACTLY_ONCE_NO_SHRINK=1 ends at the first counterexample, unshrunk (shrinking one can take minutes).
+      ...(process.env.EXACTLY_ONCE_NO_SHRINK ? { endOnFailure: true } : {}),
       // Replays one counterexample: EXACTLY_ONCE_SEED and EXACTLY_ONCE_PATH as fast-check printed them.
       ...(process.env.EXACTLY_ONCE_SEED
         ? {
@@ -420,6 +751,8 @@ const expectTroubleEverywhere = (c: Coverage) => {
   expect(c.bucketChunks, 'bucketChunks').toBeGreaterThan(c.scenarios / 12);
   // Records parked by an entity DynamoDB refused, then redriven.
   expect(c.parkedWhole, 'parkedWhole').toBeGreaterThan(c.scenarios / 10);
+  // Records their authority had not decided by the park age: parked whole, then redriven.
+  expect(c.parkedAgedOut, 'parkedAgedOut').toBeGreaterThan(c.scenarios);
   // Offline objects parked (their put failed past the park age), then put in place: in about one
   // scenario of 15 (557 of 8,000 measured), so none in 200 or 300 about once in 10^6 runs.
   expect(c.rowsParked, 'rowsParked').toBeGreaterThan(0);
@@ -441,6 +774,7 @@ describe('exactly-once effect under everything Lambda and Kinesis do (property)'
       );
       expectTroubleEverywhere(coverage);
       expect(coverage.parkedForGroup).toBeGreaterThan(coverage.scenarios / 10);
+      expect(coverage.givenUp, 'givenUp').toBeGreaterThan(coverage.scenarios);
     },
     TIMEOUT_MS,
   );
@@ -456,9 +790,9 @@ describe('exactly-once effect under everything Lambda and Kinesis do (property)'
           reshard: true,
           maxRecords: 100,
         },
-        // Records parked by age come in about one scenario of 30 (50 of 1,500 measured, 125 records):
-        // 150 scenarios had none once in about 150 runs (a CI run failed so), 300 once in 20,000; the
-        // other coverage counts failed none of 20,000 resamples of 300 from 3,000 measured.
+        // Records parked for a merchant by age (mostly in an outage across a stall) came to 89 to 144
+        // per 1,200 scenarios in three soaks (2026-11-27), so none in 300 is far out of reach; the
+        // other coverage counts failed none of 20,000 resamples of 300 from 3,000 measured (before).
         300,
       );
       expectTroubleEverywhere(coverage);
@@ -467,14 +801,15 @@ describe('exactly-once effect under everything Lambda and Kinesis do (property)'
       expect(coverage.parkedStuck, 'records parked by age').toBeGreaterThan(0);
       expect(coverage.reshards).toBeGreaterThan(coverage.scenarios / 3);
       expect(coverage.realConflicts).toBeGreaterThan(0);
+      expect(coverage.givenUp, 'givenUp').toBeGreaterThan(coverage.scenarios);
     },
     TIMEOUT_MS,
   );
 
   // The processor core with two groups besides the authority, which the definitions refuse
   // (schemas/index.ts checkContractGroups): it holds under redelivery, as here; given up with its
-  // batch, a redrive copy one of them applied and the other failed on is applied again (this
-  // harness never gives a batch up).
+  // batch, a redrive copy one of them applied and the other failed on is applied again (the
+  // mapping gives nothing up here: run() `givingUp`).
   it(
     'matches the batch recomputation with two groups besides the authority, across concurrent shards and a split or merge',
     async () => {
@@ -511,6 +846,7 @@ describe('exactly-once effect under everything Lambda and Kinesis do (property)'
       );
       expectTroubleEverywhere(coverage);
       expect(coverage.reshards).toBeGreaterThan(coverage.scenarios / 3);
+      expect(coverage.givenUp, 'givenUp').toBeGreaterThan(coverage.scenarios);
     },
     TIMEOUT_MS,
   );

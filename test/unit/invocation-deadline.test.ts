@@ -27,10 +27,18 @@ const TABLE = 'online';
 const credentials = { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local' };
 
 /**
- * A DynamoDB that reads every entity as new and saves customers, but never answers a merchant's
- * save: the authority decides and applies, the other group's writes hang.
+ * A DynamoDB that keeps the customers it saves and reads them back (any other entity reads as new),
+ * but never answers a merchant's save while `merchants.hang`, and refuses it otherwise: the
+ * authority decides and applies, the other group's writes hang or fail.
  */
-function hangingMerchantWrites(): Promise<{ server: Server; sockets: Socket[]; endpoint: string }> {
+function hangingMerchantWrites(): Promise<{
+  server: Server;
+  sockets: Socket[];
+  endpoint: string;
+  merchants: { hang: boolean };
+}> {
+  const merchants = { hang: true };
+  const items = new Map<string, unknown>();
   const sockets: Socket[] = [];
   const server = createServer((socket) => {
     sockets.push(socket);
@@ -48,11 +56,27 @@ function hangingMerchantWrites(): Promise<{ server: Server; sockets: Socket[]; e
         buffered = buffered.subarray(head + 4 + length);
         const target = /x-amz-target: *DynamoDB_20120810\.(\w+)/i.exec(headers)?.[1];
         let answer: string | undefined;
-        if (target === 'BatchGetItem') answer = JSON.stringify({ Responses: { [TABLE]: [] } });
-        else if (target === 'PutItem' && !body.includes('"merchant#')) answer = '{}';
+        let status = '200 OK';
+        if (target === 'BatchGetItem') {
+          const keys = (
+            JSON.parse(body) as { RequestItems: Record<string, { Keys: { pk: { S: string } }[] }> }
+          ).RequestItems[TABLE]?.Keys;
+          const found = (keys ?? []).flatMap((k) => (items.has(k.pk.S) ? [items.get(k.pk.S)] : []));
+          answer = JSON.stringify({ Responses: { [TABLE]: found } });
+        } else if (target === 'PutItem' && !body.includes('"merchant#')) {
+          const { Item } = JSON.parse(body) as { Item: { pk: { S: string } } };
+          items.set(Item.pk.S, Item);
+          answer = '{}';
+        } else if (target === 'PutItem' && !merchants.hang) {
+          status = '400 Bad Request';
+          answer = JSON.stringify({
+            __type: 'com.amazon.coral.service#AccessDeniedException',
+            message: 'no',
+          });
+        }
         if (answer === undefined) continue; // hangs
         socket.write(
-          `HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: ${Buffer.byteLength(answer)}\r\n\r\n${answer}`,
+          `HTTP/1.1 ${status}\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: ${Buffer.byteLength(answer)}\r\n\r\n${answer}`,
         );
       }
     });
@@ -61,7 +85,7 @@ function hangingMerchantWrites(): Promise<{ server: Server; sockets: Socket[]; e
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
       if (!address || typeof address === 'string') throw new Error('no port');
-      resolve({ server, sockets, endpoint: `http://127.0.0.1:${address.port}` });
+      resolve({ server, sockets, endpoint: `http://127.0.0.1:${address.port}`, merchants });
     }),
   );
 }
@@ -79,16 +103,18 @@ describe('the invocation deadline', () => {
     vi.unstubAllEnvs();
   });
 
-  // 300 records of 300 customers and merchants, all past the park age. Unguarded, the 300 hanging
+  // 300 records of 300 customers and merchants, decided by their customers when they arrived (their
+  // merchants refused then), all past the park age now. Unguarded, the 300 hanging
   // merchant saves take some 11 s: 10 rounds of 32 attempts of 1 s, and the first 50 retries (the
   // SDK's retry quota); the invocation has 8. Guarded, writes stop with 5 s left, reads with 3 s (an attempt in flight and its retry wait apart).
-  const oldRecords = () =>
+  // Built once per run (the builders number event ids), for entities of the run's own (`tag`).
+  const oldRecords = (tag: string) =>
     inputRecords(
       Array.from({ length: 300 }, (_, i) =>
         envelope(
           transaction({
-            customerId: `cus_dl${String(i).padStart(4, '0')}`,
-            merchantId: `mer_dl${String(i).padStart(4, '0')}`,
+            customerId: `cus_dl${tag}${String(i).padStart(4, '0')}`,
+            merchantId: `mer_dl${tag}${String(i).padStart(4, '0')}`,
           }),
         ),
       ),
@@ -104,8 +130,7 @@ describe('the invocation deadline', () => {
       credentials,
     });
     const sideOutput = new InMemorySideOutput();
-    const started = Date.now();
-    const result = await processBatch(oldRecords(), {
+    const deps = {
       contracts,
       groupsFedBy,
       entities: new DynamoDbEntityStore({
@@ -121,9 +146,16 @@ describe('the invocation deadline', () => {
       offline: new InMemoryOfflineSink(),
       sideOutput,
       sleep: async () => {},
-      now: () => BASE_TIME + 23 * 3_600_000,
       parkAfterMs: 22 * 3_600_000,
-    });
+    };
+    const records = oldRecords(guard ? 'g' : 'u');
+    fake.merchants.hang = false;
+    const young = await processBatch(records, { ...deps, now: () => BASE_TIME + 60_000 });
+    expect(young.failed).toHaveLength(300);
+    fake.merchants.hang = true;
+    deadline.begin({ getRemainingTimeInMillis: () => 8_000 });
+    const started = Date.now();
+    const result = await processBatch(records, { ...deps, now: () => BASE_TIME + 23 * 3_600_000 });
     return { result, elapsed: Date.now() - started, sideOutput, deadline };
   };
 

@@ -50,6 +50,38 @@ describe(': redelivery of a copy that narrowed its entry', () => {
     expect(d2.outcomes.get(copy.recordId)).toBe('applied'); // 'duplicate'
   });
 
+  it('applies to its merchant once when delivered again after the merchant went past it', async () => {
+    // Found by the exactly-once property test (an outage of merchants during a redrive): the
+    // merchant went past the copy's place in its shard with a later record, took it for applied, and
+    // the copy completed the entry: the merchant never had the event.
+    const { refuse, deps, sideOutput, count, copy } = await narrowingCopy('evt_r3n_3');
+    expect((await processBatch([copy], deps)).outcomes.get(copy.recordId)).toBe('applied');
+    refuse.clear();
+    const [later] = inputRecords(
+      [
+        envelope(
+          transaction({
+            customerId: 'cus_bbbb',
+            merchantId: 'mer_2222',
+            eventId: 'evt_r3n_3_later',
+            eventTime: new Date(BASE_TIME + 20_000).toISOString(),
+          }),
+        ),
+      ],
+      { firstSequence: FIRST_SEQUENCE + 1500n, arrivalTime: BASE_TIME + 35_000 },
+    ) as [InputRecord];
+    expect((await processBatch([later], deps)).failed).toEqual([]);
+    const merchant = featureGroupsByName.get('merchant') as FeatureGroup;
+    expect(await count(merchant, 'mer_2222')).toBe(1);
+    // The copy again (the stream replayed from before it): the entry still names the merchant.
+    expect((await processBatch([copy], deps)).failed).toEqual([]);
+    expect(await count(merchant, 'mer_2222')).toBe(2);
+    expect(sideOutput.ofKind('parked')).toEqual([]);
+    expect((await processBatch([copy, later], deps)).failed).toEqual([]);
+    expect(await count(merchant, 'mer_2222')).toBe(2);
+    expect(await count(featureGroupsByName.get('customer') as FeatureGroup, 'cus_aaaa')).toBe(1);
+  });
+
   it('keeps its outcome when replayed after another copy completed the entry', async () => {
     // Found on review: once completions named their bytes, such a replay was a duplicate of the
     // completing copy (with a duplicate entry), though it had applied the event to its customer.

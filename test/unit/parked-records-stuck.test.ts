@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { InMemoryOfflineSink, type InMemorySideOutput } from '../../lambdas/adapters/memory.js';
 import type { InputRecord } from '../../lambdas/core/decode.js';
 import type { PutResult } from '../../lambdas/core/ports.js';
-import { processBatch } from '../../lambdas/core/process-batch.js';
+import { type ProcessorDeps, processBatch } from '../../lambdas/core/process-batch.js';
 import { type FeatureGroup, featureGroupsByName } from '../../schemas/index.js';
 import { BASE_TIME, envelope, FIRST_SEQUENCE, inputRecords, transaction } from '../support/records.js';
 import { redriver } from '../support/redrive-copies.js';
@@ -42,6 +42,14 @@ const payments = (ageMs: number, tag: string) =>
     ),
     { arrivalTime: NOW - ageMs },
   );
+
+/**
+ * Delivers `records` as the stream did a minute after they arrived: their customers decide them
+ * then, under whatever fails. (A record its customer has not decided by the park age is parked whole
+ * instead: process-batch.ts step 7.)
+ */
+const onArrival = (records: readonly InputRecord[], deps: ProcessorDeps) =>
+  processBatch(records, { ...deps, now: () => (records[0] as InputRecord).arrivalTime + 60_000 });
 
 const redriveAt = redriver();
 /** What npm run redrive sends for every entry now in parked/. */
@@ -86,6 +94,7 @@ describe('a record still failing near the age the mapping gives up at', () => {
     // The same outage 22 hours on (the mapping would give up on them within the hour): the three
     // mer_2222 payments are parked for the merchant, applied everywhere else; the batch completes.
     const records = payments(22 * HOUR, 'o');
+    expect((await onArrival(records, deps)).failed).toHaveLength(4);
     const old = await processBatch(records, deps);
     expect(old.failed).toEqual([]);
     expect(old.parked).toBe(3);
@@ -123,59 +132,140 @@ describe('a record still failing near the age the mapping gives up at', () => {
     expect(await s.count(merchant, 'mer_2222')).toBe(3);
   });
 
-  it('a customer it cannot write is retried whatever its age, and holds back none of the later records of its batch', async () => {
-    // Given up, `npm run redrive` puts the on-failure records back, each a producer retry of itself,
-    // decided afresh: exactly once. (Not parked whole: its customer would take its later records
-    // first, and the parked one, redriven after them, could be decided late though it was not late
-    // in the stream.) The later records of its batch are applied everywhere meanwhile (their
-    // merchants go past the failing one, keeping it as a hole), rows included: given up with it,
-    // their redrive copies are duplicates, so they must not wait for it.
+  it('a customer it cannot write holds back none of the later records of its batch, and by the park age its records are parked whole', async () => {
+    // The later records of its batch are applied everywhere meanwhile (their merchants go past the
+    // failing one, keeping it as a hole), rows included: given up with it, their redrive copies are
+    // duplicates, so they must not wait for it. Still undecided at the park age, its records are
+    // parked whole (never decided so late: a failure ahead of them until the maximum age would give
+    // them up half applied), and a redrive decides them, as a producer retry of each would be.
     const s = refusingDeps();
     s.throttle.add('customer#cus_bbbb');
     const deps = { ...s.deps, parkAfterMs: 22 * HOUR };
     const records = payments(23 * HOUR - 60_000, 'w');
-    const result = await processBatch(records, deps);
+    const result = await onArrival(records, deps);
     expect(result.failed).toEqual(records.slice(1).map((r) => r.sequenceNumber));
     expect(result.parked).toBe(0);
     expect(s.sideOutput.ofKind('parked')).toEqual([]);
     expect(await s.count(merchant, 'mer_1111')).toBe(0);
     expect(await s.count(merchant, 'mer_2222')).toBe(2);
     expect(await s.count(customer, 'cus_cccc')).toBe(1);
+    // Each event once (a redelivery may write a completed record's rows again, under another batch).
     const rowsOf = (group: string) =>
-      (s.deps.offline as InMemoryOfflineSink)
-        .rows(group)
-        .map((r) => r.eventId)
-        .sort();
+      [...new Set((s.deps.offline as InMemoryOfflineSink).rows(group).map((r) => r.eventId))].sort();
     expect(rowsOf('merchant')).toEqual(['evt_stuck_w_0', 'evt_stuck_w_3']);
 
     // Redelivered while it still fails: nothing applied twice.
-    expect((await processBatch(records, deps)).failed).toHaveLength(3);
+    expect((await onArrival(records, deps)).failed).toHaveLength(3);
     expect(await s.count(merchant, 'mer_2222')).toBe(2);
     expect(await s.count(customer, 'cus_cccc')).toBe(1);
 
-    // The mapping gives the three up; the outage over, the steward redrives them as new records.
+    // 23 hours on, still failing: the two undecided records are parked whole, the batch completes.
+    const old = await processBatch(records.slice(1), deps);
+    expect(old).toMatchObject({ failed: [], parked: 2 });
+    const parked = s.sideOutput.ofKind('parked');
+    expect(parked.map((e) => [e.recordId, e.groups])).toEqual([
+      [records[1]?.recordId, undefined],
+      [records[2]?.recordId, undefined],
+    ]);
+    expect(parked[0]?.reason).toBe(
+      'parked: the record was 22 h old when its customer entity came to decide it, and the stream keeps a record a day: decided so late, a failure before every group applied it could leave it half applied',
+    );
+    expect(old.parkErrors.map((e) => e.name)).toEqual(['AgedOutError']);
+
+    // The outage over, the steward redrives them: each decided and applied once, everywhere.
     s.throttle.clear();
-    const resent = resentAsNew(records.slice(1), FIRST_SEQUENCE + 1_000n);
-    const redriven = await processBatch(resent, deps);
-    expect(redriven.failed).toEqual([]);
-    expect(redriven.counts).toEqual({ applied: 2, duplicate: 1, quarantined: 0, late: 0 });
+    expect((await processBatch(redrive(s.sideOutput), deps)).failed).toEqual([]);
     expect(await s.count(customer, 'cus_bbbb')).toBe(2);
     expect(await s.count(customer, 'cus_cccc')).toBe(1);
     expect(await s.count(merchant, 'mer_1111')).toBe(1);
     expect(await s.count(merchant, 'mer_2222')).toBe(3);
     expect(rowsOf('merchant')).toEqual(['evt_stuck_w_0', 'evt_stuck_w_1', 'evt_stuck_w_2', 'evt_stuck_w_3']);
+    expect(s.sideOutput.ofKind('parked')).toEqual([]);
+    // The stream replayed (a lost checkpoint): nothing changes.
+    expect((await processBatch(records, deps)).failed).toEqual([]);
+    expect(await s.count(customer, 'cus_bbbb')).toBe(2);
+    expect(await s.count(merchant, 'mer_2222')).toBe(3);
 
-    // Delivered after all (a mapping that had not given up yet): applied once, by the holes.
+    // Delivered young after all, the cause gone: applied once, by the holes.
     const late = refusingDeps();
     late.throttle.add('customer#cus_bbbb');
     const lateDeps = { ...late.deps, parkAfterMs: 22 * HOUR };
-    await processBatch(records, lateDeps);
+    await onArrival(records, lateDeps);
     late.throttle.clear();
-    const redelivered = await processBatch(records.slice(1), lateDeps);
+    const redelivered = await onArrival(records.slice(1), lateDeps);
     expect(redelivered.failed).toEqual([]);
     expect(await late.count(merchant, 'mer_1111')).toBe(1);
     expect(await late.count(merchant, 'mer_2222')).toBe(3);
     expect(await late.count(customer, 'cus_cccc')).toBe(1);
+  });
+
+  it('a record its customer has not decided by the park age is parked whole, and again by a redelivery after the customer went past it', async () => {
+    // Decided that late, a crash, or failures of records ahead of it, until the maximum age would
+    // give it up decided by its customer and not applied by its merchant, which no redrive finishes.
+    const s = refusingDeps();
+    const deps = { ...s.deps, parkAfterMs: 22 * HOUR };
+    const [old] = payments(22 * HOUR, 'a').slice(1, 2); // cus_bbbb at mer_1111
+    // A payment made just after it, that reached the stream 21 hours later (not late for cus_bbbb).
+    const young = otherPayment('evt_stuck_a_y', NOW - 22 * HOUR, NOW - HOUR);
+    const batch = [old as InputRecord, young];
+    const first = await processBatch(batch, deps);
+    expect(first).toMatchObject({ failed: [], parked: 1 });
+    expect(first.outcomes.get((old as InputRecord).recordId)).toBe('quarantined');
+    expect(s.sideOutput.ofKind('parked').map((e) => [e.recordId, e.groups])).toEqual([
+      [old?.recordId, undefined],
+    ]);
+    expect(await s.count(customer, 'cus_bbbb')).toBe(1);
+    expect(await s.count(merchant, 'mer_1111')).toBe(1);
+    // The customer went past it (the young record): it keeps it as a hole, so that a redelivery
+    // (a crash before the handler returned) parks it again instead of taking it for decided.
+    const holes = async (group: string, id: string) =>
+      Object.keys((await s.inner.load([{ group, entityId: id }]))[0]?.state.holes ?? {});
+    expect(await holes('customer', 'cus_bbbb')).toHaveLength(1);
+    expect(await processBatch(batch, deps)).toMatchObject({ failed: [], parked: 1 });
+    expect(await s.count(customer, 'cus_bbbb')).toBe(1);
+    // The redrive decides it once; its holes go; a replay of the stream changes nothing.
+    expect((await processBatch(redrive(s.sideOutput), deps)).failed).toEqual([]);
+    expect(await s.count(customer, 'cus_bbbb')).toBe(2);
+    expect(await s.count(merchant, 'mer_1111')).toBe(2);
+    expect(await holes('customer', 'cus_bbbb')).toEqual([]);
+    expect(await holes('merchant', 'mer_1111')).toEqual([]);
+    expect(s.sideOutput.ofKind('parked')).toEqual([]);
+    expect((await processBatch(batch, deps)).failed).toEqual([]);
+    expect(await s.count(customer, 'cus_bbbb')).toBe(2);
+    expect(await s.count(merchant, 'mer_1111')).toBe(2);
+  });
+
+  it('a record parked whole that its customer went past in a later batch is, delivered again, still parked: not a duplicate', async () => {
+    const s = refusingDeps();
+    const deps = { ...s.deps, parkAfterMs: 22 * HOUR };
+    const [old] = payments(22 * HOUR, 'e').slice(1, 2) as [InputRecord]; // cus_bbbb at mer_1111
+    expect(await processBatch([old], deps)).toMatchObject({ failed: [], parked: 1 });
+    // A producer retry of it, young, later in the shard: its customer takes the event from it.
+    const [retry] = resentAsNew([old], FIRST_SEQUENCE + 2_000n) as [InputRecord];
+    expect((await processBatch([retry], deps)).counts.applied).toBe(1);
+    // The parked record delivered again (the stream replayed): its entry says it is still parked.
+    const again = await processBatch([old], deps);
+    expect(again.failed).toEqual([]);
+    expect(again.outcomes.get(old.recordId)).toBe('quarantined');
+    expect(s.sideOutput.ofKind('duplicate')).toEqual([]);
+    // Its redrive is the one duplicate of the event.
+    expect((await processBatch(redrive(s.sideOutput), deps)).counts.duplicate).toBe(1);
+    expect(s.sideOutput.ofKind('duplicate')).toHaveLength(1);
+    expect(s.sideOutput.ofKind('parked')).toEqual([]);
+    expect(await s.count(customer, 'cus_bbbb')).toBe(1);
+    expect(await s.count(merchant, 'mer_1111')).toBe(1);
+  });
+
+  it('a record its customer decided before the park age is not parked whole then: read back, it goes on', async () => {
+    const s = refusingDeps();
+    s.throttle.add('merchant#mer_1111');
+    const deps = { ...s.deps, parkAfterMs: 22 * HOUR };
+    const records = payments(22 * HOUR, 'b').slice(1, 2);
+    expect((await processBatch(records, { ...deps, now: () => NOW - HOUR })).failed).toHaveLength(1);
+    s.throttle.clear();
+    expect(await processBatch(records, deps)).toMatchObject({ failed: [], parked: 0 });
+    expect(await s.count(merchant, 'mer_1111')).toBe(1);
+    expect(await s.count(customer, 'cus_bbbb')).toBe(1);
   });
 
   it('a merchant that went past a record as a hole, then had it parked by age, takes it once: the redrive drops the hole', async () => {
@@ -184,11 +274,14 @@ describe('a record still failing near the age the mapping gives up at', () => {
     const records = payments(23 * HOUR - 60_000, 'h');
     // cus_bbbb fails: mer_2222 goes past its payment there (a hole) to cus_cccc's.
     s.throttle.add('customer#cus_bbbb');
-    expect((await processBatch(records, deps)).failed).toHaveLength(3);
+    expect((await onArrival(records, deps)).failed).toHaveLength(3);
     expect(await s.count(merchant, 'mer_2222')).toBe(2);
-    // Redelivered, cus_bbbb decides it, and mer_2222, failing now past the park age, has it parked.
+    // Redelivered hours later, cus_bbbb decides it, and mer_2222 fails on it; past the park age,
+    // still failing, mer_2222 has it parked.
     s.throttle.clear();
     s.throttle.add('merchant#mer_2222');
+    const hoursLater = { ...deps, now: () => NOW - 3 * HOUR };
+    expect((await processBatch(records.slice(1), hoursLater)).failed).toHaveLength(2);
     expect(await processBatch(records.slice(1), deps)).toMatchObject({ failed: [], parked: 1 });
     s.throttle.clear();
     expect((await processBatch(redrive(s.sideOutput), deps)).failed).toEqual([]);
@@ -257,18 +350,37 @@ describe('a record still failing near the age the mapping gives up at', () => {
     const records = payments(22 * HOUR + 30 * 60_000, 'p');
     s.throttle.add('customer#cus_aaaa'); // the first record fails at its customer
     s.throttle.add('merchant#mer_1111'); // cus_bbbb's payment there fails at its merchant
-    const first = await processBatch(records, deps);
-    expect(first.failed).toHaveLength(4);
+    expect((await onArrival(records, deps)).failed).toHaveLength(4);
+    expect(s.sideOutput.ofKind('parked')).toEqual([]);
+    // Past the park age, with a young record of cus_aaaa behind them (a payment made seconds after
+    // its first, that reached the stream an hour ago): cus_aaaa, failing still, fails the batch from
+    // its old record (which it would park whole, undecided), and cus_bbbb's payment at mer_1111 is
+    // parked for the merchant.
+    const [youngOfAaaa] = inputRecords(
+      [
+        envelope(
+          transaction({
+            customerId: 'cus_aaaa',
+            merchantId: 'mer_2222',
+            eventId: 'evt_stuck_p_y',
+            eventTime: at(NOW - 22 * HOUR - 30 * 60_000 - 60_000, 10),
+          }),
+        ),
+      ],
+      { arrivalTime: NOW - HOUR, firstSequence: FIRST_SEQUENCE + 500n },
+    ) as [InputRecord];
+    const first = await processBatch([...records, youngOfAaaa], deps);
+    expect(first.failed).toHaveLength(5);
     const parked = s.sideOutput.ofKind('parked');
     expect(parked.map((e) => [e.recordId, e.groups])).toEqual([[records[1]?.recordId, ['merchant']]]);
+    // Each event once (a redelivery may write a completed record's rows again, under another batch).
     const rowsOf = (group: string) =>
-      (s.deps.offline as InMemoryOfflineSink)
-        .rows(group)
-        .map((r) => r.eventId)
-        .sort();
+      [...new Set((s.deps.offline as InMemoryOfflineSink).rows(group).map((r) => r.eventId))].sort();
     expect(rowsOf('customer')).toEqual(['evt_stuck_p_1', 'evt_stuck_p_2', 'evt_stuck_p_3']);
-    // Given up at 23 h; the outage over, the steward redrives what was given up, then what was parked.
+    // Given up at 23 h, but the young record, which the mapping retries at once; the outage over, the
+    // steward redrives what was given up, then what was parked.
     s.throttle.clear();
+    expect((await processBatch([youngOfAaaa], deps)).failed).toEqual([]);
     const resent = resentAsNew(records, FIRST_SEQUENCE + 1_000n);
     expect((await processBatch(resent, deps)).counts).toEqual({
       applied: 1,
@@ -278,9 +390,10 @@ describe('a record still failing near the age the mapping gives up at', () => {
     });
     expect((await processBatch(redrive(s.sideOutput), deps)).failed).toEqual([]);
     expect(await s.count(merchant, 'mer_1111')).toBe(1);
-    expect(await s.count(merchant, 'mer_2222')).toBe(3);
+    expect(await s.count(merchant, 'mer_2222')).toBe(4); // the young record's too
     expect(await s.count(customer, 'cus_bbbb')).toBe(2);
     expect(s.sideOutput.ofKind('parked')).toEqual([]);
+    expect(await s.count(customer, 'cus_aaaa')).toBe(2);
   });
 
   it('a redrive copy its customer decides, behind a record failing for a day, reaches its merchant: given up, the next copy is a duplicate', async () => {
@@ -327,6 +440,7 @@ describe('a record still failing near the age the mapping gives up at', () => {
     s.refuse.clear();
     // An event of that day first (its rows fail), then the copy, applied to mer_2222 with its rows.
     const rx = otherPayment('evt_stuck_g_x', NOW - 25 * HOUR, NOW - 23 * HOUR);
+    expect((await onArrival([rx], deps)).failed).toHaveLength(1);
     const [k0] = redrive(s.sideOutput);
     expect((await processBatch([rx, k0 as InputRecord], deps)).failed).toHaveLength(2);
     expect(await s.count(merchant, 'mer_2222')).toBe(1);
@@ -386,6 +500,7 @@ describe('a record still failing near the age the mapping gives up at', () => {
     s.throttle.add('merchant#mer_2222');
     const deps = { ...s.deps, parkAfterMs: 22 * HOUR };
     const records = payments(22 * HOUR, 'z');
+    expect((await onArrival(records, deps)).failed).toHaveLength(4);
     expect(await processBatch(records, deps)).toMatchObject({ failed: [], parked: 3 });
     s.throttle.clear();
     const again = await processBatch(records, deps);
@@ -414,7 +529,7 @@ describe('a record still failing near the age the mapping gives up at', () => {
       { arrivalTime: NOW - 23 * HOUR + 1000 },
     );
     s.refuse.add('merchant#mer_1111');
-    expect((await processBatch([r0 as InputRecord], deps)).parked).toBe(1);
+    expect((await onArrival([r0 as InputRecord], deps)).parked).toBe(1);
     s.refuse.clear();
     s.throttle.add('merchant#mer_1111');
     const copies = redrive(s.sideOutput).map((c) => ({ ...c, arrivalTime: NOW - 22 * HOUR }));
@@ -468,6 +583,7 @@ describe('a record still failing near the age the mapping gives up at', () => {
       ],
       { arrivalTime: NOW - HOUR, firstSequence: FIRST_SEQUENCE + 1_000n },
     );
+    expect((await onArrival(old, deps)).failed).toHaveLength(2);
     const result = await processBatch([...old, ...young], deps);
     expect(result.failed).toEqual([young[0]?.sequenceNumber]);
     expect(result.parked).toBe(1);
