@@ -64,10 +64,15 @@ export interface StreamScenario {
   /**
    * Entities of other groups than the customer (merchants) whose writes fail for a while, as under
    * throttling or a partial outage (a failure that passes): until invocation `until`, picks among the
-   * merchants the stream names. Stalls meanwhile take records their customers decided young past the
-   * park age, still failing there: parked for the merchant. Null: none.
+   * merchants the stream names; with `rows`, the offline bucket refuses feature history meanwhile
+   * (a KMS key disabled). Stalls meanwhile take records their customers decided young past the park
+   * age, still failing there: parked for the merchant, their rows parked. Null: none.
    */
-  readonly outage: { readonly merchants: readonly number[]; readonly until: number } | null;
+  readonly outage: {
+    readonly merchants: readonly number[];
+    readonly until: number;
+    readonly rows: boolean;
+  } | null;
 }
 
 // --- what producers send -------------------------------------------------------------------
@@ -316,6 +321,7 @@ export function streamScenario(shape: ScenarioShape): fc.Arbitrary<StreamScenari
           arbitrary: fc.record({
             merchants: fc.array(fc.nat(), { minLength: 1, maxLength: 2 }),
             until: fc.integer({ min: 1, max: 40 }),
+            rows: fc.boolean(),
           }),
         },
       ),

@@ -21,7 +21,7 @@ import {
   type ItemLayout,
   LATEST_ITEM_LAYOUT,
 } from '../../lambdas/adapters/entity-item-codec.js';
-import { OnlineStoreError } from '../../lambdas/adapters/errors.js';
+import { OfflineStoreError, OnlineStoreError } from '../../lambdas/adapters/errors.js';
 import {
   InMemoryEntityStore,
   InMemoryOfflineSink,
@@ -33,6 +33,8 @@ import type {
   EntityKey,
   EntityState,
   EntityStore,
+  OfflineSink,
+  PutResult,
   RecentEvent,
   SaveResult,
 } from '../../lambdas/core/ports.js';
@@ -217,6 +219,19 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
       ? scenario.outage.merchants.map((n) => merchantNames[n % merchantNames.length] as string)
       : [],
   );
+  /** The offline bucket as the outage leaves it, with `rows`: feature history refused, for now. */
+  const historyRefused: OfflineSink = {
+    append: async (batches) => {
+      const ok = batches.filter((b) => !b.prefix.startsWith('features/group='));
+      const results = await offline.append(ok);
+      return batches.map((b) =>
+        ok.includes(b)
+          ? (results.shift() as PutResult)
+          : { failed: new OfflineStoreError('refused', 'offline') },
+      );
+    },
+    park: (batches) => offline.park(batches),
+  };
   /** The store as the outage leaves it: its merchants' writes fail, for now. */
   const duringOutage = (store: EntityStore): EntityStore => ({
     ...store,
@@ -333,7 +348,13 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
     let result: Awaited<ReturnType<typeof processBatch>>;
     try {
       const inOutage = !outageOver && invocation <= (scenario.outage?.until ?? 0);
-      const deps = inOutage ? { ...base, entities: duringOutage(counted) } : base;
+      const deps = inOutage
+        ? {
+            ...base,
+            entities: duringOutage(counted),
+            ...(scenario.outage?.rows ? { offline: historyRefused } : {}),
+          }
+        : base;
       result = await processBatch(delivered, { ...faultyDeps(deps, faults), now: () => at });
     } catch (error) {
       if (error instanceof InjectedCrash) crash();
@@ -703,6 +724,8 @@ function resultContractViolations(
 /**
  * `EXACTLY_ONCE_RUNS=10` runs ten times as many scenarios (a soak); the seed and path are printed on
  * failure, and `EXACTLY_ONCE_SEED=<seed> EXACTLY_ONCE_PATH=<path>` replays that counterexample.
+ * `EXACTLY_ONCE_NO_SHRINK=1` reports the first counterexample as found (shrinking can take minutes);
+ * `EXACTLY_ONCE_STATS=1` prints each property's coverage counts.
  */
 const RUNS_FACTOR = Number(process.env.EXACTLY_ONCE_RUNS ?? 1);
 /** Each property takes a few seconds here; the unit project's 5 s default is too tight for a busy CI runner. */
