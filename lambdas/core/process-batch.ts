@@ -52,8 +52,10 @@
  *    would leave it half applied. It parks it whole instead, keeping it as a hole should it go past
  *    it (a later record of its entity and shard), so that a redelivery parks it again rather than
  *    take it for decided, and one delivered again after it went past it in a later batch (a
- *    replayed stream) is found still parked by its entry (`parkedBefore`), not a duplicate; a redrive
- *    copy is decided at any age (it arrived when redriven).
+ *    replayed stream) is found still parked by its entry (`parkedBefore`), not a duplicate. A redrive
+ *    copy too, its age counting from its redrive (one completing an entry is then refused again, a
+ *    duplicate of the record it carries, its entry kept); not a record that applies nothing anywhere
+ *    (a duplicate, late for every group), decided at any age where it stands.
  *    The records concerned are *parked* (a `parked` side
  *    output with the reason and the payload) and the batch goes on. Only the records the entity has
  *    not processed yet are parked (a redelivery's earlier ones stay done for it; an authority reads
@@ -333,20 +335,22 @@ export async function processBatch(
   const stuck = (c: Candidate) => deps.parkAfterMs !== undefined && now - c.arrivalTime >= deps.parkAfterMs;
   /**
    * True if a record not decided yet is too old to be (step 7): decided now, a crash or a failure
-   * ahead of it until the mapping's maximum age would leave it half applied. A redrive copy is
-   * decided at any age (it arrived when redriven).
+   * ahead of it until the mapping's maximum age would leave it half applied. A redrive copy too (its
+   * age counts from its redrive): one completing an entry is then a copy refused again, a duplicate
+   * of the record it carries, whose entry stays for the next redrive.
    */
-  const agesOut = (c: Candidate) => stuck(c) && c.redrive === undefined;
+  const agesOut = stuck;
   const candidateById = new Map(candidates.map((c) => [c.recordId, c]));
   const agedOut = new AgedOutError(deps.parkAfterMs ?? 0);
   const agedOutReason = (c: Candidate) =>
     `the record was ${describeAge(now - c.arrivalTime)} old when its ${c.authority.name} entity came to decide it, and the stream keeps a record a day: decided so late, a failure before every group applied it could leave it half applied`;
   /**
    * True if a record still failing in `group` is parked for it by age: in a group other than its
-   * authority, once the authority decided it (given up, it would stay half applied). Not in its
-   * authority (yet): nothing of it is applied, and parked whole, its entity would take its later
-   * records first, so that its redrive could decide it late, as that of a given-up one can, and the
-   * later records of its batch complete without it (step 6). Nor a copy completing an entry parked for
+   * authority, once the authority decided it (given up, it would stay half applied). Not one whose
+   * authority write fails (a younger record of its entity in the batch failing there): nothing of it
+   * is applied, so it fails, and given up, its redrive decides it afresh; the later records of its
+   * batch complete without it (step 6). (Not decided yet at that age, it was parked whole before any
+   * write: `agesOut`.) Nor a copy completing an entry parked for
    * some groups: it has applied nothing yet, so it fails, and its entry stays for the next redrive
    * (parked again, a later delivery that writes it would contradict the outcome given).
    */
@@ -529,10 +533,20 @@ export async function processBatch(
           );
           continue;
         }
+        // Not one that applies nothing anywhere (a duplicate, late for every group): nothing of it
+        // can be left half applied, so it is decided at any age, where it stands in the stream.
+        // Unless parked already (a hole here): its entry may be written, for a redrive to decide.
         if (!own && agesOut(c)) {
-          aged.push(c);
-          info.set(c.recordId, AGED_OUT);
-          continue;
+          const forgotten = isForgotten(state, authority, c.event.eventTime);
+          const appliesNothing =
+            !hasHole(state, c) &&
+            ((seen !== undefined && !forgotten) ||
+              c.groups.every((g) => forgotten || isLate(state, g, c.event.eventTime)));
+          if (!appliesNothing) {
+            aged.push(c);
+            info.set(c.recordId, AGED_OUT);
+            continue;
+          }
         }
         if (!changed) expireMovedIds(state, authority, now);
         changed = true;

@@ -437,7 +437,7 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
   poisoned.clear();
   // The record that carried each parked record back, by the parked record.
   const resentAs = new Map<string, string>();
-  // Records parked whole, in the order the first round redrives them (their copies decide them).
+  // Records parked whole in the stream (their copies decide them, in redrive order).
   const parkedWhole: string[] = [];
   const recordIdOfSent = new Map(
     scenario.shards.flatMap((sh) => sh.records.map((r) => [sentIndexOf(r), r.recordId] as const)),
@@ -586,7 +586,8 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
         retries,
         (original) => decidedBeforeGiveUp.has(original),
         finalOutcome(outcomeOf, resentAs),
-        parkedWhole,
+        // In the order of the copies that decided them (a copy refused again leaves it to the next round's).
+        parkedWhole.sort((a, b) => compareSequence(sequenceOf(resentAs.get(a)), sequenceOf(resentAs.get(b)))),
         problems,
       ),
       scenario.groups,
@@ -598,6 +599,9 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
     ),
   ];
 }
+
+/** The sequence number of a record id (`<shard>:<sequence>`), or '0'. */
+const sequenceOf = (recordId: string | undefined): string => recordId?.split(':')[1] ?? '0';
 
 /** The event id a record carries, if any. */
 const eventIdOf = (r: InputRecord): string | undefined => {

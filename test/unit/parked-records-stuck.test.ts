@@ -256,6 +256,43 @@ describe('a record still failing near the age the mapping gives up at', () => {
     expect(await s.count(merchant, 'mer_1111')).toBe(1);
   });
 
+  it('a record that applies nothing anywhere (a duplicate) is decided at any age, not parked', async () => {
+    const s = refusingDeps();
+    const deps = { ...s.deps, parkAfterMs: 22 * HOUR };
+    const [original] = payments(23 * HOUR, 'u').slice(1, 2) as [InputRecord];
+    expect((await onArrival([original], deps)).failed).toEqual([]);
+    // A producer retry of it, delivered 22 hours after it reached the stream.
+    const [retry] = resentAsNew([original], FIRST_SEQUENCE + 3_000n).map((r) => ({
+      ...r,
+      arrivalTime: NOW - 22 * HOUR,
+    })) as [InputRecord];
+    const result = await processBatch([retry], deps);
+    expect(result).toMatchObject({ failed: [], parked: 0 });
+    expect(result.outcomes.get(retry.recordId)).toBe('duplicate');
+    expect(await s.count(merchant, 'mer_1111')).toBe(1);
+  });
+
+  it('a redrive copy its customer has not decided by the park age is refused again: its entry stays for the next redrive', async () => {
+    const s = refusingDeps();
+    const deps = { ...s.deps, parkAfterMs: 22 * HOUR };
+    const [r] = payments(23 * HOUR, 'v').slice(1, 2) as [InputRecord];
+    s.refuse.add('customer#cus_bbbb');
+    expect(await onArrival([r], deps)).toMatchObject({ failed: [], parked: 1 });
+    s.refuse.clear();
+    // The copy sent long ago, delivered only now, 22 hours after its redrive.
+    const [old] = redrive(s.sideOutput).map((c) => ({ ...c, arrivalTime: NOW - 22 * HOUR })) as [InputRecord];
+    const aged = await processBatch([old], deps);
+    expect(aged.failed).toEqual([]);
+    expect(aged.outcomes.get(old.recordId)).toBe('duplicate');
+    expect(s.sideOutput.ofKind('parked').map((e) => e.recordId)).toEqual([r.recordId]);
+    expect(await s.count(customer, 'cus_bbbb')).toBe(0);
+    // The next redrive completes it, once.
+    expect((await processBatch(redrive(s.sideOutput), deps)).failed).toEqual([]);
+    expect(s.sideOutput.ofKind('parked')).toEqual([]);
+    expect(await s.count(customer, 'cus_bbbb')).toBe(1);
+    expect(await s.count(merchant, 'mer_1111')).toBe(1);
+  });
+
   it('a record its customer decided before the park age is not parked whole then: read back, it goes on', async () => {
     const s = refusingDeps();
     s.throttle.add('merchant#mer_1111');
@@ -563,6 +600,8 @@ describe('a record still failing near the age the mapping gives up at', () => {
     const copies = redrive(s.sideOutput).map((c) => ({ ...c, arrivalTime: NOW - 22 * HOUR }));
     s.sideOutput.entries.clear(); // its entry gone: the copy is decided by its authority
     s.throttle.add('merchant#mer_1111');
+    // Decided when it arrived (not decided by the park age, a copy is parked whole too).
+    expect((await onArrival(copies, deps)).failed).toHaveLength(1);
     expect(await processBatch(copies, deps)).toMatchObject({ failed: [], parked: 1 });
     s.throttle.clear();
     expect((await processBatch(copies, deps)).failed).toEqual([]);
