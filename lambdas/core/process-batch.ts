@@ -340,7 +340,6 @@ export async function processBatch(
    * of the record it carries, whose entry stays for the next redrive.
    */
   const agesOut = stuck;
-  const candidateById = new Map(candidates.map((c) => [c.recordId, c]));
   const agedOut = new AgedOutError(deps.parkAfterMs ?? 0);
   const agedOutReason = (c: Candidate) =>
     `the record was ${describeAge(now - c.arrivalTime)} old when its ${c.authority.name} entity came to decide it, and the stream keeps a record a day: decided so late, a failure before every group applied it could leave it half applied`;
@@ -597,7 +596,8 @@ export async function processBatch(
           changed = true;
           addHole(state, c, now);
         }
-      if (changed) expireHoles(state, new Set(records.map((c) => c.shardId)), now, holeTtlMs);
+      if (changed && (state.holes || state.copies))
+        expireHoles(state, new Set(records.map((c) => c.shardId)), now, holeTtlMs);
       const batchIds = new Set(records.map((c) => c.event.eventId));
       const out = { state, changed, info };
       if (changed) {
@@ -630,12 +630,12 @@ export async function processBatch(
       },
     };
     const { results, processedBefore } = await commit(authority, entities, compute, options);
-    for (const r of results.values())
+    for (const [k, r] of results)
       if (r.ok)
         for (const [id, d] of r.info)
           if (d.kind !== AGED_OUT.kind) decisions.set(id, d);
           else {
-            const c = candidateById.get(id) as Candidate;
+            const c = entities.get(k)?.records.find((x) => x.recordId === id) as Candidate;
             park(authority, [c], agedOut, agedOutReason(c));
           }
     // An entity refused for good that had decided some of its records already (a redelivery): their
@@ -727,7 +727,8 @@ export async function processBatch(
         // they be delivered again (a redelivery from a failure, a replayed stream, a redrive copy's
         // redelivery) and taken by their authority then.
         for (const c of notApplied) if (alreadyProcessed(state, c)) addHole(state, c, now);
-        expireHoles(state, new Set(applying.map((c) => c.shardId)), now, holeTtlMs);
+        if (state.holes || state.copies)
+          expireHoles(state, new Set(applying.map((c) => c.shardId)), now, holeTtlMs);
         pruneState(state, group);
       }
       return { state, changed, info: lateApplied };
