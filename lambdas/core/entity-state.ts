@@ -52,32 +52,44 @@ export const HOLE_TTL_MS = 48 * 3_600_000;
 export const pending = (state: EntityState, r: EntityRecord): boolean =>
   !alreadyProcessed(state, r) || hasHole(state, r);
 
-/** True if the entity went past the record without applying it (a hole). */
-export const hasHole = (state: EntityState, r: Pick<EntityRecord, 'shardId' | 'paddedSequence'>): boolean =>
-  state.holes !== undefined && Object.hasOwn(state.holes, holeKey(r));
+/**
+ * What an entity keeps by a record's position (`holeKey`), to a wall time, for as long as holes:
+ * the records it went past without applying them (`holes`), the redrive copies it applied
+ * (`copies`; ports.ts `EntityState`).
+ */
+type PositionsKept = 'holes' | 'copies';
+type Position = Pick<EntityRecord, 'shardId' | 'paddedSequence'>;
 
-/** Keeps the record as a hole, from now or its arrival, whichever is later (HOLE_TTL_MS). */
-export function addHole(state: EntityState, r: EntityRecord, now: number): void {
-  state.holes = { ...state.holes, [holeKey(r)]: Math.max(now, r.arrivalTime) };
-}
+const keeps = (state: EntityState, field: PositionsKept, r: Position): boolean => {
+  const kept = state[field];
+  return kept !== undefined && Object.hasOwn(kept, holeKey(r));
+};
+
+/** From now or the record's arrival, whichever is later (HOLE_TTL_MS). */
+const keep = (state: EntityState, field: PositionsKept, r: EntityRecord, now: number): void => {
+  state[field] = { ...state[field], [holeKey(r)]: Math.max(now, r.arrivalTime) };
+};
+
+/** True if the entity went past the record without applying it (a hole). */
+export const hasHole = (state: EntityState, r: Position): boolean => keeps(state, 'holes', r);
+
+/** Keeps the record as a hole. */
+export const addHole = (state: EntityState, r: EntityRecord, now: number): void =>
+  keep(state, 'holes', r, now);
 
 /** Forgets the record's hole, if it has one (it is applied, or completed by a redrive). */
-export function dropHole(state: EntityState, r: Pick<EntityRecord, 'shardId' | 'paddedSequence'>): void {
+export function dropHole(state: EntityState, r: Position): void {
   if (!state.holes) return;
   delete state.holes[holeKey(r)];
   if (Object.keys(state.holes).length === 0) delete state.holes;
 }
 
-/** True if the entity applied this redrive copy (ports.ts `EntityState.copies`). */
-export const appliedCopy = (
-  state: EntityState,
-  r: Pick<EntityRecord, 'shardId' | 'paddedSequence'>,
-): boolean => state.copies !== undefined && Object.hasOwn(state.copies, holeKey(r));
+/** True if the entity applied this redrive copy. */
+export const appliedCopy = (state: EntityState, r: Position): boolean => keeps(state, 'copies', r);
 
-/** Remembers that the entity applied this redrive copy, as long as a hole (ports.ts `EntityState.copies`). */
-export function markCopyApplied(state: EntityState, r: EntityRecord, now: number): void {
-  state.copies = { ...state.copies, [holeKey(r)]: Math.max(now, r.arrivalTime) };
-}
+/** Remembers that the entity applied this redrive copy. */
+export const markCopyApplied = (state: EntityState, r: EntityRecord, now: number): void =>
+  keep(state, 'copies', r, now);
 
 /**
  * Drops the holes and applied copies of `shards` kept longer than `ttlMs` by `now`, the clock of

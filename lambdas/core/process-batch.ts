@@ -739,7 +739,7 @@ export async function processBatch(
         if (unpark.length === 0) return undefined;
         const results = await deps.sideOutput.unparkGroups(
           unpark.map(({ c }) => ({
-            key: sideOutputKey({ kind: 'parked', recordId: c.recordId, arrivalTime: c.arrivalTime }),
+            key: ownParkedKey(c),
             groups: [group.name],
           })),
         );
@@ -947,9 +947,7 @@ async function parkedBefore(
     return c.redrive === undefined && (d?.kind === 'forgotten' || (d?.kind === 'duplicate' && d.earlier));
   });
   if (readBack.length === 0) return still;
-  const entries = await sideOutput.parked(
-    readBack.map((c) => sideOutputKey({ kind: 'parked', recordId: c.recordId, arrivalTime: c.arrivalTime })),
-  );
+  const entries = await sideOutput.parked(readBack.map((c) => ownParkedKey(c)));
   readBack.forEach((c, i) => {
     const e = entries[i];
     if (isFailed(e)) markFailed([c], e.failed);
@@ -960,6 +958,10 @@ async function parkedBefore(
   });
   return still;
 }
+
+/** The key a record's own parked entry has (not the entry a redrive copy carries). */
+const ownParkedKey = (c: Candidate): string =>
+  sideOutputKey({ kind: 'parked', recordId: c.recordId, arrivalTime: c.arrivalTime });
 
 /** The parked record a completing copy completes, as a position in its shard. */
 function parkedRecordOf(
