@@ -317,6 +317,10 @@ export function accessRolePermissions(role: AccessRole, r: PlatformResources): P
             'dynamodb:UpdateContinuousBackups',
             'kinesis:DescribeStreamSummary',
             'kinesis:UpdateShardCount',
+            // Break-glass: keeps records the mapping could not give up to its on-failure bucket in
+            // the stream until they are redriven from it (docs/operations.md, LostRecordsAlarm).
+            'kinesis:IncreaseStreamRetentionPeriod',
+            'kinesis:DecreaseStreamRetentionPeriod',
           ],
           resources: [a.onlineTable, a.stream],
         },
@@ -412,6 +416,14 @@ function stewardPermissions(r: PlatformResources): Permission[] {
     // to send it back (and erasure looks inside them). The PII key's policy names the steward roles.
     { sid: 'OpenSealedPayloads', actions: ['kms:Decrypt'], resources: [r.keys.pii] },
     { sid: 'RedriveRecords', actions: ['kinesis:PutRecords'], resources: [a.stream] },
+    // Break-glass: records the mapping gave up and could not write to the on-failure bucket are
+    // read back from the stream (npm run redrive -- --from-stream; their payloads: OpenSealedPayloads'
+    // direct Decrypt of the PII key, the stream's).
+    {
+      sid: 'RedriveFromStream',
+      actions: ['kinesis:ListShards', 'kinesis:GetShardIterator', 'kinesis:GetRecords'],
+      resources: [a.stream],
+    },
     {
       sid: 'EncryptRedrivenRecords',
       actions: ['kms:GenerateDataKey'],

@@ -19,6 +19,7 @@ import { type Environment, removalPolicyOf } from './environments.js';
 import { SEAL_PAYLOADS_ACTIONS } from './permissions.js';
 import {
   OFFLINE_DATASET_ROOTS,
+  ON_FAILURE_METRICS_FILTER_ID,
   ON_FAILURE_PREFIX,
   ONLINE_TABLE,
   PARKED_DONE_PREFIX,
@@ -161,6 +162,8 @@ export class DataStack extends Stack {
         // Offline objects the offline bucket refused, until a redrive puts them in place.
         { prefix: PARKED_ROWS_PREFIX },
       ],
+      // Every batch the event source mapping gives up is a put here: alarmed on by the ingest stack.
+      requestMetrics: [{ id: ON_FAILURE_METRICS_FILTER_ID, prefix: ON_FAILURE_PREFIX }],
     });
     this.auditBucket = loggedBucket('AuditBucket', {
       bucketName: names.auditBucket,

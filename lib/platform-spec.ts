@@ -71,6 +71,11 @@ export const ERASURE_RECORDS_PREFIX = 'audit/erasure/';
 /** Where AWS's S3 on-failure destination of an event source mapping writes its records, in the side-output bucket. */
 export const ON_FAILURE_PREFIX = 'aws/lambda/';
 /**
+ * The side-output bucket's S3 request-metrics filter on `ON_FAILURE_PREFIX`: its `PutRequests` count
+ * the batches the event source mapping gave up (lib/constructs/stream-event-source.ts alarms on it).
+ */
+export const ON_FAILURE_METRICS_FILTER_ID = 'GivenUpRecords';
+/**
  * Records the processor parked, in the side-output bucket: an entity they feed cannot be written
  * (lambdas/core/process-batch.ts, step 7); `npm run redrive` finishes them.
  */

@@ -74,6 +74,12 @@ export interface SecureBucketProps {
    * @default - any (no such statement)
    */
   readonly allowedObjectKeys?: readonly kms.IKey[];
+  /**
+   * S3 request metrics (CloudWatch `AWS/S3`, dimensions `BucketName` and `FilterId`) of the objects
+   * under a prefix, each under its filter id: what alarms on writes to that prefix watch.
+   * @default - none
+   */
+  readonly requestMetrics?: readonly { readonly id: string; readonly prefix: string }[];
 }
 
 /** An S3 bucket that is private, TLS-only, encrypted, versioned and has a lifecycle. */
@@ -128,6 +134,7 @@ export class SecureBucket extends Construct {
             objectLockDefaultRetention: s3.ObjectLockRetention.compliance(Duration.days(p.objectLockDays)),
           }),
       serverAccessLogsBucket: p.serverAccessLogsBucket,
+      metrics: props.requestMetrics?.map(({ id, prefix }) => ({ id, prefix })),
       serverAccessLogsPrefix: p.serverAccessLogsBucket ? `${p.bucketName ?? id}/` : undefined,
       removalPolicy: p.removalPolicy,
       autoDeleteObjects: p.autoDeleteObjects,

@@ -6,7 +6,11 @@ import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { PROCESSOR_METRICS } from '../../lambdas/shared/metrics.js';
-import { assertParallelizationSafe, type StreamSourceSettings } from '../platform-spec.js';
+import {
+  assertParallelizationSafe,
+  ON_FAILURE_METRICS_FILTER_ID,
+  type StreamSourceSettings,
+} from '../platform-spec.js';
 import { STREAM_EVENT_SOURCE_DEFAULTS } from './stream-event-source-defaults.js';
 import { withDefaults } from './with-defaults.js';
 
@@ -17,7 +21,11 @@ export interface StreamEventSourceProps {
   readonly streamRetention: Duration;
   /** Function invoked with the batches. */
   readonly target: lambda.IFunction;
-  /** Bucket that receives the records of batches that exhausted their retries or age. */
+  /**
+   * Bucket that receives the records of batches that exhausted their retries or age. The alarm on
+   * given-up batches counts its puts under the S3 request-metrics filter `ON_FAILURE_METRICS_FILTER_ID`
+   * (lib/platform-spec.ts), which the bucket must define on the destination's prefix.
+   */
   readonly onFailureBucket: s3.IBucket;
   /**
    * Event source mapping settings.
@@ -67,6 +75,16 @@ export class StreamEventSource extends Construct {
   public readonly parkedRecordsAlarm: cloudwatch.Alarm;
   /** Offline objects the processor parked (the offline bucket refused them as their records neared the age limit). */
   public readonly parkedRowsAlarm: cloudwatch.Alarm;
+  /**
+   * Batches the mapping gave up to the on-failure bucket: applied nowhere, or not everywhere, until
+   * `npm run redrive`. The failures before it had their alarm, which clears once the batch is given up.
+   */
+  public readonly givenUpRecordsAlarm: cloudwatch.Alarm;
+  /**
+   * Batches the mapping gave up and could not write to the on-failure bucket (`DestinationDeliveryFailures`):
+   * the records are nowhere but in the stream, for the hour its retention has past the maximum age.
+   */
+  public readonly lostRecordsAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: StreamEventSourceProps) {
     super(scope, id);
@@ -133,21 +151,27 @@ export class StreamEventSource extends Construct {
         statistic: cloudwatch.Stats.MAXIMUM,
       }),
     );
-    const anyRecord = (id: string, alarmDescription: string, metricName: string) =>
+    const anyCount = (id: string, alarmDescription: string, metric: cloudwatch.IMetric) =>
       new cloudwatch.Alarm(this, id, {
         alarmDescription,
-        metric: new cloudwatch.Metric({
+        metric,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    const anyRecord = (id: string, alarmDescription: string, metricName: string) =>
+      anyCount(
+        id,
+        alarmDescription,
+        new cloudwatch.Metric({
           namespace: PROCESSOR_METRICS.namespace,
           metricName,
           dimensionsMap: { service: PROCESSOR_METRICS.service },
           period: Duration.minutes(1),
           statistic: cloudwatch.Stats.SUM,
         }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
+      );
     this.failedRecordsAlarm = anyRecord(
       'FailedRecordsAlarm',
       'Processor records did not complete (redelivered until they succeed or reach the maximum record age, ' +
@@ -167,6 +191,31 @@ export class StreamEventSource extends Construct {
         'redrive puts them in place',
       'OfflineObjectsParked',
     );
+    this.givenUpRecordsAlarm = anyCount(
+      'GivenUpRecordsAlarm',
+      'The event source mapping gave up a batch at the maximum record age: its records are in aws/lambda/ of the ' +
+        'side-output bucket, not applied (or not everywhere) until npm run redrive sends them back',
+      new cloudwatch.Metric({
+        namespace: 'AWS/S3',
+        metricName: 'PutRequests',
+        dimensionsMap: { BucketName: p.onFailureBucket.bucketName, FilterId: ON_FAILURE_METRICS_FILTER_ID },
+        period: Duration.minutes(1),
+        statistic: cloudwatch.Stats.SUM,
+      }),
+    );
+    this.lostRecordsAlarm = anyCount(
+      'LostRecordsAlarm',
+      'The event source mapping gave up a batch and could not write it to the on-failure bucket: its records are ' +
+        'only in the stream, until its retention ends an hour after the maximum record age; raise the retention at ' +
+        'once and redrive them from the stream (runbook)',
+      new cloudwatch.Metric({
+        namespace: 'AWS/Lambda',
+        metricName: 'DestinationDeliveryFailures',
+        dimensionsMap: { FunctionName: p.target.functionName },
+        period: Duration.minutes(1),
+        statistic: cloudwatch.Stats.SUM,
+      }),
+    );
     if (p.alarmAction)
       for (const alarm of [
         this.iteratorAgeAlarm,
@@ -174,6 +223,8 @@ export class StreamEventSource extends Construct {
         this.failedRecordsAlarm,
         this.parkedRecordsAlarm,
         this.parkedRowsAlarm,
+        this.givenUpRecordsAlarm,
+        this.lostRecordsAlarm,
       ])
         alarm.addAlarmAction(p.alarmAction);
   }

@@ -1,7 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { GLUE_COLUMN_TYPES } from '../../lib/constructs/offline-catalog.js';
-import { ONLINE_TABLE } from '../../lib/platform-spec.js';
+import { ON_FAILURE_METRICS_FILTER_ID, ON_FAILURE_PREFIX, ONLINE_TABLE } from '../../lib/platform-spec.js';
 import { eventColumns, featureGroups, offlineColumns } from '../../schemas/index.js';
 import { transaction } from '../../schemas/transaction.contract.js';
 import { logicalId, pick, synthesizeAll } from './platform-fixture.js';
@@ -105,6 +105,13 @@ describe.each(['dev', 'staging', 'prod'] as const)('data stack (%s)', (name) => 
       ['features/', environment.offlineRetentionDays],
       ['events/', environment.offlineRetentionDays],
     ]);
+  });
+
+  it("counts the puts to the on-failure prefix (the mapping's given-up batches) in an S3 request-metrics filter", () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketName: names.sideOutputBucket,
+      MetricsConfigurations: [{ Id: ON_FAILURE_METRICS_FILTER_ID, Prefix: ON_FAILURE_PREFIX }],
+    });
   });
 
   it("expires Lambda's raw on-failure records after 14 days, the other side outputs after 90, and parked records never", () => {

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { PROCESSOR_METRICS } from '../../lambdas/shared/metrics.js';
 import {
   HANDLER_ENTRIES,
+  ON_FAILURE_METRICS_FILTER_ID,
   processorEnvironment,
   REPO_ROOT,
   STREAM_SOURCE_DEFAULTS,
@@ -116,7 +117,7 @@ describe.each(['dev', 'staging', 'prod'] as const)('ingest stack (%s)', (name) =
 
   it('alarms to the alarm topic', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(7); // the processor's 6 and the retention function's errors
+    expect(alarms).toHaveLength(9); // the processor's 8 and the retention function's errors
     for (const alarm of alarms) {
       expect(JSON.stringify(alarm.Properties.AlarmActions)).toContain(logicalId(data, data.alarmTopic));
     }
@@ -173,6 +174,40 @@ describe.each(['dev', 'staging', 'prod'] as const)('ingest stack (%s)', (name) =
       Namespace: PROCESSOR_METRICS.namespace,
       MetricName: 'OfflineObjectsParked',
       Dimensions: [{ Name: 'service', Value: PROCESSOR_METRICS.service }],
+      Statistic: 'Sum',
+      Period: 60,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      AlarmActions: [Match.anyValue()],
+    });
+  });
+
+  it('alarms on any batch the mapping gave up: a put to the on-failure prefix, counted by its request-metrics filter', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/S3',
+      MetricName: 'PutRequests',
+      Dimensions: Match.arrayWith([
+        { Name: 'BucketName', Value: Match.anyValue() },
+        { Name: 'FilterId', Value: ON_FAILURE_METRICS_FILTER_ID },
+      ]),
+      Statistic: 'Sum',
+      Period: 60,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      AlarmActions: [Match.anyValue()],
+    });
+    const alarm = Object.values(
+      template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'PutRequests' } }),
+    )[0];
+    // The side-output bucket's name, as the data stack exports it: the bucket the mapping writes to.
+    expect(JSON.stringify(alarm?.Properties.Dimensions)).toContain(logicalId(data, data.sideOutputBucket));
+  });
+
+  it('alarms on any batch the mapping gave up and could not write to its on-failure bucket (records lost but for the stream)', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'DestinationDeliveryFailures',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalId(ingest, ingest.processor.function) } }],
       Statistic: 'Sum',
       Period: 60,
       Threshold: 1,

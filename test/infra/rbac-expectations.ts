@@ -91,6 +91,7 @@ export function matrixResources(
       'kinesis:GetShardIterator',
       'kinesis:DescribeStreamSummary',
       'kinesis:UpdateShardCount',
+      'kinesis:IncreaseStreamRetentionPeriod',
       'kinesis:DeleteStream',
     ]),
     r('online table', { kind: 'table' }, arn('dynamodb', `table/${names.onlineTable}`), [
@@ -252,12 +253,18 @@ export function expectedActions(subject: Subject, w: What): string[] {
       if (is('cdk-role')) return ['sts:AssumeRole'];
       if (is('key')) return ['kms:ScheduleKeyDeletion'];
       if (is('table')) return ['dynamodb:DescribeTable'];
-      if (is('stream')) return ['kinesis:DescribeStreamSummary', 'kinesis:UpdateShardCount'];
+      if (is('stream'))
+        return [
+          'kinesis:DescribeStreamSummary',
+          'kinesis:IncreaseStreamRetentionPeriod',
+          'kinesis:UpdateShardCount',
+        ];
       return is('trail') ? ['cloudtrail:GetTrailStatus'] : [];
     case 'steward':
       // Erasure and redrive: read and rewrite stored objects, delete items, put records back.
       if (is('table')) return ['dynamodb:DeleteItem'];
-      if (is('stream')) return ['kinesis:PutRecords'];
+      // Puts records back, and reads them from the stream when the on-failure bucket lost them.
+      if (is('stream')) return ['kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:PutRecords'];
       if (is('offline') || is('raw-events') || is('side-outputs') || is('parked') || is('parked-done'))
         return [...OBJECT_ACTIONS];
       if (is('offline-list')) return ['s3:ListBucket'];

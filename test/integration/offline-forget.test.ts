@@ -6,13 +6,10 @@
  * id is nowhere. Another customer, in the same objects, is untouched.
  */
 
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import { GetItemCommand, ListTablesCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { ListBucketsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { REPO_ROOT } from '../../lib/platform-spec.js';
 import { localDynamoDbClient, localKinesisClient, localS3Client } from '../../local/clients.js';
 import { invocationRecord, onFailureObjectKey } from '../../local/on-failure-destination.js';
 import type { LocalPlatform } from '../../local/platform.js';
@@ -21,11 +18,10 @@ import { type ForgetReport, forget } from '../../offline/erasure/forget.js';
 import { DynamoDbOnlineEraser } from '../../offline/erasure/online.js';
 import { idFingerprint } from '../../offline/erasure/target.js';
 import { S3ObjectStore } from '../../offline/storage/s3-object-store.js';
+import { runCli } from '../support/cli.js';
 import { envelope, inputRecords, kinesisEvent, transaction } from '../support/records.js';
 import { getBytes, listKeys, readParquetRows } from '../support/s3.js';
 import { putAndDrain, startTestPlatform } from '../support/test-platform.js';
-
-const run = promisify(execFile);
 
 describe('npm run forget', () => {
   const standIns = inject('standIns');
@@ -41,26 +37,16 @@ describe('npm run forget', () => {
   let platform: LocalPlatform;
 
   const put = (events: { partitionKey: string; payload: string }[]) => putAndDrain(kinesis, platform, events);
-  const forgetCli = async (entity: string, ...more: string[]) => {
-    const { stdout } = await run(
-      process.execPath,
-      [
-        '--openssl-legacy-provider',
-        '--import',
-        'tsx',
-        'bin/forget.ts',
-        '--entity',
-        entity,
-        '--by',
-        'DPO ticket 4711',
-        '--endpoints',
-        platform.endpointsFile,
-        ...more,
-      ],
-      { cwd: REPO_ROOT, env: process.env },
-    );
-    return JSON.parse(stdout.trim().split('\n').at(-1) as string) as ForgetReport;
-  };
+  const forgetCli = (entity: string, ...more: string[]) =>
+    runCli<ForgetReport>('forget', [
+      '--entity',
+      entity,
+      '--by',
+      'DPO ticket 4711',
+      '--endpoints',
+      platform.endpointsFile,
+      ...more,
+    ]);
 
   /** Every item of every table and every object of every bucket on the stand-ins, as text. */
   const everything = async (): Promise<string> => {

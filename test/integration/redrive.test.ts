@@ -9,9 +9,7 @@
  * key) go back for the processor to complete: the one parked whole is decided afresh, those parked
  * for the merchant group are applied to that merchant alone, and their entries move to parked-done/.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DynamoDbEntityStore } from '../../lambdas/adapters/dynamodb-entity-store.js';
@@ -20,17 +18,16 @@ import { processBatch } from '../../lambdas/core/process-batch.js';
 import { evaluateWindows } from '../../lambdas/core/tiles.js';
 import { createProcessorDeps } from '../../lambdas/processor/deps.js';
 import { processorConfigSchema, readConfig } from '../../lambdas/shared/config.js';
-import { REPO_ROOT } from '../../lib/platform-spec.js';
 import { localDynamoDbClient, localKinesisClient, localS3Client } from '../../local/clients.js';
 import { invocationRecord, onFailureObjectKey } from '../../local/on-failure-destination.js';
 import type { LocalPlatform } from '../../local/platform.js';
 import type { RedriveReport } from '../../offline/redrive/redrive.js';
 import { featureGroupsByName } from '../../schemas/index.js';
+import { runCli } from '../support/cli.js';
 import { envelope, inputRecords, kinesisEvent, transaction } from '../support/records.js';
 import { getJson, listKeys, readParquetRows } from '../support/s3.js';
 import { putAndDrain, startTestPlatform } from '../support/test-platform.js';
 
-const run = promisify(execFile);
 const GENERAL_KEY = 'arn:aws:kms:me-central-1:000000000000:key/11111111-2222-3333-4444-555555555555';
 
 describe('npm run redrive', () => {
@@ -41,21 +38,7 @@ describe('npm run redrive', () => {
   const applied = `cus_done${randomBytes(4).toString('hex')}`;
   let platform: LocalPlatform;
 
-  const redriveCli = async (): Promise<RedriveReport> => {
-    const { stdout } = await run(
-      process.execPath,
-      [
-        '--openssl-legacy-provider',
-        '--import',
-        'tsx',
-        'bin/redrive.ts',
-        '--endpoints',
-        platform.endpointsFile,
-      ],
-      { cwd: REPO_ROOT, env: process.env },
-    );
-    return JSON.parse(stdout.trim().split('\n').at(-1) as string) as RedriveReport;
-  };
+  const redriveCli = () => runCli<RedriveReport>('redrive', ['--endpoints', platform.endpointsFile]);
   const customerRows = async () =>
     (await readParquetRows(s3, platform.names.offlineBucket, 'features/group=customer/')).map(
       (r) => r.customer_id,
