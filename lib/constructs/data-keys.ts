@@ -6,6 +6,7 @@ import type { Classification } from '../../schemas/index.js';
 import { KEY_CLASSES, type KeyClass, keyClassOf } from '../data-classification.js';
 import { encryptionContextConditions, KEY_ADMIN_ACTIONS } from '../permissions.js';
 import { DATA_KEYS_DEFAULTS } from './data-keys-defaults.js';
+import { identityPerimeter } from './identity-perimeter.js';
 import { withDefaults } from './with-defaults.js';
 
 /** Cryptographic use of a key by one named role of the account, outside any AWS service. */
@@ -168,6 +169,9 @@ export class DataKeys extends Construct {
           ),
       ];
       if (keyClass === 'general') statements.push(...this.serviceStatements(p.trailArns));
+      // Whatever a statement or a grant allows, no principal of another account uses the key: none
+      // can read the data it encrypts, in any table, stream, bucket or secret.
+      statements.push(identityPerimeter(['kms:*'], ['*']));
       return new iam.PolicyDocument({ statements });
     };
     const key = (keyClass: KeyClass, description: string) =>

@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { identityPerimeter } from './identity-perimeter.js';
 import { SECURE_BUCKET_DEFAULTS } from './secure-bucket-defaults.js';
 import { withDefaults } from './with-defaults.js';
 
@@ -191,5 +192,8 @@ export class SecureBucket extends Construct {
         StringNotEquals: { [sseHeader]: 'aws:kms' },
       });
     }
+    this.bucket.addToResourcePolicy(
+      identityPerimeter(['s3:*'], [this.bucket.bucketArn, this.bucket.arnForObjects('*')]),
+    );
   }
 }

@@ -181,6 +181,12 @@ const matches = (s: ResolvedStatement, request: Request) =>
   s.resources.some((r) => glob(r).test(request.resource)) &&
   conditionsHold(s.conditions, request.context);
 
+/** What every request of an IAM principal of `account` carries (the identity perimeter's keys). */
+export const principalOf = (account: string) => ({
+  'aws:PrincipalAccount': account,
+  'aws:PrincipalIsAWSService': 'false',
+});
+
 /** Identity-policy decision: an explicit deny wins, otherwise any matching allow. */
 export function allows(statements: readonly ResolvedStatement[], request: Request): boolean {
   if (statements.some((s) => s.effect === 'Deny' && matches(s, request))) return false;

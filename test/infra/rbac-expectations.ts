@@ -67,7 +67,13 @@ export function matrixResources(
   const { names } = d;
   const arn = (service: string, resource: string) => `arn:aws:${service}:${region}:${account}:${resource}`;
   const s3 = (bucket: string, key = '') => `arn:aws:s3:::${bucket}${key ? `/${key}` : ''}`;
-  const base = { 'aws:RequestedRegion': region, 'aws:SecureTransport': 'true' };
+  // Every subject is an IAM role of the environment's account (the identity perimeter, lib/constructs/identity-perimeter.ts).
+  const base = {
+    'aws:RequestedRegion': region,
+    'aws:SecureTransport': 'true',
+    'aws:PrincipalAccount': account,
+    'aws:PrincipalIsAWSService': 'false',
+  };
   const r = (
     id: string,
     what: What,

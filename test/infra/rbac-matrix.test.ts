@@ -4,7 +4,7 @@ import type { Construct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { ACCESS_ROLES } from '../../lib/access-roles.js';
 import { SEAL_ENCRYPTION_CONTEXT } from '../../lib/platform-spec.js';
-import { allows, keyPolicyAllowsAccount, Resolver, type TemplateJson } from './iam-evaluator.js';
+import { allows, keyPolicyAllowsAccount, principalOf, Resolver, type TemplateJson } from './iam-evaluator.js';
 import { ENVIRONMENTS, logicalId, pick, synthesizeAll } from './platform-fixture.js';
 import { asArray, identityPolicies, type Statement } from './policy-statements.js';
 import { expectedActions, matrixResources, type Subject } from './rbac-expectations.js';
@@ -149,6 +149,7 @@ describe.each(ENVIRONMENTS)('RBAC matrix (%s)', (name) => {
           resource: keyArn(k),
           context: {
             'aws:RequestedRegion': account.region,
+            ...principalOf(account.account),
             ...(caller ? { 'aws:PrincipalArn': caller } : {}),
             ...Object.fromEntries(Object.entries(ctx).map(([key, v]) => [`kms:EncryptionContext:${key}`, v])),
             ...(Object.keys(ctx).length ? { 'kms:EncryptionContextKeys': Object.keys(ctx) } : {}),
@@ -204,6 +205,7 @@ describe.each(ENVIRONMENTS)('RBAC matrix (%s)', (name) => {
       resource: `${bucketArn}/features/group=merchant/dt=2026-01-01/b-1.parquet`,
       context: {
         'aws:RequestedRegion': account.region,
+        ...principalOf(account.account),
         ...Object.fromEntries(
           Object.entries(headers).map(([k, v]) => [`s3:x-amz-server-side-encryption${k}`, v]),
         ),
@@ -279,5 +281,51 @@ describe.each(ENVIRONMENTS)('RBAC matrix (%s)', (name) => {
     );
     expect(actions.length).toBeGreaterThan(50);
     expect(actions.filter((a) => /[*?]/.test(a))).toEqual([]);
+  });
+
+  it("denies the platform's keys and buckets to every principal of another account, and to none, whatever else their policies allow", () => {
+    // A statement added by mistake that opens the resource to everyone: the perimeter still holds.
+    const mistaken = (action: string) =>
+      resolver.statements(d.data.stackName, {
+        Statement: [{ Effect: 'Allow', Principal: { AWS: '*' }, Action: action, Resource: '*' }],
+      });
+    const callers = {
+      own: principalOf(account.account),
+      other: principalOf('999999999999'),
+      // CloudTrail, S3 server access logging, CloudWatch Logs acting as themselves.
+      service: { 'aws:PrincipalIsAWSService': 'true' },
+      anonymous: {},
+    };
+    const decide = (statements: ReturnType<typeof mistaken>, action: string, resource: string) =>
+      Object.fromEntries(
+        Object.entries(callers).map(([who, ctx]) => [
+          who,
+          allows([...statements, ...mistaken(action)], {
+            action,
+            resource,
+            context: { 'aws:RequestedRegion': account.region, 'aws:SecureTransport': 'true', ...ctx },
+          }),
+        ]),
+      );
+    const open = { own: true, other: false, service: true, anonymous: false };
+    for (const k of ['pii', 'general'] as const)
+      for (const action of ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:CreateGrant', 'kms:PutKeyPolicy'])
+        expect(decide(keyPolicies[k], action, keyArn(k)), `${k} ${action}`).toEqual(open);
+    const policies = Object.values(env.data.findResources('AWS::S3::BucketPolicy'));
+    // Every bucket of the data stack (access logs, offline, side outputs, audit, query results).
+    expect(policies).toHaveLength(Object.keys(env.data.findResources('AWS::S3::Bucket')).length);
+    expect(policies.length).toBeGreaterThanOrEqual(5);
+    for (const policy of policies) {
+      const statements = resolver.statements(d.data.stackName, policy.Properties.PolicyDocument);
+      const bucket = resolver.resolveString(d.data.stackName, {
+        'Fn::GetAtt': [policy.Properties.Bucket.Ref, 'Arn'],
+      });
+      for (const [action, resource] of [
+        ['s3:GetObject', `${bucket}/any/key`],
+        ['s3:ListBucket', bucket],
+        ['s3:PutBucketPolicy', bucket],
+      ] as const)
+        expect(decide(statements, action, resource), `${bucket} ${action}`).toEqual(open);
+    }
   });
 });

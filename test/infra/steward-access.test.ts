@@ -5,7 +5,7 @@
  * 30-day noncurrent expiry).
  */
 import { describe, expect, it } from 'vitest';
-import { allows, keyPolicyAllowsAccount, Resolver, type TemplateJson } from './iam-evaluator.js';
+import { allows, keyPolicyAllowsAccount, principalOf, Resolver, type TemplateJson } from './iam-evaluator.js';
 import { logicalId, pick, synthesizeAll } from './platform-fixture.js';
 
 const all = synthesizeAll({ bundling: false });
@@ -14,6 +14,7 @@ describe('data steward (prod)', () => {
   const env = pick(all, 'prod');
   const d = env.deployment;
   const account = { partition: 'aws', region: d.environment.region, account: d.environment.account };
+  const inAccount = principalOf(account.account);
   const stacks = [d.data, d.ingest, d.serving, d.audit, d.access];
   const templates = [env.data, env.ingest, env.serving, env.audit, env.access];
   const resolver = new Resolver(
@@ -37,7 +38,7 @@ describe('data steward (prod)', () => {
     const allowedToDelete = allows(statements, {
       action: 'dynamodb:DeleteItem',
       resource: `arn:aws:dynamodb:${account.region}:${account.account}:table/${d.names.onlineTable}`,
-      context: { 'aws:RequestedRegion': account.region, 'aws:PrincipalArn': stewardArn },
+      context: { 'aws:RequestedRegion': account.region, 'aws:PrincipalArn': stewardArn, ...inAccount },
     });
     expect(allowedToDelete).toBe(true);
     const decrypt = {
@@ -46,6 +47,7 @@ describe('data steward (prod)', () => {
       context: {
         'aws:RequestedRegion': account.region,
         'aws:PrincipalArn': stewardArn,
+        ...inAccount,
         'kms:ViaService': `dynamodb.${account.region}.amazonaws.com`,
       },
     };
@@ -58,7 +60,7 @@ describe('data steward (prod)', () => {
     const put = {
       action: 's3:PutObject',
       resource: recordKey,
-      context: { 'aws:RequestedRegion': account.region, 'aws:PrincipalArn': stewardArn },
+      context: { 'aws:RequestedRegion': account.region, 'aws:PrincipalArn': stewardArn, ...inAccount },
     };
     // The whole offline bucket's noncurrent versions expire: an overwritten record is gone after it.
     const bucket = Object.values(env.data.findResources('AWS::S3::Bucket')).find(
