@@ -301,14 +301,20 @@ export function accessRolePermissions(role: AccessRole, r: PlatformResources): P
         },
       ];
     }
-    case 'admin':
+    case 'deployer':
       return [
         {
           sid: 'DeployWithCdk',
           actions: ['sts:AssumeRole'],
           resources: ['deploy', 'file-publishing', 'lookup'].map(a.cdkBootstrapRole),
         },
+      ];
+    case 'key-admin':
+      return [
         { sid: 'AdministerKeys', actions: [...KEY_ADMIN_ACTIONS], resources: [r.keys.pii, r.keys.general] },
+      ];
+    case 'admin':
+      return [
         {
           sid: 'AdministerStores',
           actions: [

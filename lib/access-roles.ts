@@ -46,7 +46,20 @@ export interface OperatorRole extends DeclaredRole {
   readonly kind: 'operator';
 }
 
-/** Deploys the platform, administers keys and stores; reads no data. */
+/**
+ * Deploys the platform through the CDK bootstrap roles; administers nothing directly, reads no data.
+ * (What a deployment may do is the bootstrap's CloudFormation execution policy: README, Deploying.)
+ */
+export interface DeployerRole extends DeclaredRole {
+  readonly kind: 'deployer';
+}
+
+/** Administers the platform's KMS keys (policy, rotation, deletion schedule); uses none, reads no data. */
+export interface KeyAdminRole extends DeclaredRole {
+  readonly kind: 'key-admin';
+}
+
+/** Administers the stores (backups, shard count, the stream's retention) and reviews the trail; reads no data. */
 export interface AdminRole extends DeclaredRole {
   readonly kind: 'admin';
 }
@@ -64,6 +77,8 @@ export type AccessRole =
   | ConsumerRole
   | DataScientistRole
   | OperatorRole
+  | DeployerRole
+  | KeyAdminRole
   | AdminRole
   | StewardRole;
 export type AccessRoleKind = AccessRole['kind'];
@@ -106,10 +121,20 @@ export const ACCESS_ROLES: readonly AccessRole[] = [
     clearance: 'pii',
   },
   { kind: 'operator', name: 'operator', description: 'On-call operator: metrics, alarms, logs, throttling' },
+  // Deploying, administering keys and administering stores are three roles (separation of duties):
+  // one set of credentials cannot both change a key's policy and deploy, or restore a table.
+  { kind: 'deployer', name: 'deployer', description: 'Deploys the platform (cdk deploy); reads no data' },
+  {
+    kind: 'key-admin',
+    name: 'key-admin',
+    description:
+      'Key administrator: policies, rotation and deletion of the KMS keys; uses none, reads no data',
+  },
   {
     kind: 'admin',
     name: 'admin',
-    description: 'Platform administrator: deploys, administers keys and stores; reads no data',
+    description:
+      'Platform administrator: backups, shard count and retention of the stores, the trail status; reads no data',
   },
   {
     kind: 'steward',

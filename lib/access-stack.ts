@@ -19,8 +19,9 @@ export interface AccessStackProps extends StackProps {
   readonly roles: readonly AccessRole[];
 }
 
-/** Roles that administer keys or read and rewrite stored data: assumed with MFA only. */
-const privileged = (role: AccessRole): boolean => role.kind === 'admin' || role.kind === 'steward';
+/** Roles that deploy, administer keys or stores, or read and rewrite stored data: assumed with MFA only. */
+const PRIVILEGED: readonly AccessRole['kind'][] = ['deployer', 'key-admin', 'admin', 'steward'];
+const privileged = (role: AccessRole): boolean => PRIVILEGED.includes(role.kind);
 
 /**
  * Role-based access as IAM: one role per declaration, assumable by principals of the account

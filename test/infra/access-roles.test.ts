@@ -26,7 +26,16 @@ describe('access role declarations', () => {
   it('declares valid roles: every kind the issue names, and a steward for erasure and redrive', () => {
     expect(() => validateAccessRoles(ACCESS_ROLES, featureGroups)).not.toThrow();
     expect(new Set(ACCESS_ROLES.map((r) => r.kind))).toEqual(
-      new Set(['producer', 'consumer', 'data-scientist', 'operator', 'admin', 'steward']),
+      new Set([
+        'producer',
+        'consumer',
+        'data-scientist',
+        'operator',
+        'deployer',
+        'key-admin',
+        'admin',
+        'steward',
+      ]),
     );
   });
 

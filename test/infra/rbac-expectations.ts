@@ -255,9 +255,11 @@ export function expectedActions(subject: Subject, w: What): string[] {
       if (is('table')) return ['dynamodb:DescribeTable'];
       if (is('function')) return ['lambda:PutFunctionConcurrency'];
       return is('metrics') ? ['cloudwatch:GetMetricData'] : [];
+    case 'deployer':
+      return is('cdk-role') ? ['sts:AssumeRole'] : [];
+    case 'key-admin':
+      return is('key') ? ['kms:ScheduleKeyDeletion'] : [];
     case 'admin':
-      if (is('cdk-role')) return ['sts:AssumeRole'];
-      if (is('key')) return ['kms:ScheduleKeyDeletion'];
       if (is('table')) return ['dynamodb:DescribeTable'];
       if (is('stream'))
         return [

@@ -76,22 +76,28 @@ describe.each(ENVIRONMENTS)('RBAC matrix (%s)', (name) => {
     },
   ];
 
+  /** Whether the subject's role may make `action` on the probed resource (its identity policies, and the key's policy). */
+  const decider = ({ stack, roleId }: (typeof subjects)[number]) => {
+    const statements = resolver.roleStatements(stack.stackName, roleId);
+    expect(statements.length).toBeGreaterThan(0);
+    const caller = principalArn(stack, roleId);
+    return (resource: (typeof resources)[number], action: string) => {
+      const request = {
+        action,
+        resource: resource.arn,
+        context: { ...resource.context, 'aws:PrincipalArn': caller },
+      };
+      if (!allows(statements, request)) return false;
+      const w = resource.what;
+      return w.kind !== 'key' || keyPolicyAllowsAccount(keyPolicies[w.key], request, account);
+    };
+  };
+
   it.each(subjects.map((s) => [s.subject.name, s] as const))(
     'allows %s exactly the declared actions on every probed resource and denies the rest',
-    (_, { subject, stack, roleId }) => {
-      const statements = resolver.roleStatements(stack.stackName, roleId);
-      expect(statements.length).toBeGreaterThan(0);
-      const caller = principalArn(stack, roleId);
-      const decide = (resource: (typeof resources)[number], action: string) => {
-        const request = {
-          action,
-          resource: resource.arn,
-          context: { ...resource.context, 'aws:PrincipalArn': caller },
-        };
-        if (!allows(statements, request)) return false;
-        const w = resource.what;
-        return w.kind !== 'key' || keyPolicyAllowsAccount(keyPolicies[w.key], request, account);
-      };
+    (_, s) => {
+      const { subject } = s;
+      const decide = decider(s);
       const actual = Object.fromEntries(
         resources.map((r) => [r.id, r.actions.filter((a) => decide(r, a)).sort()]),
       );
@@ -101,6 +107,33 @@ describe.each(ENVIRONMENTS)('RBAC matrix (%s)', (name) => {
       expect(actual).toEqual(expected);
     },
   );
+
+  it('separates duties: no role both deploys and administers keys or stores, or administers and reads stored data', () => {
+    const probe = (id: string, action: string) => {
+      const resource = resources.find((r) => r.id === id);
+      if (!resource?.actions.includes(action)) throw new Error(`no probe ${action} on ${id}`);
+      return (decide: ReturnType<typeof decider>) => decide(resource, action);
+    };
+    const duties = {
+      deploys: probe('cdk deploy role', 'sts:AssumeRole'),
+      administersKeys: probe('pii key direct', 'kms:ScheduleKeyDeletion'),
+      administersStores: probe('stream', 'kinesis:UpdateShardCount'),
+      readsData: probe('online table', 'dynamodb:GetItem'),
+    };
+    const held = Object.fromEntries(
+      subjects.map((s) => {
+        const decide = decider(s);
+        return [s.subject.name, Object.keys(duties).filter((k) => duties[k as keyof typeof duties](decide))];
+      }),
+    );
+    for (const [role, hers] of Object.entries(held))
+      expect(hers.length, `${role}: ${hers}`).toBeLessThanOrEqual(1);
+    expect(held).toMatchObject({
+      deployer: ['deploys'],
+      'key-admin': ['administersKeys'],
+      admin: ['administersStores'],
+    });
+  });
 
   it('probes every role: each declared role and both function roles, on every resource and action', () => {
     const cells = subjects.length * resources.reduce((n, r) => n + r.actions.length, 0);
@@ -249,13 +282,13 @@ describe.each(ENVIRONMENTS)('RBAC matrix (%s)', (name) => {
     expect(allowed.length > 0).toBe(d.environment.removalPolicy === 'destroy');
   });
 
-  it('requires MFA to assume the admin or steward role, or an IAM Identity Center session (its identity provider enforces MFA)', () => {
+  it('requires MFA to assume the deployer, key-admin, admin or steward role, or an IAM Identity Center session (its identity provider enforces MFA)', () => {
     const trustOf = (role: string) =>
       env.access.toJSON().Resources[
         logicalId(d.access, (d.access.roles.get(role) as { role: Construct }).role)
       ].Properties.AssumeRolePolicyDocument.Statement;
     const account = d.environment.account;
-    for (const role of ['admin', 'data-steward'])
+    for (const role of ['deployer', 'key-admin', 'admin', 'data-steward'])
       expect(trustOf(role)).toEqual([
         // Not BoolIfExists: long-term access keys carry no MFA key, and IfExists would let them in.
         expect.objectContaining({
