@@ -169,6 +169,9 @@ function conditionsHold(conditions: ResolvedStatement['conditions'], context: Re
           return values.some((v) => glob(v).test(actual));
         case 'StringNotEquals':
           return !values.includes(actual);
+        case 'StringNotLike':
+        case 'ArnNotLike':
+          return !values.some((v) => glob(v).test(actual));
         default:
           throw new Error(`condition operator ${operator} is not modelled`);
       }

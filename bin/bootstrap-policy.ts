@@ -1,0 +1,61 @@
+/**
+ * `npm run bootstrap-policy -- --env prod [--account <id>]`: prints the CloudFormation execution
+ * policy to bootstrap that environment's account with (lib/bootstrap-policy.ts), from its synthesized
+ * templates (the same synth as `cdk synth -c env=<env>`, without bundling the functions). Then:
+ *
+ *   aws iam create-policy --policy-name fp-<env>-cfn-exec --policy-document file://policy.json
+ *   npx cdk bootstrap aws://<account>/<region> \
+ *     --cloudformation-execution-policies arn:aws:iam::<account>:policy/fp-<env>-cfn-exec
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildApp } from '../lib/app-builder.js';
+import { cloudFormationExecutionPolicy } from '../lib/bootstrap-policy.js';
+import { REPO_ROOT } from '../lib/platform-spec.js';
+
+const USAGE = 'usage: npm run bootstrap-policy -- --env <dev|staging|prod> [--account <12-digit id>]';
+
+function main(): number {
+  const { values } = parseArgs({
+    options: {
+      env: { type: 'string' },
+      account: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!values.env) throw new Error('--env is required');
+  const context = JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')).context;
+  const { app, deployments } = buildApp(
+    {
+      ...context,
+      env: values.env,
+      ...(values.account ? { account: values.account } : {}),
+      'aws:cdk:bundling-stacks': [],
+    },
+    { builtinCloudFormationValidation: false },
+  );
+  const assembly = app.synth();
+  const [deployment] = deployments;
+  if (!deployment) throw new Error(`no environment ${values.env}`);
+  const policy = cloudFormationExecutionPolicy({
+    account: deployment.environment.account,
+    allowedRegions: deployment.environment.allowedRegions,
+    prefix: deployment.names.prefix,
+    templates: assembly.stacks.map((s) => s.template),
+  });
+  console.log(JSON.stringify(policy, null, 2));
+  return 0;
+}
+
+try {
+  process.exitCode = main();
+} catch (error) {
+  console.error(`bootstrap-policy: ${(error as Error).message}\n${USAGE}`);
+  process.exitCode = 2;
+}
