@@ -17,9 +17,10 @@
  * failed until the record reached its maximum age is decided a duplicate of the record it copies:
  * its online effect on the authority stands, and what failed stays undone. The processor parks what
  * it can before that age (another group's entity: the record, for that group; an offline object:
- * the object, in parked-rows/, which this puts in place), so that takes a side-output put failing
- * for a day, or a park failing too; its duplicate entry names the given-up record as its owner,
- * which is how to find them.
+ * the object, in parked-rows/, which this puts in place), so that takes a park failing too; its
+ * duplicate entry names the given-up record as its owner, which is how to find them. A side-output
+ * put failing for a day loses nothing: the copy is kept under its own outcome (a duplicate, late),
+ * payload included (test/unit/side-output-given-up.test.ts).
  *
  * Parked records (`parked/`, lambdas/core/process-batch.ts step 7) are finished exactly, since the
  * processor knows what it applied of them when it parks them. Each goes back wrapped in a redrive
