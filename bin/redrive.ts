@@ -12,7 +12,7 @@
  * (`StreamSource/LostRecordsAlarm`, docs/operations.md): every record that arrived in a window goes
  * back into the stream, each decided as a producer retry (offline/redrive/from-stream.ts):
  *
- *   npm run redrive -- --from-stream --since <ISO time> [--until <ISO time>] [--shard <id> ...] \
+ *   npm run redrive -- --from-stream --since <ISO time> --until <ISO time> [--shard <id> ...] \
  *     (--endpoints .local/endpoints.json | --stream <s> [--region me-central-1]) [--dry-run]
  *
  * That needs kinesis:ListShards, GetShardIterator and GetRecords on the stream and kms:Decrypt of
@@ -41,7 +41,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const USAGE =
   'usage: npm run redrive -- (--endpoints .local/endpoints.json | --side-output-bucket <b> --stream <s> [--region <r>]) ' +
   '[--offline-bucket <b>] [--pii-kms-key-id <key>] [--dry-run]\n' +
-  '       npm run redrive -- --from-stream --since <ISO time> [--until <ISO time>] [--shard <id> ...] ' +
+  '       npm run redrive -- --from-stream --since <ISO time> --until <ISO time> [--shard <id> ...] ' +
   '(--endpoints .local/endpoints.json | --stream <s> [--region <r>]) [--dry-run]';
 
 /** A flag's ISO 8601 time, or a usage error naming it. */
@@ -92,7 +92,8 @@ async function main(): Promise<number> {
         },
         {
           since: required(timeFlag(values.since, 'since'), 'since'),
-          ...(values.until ? { until: timeFlag(values.until, 'until') } : {}),
+          // Required: a day of the stream is a day of copies, each a decision and an S3 object.
+          until: required(timeFlag(values.until, 'until'), 'until'),
           ...(values.shard ? { shards: values.shard } : {}),
           dryRun: values['dry-run'],
         },

@@ -311,7 +311,13 @@ export function accessRolePermissions(role: AccessRole, r: PlatformResources): P
       ];
     case 'key-admin':
       return [
-        { sid: 'AdministerKeys', actions: [...KEY_ADMIN_ACTIONS], resources: [r.keys.pii, r.keys.general] },
+        {
+          sid: 'AdministerKeys',
+          // Not PutKeyPolicy: with it, a key administrator could grant itself decryption. A key's
+          // policy changes with a deployment (CloudFormation's execution role), reviewed as code.
+          actions: KEY_ADMIN_ACTIONS.filter((a) => a !== 'kms:PutKeyPolicy'),
+          resources: [r.keys.pii, r.keys.general],
+        },
       ];
     case 'admin':
       return [

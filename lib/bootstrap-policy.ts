@@ -9,8 +9,10 @@
  *   the templates attach and no other;
  * - the CDK bootstrap version parameter;
  * - nothing else: no IAM user, no other role, no service the templates do not use.
- * Still possible to whoever deploys: an inline policy granting a platform role more than the
- * templates give it (a permissions boundary on every role would bound that: not done).
+ * It bounds the services, regions and role names a deployment reaches, not what it grants: a
+ * template can still give an `fp-<env>-*` role any permission (a policy of its own, an inline one)
+ * or a trust to another account, and reaches every resource of those services in the region. A
+ * permissions boundary on every role, and resources scoped by name, would bound that: not done.
  * A template using a resource type of a service not listed in `SERVICES` fails here, naming it, so a
  * new kind of resource is a reviewed change to this policy. Used by `npm run bootstrap-policy`.
  */

@@ -171,7 +171,7 @@ export class DataKeys extends Construct {
       if (keyClass === 'general') statements.push(...this.serviceStatements(p.trailArns));
       // Whatever a statement or a grant allows, no principal of another account uses the key: none
       // can read the data it encrypts, in any table, stream, bucket or secret.
-      statements.push(identityPerimeter(['kms:*'], ['*']));
+      statements.push(...identityPerimeter(['kms:*'], ['*']));
       return new iam.PolicyDocument({ statements });
     };
     const key = (keyClass: KeyClass, description: string) =>

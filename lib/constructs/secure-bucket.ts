@@ -192,8 +192,10 @@ export class SecureBucket extends Construct {
         StringNotEquals: { [sseHeader]: 'aws:kms' },
       });
     }
-    this.bucket.addToResourcePolicy(
-      identityPerimeter(['s3:*'], [this.bucket.bucketArn, this.bucket.arnForObjects('*')]),
-    );
+    for (const statement of identityPerimeter(
+      ['s3:*'],
+      [this.bucket.bucketArn, this.bucket.arnForObjects('*')],
+    ))
+      this.bucket.addToResourcePolicy(statement);
   }
 }

@@ -9,15 +9,16 @@
  * not written anywhere. So this sends back every record that arrived in a time window, of every
  * shard (or the shards named), in shard order, each under its partition key. That is exactly once
  * for the same reason as `redrive` (redrive.ts): to the processor each copy is a producer retry of
- * the record it copies, decided by its authority entity: a duplicate of a record that was applied
+ * the record it copies, decided by its authority entity: a duplicate of a record that was decided
  * (kept in `duplicate/`), applied if the record never was and is within the allowed lateness, late
- * if it is older (kept in `late/`), never applied twice. The records of the window that were applied
+ * if it is older (kept in `late/`), never applied twice. A record its authority had decided, whose
+ * other writes then failed and could not be parked, is a duplicate too: what failed stays undone. The records of the window that were applied
  * cost a duplicate decision each; narrow the window (`since`, `until`, `shards`) to what the
  * processor log names as failed to spare that. A record the copy of a parked entry (a redrive
  * envelope) goes back as it is, and completes its entry only if no copy has.
  *
- * The window ends, by default, when the run starts: the copies it sends arrive after that, and are
- * never read back. Parents are read before their children (shard ids grow with resharding), so a
+ * The window ends, by default and at the latest, when the run starts: the copies it sends arrive
+ * after that, and are never read back. Parents are read before their children (shard ids grow with resharding), so a
  * partition key's copies keep their order.
  */
 import type { RawRecord, SendReport } from '../../clients/feature-event-producer.js';
@@ -53,7 +54,7 @@ export interface FromStreamDeps {
 export interface FromStreamOptions {
   /** The window's start: the arrival time of the first record to send back. */
   readonly since: Date;
-  /** The window's end (exclusive). @default when the run starts */
+  /** The window's end (exclusive), not after the run starts. @default when the run starts */
   readonly until?: Date;
   /** Only these shards. @default every shard */
   readonly shards?: readonly string[];
@@ -84,10 +85,17 @@ export async function redriveFromStream(
   deps: FromStreamDeps,
   options: FromStreamOptions,
 ): Promise<FromStreamReport> {
-  const until = options.until ?? new Date((deps.now ?? Date.now)());
+  const started = new Date((deps.now ?? Date.now)());
+  const until = options.until ?? started;
   const { since } = options;
   if (Number.isNaN(since.getTime()) || Number.isNaN(until.getTime()))
     throw new FromStreamError('since and until must be dates (ISO 8601)');
+  // The copies arrive after the run starts: a window ending later would read them back, and send
+  // them again, until the clock passed its end.
+  if (until > started)
+    throw new FromStreamError(
+      `until (${until.toISOString()}) must not be after the run starts (${started.toISOString()})`,
+    );
   if (since >= until)
     throw new FromStreamError(`since (${since.toISOString()}) must be before until (${until.toISOString()})`);
   const all = await deps.reader.shardIds();

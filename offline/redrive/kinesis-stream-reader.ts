@@ -1,7 +1,8 @@
 /**
  * `StreamReader` on Kinesis: ListShards, then per shard an AT_TIMESTAMP iterator and GetRecords
- * until the window's end, the shard's end or its latest record. Reads pause between calls, under
- * a shard's five GetRecords a second (shared with the processor's mapping); the SDK retries throttling.
+ * until the window's end, the shard's end or its latest record. Reads pause a second between calls,
+ * well under a shard's five GetRecords a second (shared with the processor's mapping); the SDK
+ * retries throttling.
  * kinesalite never answers an AT_TIMESTAMP request past a shard's last record: on the stand-ins
  * (`fromTrimHorizon`) a shard is read from its start, and the records before the window are skipped.
  */
@@ -18,9 +19,12 @@ export interface KinesisStreamReaderProps {
   readonly streamName: string;
   readonly clientConfig?: KinesisClientConfig;
   readonly client?: KinesisClient;
-  /** Pause between two GetRecords calls on a shard. @default 250 */
+  /**
+   * Pause between two GetRecords calls on a shard: a shard takes five a second, and the processor's
+   * mapping polls it too. @default 1000
+   */
   readonly pauseMs?: number;
-  /** GetRecords page size. @default 1000 */
+  /** GetRecords page size. @default 10000 (the most Kinesis returns) */
   readonly limit?: number;
   /** Read each shard from its start (TRIM_HORIZON) instead of at the window's start: for kinesalite. @default false */
   readonly fromTrimHorizon?: boolean;
@@ -60,7 +64,7 @@ export class KinesisStreamReader implements StreamReader {
     let iterator = start.ShardIterator;
     while (iterator) {
       const out = await this.#client.send(
-        new GetRecordsCommand({ ShardIterator: iterator, Limit: this.props.limit ?? 1000 }),
+        new GetRecordsCommand({ ShardIterator: iterator, Limit: this.props.limit ?? 10_000 }),
       );
       const page: StreamRecord[] = (out.Records ?? []).map((r) => ({
         partitionKey: r.PartitionKey as string,
@@ -73,7 +77,7 @@ export class KinesisStreamReader implements StreamReader {
       // Past the window, or at the shard's latest record (nothing newer than the window's end yet).
       if ((last && last.arrivedAt >= until) || (page.length === 0 && out.MillisBehindLatest === 0)) return;
       iterator = out.NextShardIterator; // none once a closed shard is read to its end
-      if (iterator) await pause(this.props.pauseMs ?? 250);
+      if (iterator) await pause(this.props.pauseMs ?? 1000);
     }
   }
 }

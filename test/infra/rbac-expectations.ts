@@ -50,6 +50,7 @@ const KEY_ACTIONS = [
   'kms:GenerateDataKey',
   'kms:ScheduleKeyDeletion',
   'kms:DisableKeyRotation',
+  'kms:PutKeyPolicy',
 ];
 
 /**

@@ -325,8 +325,11 @@ describe.each(ENVIRONMENTS)('RBAC matrix (%s)', (name) => {
     const callers = {
       own: principalOf(account.account),
       other: principalOf('999999999999'),
-      // CloudTrail, S3 server access logging, CloudWatch Logs acting as themselves.
-      service: { 'aws:PrincipalIsAWSService': 'true' },
+      // CloudTrail, S3 server access logging, CloudWatch Logs acting as themselves: for this account,
+      // without a source named, or for another account (a confused deputy).
+      service: { 'aws:PrincipalIsAWSService': 'true', 'aws:SourceAccount': account.account },
+      serviceUnnamed: { 'aws:PrincipalIsAWSService': 'true' },
+      serviceForOther: { 'aws:PrincipalIsAWSService': 'true', 'aws:SourceAccount': '999999999999' },
       anonymous: {},
     };
     const decide = (statements: ReturnType<typeof mistaken>, action: string, resource: string) =>
@@ -340,7 +343,14 @@ describe.each(ENVIRONMENTS)('RBAC matrix (%s)', (name) => {
           }),
         ]),
       );
-    const open = { own: true, other: false, service: true, anonymous: false };
+    const open = {
+      own: true,
+      other: false,
+      service: true,
+      serviceUnnamed: true,
+      serviceForOther: false,
+      anonymous: false,
+    };
     for (const k of ['pii', 'general'] as const)
       for (const action of ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:CreateGrant', 'kms:PutKeyPolicy'])
         expect(decide(keyPolicies[k], action, keyArn(k)), `${k} ${action}`).toEqual(open);

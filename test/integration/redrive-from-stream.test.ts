@@ -114,11 +114,12 @@ describe('npm run redrive -- --from-stream', () => {
         .filter((c) => customers.includes(c as string));
     expect((await customerRows()).sort()).toEqual([customers[0], customers[2]].sort());
 
-    const dry = await fromStreamCli('--since', since.toISOString(), '--dry-run');
+    const untilNow = () => ['--until', new Date().toISOString()];
+    const dry = await fromStreamCli('--since', since.toISOString(), ...untilNow(), '--dry-run');
     expect(dry).toMatchObject({ records: 3, sent: 0, dryRun: true });
     expect(await readStream(originals[2]?.sequenceNumber)).toEqual([]);
 
-    const report = await fromStreamCli('--since', since.toISOString());
+    const report = await fromStreamCli('--since', since.toISOString(), ...untilNow());
     expect(report).toMatchObject({
       records: 3,
       sent: 3,
@@ -139,6 +140,7 @@ describe('npm run redrive -- --from-stream', () => {
     const again = await fromStreamCli(
       '--since',
       new Date((copies[0]?.arrivalTime as number) - 1).toISOString(),
+      ...untilNow(),
     );
     expect(again).toMatchObject({ records: 3, sent: 3 });
     const twice = await processBatch(await readStream(copies[2]?.sequenceNumber), deps);
@@ -146,17 +148,34 @@ describe('npm run redrive -- --from-stream', () => {
     expect((await customerRows()).sort()).toEqual([...customers].sort());
   }, 90_000);
 
-  it('refuses a window that ends before it starts, and a shard the stream does not have, naming them', async () => {
+  it('refuses a window that ends before it starts or after the run, one with no end, and a shard the stream does not have, naming them', async () => {
     await expect(
       fromStreamCli('--since', '2026-11-27T10:00:00Z', '--until', '2026-11-27T09:00:00Z'),
     ).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('must be before until') });
+    // Ending after the run starts, it would read its own copies back and send them again.
     await expect(
-      fromStreamCli('--since', '2026-11-27T10:00:00Z', '--shard', 'shardId-000000000009'),
+      fromStreamCli('--since', '2026-11-27T10:00:00Z', '--until', '2099-01-01T00:00:00Z'),
+    ).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('must not be after the run starts') });
+    await expect(fromStreamCli('--since', '2026-11-27T10:00:00Z')).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--until is required'),
+    });
+    await expect(
+      fromStreamCli(
+        '--since',
+        '2026-11-27T10:00:00Z',
+        '--until',
+        '2026-11-27T11:00:00Z',
+        '--shard',
+        'shardId-000000000009',
+      ),
     ).rejects.toMatchObject({
       code: 2,
       stderr: expect.stringContaining('no such shard in the stream: shardId-000000000009'),
     });
-    await expect(fromStreamCli('--since', 'yesterday')).rejects.toMatchObject({
+    await expect(
+      fromStreamCli('--since', 'yesterday', '--until', '2026-11-27T11:00:00Z'),
+    ).rejects.toMatchObject({
       code: 2,
       stderr: expect.stringContaining('--since must be an ISO 8601 time'),
     });

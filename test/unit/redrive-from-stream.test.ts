@@ -140,9 +140,12 @@ describe('redriveFromStream', () => {
     });
   });
 
-  it('refuses an empty window and an unknown shard', async () => {
-    const deps = { reader: memoryReader(shards), send: sink().send };
+  it('refuses an empty window, one ending after the run starts (it would read its own copies), and an unknown shard', async () => {
+    const deps = { reader: memoryReader(shards), send: sink().send, now: () => at(100).getTime() };
     await expect(redriveFromStream(deps, { since: at(10), until: at(10) })).rejects.toThrow(FromStreamError);
+    await expect(redriveFromStream(deps, { since: at(10), until: at(101) })).rejects.toThrow(
+      'must not be after the run starts',
+    );
     await expect(
       redriveFromStream(deps, { since: at(0), until: at(1), shards: ['shardId-9'] }),
     ).rejects.toThrow('no such shard in the stream: shardId-9');
