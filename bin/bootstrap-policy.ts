@@ -1,7 +1,9 @@
 /**
  * `npm run bootstrap-policy -- --env prod [--account <id>]`: prints the CloudFormation execution
  * policy to bootstrap that environment's account with (lib/bootstrap-policy.ts), from its synthesized
- * templates (the same synth as `cdk synth -c env=<env>`, without bundling the functions). Then:
+ * templates (the same synth as `cdk synth -c env=<env>`, without bundling the functions). With
+ * `--scp`, the service control policy denying every other region, for the organisation to attach
+ * to the account instead. Then:
  *
  *   aws iam create-policy --policy-name fp-<env>-cfn-exec --policy-document file://policy.json
  *   npx cdk bootstrap aws://<account>/<region> \
@@ -11,16 +13,17 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildApp } from '../lib/app-builder.js';
-import { cloudFormationExecutionPolicy } from '../lib/bootstrap-policy.js';
+import { cloudFormationExecutionPolicy, regionDenyServiceControlPolicy } from '../lib/bootstrap-policy.js';
 import { REPO_ROOT } from '../lib/platform-spec.js';
 
-const USAGE = 'usage: npm run bootstrap-policy -- --env <dev|staging|prod> [--account <12-digit id>]';
+const USAGE = 'usage: npm run bootstrap-policy -- --env <dev|staging|prod> [--account <12-digit id>] [--scp]';
 
 function main(): number {
   const { values } = parseArgs({
     options: {
       env: { type: 'string' },
       account: { type: 'string' },
+      scp: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -43,6 +46,12 @@ function main(): number {
   const assembly = app.synth();
   const [deployment] = deployments;
   if (!deployment) throw new Error(`no environment ${values.env}`);
+  if (values.scp) {
+    console.log(
+      JSON.stringify(regionDenyServiceControlPolicy(deployment.environment.allowedRegions), null, 2),
+    );
+    return 0;
+  }
   const policy = cloudFormationExecutionPolicy({
     account: deployment.environment.account,
     allowedRegions: deployment.environment.allowedRegions,

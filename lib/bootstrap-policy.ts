@@ -149,3 +149,58 @@ export function cloudFormationExecutionPolicy(input: BootstrapPolicyInput): Poli
     ],
   };
 }
+
+/**
+ * Services with a single global endpoint (us-east-1), which a region condition would deny outright:
+ * identity, the organisation, support and billing. Everything else must be asked of an allowed region.
+ */
+const GLOBAL_SERVICE_ACTIONS = [
+  'account:*',
+  'aws-portal:*',
+  'billing:*',
+  'budgets:*',
+  'ce:*',
+  'cur:*',
+  'health:*',
+  'iam:*',
+  'organizations:*',
+  'pricing:*',
+  's3:GetAccountPublicAccessBlock',
+  's3:ListAllMyBuckets',
+  'sts:*',
+  'support:*',
+  'trustedadvisor:*',
+] as const;
+
+/**
+ * The service control policy for the organisation to attach to the environment's account (AWS
+ * Organizations' "deny access based on the requested Region" pattern): every request to another
+ * region is denied, whoever makes it, but for the global services above. The platform's own
+ * policies carry the same region condition (lib/constructs/platform-role.ts); this one holds for
+ * every principal of the account, the console included. AWS services acting as themselves are
+ * not subject to SCPs (the multi-region trail still sees the other regions).
+ */
+export function regionDenyServiceControlPolicy(allowedRegions: readonly string[]): {
+  readonly Version: '2012-10-17';
+  readonly Statement: readonly {
+    readonly Sid: string;
+    readonly Effect: 'Deny';
+    readonly NotAction: readonly string[];
+    readonly Resource: '*';
+    readonly Condition: { readonly StringNotEquals: { readonly 'aws:RequestedRegion': readonly string[] } };
+  }[];
+} {
+  if (allowedRegions.length === 0) throw new BootstrapPolicyError('allowedRegions must name a region');
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'DenyOutsideAllowedRegions',
+        Effect: 'Deny',
+        NotAction: [...GLOBAL_SERVICE_ACTIONS],
+        Resource: '*',
+        Condition: { StringNotEquals: { 'aws:RequestedRegion': [...allowedRegions] } },
+      },
+    ],
+  };
+}

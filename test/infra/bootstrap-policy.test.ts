@@ -8,6 +8,7 @@ import {
   awsManagedPoliciesAttached,
   BootstrapPolicyError,
   cloudFormationExecutionPolicy,
+  regionDenyServiceControlPolicy,
   servicesUsed,
   type TemplateResources,
 } from '../../lib/bootstrap-policy.js';
@@ -76,6 +77,47 @@ describe.each(ENVIRONMENTS)('CloudFormation execution policy (%s)', (name) => {
     expect(attach(`arn:aws:iam::${account}:policy/${prefix}-access-RoleadminPolicy-XYZ`)).toBe(true);
     expect(attach('arn:aws:iam::aws:policy/AdministratorAccess')).toBe(false);
     expect(attach(`arn:aws:iam::${account}:policy/someone-elses`)).toBe(false);
+  });
+});
+
+describe('regionDenyServiceControlPolicy', () => {
+  const { allowedRegions } = pick(all, 'prod').deployment.environment;
+  const scp = new Resolver({}, { partition: 'aws', region: 'me-central-1', account: '1' }).statements(
+    'none',
+    regionDenyServiceControlPolicy(allowedRegions) as unknown as Record<string, unknown>,
+  );
+  // An SCP grants nothing: what it does not deny, the account's own policies decide.
+  const denied = (action: string, region: string) =>
+    scp.some(
+      (s) =>
+        s.effect === 'Deny' &&
+        allows([{ ...s, effect: 'Allow' }], {
+          action,
+          resource: '*',
+          context: { 'aws:RequestedRegion': region },
+        }),
+    );
+
+  it('denies every regional service outside the allowed regions, and nothing inside them', () => {
+    expect(allowedRegions).toEqual(['me-central-1']);
+    for (const action of ['s3:CreateBucket', 'dynamodb:CreateTable', 'kms:CreateKey', 'ec2:RunInstances'])
+      for (const [region, expected] of [
+        ['me-central-1', false],
+        ['eu-west-1', true],
+        ['us-east-1', true],
+      ] as const)
+        expect(denied(action, region), `${action} in ${region}`).toBe(expected);
+  });
+
+  it('leaves the global services, whose one endpoint is in us-east-1: identity, organisation, support, billing', () => {
+    for (const action of [
+      'iam:CreateRole',
+      'sts:AssumeRole',
+      'organizations:DescribeOrganization',
+      'support:CreateCase',
+    ])
+      expect(denied(action, 'us-east-1'), action).toBe(false);
+    expect(() => regionDenyServiceControlPolicy([])).toThrow(BootstrapPolicyError);
   });
 });
 

@@ -29,6 +29,8 @@ export interface Request {
 interface ResolvedStatement {
   readonly effect: 'Allow' | 'Deny';
   readonly actions: string[];
+  /** NotAction: every action but these. */
+  readonly notActions?: string[];
   readonly resources: string[];
   readonly principals: string[];
   readonly conditions: Record<string, Record<string, string[]>>;
@@ -121,7 +123,8 @@ export class Resolver {
       }
       return {
         effect: s.Effect as 'Allow' | 'Deny',
-        actions: asArray(s.Action as string | string[]),
+        actions: asArray((s.Action ?? []) as string | string[]),
+        ...(s.NotAction ? { notActions: asArray(s.NotAction as string | string[]) } : {}),
         resources: asArray(s.Resource ?? []).flatMap((r) => asArray(this.resolve(stack, r))),
         principals,
         conditions,
@@ -180,7 +183,9 @@ function conditionsHold(conditions: ResolvedStatement['conditions'], context: Re
 }
 
 const matches = (s: ResolvedStatement, request: Request) =>
-  s.actions.some((a) => glob(a, 'i').test(request.action)) &&
+  (s.notActions
+    ? !s.notActions.some((a) => glob(a, 'i').test(request.action))
+    : s.actions.some((a) => glob(a, 'i').test(request.action))) &&
   s.resources.some((r) => glob(r).test(request.resource)) &&
   conditionsHold(s.conditions, request.context);
 
