@@ -53,7 +53,8 @@ export const handler = createHandler((deadline) =>
 );
 
 async function handle(event: KinesisStreamEvent, deps: ProcessorDeps): Promise<KinesisStreamBatchResponse> {
-  const result = await processBatch(event.Records.map(toInputRecord), deps);
+  const records = event.Records.map(toInputRecord);
+  const result = await processBatch(records, deps);
 
   const { applied, duplicate, quarantined, late } = result.counts;
   metrics.addMetric('RecordsApplied', MetricUnit.Count, applied);
@@ -96,17 +97,27 @@ async function handle(event: KinesisStreamEvent, deps: ProcessorDeps): Promise<K
     return { batchItemFailures: [] };
   }
   const errors = result.errors.slice(0, 5).map((e) => `${e.name}: ${e.message}`);
+  // Where the failures are: should the mapping give them up and fail to write them to its on-failure
+  // bucket, these name the window to redrive from the stream (docs/operations.md, LostRecordsAlarm).
+  const first = records.find((r) => r.sequenceNumber === result.failed[0]);
+  const where = {
+    shardId: first?.shardId,
+    firstFailed: result.failed[0],
+    lastFailed: result.failed.at(-1),
+    firstFailedArrivedAt: first ? new Date(first.arrivalTime).toISOString() : undefined,
+  };
   // Everything from the first failed record on is failed: all of them, when it was the first.
   if (result.failed.length === event.Records.length) {
     logger.error('batch failed from its first record; failing it whole so that it is bisected', {
       ...summary,
+      ...where,
       errors,
     });
     throw new BatchFailedError(`no record of the batch completed (${summary.failed} failed): ${errors[0]}`);
   }
   logger.warn('batch partly failed; redelivery from the first failed record', {
     ...summary,
-    firstFailed: result.failed[0],
+    ...where,
     errors,
   });
   return { batchItemFailures: result.failed.map((itemIdentifier) => ({ itemIdentifier })) };

@@ -91,6 +91,18 @@ describe('handler logs', () => {
     const output = lines.join('');
     expect(output).toContain('batch processed');
     expect(output).toContain('batch failed from its first record');
+    // Where: what a redrive from the stream needs, should the on-failure bucket lose them.
+    const failure = output
+      .split('\n')
+      .find((l) => l.includes('batch failed from its first record')) as string;
+    expect(JSON.parse(failure)).toMatchObject({
+      shardId: event.Records[0]?.eventID.split(':')[0],
+      firstFailed: event.Records[0]?.kinesis.sequenceNumber,
+      lastFailed: event.Records[1]?.kinesis.sequenceNumber,
+      firstFailedArrivedAt: new Date(
+        (event.Records[0]?.kinesis.approximateArrivalTimestamp as number) * 1000,
+      ).toISOString(),
+    });
     expect(output).toContain('"decision":"allow"');
     expect(output).toContain('"decision":"deny"');
     expect(output).toContain('lookup failed');
