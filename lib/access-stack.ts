@@ -43,35 +43,56 @@ export class AccessStack extends Stack {
     } catch (error) {
       throw new Error(`${this.node.path}: ${(error as Error).message}`);
     }
+    const permissionSets = environment.identityCenterPermissionSets ?? {};
+    for (const name of Object.keys(permissionSets)) {
+      const role = props.roles.find((r) => r.name === name);
+      if (!role || !privileged(role))
+        throw new Error(
+          `${this.node.path}: identityCenterPermissionSets.${name} names no privileged role ` +
+            `(${props.roles
+              .filter(privileged)
+              .map((r) => r.name)
+              .join(', ')})`,
+        );
+    }
+    /** The account's IAM Identity Center sessions of a permission set (`*`: any), as a principal. */
+    const identityCenterSession = (permissionSet: string) =>
+      new iam.AccountPrincipal(this.account).withConditions({
+        ArnLike: {
+          // With the Identity Center home region in the path, or without it (us-east-1).
+          'aws:PrincipalArn': `arn:${this.partition}:iam::${this.account}:role/aws-reserved/sso.amazonaws.com/${
+            permissionSet === '*' ? '*' : `*AWSReservedSSO_${permissionSet}_*`
+          }`,
+        },
+      });
     const roles = new Map<string, PlatformRole>();
     const workgroups = new Map<string, athena.CfnWorkGroup>();
     for (const declared of props.roles) {
+      const permissionSet = permissionSets[declared.name];
       const role = new PlatformRole(this, `Role-${declared.name}`, {
         roleName: accessRoleName(names.prefix, declared),
         description: declared.description,
-        // The admin role administers keys, the steward reads and rewrites stored data: a principal
-        // of the account must have signed in with MFA (`Bool`, not `BoolIfExists`: long-term access
-        // keys carry no such key at all), or be an IAM Identity Center session, whose identity
-        // provider enforces MFA (second trust statement below).
-        assumedBy: privileged(declared)
-          ? new iam.AccountPrincipal(this.account).withConditions({
-              Bool: { 'aws:MultiFactorAuthPresent': 'true' },
-            })
-          : new iam.AccountPrincipal(this.account),
+        // The privileged roles deploy, administer keys or stores, or read and rewrite stored data: a
+        // principal of the account must have signed in with MFA (`Bool`, not `BoolIfExists`:
+        // long-term access keys carry no such key at all), or be an IAM Identity Center session,
+        // whose identity provider enforces MFA (second trust statement below); with a permission set
+        // named for the role, only a session of that permission set.
+        assumedBy: !privileged(declared)
+          ? new iam.AccountPrincipal(this.account)
+          : permissionSet
+            ? identityCenterSession(permissionSet)
+            : new iam.AccountPrincipal(this.account).withConditions({
+                Bool: { 'aws:MultiFactorAuthPresent': 'true' },
+              }),
         permissions: accessRolePermissions(declared, resources),
         allowedRegions: environment.allowedRegions,
       });
-      if (privileged(declared))
+      if (privileged(declared) && !permissionSet)
         role.role.assumeRolePolicy?.addStatements(
           new iam.PolicyStatement({
             sid: 'IdentityCenterSessions',
             actions: ['sts:AssumeRole'],
-            principals: [new iam.AccountPrincipal(this.account)],
-            conditions: {
-              ArnLike: {
-                'aws:PrincipalArn': `arn:${this.partition}:iam::${this.account}:role/aws-reserved/sso.amazonaws.com/*`,
-              },
-            },
+            principals: [identityCenterSession('*')],
           }),
         );
       roles.set(declared.name, role);

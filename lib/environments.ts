@@ -47,13 +47,6 @@ export const environmentValuesSchema = z
      */
     offlineRetentionDays: z.int().min(31).max(36500),
     /**
-     * The layout the processor writes entity items and id buckets in (lambdas/adapters/
-     * entity-item-codec.ts; every release reads all of them). Raise it only once every processor
-     * and lookup function of the environment runs a release that reads it, and none will be rolled
-     * back before it (layout 2: releases from 0d33549, 2026-11-26; layout 3: releases from
-     * 45f8a52; layout 4: releases from 2ced32a; README "Upgrades and rollbacks").
-     */
-    /**
      * Interface VPC endpoints (execute-api) the lookup API is served through. Set, the API is
      * private: reachable only through these endpoints (its resource policy refuses any other
      * source), never from the internet. Absent, it is regional and public, IAM-authorised behind
@@ -68,9 +61,30 @@ export const environmentValuesSchema = z
       .nonempty('must name at least one VPC endpoint, or be left out for a public regional API')
       .refine((ids) => new Set(ids).size === ids.length, 'must not repeat an endpoint')
       .optional(),
+    /**
+     * The layout the processor writes entity items and id buckets in (lambdas/adapters/
+     * entity-item-codec.ts; every release reads all of them). Raise it only once every processor
+     * and lookup function of the environment runs a release that reads it, and none will be rolled
+     * back before it (layout 2: releases from 0d33549, 2026-11-26; layout 3: releases from
+     * 45f8a52; layout 4: releases from 2ced32a; README "Upgrades and rollbacks").
+     */
     entityItemLayout: z
       .literal([1, 2, 3, 4], 'must be 1, 2, 3 or 4 (the entity item layout the processor writes)')
       .default(1),
+    /**
+     * The IAM Identity Center permission set whose sessions alone may assume each privileged role
+     * (by role name: deployer, key-admin, admin, data-steward; lib/access-stack.ts). Set for a role,
+     * it is assumed from that permission set only, not by any MFA session or Identity Center
+     * session of the account. No permission set may serve two of them: one sign-in would then hold
+     * two separated duties. Unset, the account's administrators decide who may assume it.
+     */
+    identityCenterPermissionSets: z
+      .record(z.string(), z.string().regex(/^[\w+=,.@-]{1,32}$/, 'must be a permission set name'))
+      .refine(
+        (sets) => new Set(Object.values(sets)).size === Object.values(sets).length,
+        'must not name one permission set for two roles (it would hold two separated duties)',
+      )
+      .optional(),
   })
   .superRefine((env, ctx) => {
     if (!env.allowedRegions.includes(env.region)) {

@@ -1,3 +1,5 @@
+import type { CfnResource } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { authorize } from '../../lambdas/lookup/authorize.js';
 import { consumerRouteArns } from '../../lib/access-permissions.js';
@@ -10,7 +12,9 @@ import {
   seesInClear,
   validateAccessRoles,
 } from '../../lib/access-roles.js';
+import { buildApp, type PlatformDeployment } from '../../lib/app-builder.js';
 import { featureGroups } from '../../schemas/index.js';
+import { cdkContext } from './platform-fixture.js';
 
 const consumer = (over: Partial<ConsumerRole> = {}): ConsumerRole => ({
   kind: 'consumer',
@@ -117,5 +121,49 @@ describe('access role declarations', () => {
       `${stage}/GET/v1/features/merchant/*`,
       `${stage}/POST/v1/features:get`,
     ]);
+  });
+});
+
+describe('privileged roles bound to IAM Identity Center permission sets', () => {
+  const sets = {
+    deployer: 'FpDeployer',
+    'key-admin': 'FpKeyAdmin',
+    admin: 'FpAdmin',
+    'data-steward': 'FpSteward',
+  };
+  const build = (identityCenterPermissionSets: Record<string, string>) => {
+    const context = { ...cdkContext(), env: 'prod', 'aws:cdk:bundling-stacks': [] };
+    context.environments.prod = { ...context.environments.prod, identityCenterPermissionSets };
+    return buildApp(context, { builtinCloudFormationValidation: false }).deployments[0] as PlatformDeployment;
+  };
+
+  it('lets only sessions of its own permission set assume each: no MFA session, no other permission set', () => {
+    const d = build(sets);
+    const template = Template.fromStack(d.access);
+    const account = d.environment.account;
+    for (const [role, set] of Object.entries(sets)) {
+      const declared = d.access.roles.get(role);
+      const trust =
+        template.toJSON().Resources[d.access.getLogicalId(declared?.role.node.defaultChild as CfnResource)]
+          .Properties.AssumeRolePolicyDocument.Statement;
+      expect(trust, role).toEqual([
+        {
+          Action: 'sts:AssumeRole',
+          Effect: 'Allow',
+          Principal: { AWS: expect.anything() },
+          Condition: {
+            ArnLike: {
+              'aws:PrincipalArn': `arn:aws:iam::${account}:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_${set}_*`,
+            },
+          },
+        },
+      ]);
+    }
+  });
+
+  it('refuses a permission set for a role that is not privileged, naming the field', () => {
+    expect(() => build({ operator: 'FpOperator' })).toThrow(
+      /identityCenterPermissionSets\.operator names no privileged role/,
+    );
   });
 });

@@ -71,6 +71,16 @@ describe('environment configuration', () => {
       /environments\.staging\.lookupApiVpcEndpointIds: must not repeat an endpoint/,
     ],
     ['entityItemLayout', '2', /environments\.staging\.entityItemLayout: must be 1, 2, 3 or 4/],
+    [
+      'identityCenterPermissionSets',
+      { deployer: 'PlatformOps', 'key-admin': 'PlatformOps' },
+      /environments\.staging\.identityCenterPermissionSets: must not name one permission set for two roles/,
+    ],
+    [
+      'identityCenterPermissionSets',
+      { deployer: 'Platform Ops' },
+      /environments\.staging\.identityCenterPermissionSets\.deployer: must be a permission set name/,
+    ],
   ])('rejects %s = %j, naming the field', (field, value, message) => {
     const context = cdkContext();
     context.environments.staging = { ...context.environments.staging, [field]: value };
