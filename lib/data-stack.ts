@@ -1,5 +1,6 @@
 import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -66,6 +67,8 @@ export class DataStack extends Stack {
   public readonly queryResultsBucket: s3.Bucket;
   public readonly catalog: OfflineCatalog;
   public readonly alarmTopic: sns.Topic;
+  /** One notification to the alarm topic per batch the event source mapping gives up (EventBridge). */
+  public readonly givenUpNotification: events.Rule;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
@@ -162,8 +165,10 @@ export class DataStack extends Stack {
         // Offline objects the offline bucket refused, until a redrive puts them in place.
         { prefix: PARKED_ROWS_PREFIX },
       ],
-      // Every batch the event source mapping gives up is a put here: alarmed on by the ingest stack.
+      // Every batch the event source mapping gives up is a put here: alarmed on by the ingest stack
+      // (request metrics, best effort) and notified one by one (EventBridge, below).
       requestMetrics: [{ id: ON_FAILURE_METRICS_FILTER_ID, prefix: ON_FAILURE_PREFIX }],
+      eventBridgeEnabled: true,
     });
     this.auditBucket = loggedBucket('AuditBucket', {
       bucketName: names.auditBucket,
@@ -212,7 +217,49 @@ export class DataStack extends Stack {
         },
       }),
     );
+    this.givenUpNotification = this.notifyGivenUpBatches();
     this.acknowledgeBucketFindings();
+  }
+
+  /**
+   * Every batch the event source mapping gives up, one notification to the alarm topic naming its
+   * object: S3's request metrics, which `StreamSource/GivenUpRecordsAlarm` watches, are delivered on a
+   * best-effort basis, EventBridge's S3 events are not. The target grants nothing on its own (CDK's
+   * would grant the key with a wildcard action and no condition): the topic takes this rule's events
+   * only, the key the account's rules (`AlarmsAndRulesToEncryptedTopics`).
+   */
+  private notifyGivenUpBatches(): events.Rule {
+    const rule = new events.Rule(this, 'GivenUpBatchNotification', {
+      description: 'A batch the event source mapping gave up reached the on-failure prefix: npm run redrive',
+      eventPattern: {
+        source: ['aws.s3'],
+        detailType: ['Object Created'],
+        detail: {
+          bucket: { name: [this.sideOutputBucket.bucketName] },
+          object: { key: [{ prefix: ON_FAILURE_PREFIX }] },
+        },
+      },
+    });
+    const object = `s3://${events.EventField.fromPath('$.detail.bucket.name')}/${events.EventField.fromPath('$.detail.object.key')}`;
+    rule.addTarget({
+      bind: () => ({
+        arn: this.alarmTopic.topicArn,
+        input: events.RuleTargetInput.fromText(
+          `The event source mapping gave up a batch of records (23 hours of failures): ${object}. ` +
+            'Fix what failed, then run npm run redrive (docs/operations.md, StreamSource/GivenUpRecordsAlarm).',
+        ),
+      }),
+    });
+    this.alarmTopic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'GivenUpBatchNotification',
+        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.alarmTopic.topicArn],
+        conditions: { ArnEquals: { 'aws:SourceArn': rule.ruleArn } },
+      }),
+    );
+    return rule;
   }
 
   private acknowledgeBucketFindings(): void {

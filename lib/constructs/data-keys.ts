@@ -195,7 +195,7 @@ export class DataKeys extends Construct {
     return keyClassOf(classification) === 'pii' ? this.pii : this.general;
   }
 
-  /** CloudWatch Logs, CloudTrail and CloudWatch alarms using the general key for this account only. */
+  /** CloudWatch Logs, CloudTrail, CloudWatch alarms and EventBridge using the general key for this account only. */
   private serviceStatements(trailArns: readonly string[]): iam.PolicyStatement[] {
     const { account, region, partition } = Stack.of(this);
     const statements = [
@@ -217,9 +217,13 @@ export class DataKeys extends Construct {
           },
         },
       }),
+      // The account's alarms and EventBridge rules publishing to the (encrypted) alarm topic.
       new iam.PolicyStatement({
-        sid: 'CloudWatchAlarmsToEncryptedTopics',
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        sid: 'AlarmsAndRulesToEncryptedTopics',
+        principals: [
+          new iam.ServicePrincipal('cloudwatch.amazonaws.com'),
+          new iam.ServicePrincipal('events.amazonaws.com'),
+        ],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
         resources: ['*'],
         conditions: { StringEquals: { 'aws:SourceAccount': account } },

@@ -81,6 +81,11 @@ export interface SecureBucketProps {
    * @default - none
    */
   readonly requestMetrics?: readonly { readonly id: string; readonly prefix: string }[];
+  /**
+   * Sends the bucket's events (objects created, deleted...) to EventBridge, for rules to match.
+   * @default false
+   */
+  readonly eventBridgeEnabled?: boolean;
 }
 
 /** An S3 bucket that is private, TLS-only, encrypted, versioned and has a lifecycle. */
@@ -163,6 +168,12 @@ export class SecureBucket extends Construct {
         })),
       ],
     });
+    // CloudFormation's own property, not the L2's `eventBridgeEnabled`, which sets it through a
+    // custom resource (a Lambda function and its role) for what the bucket resource does itself.
+    if (props.eventBridgeEnabled)
+      (this.bucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = {
+        eventBridgeConfiguration: { eventBridgeEnabled: true },
+      };
     const allowed = props.allowedObjectKeys ?? [];
     if (allowed.length > 0) {
       if (!p.encryptionKey)

@@ -107,6 +107,54 @@ describe.each(['dev', 'staging', 'prod'] as const)('data stack (%s)', (name) => 
     ]);
   });
 
+  it('notifies the alarm topic of every batch the mapping gives up, through EventBridge, for that rule only', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketName: names.sideOutputBucket,
+      NotificationConfiguration: { EventBridgeConfiguration: { EventBridgeEnabled: true } },
+    });
+    const rule = logicalId(stack, stack.givenUpNotification);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.s3'],
+        'detail-type': ['Object Created'],
+        detail: {
+          bucket: { name: [{ Ref: logicalId(stack, stack.sideOutputBucket) }] },
+          object: { key: [{ prefix: ON_FAILURE_PREFIX }] },
+        },
+      },
+      Targets: [
+        Match.objectLike({
+          Arn: { Ref: logicalId(stack, stack.alarmTopic) },
+          InputTransformer: {
+            InputPathsMap: {
+              'detail-bucket-name': '$.detail.bucket.name',
+              'detail-object-key': '$.detail.object.key',
+            },
+            InputTemplate: Match.stringLikeRegexp(
+              'gave up a batch .*s3://<detail-bucket-name>/<detail-object-key>',
+            ),
+          },
+        }),
+      ],
+    });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Sid: 'GivenUpBatchNotification',
+            Principal: { Service: 'events.amazonaws.com' },
+            Action: 'sns:Publish',
+            Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [rule, 'Arn'] } } },
+          }),
+        ]),
+      },
+    });
+    // No custom resource (a Lambda function and its role) to set the bucket's notifications.
+    expect(
+      Object.keys(template.toJSON().Resources).filter((id) => id.includes('BucketNotifications')),
+    ).toEqual([]);
+  });
+
   it("counts the puts to the on-failure prefix (the mapping's given-up batches) in an S3 request-metrics filter", () => {
     template.hasResourceProperties('AWS::S3::Bucket', {
       BucketName: names.sideOutputBucket,

@@ -54,15 +54,24 @@ describe.each(ENVIRONMENTS)('encryption, retention and removal (%s)', (name) => 
     });
   });
 
-  it('lets CloudWatch Logs, alarms and exactly this trail use the general key, and no service the PII key', () => {
+  it('lets CloudWatch Logs, alarms, EventBridge rules and exactly this trail use the general key, and no service the PII key', () => {
     const services = (k: 'pii' | 'general') =>
       keyPolicy(k).flatMap((s) =>
         asArray((s as unknown as { Principal: { Service?: string } }).Principal.Service ?? []),
       );
     expect(services('pii')).toEqual([]);
     expect([...new Set(services('general'))].sort()).toEqual(
-      ['cloudtrail.amazonaws.com', 'cloudwatch.amazonaws.com', `logs.${region}.amazonaws.com`].sort(),
+      [
+        'cloudtrail.amazonaws.com',
+        'cloudwatch.amazonaws.com',
+        'events.amazonaws.com',
+        `logs.${region}.amazonaws.com`,
+      ].sort(),
     );
+    // The alarm topic's encryption, for this account's alarms and rules only.
+    expect(keyPolicy('general').find((s) => s.Sid === 'AlarmsAndRulesToEncryptedTopics')?.Condition).toEqual({
+      StringEquals: { 'aws:SourceAccount': environment.account },
+    });
     const trail = keyPolicy('general').find((s) => s.Sid === 'CloudTrailLogFiles');
     expect(trail?.Condition?.StringEquals).toEqual({
       'aws:SourceArn': [`arn:aws:cloudtrail:${region}:${environment.account}:trail/${names.trail}`],
