@@ -77,34 +77,8 @@ async function main(): Promise<number> {
   }
   const target = targetFrom({ endpoints: values.endpoints, region: values.region });
   const streamName = required(values.stream ?? target.streamName, 'stream');
-  if (values['from-stream']) {
-    const producer = rawProducer(streamName, target);
-    try {
-      const report = await redriveFromStream(
-        {
-          reader: new KinesisStreamReader({
-            streamName,
-            clientConfig: target.kinesis,
-            // The stand-ins' kinesalite never answers AT_TIMESTAMP past a shard's last record.
-            fromTrimHorizon: values.endpoints !== undefined,
-          }),
-          send: (records) => producer.sendRaw(records),
-        },
-        {
-          since: required(timeFlag(values.since, 'since'), 'since'),
-          // Required: a day of the stream is a day of copies, each a decision and an S3 object.
-          until: required(timeFlag(values.until, 'until'), 'until'),
-          ...(values.shard ? { shards: values.shard } : {}),
-          dryRun: values['dry-run'],
-        },
-      );
-      console.error(describeFromStream(report));
-      console.log(JSON.stringify(report));
-      return report.shards.some((s) => s.firstUnsent) ? 1 : 0;
-    } finally {
-      producer.destroy();
-    }
-  } else if (values.since || values.until || values.shard)
+  if (values['from-stream']) return fromStream(values, target, streamName);
+  if (values.since || values.until || values.shard)
     throw new OfflineError('--since, --until and --shard go with --from-stream');
   const sealer = sealerFrom({ keyId: values['pii-kms-key-id'], region: values.region });
   const offlineBucket = values['offline-bucket'] ?? target.offlineBucket;
@@ -133,6 +107,40 @@ async function main(): Promise<number> {
     );
     console.log(JSON.stringify(report));
     return report.kept.length + report.unreadable.length > 0 ? 1 : 0;
+  } finally {
+    producer.destroy();
+  }
+}
+
+/** `--from-stream`: a window of the stream back into it (offline/redrive/from-stream.ts). */
+async function fromStream(
+  values: { since?: string; until?: string; shard?: string[]; endpoints?: string; 'dry-run'?: boolean },
+  target: Target,
+  streamName: string,
+): Promise<number> {
+  const producer = rawProducer(streamName, target);
+  try {
+    const report = await redriveFromStream(
+      {
+        reader: new KinesisStreamReader({
+          streamName,
+          clientConfig: target.kinesis,
+          // The stand-ins' kinesalite never answers AT_TIMESTAMP past a shard's last record.
+          fromTrimHorizon: values.endpoints !== undefined,
+        }),
+        send: (records) => producer.sendRaw(records),
+      },
+      {
+        since: required(timeFlag(values.since, 'since'), 'since'),
+        // Required: a day of the stream is a day of copies, each a decision and an S3 object.
+        until: required(timeFlag(values.until, 'until'), 'until'),
+        ...(values.shard ? { shards: values.shard } : {}),
+        dryRun: values['dry-run'] ?? false,
+      },
+    );
+    console.error(describeFromStream(report));
+    console.log(JSON.stringify(report));
+    return report.shards.some((s) => s.firstUnsent) ? 1 : 0;
   } finally {
     producer.destroy();
   }
