@@ -56,7 +56,10 @@ export interface FromStreamOptions {
   readonly since: Date;
   /** The window's end (exclusive), not after the run starts. @default when the run starts */
   readonly until?: Date;
-  /** Only these shards. @default every shard */
+  /**
+   * Only these shards. After a reshard, name a child's parents too: a partition key's records of the
+   * window may be in either. @default every shard
+   */
   readonly shards?: readonly string[];
   /** Count what would be sent; send nothing. */
   readonly dryRun?: boolean;
