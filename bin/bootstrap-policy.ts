@@ -9,12 +9,10 @@
  *   npx cdk bootstrap aws://<account>/<region> \
  *     --cloudformation-execution-policies arn:aws:iam::<account>:policy/fp-<env>-cfn-exec
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildApp } from '../lib/app-builder.js';
 import { cloudFormationExecutionPolicy, regionDenyServiceControlPolicy } from '../lib/bootstrap-policy.js';
-import { REPO_ROOT } from '../lib/platform-spec.js';
+import { cdkJsonContext } from '../lib/platform-spec.js';
 
 const USAGE = 'usage: npm run bootstrap-policy -- --env <dev|staging|prod> [--account <12-digit id>] [--scp]';
 
@@ -33,10 +31,9 @@ function main(): number {
     return 0;
   }
   if (!values.env) throw new Error('--env is required');
-  const context = JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')).context;
   const { app, deployments } = buildApp(
     {
-      ...context,
+      ...cdkJsonContext(),
       env: values.env,
       ...(values.account ? { account: values.account } : {}),
       'aws:cdk:bundling-stacks': [],

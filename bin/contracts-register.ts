@@ -4,14 +4,12 @@
  * (`fp-<env>-contracts`), idempotently, so a record's {contract, version} resolves to a schema
  * version id. Uses the default AWS credentials; the region is the environment's (cdk.json).
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { GlueClient } from '@aws-sdk/client-glue';
 import { registerContracts } from '../lambdas/adapters/glue-schema-registry.js';
 import { selectEnvironments } from '../lib/environments.js';
-import { REPO_ROOT } from '../lib/platform-spec.js';
+import { cdkJsonContext } from '../lib/platform-spec.js';
 import { contracts } from '../schemas/index.js';
 
 export async function main(
@@ -31,12 +29,9 @@ export async function main(
     );
     return 2;
   }
-  const cdk = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as {
-    context: Record<string, unknown>;
-  };
   let region: string;
   try {
-    const [selected] = selectEnvironments({ environments: cdk.context.environments, env });
+    const [selected] = selectEnvironments({ environments: cdkJsonContext().environments, env });
     region = selected?.region ?? '';
   } catch (error) {
     err(`contracts:register: ${(error as Error).message}`);

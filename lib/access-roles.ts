@@ -54,7 +54,10 @@ export interface DeployerRole extends DeclaredRole {
   readonly kind: 'deployer';
 }
 
-/** Administers the platform's KMS keys (policy, rotation, deletion schedule); uses none, reads no data. */
+/**
+ * Administers the platform's KMS keys (rotation, aliases, enabling, deletion schedule), not their
+ * policies (changed only by a deployment); uses none, reads no data.
+ */
 export interface KeyAdminRole extends DeclaredRole {
   readonly kind: 'key-admin';
 }
@@ -128,7 +131,7 @@ export const ACCESS_ROLES: readonly AccessRole[] = [
     kind: 'key-admin',
     name: 'key-admin',
     description:
-      'Key administrator: policies, rotation and deletion of the KMS keys; uses none, reads no data',
+      'Key administrator: rotation, aliases, enabling and deletion of the KMS keys (not their policies); uses none, reads no data',
   },
   {
     kind: 'admin',

@@ -57,15 +57,15 @@ export interface BootstrapPolicyInput {
   readonly templates: readonly TemplateResources[];
 }
 
+/** An IAM policy document, as these policies are written (an action list or, for an SCP, its complement). */
 export interface PolicyDocument {
   readonly Version: '2012-10-17';
-  readonly Statement: readonly {
+  readonly Statement: readonly ({
     readonly Sid: string;
     readonly Effect: 'Allow' | 'Deny';
-    readonly Action: string | readonly string[];
     readonly Resource: string | readonly string[];
     readonly Condition?: Readonly<Record<string, Readonly<Record<string, string | readonly string[]>>>>;
-  }[];
+  } & ({ readonly Action: string | readonly string[] } | { readonly NotAction: readonly string[] }))[];
 }
 
 export class BootstrapPolicyError extends Error {
@@ -180,16 +180,7 @@ const GLOBAL_SERVICE_ACTIONS = [
  * every principal of the account, the console included. AWS services acting as themselves are
  * not subject to SCPs (the multi-region trail still sees the other regions).
  */
-export function regionDenyServiceControlPolicy(allowedRegions: readonly string[]): {
-  readonly Version: '2012-10-17';
-  readonly Statement: readonly {
-    readonly Sid: string;
-    readonly Effect: 'Deny';
-    readonly NotAction: readonly string[];
-    readonly Resource: '*';
-    readonly Condition: { readonly StringNotEquals: { readonly 'aws:RequestedRegion': readonly string[] } };
-  }[];
-} {
+export function regionDenyServiceControlPolicy(allowedRegions: readonly string[]): PolicyDocument {
   if (allowedRegions.length === 0) throw new BootstrapPolicyError('allowedRegions must name a region');
   return {
     Version: '2012-10-17',

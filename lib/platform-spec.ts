@@ -2,12 +2,19 @@
  * The platform's resources as plain data, with no CDK import: the CDK stacks and the local
  * platform both provision from this one description, so local and deployed cannot drift.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ItemLayout } from '../lambdas/adapters/entity-item-codec.js';
 import type { KeyClass } from './data-classification.js';
 
 /** Repository root (this file lives in lib/). */
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** cdk.json's context (the environments, the feature flags), as `cdk synth` reads it, for tools run without the CDK CLI. */
+export const cdkJsonContext = (): Record<string, unknown> =>
+  (JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> })
+    .context;
 
 /**
  * The Lambda handlers, as files relative to the repository root. The CDK app bundles exactly

@@ -97,7 +97,13 @@ import { randomBytes } from 'node:crypto';
 import type { EventContract, FeatureGroup } from '../../schemas/index.js';
 import { perDefinition } from '../../schemas/per-definition.js';
 import { type BatchOutputs, buildOutputs, recordIdOfParkedKey, sideOutputKey } from './batch-outputs.js';
-import { type CommitOptions, type Computed, ComputeError, commitEntities } from './commit-entities.js';
+import {
+  type CommitOptions,
+  type Committed,
+  type Computed,
+  ComputeError,
+  commitEntities,
+} from './commit-entities.js';
 import { decodeRecord, type InputRecord, type RedriveOf } from './decode.js';
 import {
   addHole,
@@ -629,15 +635,19 @@ export async function processBatch(
         return undefined;
       },
     };
+    /** The decisions an authority commit made; a record aged out is parked whole instead. */
+    const take = (results: ReadonlyMap<string, Committed<Map<string, Decision | AgedOut>>>) => {
+      for (const [k, r] of results)
+        if (r.ok)
+          for (const [id, d] of r.info)
+            if (d.kind !== AGED_OUT.kind) decisions.set(id, d);
+            else {
+              const c = entities.get(k)?.records.find((x) => x.recordId === id) as Candidate;
+              park(authority, [c], agedOut, agedOutReason(c));
+            }
+    };
     const { results, processedBefore } = await commit(authority, entities, compute, options);
-    for (const [k, r] of results)
-      if (r.ok)
-        for (const [id, d] of r.info)
-          if (d.kind !== AGED_OUT.kind) decisions.set(id, d);
-          else {
-            const c = entities.get(k)?.records.find((x) => x.recordId === id) as Candidate;
-            park(authority, [c], agedOut, agedOutReason(c));
-          }
+    take(results);
     // An entity refused for good that had decided some of its records already (a redelivery): their
     // decisions, read back (nothing is written), so that the rest of their processing goes on.
     if (processedBefore.size > 0) {
@@ -645,9 +655,8 @@ export async function processBatch(
         [...processedBefore].map(([k, records]) => [k, { key: entities.get(k)?.key as EntityKey, records }]),
       );
       for (const [k, e] of again) (entities.get(k) as { records: Candidate[] }).records = e.records;
-      const reread = await commit(authority, again, compute, options, false);
-      for (const r of reread.results.values())
-        if (r.ok) for (const [id, d] of r.info) if (d.kind !== AGED_OUT.kind) decisions.set(id, d);
+      // Only records it had processed: none is aged out (that is for records not decided yet).
+      take((await commit(authority, again, compute, options, false)).results);
     }
   }
 

@@ -22,6 +22,7 @@
  * partition key's copies keep their order.
  */
 import type { RawRecord, SendReport } from '../../clients/feature-event-producer.js';
+import { notSent } from './redrive.js';
 
 /** A record read from the stream. */
 export interface StreamRecord {
@@ -122,10 +123,7 @@ export async function redriveFromStream(
       if (dryRun || firstUnsent || inWindow.length === 0) continue;
       const report = await deps.send(inWindow.map((r) => ({ partitionKey: r.partitionKey, data: r.data })));
       sent += report.sent;
-      const failed = [
-        ...report.rejected.map((r) => ({ index: r.index, reason: `refused: ${r.reason}` })),
-        ...report.unsent.map((u) => ({ index: u.index, reason: `not taken: ${u.errorCode}` })),
-      ].sort((a, b) => a.index - b.index)[0];
+      const failed = notSent(report).sort((a, b) => a.index - b.index)[0];
       if (failed)
         firstUnsent = {
           sequenceNumber: (inWindow[failed.index] as StreamRecord).sequenceNumber,

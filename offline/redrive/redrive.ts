@@ -125,6 +125,12 @@ function recordsOf(bytes: Uint8Array): KinesisStreamRecord[] | undefined {
   );
 }
 
+/** The records a send did not put into the stream, by their position in it and why: refused ones first. */
+export const notSent = (report: SendReport): { index: number; reason: string }[] => [
+  ...report.rejected.map((r) => ({ index: r.index, reason: `refused: ${r.reason}` })),
+  ...report.unsent.map((u) => ({ index: u.index, reason: `not taken: ${u.errorCode}` })),
+];
+
 export async function redrive(deps: RedriveDeps, options: RedriveOptions = {}): Promise<RedriveReport> {
   const prefix = options.prefix ?? ON_FAILURE_PREFIX;
   const dryRun = options.dryRun ?? false;
@@ -152,13 +158,9 @@ export async function redrive(deps: RedriveDeps, options: RedriveOptions = {}): 
     );
     sent += report.sent;
     if (report.sent < batch.length) {
-      const why = [
-        ...report.rejected.map((r) => `refused: ${r.reason}`),
-        ...report.unsent.map((u) => `not taken: ${u.errorCode}`),
-      ];
       kept.push({
         key,
-        reason: `${batch.length - report.sent} of ${batch.length} records not sent (${why[0]})`,
+        reason: `${batch.length - report.sent} of ${batch.length} records not sent (${notSent(report)[0]?.reason})`,
       });
       continue;
     }

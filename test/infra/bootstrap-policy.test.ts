@@ -8,6 +8,7 @@ import {
   awsManagedPoliciesAttached,
   BootstrapPolicyError,
   cloudFormationExecutionPolicy,
+  type PolicyDocument,
   regionDenyServiceControlPolicy,
   servicesUsed,
   type TemplateResources,
@@ -16,6 +17,13 @@ import { allows, Resolver } from './iam-evaluator.js';
 import { ENVIRONMENTS, pick, synthesizeAll } from './platform-fixture.js';
 
 const all = synthesizeAll({ bundling: false });
+
+/** A policy's statements as the RBAC evaluator reads them (it names no template resource). */
+const statementsOf = (policy: PolicyDocument, region: string, account: string) =>
+  new Resolver({}, { partition: 'aws', region, account }).statements(
+    'none',
+    policy as unknown as Record<string, unknown>,
+  );
 
 describe.each(ENVIRONMENTS)('CloudFormation execution policy (%s)', (name) => {
   const env = pick(all, name);
@@ -27,10 +35,7 @@ describe.each(ENVIRONMENTS)('CloudFormation execution policy (%s)', (name) => {
     (t) => t.toJSON() as TemplateResources,
   );
   const policy = cloudFormationExecutionPolicy({ account, allowedRegions, prefix, templates });
-  const statements = new Resolver({}, { partition: 'aws', region, account }).statements(
-    'none',
-    policy as unknown as Record<string, unknown>,
-  );
+  const statements = statementsOf(policy, region, account);
   const decide = (action: string, resource: string, context: Record<string, string> = {}) =>
     allows(statements, { action, resource, context: { 'aws:RequestedRegion': region, ...context } });
 
@@ -82,10 +87,7 @@ describe.each(ENVIRONMENTS)('CloudFormation execution policy (%s)', (name) => {
 
 describe('regionDenyServiceControlPolicy', () => {
   const { allowedRegions } = pick(all, 'prod').deployment.environment;
-  const scp = new Resolver({}, { partition: 'aws', region: 'me-central-1', account: '1' }).statements(
-    'none',
-    regionDenyServiceControlPolicy(allowedRegions) as unknown as Record<string, unknown>,
-  );
+  const scp = statementsOf(regionDenyServiceControlPolicy(allowedRegions), 'me-central-1', '1');
   // An SCP grants nothing: what it does not deny, the account's own policies decide.
   const denied = (action: string, region: string) =>
     scp.some(

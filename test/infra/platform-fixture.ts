@@ -1,17 +1,13 @@
 /** Builds the real app (lib/app-builder.ts) from cdk.json's context for the infra tests. */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { App, CfnResource, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { buildApp, type PlatformDeployment } from '../../lib/app-builder.js';
 import type { EnvironmentName } from '../../lib/environments.js';
-import { REPO_ROOT } from '../../lib/platform-spec.js';
+import { cdkJsonContext } from '../../lib/platform-spec.js';
 
 /** cdk.json's context: the environments and the feature flags, as `cdk synth` sees them. */
-export const CDK_CONTEXT: Readonly<Record<string, unknown>> = JSON.parse(
-  readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8'),
-).context;
+export const CDK_CONTEXT: Readonly<Record<string, unknown>> = cdkJsonContext();
 
 /** A deep copy of cdk.json's context, for tests that break one value. */
 export const cdkContext = (): Record<string, unknown> & {
