@@ -45,12 +45,11 @@ export const groupsNeedingShardOrder = (groups: readonly FeatureGroup[] = featur
 
 /**
  * What the processor's exactly-once argument needs of the definitions (lambdas/core/process-batch.ts):
- * - every contract that feeds a group feeds one keyed by its partition key, its *authority*, which
- *   decides duplicates and lateness for the event;
- * - at most one other group (e.g. merchant). With two or more, a redrive copy of a record parked
- *   for them that one applied and another failed on, given up with its batch, would be applied
- *   again by the first at the next redrive (its entry names both): not proven exactly once, so
- *   refused until a copy's entry is narrowed to the groups it has not reached.
+ * every contract that feeds a group feeds one keyed by its partition key, its *authority*, which
+ * decides duplicates and lateness for the event. It may feed any number of others (e.g. merchant):
+ * until 2026-11-27 at most one, as a redrive copy of a record parked for two that one applied and
+ * the other failed on, given up with its batch, was applied again by the first at the next redrive;
+ * such a copy now narrows its entry to the groups it has not reached as it fails.
  */
 export function checkContractGroups(
   contractList: Iterable<EventContract>,
@@ -61,13 +60,6 @@ export function checkContractGroups(
     if (fed.length > 0 && !fed.some((g) => g.entity.field === contract.partitionKeyField))
       throw new DefinitionError(
         `contract ${contract.name}: no feature group is keyed by its partition key field "${contract.partitionKeyField}"`,
-      );
-    const others = fed.filter((g) => g.entity.field !== contract.partitionKeyField).map((g) => g.name);
-    if (others.length > 1)
-      throw new DefinitionError(
-        `contract ${contract.name}: feeds ${others.length} groups not keyed by its partition key field ` +
-          `"${contract.partitionKeyField}" (${others.join(', ')}); at most one is supported: exactly once ` +
-          'is not proven for a redrive after a day-long failure with more (see checkContractGroups)',
       );
   }
 }

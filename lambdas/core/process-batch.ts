@@ -55,7 +55,10 @@
  *    replayed stream) is found still parked by its entry (`parkedBefore`), not a duplicate. A redrive
  *    copy too, its age counting from its redrive (one completing an entry is then refused again, a
  *    duplicate of the record it carries, its entry kept); not a record that applies nothing anywhere
- *    (a duplicate, late for every group), decided at any age where it stands.
+ *    (a duplicate, late for every group), decided at any age where it stands. A copy completing an
+ *    entry for some groups that some of them applied and others failed on (an outage) narrows the
+ *    entry to the others as it fails, once the rows of those that applied are written: given up with
+ *    its batch, the next redrive's copy applies it to the others alone.
  *    The records concerned are *parked* (a `parked` side
  *    output with the reason and the payload) and the batch goes on. Only the records the entity has
  *    not processed yet are parked (a redelivery's earlier ones stay done for it; an authority reads
@@ -332,6 +335,13 @@ export async function processBatch(
   };
   const before = (c: { paddedSequence: string }) =>
     firstFailed === undefined || c.paddedSequence < firstFailed;
+  // The groups whose entity writes failed for a redrive copy (so as to narrow its entry to them).
+  const copyFailedIn = new Map<Candidate, Set<string>>();
+  const markFailedIn = (group: FeatureGroup, cs: readonly Candidate[], error: Error) => {
+    for (const c of cs)
+      if (c.redrive) copyFailedIn.set(c, (copyFailedIn.get(c) ?? new Set()).add(group.name));
+    markFailed(cs, error);
+  };
   const parked = new Map<string, Parked>();
   const parkErrors: Error[] = [];
   // The copy completing each parked entry (step 7), set once the entries are read.
@@ -355,9 +365,9 @@ export async function processBatch(
    * authority write fails (a younger record of its entity in the batch failing there): nothing of it
    * is applied, so it fails, and given up, its redrive decides it afresh; the later records of its
    * batch complete without it (step 6). (Not decided yet at that age, it was parked whole before any
-   * write: `agesOut`.) Nor a copy completing an entry parked for
-   * some groups: it has applied nothing yet, so it fails, and its entry stays for the next redrive
-   * (parked again, a later delivery that writes it would contradict the outcome given).
+   * write: `agesOut`.) Nor a copy completing an entry parked for some groups: it fails, and its
+   * entry stays for the next redrive, narrowed to the groups that failed if others applied it
+   * (`partlyApplied`; parked again, a later delivery that writes it would contradict the outcome given).
    */
   const parkedByAge = (c: Candidate, group: FeatureGroup): boolean =>
     stuck(c) &&
@@ -430,8 +440,8 @@ export async function processBatch(
       else if (parking && records.some((c) => parkedByAge(c, group))) {
         refused.push({ k, error: r.error, records: records.filter((c) => parkedByAge(c, group)) });
         const young = records.filter((c) => !parkedByAge(c, group));
-        if (young.length > 0) markFailed(young, r.error);
-      } else markFailed(records, r.error);
+        if (young.length > 0) markFailedIn(group, young, r.error);
+      } else markFailedIn(group, records, r.error);
     }
     const processedBefore = new Map<string, Candidate[]>();
     if (refused.length > 0) {
@@ -439,7 +449,7 @@ export async function processBatch(
       try {
         stored = await deps.entities.load(refused.map(({ k }) => entities.get(k)?.key as EntityKey));
       } catch (error) {
-        for (const { records } of refused) markFailed(records, error as Error);
+        for (const { records } of refused) markFailedIn(group, records, error as Error);
         return { results, processedBefore };
       }
       refused.forEach(({ k, error, records }, i) => {
@@ -800,11 +810,37 @@ export async function processBatch(
       (p === undefined || p.groups !== undefined)
     );
   };
-  const done = candidates.filter((c) => before(c) || completedLate(c));
+  // A copy completing an entry for some groups that some of them applied (now, or in an earlier
+  // delivery) and others failed on (an outage there) fails, to be redelivered; its entry is narrowed
+  // now to the groups it has not reached, once the rows of those it reached are written (here).
+  // Redelivered, the copy goes on with the others (`renarrowing`); given up with its batch at the
+  // maximum age, the copy that the next redrive sends applies it to them alone, never again to one
+  // that applied it (which the entry would otherwise still name).
+  const partlyApplied: { key: string; c: Candidate; left: string[]; reached: string[] }[] = [];
+  for (const [key, c] of completing) {
+    const only = (decisions.get(c.recordId) as { only?: readonly string[] } | undefined)?.only;
+    const failedIn = copyFailedIn.get(c);
+    if (!only || !failedIn || !failedAt.has(c.paddedSequence) || !copyWritten(c)) continue;
+    const left = only.filter((g) => failedIn.has(g) || parked.get(c.recordId)?.groups?.includes(g));
+    const reached = only.filter((g) => !left.includes(g));
+    if (left.length > 0 && reached.length > 0) partlyApplied.push({ key, c, left, reached });
+  }
+  const partly = new Set(partlyApplied.map((p) => p.c));
+  const done = candidates.filter((c) => before(c) || completedLate(c) || partly.has(c));
   const outputs = buildOutputs({
     quarantined,
     candidates: done,
-    decisions,
+    // Those copies' rows: of the groups they reached.
+    decisions:
+      partlyApplied.length === 0
+        ? decisions
+        : new Map([
+            ...decisions,
+            ...partlyApplied.map(
+              ({ c, reached }) =>
+                [c.recordId, { kind: 'owner', lateGroups: [], only: reached }] as [string, Decision],
+            ),
+          ]),
     groupsByName,
     parked,
   });
@@ -822,8 +858,12 @@ export async function processBatch(
     errors,
   );
   const sequenceOf = (e: SideOutputEntry) => ({ paddedSequence: paddedOf.get(e.recordId) as string });
+  const rowsFailed = new Set<Candidate>();
   offlineResults.forEach((r, i) => {
-    if (isFailed(r)) markFailed(outputs.offline[i]?.records ?? [], r.failed);
+    if (!isFailed(r)) return;
+    const records = outputs.offline[i]?.records ?? [];
+    markFailed(records, r.failed);
+    for (const c of records) rowsFailed.add(c);
   });
   sideResults.forEach((r, i) => {
     const e = otherSide[i];
@@ -836,13 +876,15 @@ export async function processBatch(
   // Whether or not a record before it failed: given up with that record, an entry left parked would
   // have the next redrive apply it again. Not a copy held back in phase B, which applied nothing.
   const finished = [...completing].filter(([, c]) => !failedAt.has(c.paddedSequence) && copyWritten(c));
-  const narrowed = finished.filter(([, c]) => parked.has(c.recordId));
+  const narrowed = finished
+    .filter(([, c]) => parked.has(c.recordId))
+    .map(([key, c]) => ({ key, c, groups: parked.get(c.recordId)?.groups ?? [] }));
+  for (const { key, c, left } of partlyApplied)
+    if (!rowsFailed.has(c)) narrowed.push({ key, c, groups: left });
   const completed = finished.filter(([, c]) => !parked.has(c.recordId));
   const [narrowResults, completeResults] = await Promise.all([
     narrowed.length > 0
-      ? deps.sideOutput.narrowParked(
-          narrowed.map(([key, c]) => ({ key, groups: parked.get(c.recordId)?.groups ?? [], by: c.recordId })),
-        )
+      ? deps.sideOutput.narrowParked(narrowed.map(({ key, c, groups }) => ({ key, groups, by: c.recordId })))
       : [],
     completed.length > 0
       ? deps.sideOutput.completeParked(
@@ -859,13 +901,19 @@ export async function processBatch(
         )
       : [],
   ]);
-  const check = (list: typeof finished, results: readonly PutResult[]) =>
+  const check = (list: readonly Candidate[], results: readonly PutResult[]) =>
     results.forEach((r, i) => {
-      const c = list[i]?.[1];
+      const c = list[i];
       if (isFailed(r) && c) markFailed([c], r.failed);
     });
-  check(narrowed, narrowResults);
-  check(completed, completeResults);
+  check(
+    narrowed.map(({ c }) => c),
+    narrowResults,
+  );
+  check(
+    completed.map(([, c]) => c),
+    completeResults,
+  );
   // Parked entries last, after every other write (nothing may fail after them), one at a time in
   // sequence order, and only for records that completed: an entry may authorise a redrive to apply
   // its record, so none parked whole may be written for a record after a failure (it is redelivered,

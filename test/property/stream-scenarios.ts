@@ -73,6 +73,13 @@ export interface StreamScenario {
     readonly until: number;
     readonly rows: boolean;
   } | null;
+  /**
+   * The first merchant group's table throttles the first two invocations of the first redrive (its
+   * burst): a copy for two merchant groups is applied by one of them only. With `givesUp`, the
+   * throttling lasts until the mapping gives up the copies it failed (for some groups) with nothing
+   * else going wrong; the steward redrives them with the next round. Null: none.
+   */
+  readonly redriveThrottled: { readonly givesUp: boolean } | null;
 }
 
 // --- what producers send -------------------------------------------------------------------
@@ -325,6 +332,11 @@ export function streamScenario(shape: ScenarioShape): fc.Arbitrary<StreamScenari
           }),
         },
       ),
+      redriveThrottled: fc.oneof(
+        { weight: 1, arbitrary: fc.constant(null) },
+        { weight: 1, arbitrary: fc.constant({ givesUp: false }) },
+        { weight: 2, arbitrary: fc.constant({ givesUp: true }) },
+      ),
       poisoned: fc.oneof(
         { weight: 2, arbitrary: fc.constant([]) },
         { weight: 1, arbitrary: fc.array(fc.nat(), { minLength: 1, maxLength: 2 }) },
@@ -364,7 +376,7 @@ export function describeScenario(s: StreamScenario): string {
   return [
     `groups: ${s.groups.map((g) => g.name).join(', ')}; parallelization ${s.parallelizationFactor}; ` +
       `calm batch size ${s.calmBatchSize}; final replay ${s.finalReplay}; poisoned ${JSON.stringify(s.poisoned)} (merchants lifted at ${s.liftMerchantsAt}); ` +
-      `outage ${JSON.stringify(s.outage)}; ` +
+      `outage ${JSON.stringify(s.outage)}; redrive throttled ${JSON.stringify(s.redriveThrottled)}; ` +
       `stalls ${
         s.stallsMs
           .filter((x) => x > 0)

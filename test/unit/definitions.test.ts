@@ -127,7 +127,7 @@ describe('feature definitions', () => {
     expect(groupsNeedingShardOrder()).toEqual(['merchant']);
   });
 
-  it('refuses a contract feeding no group keyed by its partition key, or two groups besides that one', () => {
+  it('refuses a contract feeding no group keyed by its partition key; takes any number besides that one', () => {
     const customer = featureGroupsByName.get('customer') as FeatureGroup;
     const merchant = featureGroupsByName.get('merchant') as FeatureGroup;
     const mirror = { ...merchant, name: 'merchant_mirror' } as FeatureGroup;
@@ -135,8 +135,7 @@ describe('feature definitions', () => {
     expect(() => checkContractGroups(contracts.values(), [merchant])).toThrow(
       'contract transaction: no feature group is keyed by its partition key field "customerId"',
     );
-    expect(() => checkContractGroups(contracts.values(), [customer, merchant, mirror])).toThrow(
-      'contract transaction: feeds 2 groups not keyed by its partition key field "customerId" (merchant, merchant_mirror); at most one is supported',
-    );
+    // Refused until 2026-11-27 (a redrive copy given up half applied; parked-records-two-groups.test.ts).
+    expect(() => checkContractGroups(contracts.values(), [customer, merchant, mirror])).not.toThrow();
   });
 });

@@ -140,6 +140,13 @@ interface Coverage extends DeliveryStats {
   givenUp: number;
   /** Records parked whole as their authority had not decided them by the park age, then redriven. */
   parkedAgedOut: number;
+  /**
+   * Redrive copies that some groups applied and others failed on (an outage), which narrowed their
+   * entry to those in the delivery that failed them.
+   */
+  narrowedFailing: number;
+  /** Redrive copies the mapping gave up (throttled until then), then redriven as producer retries. */
+  copiesGivenUp: number;
 }
 
 const emptyCoverage = (): Coverage => ({
@@ -166,6 +173,8 @@ const emptyCoverage = (): Coverage => ({
   rowsParked: 0,
   givenUp: 0,
   parkedAgedOut: 0,
+  narrowedFailing: 0,
+  copiesGivenUp: 0,
 });
 
 /** Runs a scenario to completion; resolves with the differences from the reference (none expected). */
@@ -194,6 +203,13 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
   });
   const offline = new InMemoryOfflineSink();
   const side = new InMemorySideOutput();
+  // The copies that narrowed their entry, by the invocation they did it in.
+  const narrowings: string[] = [];
+  const narrowParked = side.narrowParked.bind(side);
+  side.narrowParked = (entries) => {
+    narrowings.push(...entries.map((e) => e.by));
+    return narrowParked(entries);
+  };
   // Entity states come back as the DynamoDB adapter stores them (its item layout, its billing), so
   // the layout is checked under every fault schedule too.
   // Entities DynamoDB refuses for good while the stream is delivered (a ValidationException).
@@ -208,19 +224,33 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
       ),
     ),
   ].sort();
+  // With two merchant groups, an even pick of a merchant takes its entity in both (as `outage`).
   const poisoned = new Set(
-    named.length ? scenario.poisoned.map((n) => named[n % named.length] as string) : [],
+    named.length
+      ? scenario.poisoned.flatMap((n) => {
+          const name = named[n % named.length] as string;
+          const entity = name.slice(name.indexOf('#'));
+          return n % 2 === 0 && !name.startsWith(`${scenario.groups[0]?.name}#`)
+            ? scenario.groups.slice(1).map((g) => `${g.name}${entity}`)
+            : [name];
+        })
+      : [],
   );
   const refused = (key: EntityKey) => poisoned.has(`${key.group}#${key.entityId}`);
   // Merchants whose writes fail for a while (scenario.outage), as under throttling. An outage that
   // lasts into a redrive round has a copy decided by its authority and parked again for the merchant:
   // the reference takes that record where the copy was decided (`decidedBy`), not where the copy of
-  // a later round completed it (counterexamples until 2026-11-28: seeds -2145337727, 647804621 path
+  // a later round completed it (counterexamples until 2026-11-27: seeds -2145337727, 647804621 path
   // 335 and -1275298270 path 460; the processor was right).
   const merchantNames = named.filter((n) => !n.startsWith(`${scenario.groups[0]?.name}#`));
+  // With two merchant groups, an even pick takes its entity in both (its records parked for both).
   const outage = new Set(
     scenario.outage && merchantNames.length
-      ? scenario.outage.merchants.map((n) => merchantNames[n % merchantNames.length] as string)
+      ? scenario.outage.merchants.flatMap((n) => {
+          const name = merchantNames[n % merchantNames.length] as string;
+          const entity = name.slice(name.indexOf('#'));
+          return n % 2 === 0 ? scenario.groups.slice(1).map((g) => `${g.name}${entity}`) : [name];
+        })
       : [],
   );
   /** The offline bucket as the outage leaves it, with `rows`: feature history refused, for now. */
@@ -237,10 +267,10 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
     park: (batches) => offline.park(batches),
   };
   /** The store as the outage leaves it: its merchants' writes fail, for now. */
-  const duringOutage = (store: EntityStore): EntityStore => ({
+  const duringOutage = (store: EntityStore, failing: (key: EntityKey) => boolean): EntityStore => ({
     ...store,
     save: async (writes) => {
-      const out = writes.map((w) => outage.has(`${w.key.group}#${w.key.entityId}`));
+      const out = writes.map((w) => failing(w.key));
       const results = await store.save(writes.filter((_, i) => !out[i]));
       return writes.map((_, i) =>
         out[i] ? { failed: new OnlineStoreError('throttled', 'online') } : (results.shift() as SaveResult),
@@ -286,7 +316,14 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
     parkAfterMs: 2 * 3_600_000,
   };
   const problems: string[] = [];
-  let givingUp = scenario.groups.length < 3;
+  let givingUp = true;
+  // Copies of entries parked for some groups, and those of them whose last delivery failed in the
+  // redrive's throttling with nothing else going wrong (scenario.redriveThrottled.givesUp).
+  const forGroupsCopies = new Set<string>();
+  const throttledOut = new Set<string>();
+  const copiesPastAge = new Set<string>();
+  // Invocations of the first redrive round so far (scenario.redriveThrottled), -1 outside it.
+  let redriveInvocations = -1;
   /**
    * Past the maximum age by its lane's clock, and never tried: the lane fell that far behind before
    * reaching it. (One that failed is retried once more first, `outageOver`.)
@@ -329,7 +366,8 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
     // Lambda discards records past the maximum age before it invokes: given up, unprocessed. Those
     // before the first such are delivered; it and the rest fail (the mapping gives up the records
     // past the age from it on, and retries the others).
-    const cut = records.findIndex(overAge);
+    // (A copy given up is past the maximum age on any later delivery, a replay's: given up again.)
+    const cut = records.findIndex((r) => overAge(r) || copiesPastAge.has(r.recordId));
     if (cut === 0) return records.map((r) => r.sequenceNumber);
     const delivered = cut < 0 ? records : records.slice(0, cut);
     for (const { partitionKey } of delivered)
@@ -343,6 +381,7 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
       (r) => at - r.arrivalTime >= MAX_AGE_MS && failedBefore.has(r.recordId),
     );
     const faults = outageOver ? {} : delivery.faults;
+    let inRedriveOutage = false;
     const crash = () => {
       const set = crashed.get(shard) ?? new Set<string>();
       for (const r of delivered) set.add(r.recordId);
@@ -352,19 +391,38 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
     let result: Awaited<ReturnType<typeof processBatch>>;
     try {
       const inOutage = !outageOver && invocation <= (scenario.outage?.until ?? 0);
+      // In the first redrive's first invocations (redriveThrottled): the first merchant group's table
+      // throttled, every entity of it, so that a copy for two merchant groups is applied by one only.
+      inRedriveOutage =
+        scenario.redriveThrottled !== null && redriveInvocations >= 0 && redriveInvocations++ < 2;
       const deps = inOutage
         ? {
             ...base,
-            entities: duringOutage(counted),
+            entities: duringOutage(counted, (key) => outage.has(`${key.group}#${key.entityId}`)),
             ...(scenario.outage?.rows ? { offline: historyRefused } : {}),
           }
-        : base;
+        : inRedriveOutage
+          ? { ...base, entities: duringOutage(counted, (key) => key.group === scenario.groups[1]?.name) }
+          : base;
       result = await processBatch(delivered, { ...faultyDeps(deps, faults), now: () => at });
     } catch (error) {
       if (error instanceof InjectedCrash) crash();
       throw error;
     }
     const failed = new Set(result.failed);
+    // Copies for some groups that failed in the redrive's throttling and nothing else (givesUp).
+    const throttledOnly =
+      inRedriveOutage &&
+      !delivery.lostResponse &&
+      Object.entries(faults).every(
+        ([k, v]) => k === 'yields' || v === false || (Array.isArray(v) && v.length === 0),
+      );
+    for (const r of delivered)
+      if (throttledOnly && failed.has(r.sequenceNumber) && forGroupsCopies.has(r.recordId))
+        throttledOut.add(r.recordId);
+      else throttledOut.delete(r.recordId);
+    for (const by of narrowings.splice(0))
+      if (failed.has(sequenceOf(by)) && delivered.some((r) => r.recordId === by)) coverage.narrowedFailing++;
     for (const r of delivered)
       if (failed.has(r.sequenceNumber)) failedBefore.add(r.recordId);
       else failedBefore.delete(r.recordId);
@@ -455,15 +513,31 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
   // record it carries, which the copy of a later round accounts for.
   const sentCopies = new Map<string, string>();
   const refusedCopies = new Set<string>();
+  // The copies the mapping gave up in a round (throttled until then), to be sent again with the next
+  // (as `npm run redrive` of the on-failure destination does: a producer retry of each), by entry.
+  let givenUpCopies: { key: string; copy: InputRecord }[] = [];
+  // The copies of one entry in every round (its own, and the retries of its copies given up: a replay
+  // may deliver a given-up copy again, completed then, or given up again): one completes the entry,
+  // each other is a duplicate of it (one record more, not in the reference). By each of them.
+  const twins = new Map<string, Set<string>>();
+  const allCopiesOfKey = new Map<string, Set<string>>();
+  const keyOfCopy = new Map<string, string>();
+  let copiesOfKey = new Map<string, Set<string>>();
   for (let round = 0; round < 5; round++) {
+    redriveInvocations = round === 0 ? 0 : -1;
     const parked = [...side.entries]
       .filter(([, e]) => e.kind === 'parked')
       .sort(([a], [b]) => (a < b ? -1 : 1));
-    for (const [key] of parked) {
-      const copy = sentCopies.get(key);
-      if (copy) refusedCopies.add(copy);
-    }
-    if (parked.length === 0) break;
+    for (const [key] of parked) for (const copy of copiesOfKey.get(key) ?? []) refusedCopies.add(copy);
+    copiesOfKey = new Map();
+    const copyOf = (key: string, recordId: string) => {
+      copiesOfKey.set(key, (copiesOfKey.get(key) ?? new Set<string>()).add(recordId));
+      const all = allCopiesOfKey.get(key) ?? new Set<string>();
+      allCopiesOfKey.set(key, all.add(recordId));
+      twins.set(recordId, all);
+      keyOfCopy.set(recordId, key);
+    };
+    if (parked.length === 0 && givenUpCopies.length === 0) break;
     if (round === 0) {
       parkedWhole.push(...parked.filter(([, e]) => !e.groups).map(([, e]) => e.recordId));
       coverage.parkedWhole += parked.filter(([, e]) => !e.groups).length;
@@ -478,11 +552,22 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
     const shardId = 'shardId-redrive0000';
     const arrival = Math.max(...scenario.sent.map((s) => s.arrivalTime), wall) + 60_000;
     lag = 0;
+    const retried = givenUpCopies.map(({ key, copy }) => {
+      redriveSequence += 10n;
+      const sequenceNumber = String(redriveSequence);
+      const recordId = `${shardId}:${sequenceNumber}`;
+      copyOf(key, recordId);
+      forGroupsCopies.add(recordId);
+      return { ...copy, recordId, sequenceNumber, arrivalTime: arrival };
+    });
+    givenUpCopies = [];
     const records: InputRecord[] = parked.map(([key, e]) => {
       redriveSequence += 10n;
       const sequenceNumber = String(redriveSequence);
       resentAs.set(e.recordId, `${shardId}:${sequenceNumber}`);
       sentCopies.set(key, `${shardId}:${sequenceNumber}`);
+      copyOf(key, `${shardId}:${sequenceNumber}`);
+      if (e.groups) forGroupsCopies.add(`${shardId}:${sequenceNumber}`);
       return {
         recordId: `${shardId}:${sequenceNumber}`,
         shardId,
@@ -492,10 +577,20 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
         data: Buffer.from(completionEnvelope(key, Buffer.from(e.data, 'base64'))).toString('base64'),
       };
     });
-    const redriven = await deliverAll([{ shardId, records, parents: [] }], {
+    const redriven = await deliverAll([{ shardId, records: [...retried, ...records], parents: [] }], {
       parallelizationFactor: 1,
       schedule: new DeliverySchedule(scenario.schedule.slice(-10), scenario.calmBatchSize),
       invoke,
+      givesUp: (r) =>
+        copiesPastAge.has(r.recordId) ||
+        (scenario.redriveThrottled?.givesUp === true && throttledOut.has(r.recordId)),
+      onGiveUp: (rs) => {
+        for (const r of rs) {
+          copiesPastAge.add(r.recordId);
+          givenUpCopies.push({ key: keyOfCopy.get(r.recordId) as string, copy: r });
+        }
+        coverage.copiesGivenUp += rs.length;
+      },
     });
     for (const key of Object.keys(redriven) as (keyof DeliveryStats)[]) coverage[key] += redriven[key];
     for (const [key, e] of parked) {
@@ -508,7 +603,12 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
   // The same redrive puts the offline objects the processor parked in place.
   coverage.rowsParked += offline.redriveParked();
   for (const [key, e] of side.entries)
-    if (e.kind === 'duplicate' && refusedCopies.has(e.recordId)) side.entries.delete(key);
+    if (
+      e.kind === 'duplicate' &&
+      (refusedCopies.has(e.recordId) ||
+        [...(twins.get(e.recordId) ?? [])].some((t) => t !== e.recordId && e.reason.endsWith(` record ${t}`)))
+    )
+      side.entries.delete(key);
   const decidedIds = new Set(
     [...entities.items.values()].flatMap((v) => Object.values(v.state.recent ?? {}).map((e) => e.r)),
   );
@@ -851,10 +951,12 @@ describe('exactly-once effect under everything Lambda and Kinesis do (property)'
     TIMEOUT_MS,
   );
 
-  // The processor core with two groups besides the authority, which the definitions refuse
-  // (schemas/index.ts checkContractGroups): it holds under redelivery, as here; given up with its
-  // batch, a redrive copy one of them applied and the other failed on is applied again (the
-  // mapping gives nothing up here: run() `givingUp`).
+  // Two groups besides the authority: a redrive copy that one of them applies and the other fails on
+  // narrows its entry in that delivery, and given up then, its retry applies it to the other alone
+  // (without the narrowing, the first group applied it again: double counts after 29 and 159 scenarios
+  // in two runs).
+  // Measured on 2026-11-27 over 1,080 scenarios: 4.7 % narrow a failing copy, 3.3 % give copies up;
+  // at 300 runs, none about once in 10^5.
   it(
     'matches the batch recomputation with two groups besides the authority, across concurrent shards and a split or merge',
     async () => {
@@ -866,10 +968,12 @@ describe('exactly-once effect under everything Lambda and Kinesis do (property)'
           reshard: true,
           maxRecords: 100,
         },
-        270,
+        300,
       );
       expectTroubleEverywhere(coverage);
       expect(coverage.parkedForGroup).toBeGreaterThan(coverage.scenarios / 10);
+      expect(coverage.narrowedFailing, 'copies narrowed as they failed').toBeGreaterThan(0);
+      expect(coverage.copiesGivenUp, 'copies given up').toBeGreaterThan(0);
     },
     TIMEOUT_MS,
   );
