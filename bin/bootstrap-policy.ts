@@ -2,19 +2,26 @@
  * `npm run bootstrap-policy -- --env prod [--account <id>]`: prints the CloudFormation execution
  * policy to bootstrap that environment's account with (lib/bootstrap-policy.ts), from its synthesized
  * templates (the same synth as `cdk synth -c env=<env>`, without bundling the functions). With
- * `--scp`, the service control policy denying every other region, for the organisation to attach
- * to the account instead. Then:
+ * `--boundary`, the permissions boundary every role of the stacks carries, which must exist before
+ * the first deploy; with `--scp`, the service control policy denying every other region, for the
+ * organisation to attach to the account. Then, as an account administrator:
  *
+ *   aws iam create-policy --policy-name fp-<env>-permissions-boundary --policy-document file://boundary.json
  *   aws iam create-policy --policy-name fp-<env>-cfn-exec --policy-document file://policy.json
  *   npx cdk bootstrap aws://<account>/<region> \
  *     --cloudformation-execution-policies arn:aws:iam::<account>:policy/fp-<env>-cfn-exec
  */
 import { parseArgs } from 'node:util';
 import { buildApp } from '../lib/app-builder.js';
-import { cloudFormationExecutionPolicy, regionDenyServiceControlPolicy } from '../lib/bootstrap-policy.js';
+import {
+  cloudFormationExecutionPolicy,
+  permissionsBoundaryPolicy,
+  regionDenyServiceControlPolicy,
+} from '../lib/bootstrap-policy.js';
 import { cdkJsonContext } from '../lib/platform-spec.js';
 
-const USAGE = 'usage: npm run bootstrap-policy -- --env <dev|staging|prod> [--account <12-digit id>] [--scp]';
+const USAGE =
+  'usage: npm run bootstrap-policy -- --env <dev|staging|prod> [--account <12-digit id>] [--boundary | --scp]';
 
 function main(): number {
   const { values } = parseArgs({
@@ -22,6 +29,7 @@ function main(): number {
       env: { type: 'string' },
       account: { type: 'string' },
       scp: { type: 'boolean', default: false },
+      boundary: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -31,6 +39,8 @@ function main(): number {
     return 0;
   }
   if (!values.env) throw new Error('--env is required');
+  if (values.scp && values.boundary)
+    throw new Error('--boundary and --scp print different policies: ask for one');
   const { app, deployments } = buildApp(
     {
       ...cdkJsonContext(),
@@ -49,12 +59,13 @@ function main(): number {
     );
     return 0;
   }
-  const policy = cloudFormationExecutionPolicy({
+  const input = {
     account: deployment.environment.account,
     allowedRegions: deployment.environment.allowedRegions,
     prefix: deployment.names.prefix,
     templates: assembly.stacks.map((s) => s.template),
-  });
+  };
+  const policy = values.boundary ? permissionsBoundaryPolicy(input) : cloudFormationExecutionPolicy(input);
   console.log(JSON.stringify(policy, null, 2));
   return 0;
 }

@@ -5,10 +5,12 @@
  */
 import { App, type AppProps, Fn, type Stack, Tags } from 'aws-cdk-lib';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { ManagedPolicy, PermissionsBoundary } from 'aws-cdk-lib/aws-iam';
 import { contracts, featureGroups } from '../schemas/index.js';
 import { ACCESS_ROLES, accessRoleName } from './access-roles.js';
 import { AccessStack } from './access-stack.js';
 import { AuditStack } from './audit-stack.js';
+import { permissionsBoundaryName } from './bootstrap-policy.js';
 import { addComplianceChecks } from './compliance.js';
 import { LOOKUP_API_DEFAULTS } from './constructs/lookup-api-defaults.js';
 import { contractsClassification, featureGroupsClassification } from './data-classification.js';
@@ -98,6 +100,10 @@ function addEnvironment(app: App, environment: Environment, residency: Residency
   access.addStackDependency(serving);
   const stacks: Stack[] = [data, ingest, serving, audit, access];
   for (const stack of stacks) {
+    // Every role carries the environment's boundary (made at bootstrap: npm run bootstrap-policy).
+    PermissionsBoundary.of(stack).apply(
+      ManagedPolicy.fromManagedPolicyName(stack, 'PermissionsBoundary', permissionsBoundaryName(prefix)),
+    );
     Tags.of(stack).add('project', PROJECT_TAG);
     Tags.of(stack).add('environment', environment.name);
     residency.declare(stack, environment.allowedRegions);

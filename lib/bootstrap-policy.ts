@@ -1,20 +1,26 @@
 /**
  * The CloudFormation execution policy to bootstrap an environment's account with, instead of the
  * AdministratorAccess a default `cdk bootstrap` gives CloudFormation (so whoever deploys could
- * deploy anything: docs/security-and-compliance.md, the deployer role). Derived from the
- * environment's synthesized templates, so it holds exactly the services they use:
+ * deploy anything: docs/security-and-compliance.md, the deployer role), and the permissions
+ * boundary every role of the platform carries. Both are derived from the environment's synthesized
+ * templates. The execution policy holds exactly the services they use:
  * - every action of those services, in the environment's allowed regions only (`aws:RequestedRegion`);
  * - IAM roles and customer-managed policies named after the environment's stacks only (`fp-<env>-*`:
  *   CloudFormation names the unnamed ones `<stack>-<id>-<suffix>`), with the AWS-managed policies
  *   the templates attach and no other;
+ * - a role only with the boundary (`fp-<env>-permissions-boundary`), which no deployment may take
+ *   off a role or change;
  * - the CDK bootstrap version parameter;
  * - nothing else: no IAM user, no other role, no service the templates do not use.
- * It bounds the services, regions and role names a deployment reaches, not what it grants: a
- * template can still give an `fp-<env>-*` role any permission (a policy of its own, an inline one)
- * or a trust to another account, and reaches every resource of those services in the region. A
- * permissions boundary on every role, and resources scoped by name, would bound that: not done.
- * A template using a resource type of a service not listed in `SERVICES` fails here, naming it, so a
- * new kind of resource is a reviewed change to this policy. Used by `npm run bootstrap-policy`.
+ * The boundary caps what any role a template makes may do, whatever its policies say: the services
+ * the templates' role policies use (and the AWS-managed policies they attach), in the allowed
+ * regions; no IAM, Organizations or account change at all. So a deployment that gives an
+ * `fp-<env>-*` role `iam:*`, or any service the platform does not use, grants nothing beyond that.
+ * What it does not bound: a role's trust (a template may still make a role assumable by another
+ * account, within the boundary), and which resources of those services a role reaches in the region.
+ * A template using a resource type of a service not listed in `SERVICES`, or attaching an AWS-managed
+ * policy not in `AWS_MANAGED_POLICY_SERVICES`, fails here, naming it, so either is a reviewed change
+ * to these policies. Used by `npm run bootstrap-policy`.
  */
 
 /** The IAM service prefixes a CloudFormation resource type's service needs. */
@@ -41,6 +47,20 @@ const SERVICES: Readonly<Record<string, readonly string[]>> = {
   // Metadata; custom resources are Lambda functions of the stack (lambda:InvokeFunction).
   'AWS::CDK': [],
 };
+
+/**
+ * The services whose actions the AWS-managed policies the templates attach to roles use (what the
+ * boundary must leave them): AWS Backup's role backs up DynamoDB tables under their KMS keys, finding
+ * them by tag; the others write logs.
+ */
+const AWS_MANAGED_POLICY_SERVICES: Readonly<Record<string, readonly string[]>> = {
+  'policy/service-role/AWSBackupServiceRolePolicyForBackup': ['backup', 'dynamodb', 'kms', 'tag'],
+  'policy/service-role/AWSLambdaBasicExecutionRole': ['logs'],
+  'policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs': ['logs'],
+};
+
+/** Services the boundary never leaves a role, whatever its policies say. */
+const NEVER_IN_A_ROLE = ['account', 'iam', 'organizations'] as const;
 
 /** What of a synthesized template the policy is derived from. */
 export interface TemplateResources {
@@ -107,9 +127,83 @@ export function awsManagedPoliciesAttached(templates: readonly TemplateResources
   return [...arns].sort();
 }
 
+/** The name of the environment's permissions boundary, a managed policy made at bootstrap. */
+export const permissionsBoundaryName = (prefix: string): string => `${prefix}-permissions-boundary`;
+
+/** The actions of an IAM policy statement (`Action` as a string or a list). */
+const actionsOf = (statement: { readonly Action?: unknown }): string[] =>
+  typeof statement.Action === 'string'
+    ? [statement.Action]
+    : Array.isArray(statement.Action)
+      ? statement.Action.filter((a): a is string => typeof a === 'string')
+      : [];
+
+/**
+ * The services the templates' roles are granted actions of: by their customer-managed and inline
+ * policies, and by the AWS-managed policies they attach (`AWS_MANAGED_POLICY_SERVICES`; another
+ * fails, naming it). Sorted.
+ */
+export function roleServicesUsed(templates: readonly TemplateResources[]): string[] {
+  const services = new Set<string>();
+  const documents: { Statement?: unknown }[] = [];
+  for (const template of templates)
+    for (const [id, r] of Object.entries(template.Resources ?? {})) {
+      const p = r.Properties ?? {};
+      if (r.Type === 'AWS::IAM::ManagedPolicy' || r.Type === 'AWS::IAM::Policy')
+        documents.push(p.PolicyDocument as { Statement?: unknown });
+      if (r.Type !== 'AWS::IAM::Role') continue;
+      for (const inline of (p.Policies as { PolicyDocument: { Statement?: unknown } }[] | undefined) ?? [])
+        documents.push(inline.PolicyDocument);
+      for (const arn of (p.ManagedPolicyArns as unknown[] | undefined) ?? []) {
+        const name = /:iam::aws:(policy\/[A-Za-z0-9/_+=,.@-]+)/.exec(JSON.stringify(arn))?.[1];
+        if (name === undefined) continue;
+        const needs = AWS_MANAGED_POLICY_SERVICES[name];
+        if (!needs)
+          throw new BootstrapPolicyError(
+            `${id} attaches the AWS-managed ${name}, which the permissions boundary does not know ` +
+              '(lib/bootstrap-policy.ts AWS_MANAGED_POLICY_SERVICES): add the services it uses there, reviewed',
+          );
+        for (const s of needs) services.add(s);
+      }
+    }
+  for (const document of documents) {
+    const statements = document?.Statement;
+    for (const statement of (Array.isArray(statements) ? statements : [statements]) as { Action?: unknown }[])
+      for (const action of actionsOf(statement ?? {})) services.add(action.split(':')[0] as string);
+  }
+  for (const s of NEVER_IN_A_ROLE) services.delete(s);
+  return [...services].sort();
+}
+
+/**
+ * The permissions boundary of every role the environment's stacks make (`permissionsBoundaryName`):
+ * the services their policies use, in the allowed regions; never IAM, Organizations or the account.
+ */
+export function permissionsBoundaryPolicy(input: BootstrapPolicyInput): PolicyDocument {
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'PlatformServicesInItsRegions',
+        Effect: 'Allow',
+        Action: roleServicesUsed(input.templates).map((s) => `${s}:*`),
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:RequestedRegion': [...input.allowedRegions] } },
+      },
+      {
+        Sid: 'NoIdentityOrOrganisationChanges',
+        Effect: 'Deny',
+        Action: NEVER_IN_A_ROLE.map((s) => `${s}:*`),
+        Resource: '*',
+      },
+    ],
+  };
+}
+
 export function cloudFormationExecutionPolicy(input: BootstrapPolicyInput): PolicyDocument {
   const { account, prefix } = input;
   const iamArn = (kind: string) => `arn:aws:iam::${account}:${kind}/${prefix}-*`;
+  const boundaryArn = `arn:aws:iam::${account}:policy/${permissionsBoundaryName(prefix)}`;
   return {
     Version: '2012-10-17',
     Statement: [
@@ -145,6 +239,43 @@ export function cloudFormationExecutionPolicy(input: BootstrapPolicyInput): Poli
             'iam:PolicyARN': [iamArn('policy'), ...awsManagedPoliciesAttached(input.templates)],
           },
         },
+      },
+      {
+        // Every role is made with the boundary, and a role's permissions change only while it has it.
+        Sid: 'RolesOnlyWithTheBoundary',
+        Effect: 'Deny',
+        Action: [
+          'iam:CreateRole',
+          'iam:PutRolePermissionsBoundary',
+          'iam:PutRolePolicy',
+          'iam:DeleteRolePolicy',
+          'iam:AttachRolePolicy',
+          'iam:DetachRolePolicy',
+        ],
+        Resource: '*',
+        Condition: { StringNotEquals: { 'iam:PermissionsBoundary': boundaryArn } },
+      },
+      {
+        Sid: 'KeepTheBoundary',
+        Effect: 'Deny',
+        Action: 'iam:DeleteRolePermissionsBoundary',
+        Resource: '*',
+      },
+      {
+        // The boundary is the account administrators' (made at bootstrap), though its name is the
+        // environment's: no deployment makes, changes or deletes it.
+        Sid: 'BoundaryIsNotTheDeployments',
+        Effect: 'Deny',
+        Action: [
+          'iam:CreatePolicy',
+          'iam:CreatePolicyVersion',
+          'iam:DeletePolicy',
+          'iam:DeletePolicyVersion',
+          'iam:SetDefaultPolicyVersion',
+          'iam:TagPolicy',
+          'iam:UntagPolicy',
+        ],
+        Resource: boundaryArn,
       },
     ],
   };

@@ -1,18 +1,25 @@
 /**
  * The CloudFormation execution policy an environment's account is bootstrapped with
  * (lib/bootstrap-policy.ts, `npm run bootstrap-policy`): it grants what the environment's own
- * templates create, in its regions and under its names, and nothing else.
+ * templates create, in its regions and under its names, and nothing else; and the permissions
+ * boundary every role of the templates carries, which caps what any of them may be granted.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
   awsManagedPoliciesAttached,
   BootstrapPolicyError,
   cloudFormationExecutionPolicy,
   type PolicyDocument,
+  permissionsBoundaryName,
+  permissionsBoundaryPolicy,
   regionDenyServiceControlPolicy,
+  roleServicesUsed,
   servicesUsed,
   type TemplateResources,
 } from '../../lib/bootstrap-policy.js';
+import { REPO_ROOT } from '../../lib/platform-spec.js';
 import { allows, Resolver } from './iam-evaluator.js';
 import { ENVIRONMENTS, pick, synthesizeAll } from './platform-fixture.js';
 
@@ -36,6 +43,7 @@ describe.each(ENVIRONMENTS)('CloudFormation execution policy (%s)', (name) => {
   );
   const policy = cloudFormationExecutionPolicy({ account, allowedRegions, prefix, templates });
   const statements = statementsOf(policy, region, account);
+  const boundaryArn = `arn:aws:iam::${account}:policy/${permissionsBoundaryName(prefix)}`;
   const decide = (action: string, resource: string, context: Record<string, string> = {}) =>
     allows(statements, { action, resource, context: { 'aws:RequestedRegion': region, ...context } });
 
@@ -65,9 +73,10 @@ describe.each(ENVIRONMENTS)('CloudFormation execution policy (%s)', (name) => {
         expect(named ?? `${stacks[i]?.stackName}-${id}`, id).toMatch(new RegExp(`^${prefix}-`));
       }
     const role = (n: string) => `arn:aws:iam::${account}:role/${n}`;
-    expect(decide('iam:CreateRole', role(`${prefix}-processor-execution`))).toBe(true);
+    const bounded = { 'iam:PermissionsBoundary': boundaryArn };
+    expect(decide('iam:CreateRole', role(`${prefix}-processor-execution`), bounded)).toBe(true);
     expect(decide('iam:PassRole', role(`${prefix}-ingest-OfflineRetentionRole-ABC`))).toBe(true);
-    expect(decide('iam:CreateRole', role('break-glass'))).toBe(false);
+    expect(decide('iam:CreateRole', role('break-glass'), bounded)).toBe(false);
     expect(decide('iam:PassRole', role('OrganizationAccountAccessRole'))).toBe(false);
   });
 
@@ -77,11 +86,133 @@ describe.each(ENVIRONMENTS)('CloudFormation execution policy (%s)', (name) => {
     const attach = (policyArn: string) =>
       decide('iam:AttachRolePolicy', `arn:aws:iam::${account}:role/${prefix}-admin`, {
         'iam:PolicyARN': policyArn,
+        'iam:PermissionsBoundary': boundaryArn,
       });
     for (const arn of managed) expect(attach(arn), arn).toBe(true);
     expect(attach(`arn:aws:iam::${account}:policy/${prefix}-access-RoleadminPolicy-XYZ`)).toBe(true);
     expect(attach('arn:aws:iam::aws:policy/AdministratorAccess')).toBe(false);
     expect(attach(`arn:aws:iam::${account}:policy/someone-elses`)).toBe(false);
+  });
+
+  const boundary = statementsOf(
+    permissionsBoundaryPolicy({ account, allowedRegions, prefix, templates }),
+    region,
+    account,
+  );
+
+  it('makes, and changes the permissions of, a role only with the boundary, which it never takes off or changes', () => {
+    const role = `arn:aws:iam::${account}:role/${prefix}-processor-execution`;
+    const withBoundary = { 'iam:PermissionsBoundary': boundaryArn };
+    for (const action of [
+      'iam:CreateRole',
+      'iam:PutRolePolicy',
+      'iam:AttachRolePolicy',
+      'iam:DetachRolePolicy',
+    ]) {
+      const context: Record<string, string> =
+        action === 'iam:AttachRolePolicy' || action === 'iam:DetachRolePolicy'
+          ? { 'iam:PolicyARN': `arn:aws:iam::${account}:policy/${prefix}-ingest-ProcessorPolicy-X` }
+          : {};
+      expect(decide(action, role, { ...context, ...withBoundary }), action).toBe(true);
+      expect(decide(action, role, context), `${action} without the boundary`).toBe(false);
+      expect(
+        decide(action, role, {
+          ...context,
+          'iam:PermissionsBoundary': `arn:aws:iam::${account}:policy/${prefix}-other`,
+        }),
+        `${action} with another boundary`,
+      ).toBe(false);
+    }
+    expect(decide('iam:DeleteRolePermissionsBoundary', role, withBoundary)).toBe(false);
+    for (const action of ['iam:CreatePolicyVersion', 'iam:SetDefaultPolicyVersion', 'iam:DeletePolicy'])
+      expect(decide(action, boundaryArn), action).toBe(false);
+    // The stacks' own policies (named after them too) change with a deployment.
+    expect(
+      decide('iam:CreatePolicyVersion', `arn:aws:iam::${account}:policy/${prefix}-ingest-ProcessorPolicy-X`),
+    ).toBe(true);
+  });
+
+  it('puts the boundary on every role of the templates', () => {
+    const roles = templates.flatMap((t) =>
+      Object.entries(t.Resources ?? {}).filter(([, r]) => r.Type === 'AWS::IAM::Role'),
+    );
+    expect(roles.length).toBeGreaterThan(10);
+    for (const [id, r] of roles)
+      expect(JSON.stringify(r.Properties?.PermissionsBoundary ?? null), id).toContain(
+        `:policy/${permissionsBoundaryName(prefix)}`,
+      );
+  });
+
+  it("leaves every role every action its policies grant, in the environment's regions only", () => {
+    let checked = 0;
+    for (const template of templates)
+      for (const r of Object.values(template.Resources ?? {})) {
+        if (r.Type !== 'AWS::IAM::ManagedPolicy') continue;
+        const document = r.Properties?.PolicyDocument as { Statement: { Action: string | string[] }[] };
+        for (const statement of document.Statement)
+          for (const action of [statement.Action].flat()) {
+            const request = (where: string) => ({
+              action,
+              resource: '*',
+              context: { 'aws:RequestedRegion': where },
+            });
+            expect(allows(boundary, request(region)), action).toBe(true);
+            expect(allows(boundary, request('eu-west-1')), `${action} in eu-west-1`).toBe(false);
+            checked++;
+          }
+      }
+    expect(checked).toBeGreaterThan(50);
+    // The AWS-managed policies' services too: AWS Backup's role, the API's logging role.
+    for (const action of [
+      'backup:StartBackupJob',
+      'dynamodb:CreateBackup',
+      'tag:GetResources',
+      'logs:PutLogEvents',
+    ])
+      expect(
+        allows(boundary, { action, resource: '*', context: { 'aws:RequestedRegion': region } }),
+        action,
+      ).toBe(true);
+  });
+
+  it('grants no role IAM, Organizations, account changes or a service the platform does not use, whatever its policies say', () => {
+    for (const action of [
+      'iam:CreateRole',
+      'iam:PutRolePolicy',
+      'iam:AttachRolePolicy',
+      'iam:CreateAccessKey',
+      'organizations:LeaveOrganization',
+      'account:PutAlternateContact',
+      'sqs:SendMessage',
+      'ec2:RunInstances',
+    ])
+      expect(
+        allows(boundary, { action, resource: '*', context: { 'aws:RequestedRegion': region } }),
+        action,
+      ).toBe(false);
+  });
+});
+
+describe('roleServicesUsed', () => {
+  it('refuses an AWS-managed policy it does not know, naming it, and never leaves IAM', () => {
+    const role = (arn: string) => ({
+      Resources: { R: { Type: 'AWS::IAM::Role', Properties: { ManagedPolicyArns: [arn] } } },
+    });
+    expect(() => roleServicesUsed([role('arn:aws:iam::aws:policy/AdministratorAccess')])).toThrow(
+      'R attaches the AWS-managed policy/AdministratorAccess',
+    );
+    expect(
+      roleServicesUsed([role('arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole')]),
+    ).toEqual(['logs']);
+    const policy = {
+      Resources: {
+        P: {
+          Type: 'AWS::IAM::ManagedPolicy',
+          Properties: { PolicyDocument: { Statement: [{ Action: ['iam:PassRole', 'kinesis:GetRecords'] }] } },
+        },
+      },
+    };
+    expect(roleServicesUsed([policy])).toEqual(['kinesis']);
   });
 });
 
@@ -135,4 +266,24 @@ describe('servicesUsed', () => {
     );
     expect(servicesUsed([{ Resources: { X: { Type: 'Custom::S3AutoDeleteObjects' } } }])).toEqual([]);
   });
+});
+
+describe('npm run bootstrap-policy', () => {
+  const cli = (args: readonly string[]) =>
+    promisify(execFile)(process.execPath, ['--import', 'tsx', 'bin/bootstrap-policy.ts', ...args], {
+      cwd: REPO_ROOT,
+    });
+
+  it('prints the boundary with --boundary, and refuses --boundary with --scp, naming them', async () => {
+    const { stdout } = await cli(['--env', 'prod', '--boundary']);
+    const printed = JSON.parse(stdout) as PolicyDocument;
+    expect(printed.Statement.map((s) => s.Sid)).toEqual([
+      'PlatformServicesInItsRegions',
+      'NoIdentityOrOrganisationChanges',
+    ]);
+    await expect(cli(['--env', 'prod', '--boundary', '--scp'])).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--boundary and --scp print different policies'),
+    });
+  }, 120_000);
 });

@@ -159,7 +159,9 @@ function conditionsHold(conditions: ResolvedStatement['conditions'], context: Re
       // Every value of the key is one of the values; true without any value (as IAM has it).
       if (operator === 'ForAllValues:StringEquals')
         return (typeof actual === 'string' ? [actual] : (actual ?? [])).every((v) => values.includes(v));
-      if (actual === undefined) return operator.endsWith('IfExists');
+      // A key the request lacks: no match, so a negated operator holds (as IAM has it), and so does
+      // any operator `IfExists`.
+      if (actual === undefined) return operator.endsWith('IfExists') || /^(String|Arn)Not/.test(operator);
       if (typeof actual !== 'string')
         throw new Error(`${operator} on the multivalued ${key} is not modelled`);
       switch (operator.replace(/IfExists$/, '')) {
