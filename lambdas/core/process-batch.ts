@@ -335,12 +335,19 @@ export async function processBatch(
   };
   const before = (c: { paddedSequence: string }) =>
     firstFailed === undefined || c.paddedSequence < firstFailed;
-  // The groups whose entity writes failed for a redrive copy (so as to narrow its entry to them).
+  // The groups whose entity writes failed for a redrive copy (so as to narrow its entry to them), and
+  // those whose entity had applied it already (in an earlier delivery): a write of that entity that
+  // fails, for another record of it, does not concern the copy, which is neither failed by it nor
+  // kept for that group. (Counted failed, the copy could be narrowed to a group that has it, and
+  // given up, applied there again by the next redrive's copy: found on review.)
   const copyFailedIn = new Map<Candidate, Set<string>>();
+  const copyHadIn = new Map<Candidate, Set<string>>();
+  const addTo = (m: Map<Candidate, Set<string>>, c: Candidate, group: FeatureGroup) =>
+    m.set(c, (m.get(c) ?? new Set()).add(group.name));
   const markFailedIn = (group: FeatureGroup, cs: readonly Candidate[], error: Error) => {
-    for (const c of cs)
-      if (c.redrive) copyFailedIn.set(c, (copyFailedIn.get(c) ?? new Set()).add(group.name));
-    markFailed(cs, error);
+    const concerned = cs.filter((c) => !copyHadIn.get(c)?.has(group.name));
+    for (const c of concerned) if (c.redrive) addTo(copyFailedIn, c, group);
+    markFailed(concerned, error);
   };
   const parked = new Map<string, Parked>();
   const parkErrors: Error[] = [];
@@ -722,7 +729,10 @@ export async function processBatch(
         // that narrowed its entry to this group (parked for it by an earlier delivery) and comes
         // again: whether the entity applied it, which it remembers, not the checkpoint, which a
         // later record of its shard may have taken past it while it was parked.
-        if (renarrowing.has(c) ? appliedCopy(state, c) : !pending(state, c)) continue;
+        if (renarrowing.has(c) ? appliedCopy(state, c) : !pending(state, c)) {
+          if (c.redrive) addTo(copyHadIn, c, group);
+          continue;
+        }
         dropHole(state, c);
         advanceCheckpoint(state, c);
         // A completion also covers the parked record on its own shard: a replay of that shard (a

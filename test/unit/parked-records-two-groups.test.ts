@@ -13,6 +13,7 @@ import type { InputRecord } from '../../lambdas/core/decode.js';
 import type { PutResult } from '../../lambdas/core/ports.js';
 import { processBatch } from '../../lambdas/core/process-batch.js';
 import { offlineGroupPrefix } from '../../lib/platform-spec.js';
+import type { FeatureGroup } from '../../schemas/index.js';
 import { customerGroup, merchantGroup, merchantMirrorGroup } from '../property/stream-scenarios.js';
 import { BASE_TIME, envelope, FIRST_SEQUENCE, inputRecords, transaction } from '../support/records.js';
 import { parkedKeys, redriveCopy } from '../support/redrive-copies.js';
@@ -21,9 +22,9 @@ import { refusingDeps } from '../support/refusing-store.js';
 const groups = [customerGroup, merchantGroup, merchantMirrorGroup];
 
 /** A payment of cus_aaaa at mer_3333 parked for both merchant groups, and its first redrive copy. */
-async function parkedForBoth(eventId: string) {
+async function parkedForBoth(eventId: string, fed: readonly FeatureGroup[] = groups) {
   const ports = refusingDeps();
-  const deps = { ...ports.deps, groupsFedBy: () => groups };
+  const deps = { ...ports.deps, groupsFedBy: () => [...fed] };
   const [r] = inputRecords([
     envelope(
       transaction({
@@ -39,7 +40,7 @@ async function parkedForBoth(eventId: string) {
   const d0 = await processBatch([r as InputRecord], deps);
   expect(d0.outcomes.get((r as InputRecord).recordId)).toBe('applied'); // its customer took it
   const [key] = parkedKeys(ports.sideOutput) as [string];
-  expect(ports.sideOutput.entries.get(key)?.groups).toEqual(['merchant', 'merchant_mirror']);
+  expect(ports.sideOutput.entries.get(key)?.groups).toEqual(fed.slice(1).map((g) => g.name));
   ports.refuse.clear();
   const copy = redriveCopy(ports.sideOutput, key, {
     sequenceNumber: FIRST_SEQUENCE + 1000n,
@@ -54,7 +55,7 @@ async function parkedForBoth(eventId: string) {
   const rows = () => {
     const offline = deps.offline as InMemoryOfflineSink;
     return Object.fromEntries(
-      groups
+      fed
         .slice(1)
         .map((g) => [
           g.name,
@@ -64,6 +65,15 @@ async function parkedForBoth(eventId: string) {
   };
   return { ...ports, deps, key, copy, counts, rows };
 }
+
+/** What `npm run redrive` sends for a copy the mapping gave up a day on: a new record of its bytes. */
+const givenUpAndRedriven = (copy: InputRecord): InputRecord => ({
+  ...copy,
+  shardId: 'shardId-000000000009',
+  sequenceNumber: String(FIRST_SEQUENCE + 5000n),
+  recordId: `shardId-000000000009:${FIRST_SEQUENCE + 5000n}`,
+  arrivalTime: copy.arrivalTime + 24 * 3_600_000,
+});
 
 describe('a redrive copy of a record parked for two groups, one of which still fails', () => {
   it('narrows the entry to the group that failed; the copy retried after a give-up applies it there alone', async () => {
@@ -79,13 +89,7 @@ describe('a redrive copy of a record parked for two groups, one of which still f
     // The outage lasts until the mapping gives the copy up; the steward redrives what it gave up: a
     // new record of the same bytes. The outage over, it applies the record to the mirror alone.
     throttle.clear();
-    const retry: InputRecord = {
-      ...copy,
-      shardId: 'shardId-000000000009',
-      sequenceNumber: String(FIRST_SEQUENCE + 5000n),
-      recordId: `shardId-000000000009:${FIRST_SEQUENCE + 5000n}`,
-      arrivalTime: copy.arrivalTime + 24 * 3_600_000,
-    };
+    const retry = givenUpAndRedriven(copy);
     const d2 = await processBatch([retry], deps);
     expect(d2.failed).toEqual([]);
     expect(d2.outcomes.get(retry.recordId)).toBe('applied');
@@ -172,5 +176,59 @@ describe('a redrive copy of a record parked for two groups, one of which still f
     expect((await processBatch([copy], deps)).failed).toEqual([]);
     expect(await counts()).toEqual({ customer: 1, merchant: 1, mirror: 1 });
     expect(parkedKeys(sideOutput)).toEqual([]);
+  });
+
+  // Found on review: a delivery after one that applied the copy to the merchant but failed it (its
+  // narrowing lost), in which the merchant's write fails for another record of that merchant,
+  // counted the copy failed there too: narrowed to the merchant (or left naming it), given up, the
+  // next redrive's copy applied it to the merchant again.
+  describe.each([
+    ['two merchant groups', groups],
+    ['the merchant alone', groups.slice(0, 2)],
+  ])('with %s', (_, fed) => {
+    it('does not count a copy failed for an entity that applied it already, when its write fails for another record', async () => {
+      const { deps, throttle, sideOutput, key, copy, counts } = await parkedForBoth('evt_2g_5', fed);
+      // Delivery k: the merchant applies the copy; the copy fails all the same (the mirror throttled,
+      // or with the merchant alone, its rows refused), and nothing narrows its entry.
+      throttle.add('merchant_mirror#mer_3333');
+      const refusedRows = {
+        ...deps,
+        offline: {
+          ...deps.offline,
+          append: async (b: readonly unknown[]) =>
+            b.map(() => ({ failed: new OfflineStoreError('refused', 'offline') })),
+        },
+        sideOutput: Object.assign(Object.create(sideOutput), {
+          narrowParked: async (n: readonly unknown[]) => n.map(() => ({ failed: new Error('refused') })),
+        }),
+      };
+      expect((await processBatch([copy], refusedRows)).failed).toEqual([copy.sequenceNumber]);
+      expect((await counts()).merchant).toBe(1);
+      // Delivery k+1: the mirror back, the merchant throttled, with a later payment at that merchant.
+      throttle.clear();
+      throttle.add('merchant#mer_3333');
+      const [later] = inputRecords(
+        [
+          envelope(
+            transaction({
+              customerId: 'cus_bbbb',
+              merchantId: 'mer_3333',
+              eventId: 'evt_2g_6',
+              eventTime: new Date(BASE_TIME + 20_000).toISOString(),
+            }),
+          ),
+        ],
+        { firstSequence: FIRST_SEQUENCE + 1010n, arrivalTime: BASE_TIME + 31_000 },
+      ) as [InputRecord];
+      const d2 = await processBatch([copy, later], deps);
+      expect(d2.failed).toEqual([later.sequenceNumber]); // the later payment only
+      expect(d2.outcomes.get(copy.recordId)).toBe('applied');
+      expect(sideOutput.entries.get(key)).toBeUndefined(); // completed
+      // Whatever the mapping does with the later payment, a copy of the entry is a duplicate now.
+      throttle.clear();
+      const retry = givenUpAndRedriven(copy);
+      expect((await processBatch([retry], deps)).outcomes.get(retry.recordId)).toBe('duplicate');
+      expect((await counts()).merchant).toBe(1); // 2 before
+    });
   });
 });
