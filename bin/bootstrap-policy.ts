@@ -4,7 +4,9 @@
  * templates (the same synth as `cdk synth -c env=<env>`, without bundling the functions). With
  * `--boundary`, the permissions boundary every role of the stacks carries, which must exist before
  * the first deploy; with `--scp`, the service control policy denying every other region, for the
- * organisation to attach to the account. Then, as an account administrator:
+ * organisation to attach to the account. With `--before-boundary`, the execution policy for the one
+ * deploy that puts the boundary on an environment deployed before it (without the statements that
+ * keep it; bootstrap again with the full policy afterwards). Then, as an account administrator:
  *
  *   aws iam create-policy --policy-name fp-<env>-permissions-boundary --policy-document file://boundary.json
  *   aws iam create-policy --policy-name fp-<env>-cfn-exec --policy-document file://policy.json
@@ -21,7 +23,7 @@ import {
 import { cdkJsonContext } from '../lib/platform-spec.js';
 
 const USAGE =
-  'usage: npm run bootstrap-policy -- --env <dev|staging|prod> [--account <12-digit id>] [--boundary | --scp]';
+  'usage: npm run bootstrap-policy -- --env <dev|staging|prod> [--account <12-digit id>] [--boundary | --scp | --before-boundary]';
 
 function main(): number {
   const { values } = parseArgs({
@@ -30,6 +32,7 @@ function main(): number {
       account: { type: 'string' },
       scp: { type: 'boolean', default: false },
       boundary: { type: 'boolean', default: false },
+      'before-boundary': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -39,8 +42,8 @@ function main(): number {
     return 0;
   }
   if (!values.env) throw new Error('--env is required');
-  if (values.scp && values.boundary)
-    throw new Error('--boundary and --scp print different policies: ask for one');
+  if ([values.scp, values.boundary, values['before-boundary']].filter(Boolean).length > 1)
+    throw new Error('--boundary, --scp and --before-boundary print different policies: ask for one');
   const { app, deployments } = buildApp(
     {
       ...cdkJsonContext(),
@@ -65,7 +68,9 @@ function main(): number {
     prefix: deployment.names.prefix,
     templates: assembly.stacks.map((s) => s.template),
   };
-  const policy = values.boundary ? permissionsBoundaryPolicy(input) : cloudFormationExecutionPolicy(input);
+  const policy = values.boundary
+    ? permissionsBoundaryPolicy(input)
+    : cloudFormationExecutionPolicy(input, { enforceBoundary: !values['before-boundary'] });
   console.log(JSON.stringify(policy, null, 2));
   return 0;
 }

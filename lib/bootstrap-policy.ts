@@ -139,12 +139,12 @@ const actionsOf = (statement: { readonly Action?: unknown }): string[] =>
       : [];
 
 /**
- * The services the templates' roles are granted actions of: by their customer-managed and inline
- * policies, and by the AWS-managed policies they attach (`AWS_MANAGED_POLICY_SERVICES`; another
- * fails, naming it). Sorted.
+ * The actions the templates' roles are granted, sorted: exactly those of their customer-managed and
+ * inline policies, and every action of the services the AWS-managed policies they attach use
+ * (`AWS_MANAGED_POLICY_SERVICES`; another fails, naming it). Never IAM, Organizations or the account.
  */
-export function roleServicesUsed(templates: readonly TemplateResources[]): string[] {
-  const services = new Set<string>();
+export function roleActionsUsed(templates: readonly TemplateResources[]): string[] {
+  const actions = new Set<string>();
   const documents: { Statement?: unknown }[] = [];
   for (const template of templates)
     for (const [id, r] of Object.entries(template.Resources ?? {})) {
@@ -163,33 +163,50 @@ export function roleServicesUsed(templates: readonly TemplateResources[]): strin
             `${id} attaches the AWS-managed ${name}, which the permissions boundary does not know ` +
               '(lib/bootstrap-policy.ts AWS_MANAGED_POLICY_SERVICES): add the services it uses there, reviewed',
           );
-        for (const s of needs) services.add(s);
+        for (const s of needs) actions.add(`${s}:*`);
       }
     }
   for (const document of documents) {
     const statements = document?.Statement;
     for (const statement of (Array.isArray(statements) ? statements : [statements]) as { Action?: unknown }[])
-      for (const action of actionsOf(statement ?? {})) services.add(action.split(':')[0] as string);
+      for (const action of actionsOf(statement ?? {})) actions.add(action);
   }
-  for (const s of NEVER_IN_A_ROLE) services.delete(s);
-  return [...services].sort();
+  return [...actions]
+    .filter((a) => !(NEVER_IN_A_ROLE as readonly string[]).includes(a.split(':')[0] as string))
+    .sort();
 }
 
 /**
  * The permissions boundary of every role the environment's stacks make (`permissionsBoundaryName`):
- * the services their policies use, in the allowed regions; never IAM, Organizations or the account.
+ * the actions their policies grant, in the allowed regions, assuming a role only of the CDK bootstrap
+ * roles (the deployer's); never IAM, Organizations or the account. So a template granting a role
+ * anything else (a service's every action, another role to assume) grants nothing of it.
  */
 export function permissionsBoundaryPolicy(input: BootstrapPolicyInput): PolicyDocument {
+  const actions = roleActionsUsed(input.templates);
+  const inRegion = { StringEquals: { 'aws:RequestedRegion': [...input.allowedRegions] } };
+  const assume = actions.filter((a) => a.startsWith('sts:'));
   return {
     Version: '2012-10-17',
     Statement: [
       {
-        Sid: 'PlatformServicesInItsRegions',
+        Sid: 'PlatformActionsInItsRegions',
         Effect: 'Allow',
-        Action: roleServicesUsed(input.templates).map((s) => `${s}:*`),
+        Action: actions.filter((a) => !a.startsWith('sts:')),
         Resource: '*',
-        Condition: { StringEquals: { 'aws:RequestedRegion': [...input.allowedRegions] } },
+        Condition: inRegion,
       },
+      ...(assume.length > 0
+        ? [
+            {
+              Sid: 'AssumeTheCdkBootstrapRolesOnly',
+              Effect: 'Allow' as const,
+              Action: assume,
+              Resource: `arn:aws:iam::${input.account}:role/cdk-hnb659fds-*-role-${input.account}-*`,
+              Condition: inRegion,
+            },
+          ]
+        : []),
       {
         Sid: 'NoIdentityOrOrganisationChanges',
         Effect: 'Deny',
@@ -200,7 +217,35 @@ export function permissionsBoundaryPolicy(input: BootstrapPolicyInput): PolicyDo
   };
 }
 
-export function cloudFormationExecutionPolicy(input: BootstrapPolicyInput): PolicyDocument {
+/** Every role is made with the boundary, a role's permissions change only while it has it, and it stays. */
+const boundaryKept = (boundaryArn: string): PolicyDocument['Statement'] => [
+  {
+    Sid: 'RolesOnlyWithTheBoundary',
+    Effect: 'Deny',
+    Action: [
+      'iam:CreateRole',
+      'iam:PutRolePermissionsBoundary',
+      'iam:PutRolePolicy',
+      'iam:DeleteRolePolicy',
+      'iam:AttachRolePolicy',
+      'iam:DetachRolePolicy',
+    ],
+    Resource: '*',
+    Condition: { StringNotEquals: { 'iam:PermissionsBoundary': boundaryArn } },
+  },
+  { Sid: 'KeepTheBoundary', Effect: 'Deny', Action: 'iam:DeleteRolePermissionsBoundary', Resource: '*' },
+];
+
+/**
+ * `enforceBoundary: false` leaves out the statements that make a role only with the boundary and
+ * keep it: for the one deploy that puts the boundary on an environment deployed before it (its
+ * roles have none, so CloudFormation could neither update nor roll them back under those
+ * statements); bootstrap again with them afterwards.
+ */
+export function cloudFormationExecutionPolicy(
+  input: BootstrapPolicyInput,
+  { enforceBoundary = true }: { readonly enforceBoundary?: boolean } = {},
+): PolicyDocument {
   const { account, prefix } = input;
   const iamArn = (kind: string) => `arn:aws:iam::${account}:${kind}/${prefix}-*`;
   const boundaryArn = `arn:aws:iam::${account}:policy/${permissionsBoundaryName(prefix)}`;
@@ -240,27 +285,7 @@ export function cloudFormationExecutionPolicy(input: BootstrapPolicyInput): Poli
           },
         },
       },
-      {
-        // Every role is made with the boundary, and a role's permissions change only while it has it.
-        Sid: 'RolesOnlyWithTheBoundary',
-        Effect: 'Deny',
-        Action: [
-          'iam:CreateRole',
-          'iam:PutRolePermissionsBoundary',
-          'iam:PutRolePolicy',
-          'iam:DeleteRolePolicy',
-          'iam:AttachRolePolicy',
-          'iam:DetachRolePolicy',
-        ],
-        Resource: '*',
-        Condition: { StringNotEquals: { 'iam:PermissionsBoundary': boundaryArn } },
-      },
-      {
-        Sid: 'KeepTheBoundary',
-        Effect: 'Deny',
-        Action: 'iam:DeleteRolePermissionsBoundary',
-        Resource: '*',
-      },
+      ...(enforceBoundary ? boundaryKept(boundaryArn) : []),
       {
         // The boundary is the account administrators' (made at bootstrap), though its name is the
         // environment's: no deployment makes, changes or deletes it.

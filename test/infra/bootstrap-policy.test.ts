@@ -15,7 +15,7 @@ import {
   permissionsBoundaryName,
   permissionsBoundaryPolicy,
   regionDenyServiceControlPolicy,
-  roleServicesUsed,
+  roleActionsUsed,
   servicesUsed,
   type TemplateResources,
 } from '../../lib/bootstrap-policy.js';
@@ -151,9 +151,13 @@ describe.each(ENVIRONMENTS)('CloudFormation execution policy (%s)', (name) => {
         const document = r.Properties?.PolicyDocument as { Statement: { Action: string | string[] }[] };
         for (const statement of document.Statement)
           for (const action of [statement.Action].flat()) {
+            // (The deployer assumes the CDK bootstrap roles: the boundary leaves it those alone.)
+            const resource = action.startsWith('sts:')
+              ? `arn:aws:iam::${account}:role/cdk-hnb659fds-deploy-role-${account}-${region}`
+              : '*';
             const request = (where: string) => ({
               action,
-              resource: '*',
+              resource,
               context: { 'aws:RequestedRegion': where },
             });
             expect(allows(boundary, request(region)), action).toBe(true);
@@ -175,7 +179,12 @@ describe.each(ENVIRONMENTS)('CloudFormation execution policy (%s)', (name) => {
       ).toBe(true);
   });
 
-  it('grants no role IAM, Organizations, account changes or a service the platform does not use, whatever its policies say', () => {
+  it('grants no role IAM, Organizations, account changes, or an action or role to assume its policies do not name', () => {
+    const request = (action: string, resource = '*') => ({
+      action,
+      resource,
+      context: { 'aws:RequestedRegion': region },
+    });
     for (const action of [
       'iam:CreateRole',
       'iam:PutRolePolicy',
@@ -185,25 +194,53 @@ describe.each(ENVIRONMENTS)('CloudFormation execution policy (%s)', (name) => {
       'account:PutAlternateContact',
       'sqs:SendMessage',
       'ec2:RunInstances',
+      // Of services the platform uses, but no role's policy names them (found on review: the first
+      // boundary allowed every action of those services).
+      'cloudtrail:StopLogging',
+      'lambda:UpdateFunctionCode',
+      'kinesis:DeleteStream',
     ])
-      expect(
-        allows(boundary, { action, resource: '*', context: { 'aws:RequestedRegion': region } }),
-        action,
-      ).toBe(false);
+      expect(allows(boundary, request(action)), action).toBe(false);
+    // The deployer's one use of STS: the CDK bootstrap roles, and no other role.
+    const cdkRole = `arn:aws:iam::${account}:role/cdk-hnb659fds-deploy-role-${account}-${region}`;
+    expect(allows(boundary, request('sts:AssumeRole', cdkRole))).toBe(true);
+    expect(
+      allows(
+        boundary,
+        request('sts:AssumeRole', `arn:aws:iam::${account}:role/OrganizationAccountAccessRole`),
+      ),
+    ).toBe(false);
+  });
+
+  it('can leave out the boundary statements for the one deploy that puts the boundary on roles made before it', () => {
+    const migrating = statementsOf(
+      cloudFormationExecutionPolicy(
+        { account, allowedRegions, prefix, templates },
+        { enforceBoundary: false },
+      ),
+      region,
+      account,
+    );
+    const role = `arn:aws:iam::${account}:role/${prefix}-processor-execution`;
+    const decideWith = (action: string, resource: string) =>
+      allows(migrating, { action, resource, context: { 'aws:RequestedRegion': region } });
+    expect(decideWith('iam:DeleteRolePolicy', role)).toBe(true);
+    expect(decideWith('iam:DeleteRolePermissionsBoundary', role)).toBe(true);
+    expect(decideWith('iam:CreatePolicyVersion', boundaryArn)).toBe(false);
   });
 });
 
-describe('roleServicesUsed', () => {
+describe('roleActionsUsed', () => {
   it('refuses an AWS-managed policy it does not know, naming it, and never leaves IAM', () => {
     const role = (arn: string) => ({
       Resources: { R: { Type: 'AWS::IAM::Role', Properties: { ManagedPolicyArns: [arn] } } },
     });
-    expect(() => roleServicesUsed([role('arn:aws:iam::aws:policy/AdministratorAccess')])).toThrow(
+    expect(() => roleActionsUsed([role('arn:aws:iam::aws:policy/AdministratorAccess')])).toThrow(
       'R attaches the AWS-managed policy/AdministratorAccess',
     );
     expect(
-      roleServicesUsed([role('arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole')]),
-    ).toEqual(['logs']);
+      roleActionsUsed([role('arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole')]),
+    ).toEqual(['logs:*']);
     const policy = {
       Resources: {
         P: {
@@ -212,7 +249,7 @@ describe('roleServicesUsed', () => {
         },
       },
     };
-    expect(roleServicesUsed([policy])).toEqual(['kinesis']);
+    expect(roleActionsUsed([policy])).toEqual(['kinesis:GetRecords']);
   });
 });
 
@@ -278,12 +315,13 @@ describe('npm run bootstrap-policy', () => {
     const { stdout } = await cli(['--env', 'prod', '--boundary']);
     const printed = JSON.parse(stdout) as PolicyDocument;
     expect(printed.Statement.map((s) => s.Sid)).toEqual([
-      'PlatformServicesInItsRegions',
+      'PlatformActionsInItsRegions',
+      'AssumeTheCdkBootstrapRolesOnly',
       'NoIdentityOrOrganisationChanges',
     ]);
     await expect(cli(['--env', 'prod', '--boundary', '--scp'])).rejects.toMatchObject({
       code: 2,
-      stderr: expect.stringContaining('--boundary and --scp print different policies'),
+      stderr: expect.stringContaining('--boundary, --scp and --before-boundary print different policies'),
     });
   }, 120_000);
 });

@@ -161,7 +161,8 @@ function conditionsHold(conditions: ResolvedStatement['conditions'], context: Re
         return (typeof actual === 'string' ? [actual] : (actual ?? [])).every((v) => values.includes(v));
       // A key the request lacks: no match, so a negated operator holds (as IAM has it), and so does
       // any operator `IfExists`.
-      if (actual === undefined) return operator.endsWith('IfExists') || /^(String|Arn)Not/.test(operator);
+      if (actual === undefined)
+        return operator.endsWith('IfExists') || /^((String|Arn|Numeric|Date)Not|NotIpAddress)/.test(operator);
       if (typeof actual !== 'string')
         throw new Error(`${operator} on the multivalued ${key} is not modelled`);
       switch (operator.replace(/IfExists$/, '')) {
