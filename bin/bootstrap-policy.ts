@@ -2,8 +2,8 @@
  * `npm run bootstrap-policy -- --env prod [--account <id>]`: prints the CloudFormation execution
  * policy to bootstrap that environment's account with (lib/bootstrap-policy.ts), from its synthesized
  * templates (the same synth as `cdk synth -c env=<env>`, without bundling the functions). With
- * `--boundary`, the permissions boundary every role of the stacks carries, which must exist before
- * the first deploy; with `--scp`, the service control policy denying every other region, for the
+ * `--boundary`, the permissions boundary every role of the stacks carries but the deployers', and
+ * with `--deployer-boundary` theirs, which must both exist before the first deploy; with `--scp`, the service control policy denying every other region, for the
  * organisation to attach to the account. With `--before-boundary`, the execution policy for the one
  * deploy that puts the boundary on an environment deployed before it (without the statements that
  * keep it; bootstrap again with the full policy afterwards). Then, as an account administrator:
@@ -14,16 +14,18 @@
  *     --cloudformation-execution-policies arn:aws:iam::<account>:policy/fp-<env>-cfn-exec
  */
 import { parseArgs } from 'node:util';
+import { deployerRoleNames } from '../lib/access-roles.js';
 import { buildApp } from '../lib/app-builder.js';
 import {
   cloudFormationExecutionPolicy,
+  deployerBoundaryPolicy,
   permissionsBoundaryPolicy,
   regionDenyServiceControlPolicy,
 } from '../lib/bootstrap-policy.js';
 import { cdkJsonContext } from '../lib/platform-spec.js';
 
 const USAGE =
-  'usage: npm run bootstrap-policy -- --env <dev|staging|prod> [--account <12-digit id>] [--boundary | --scp | --before-boundary]';
+  'usage: npm run bootstrap-policy -- --env <dev|staging|prod> [--account <12-digit id>] [--boundary | --deployer-boundary | --scp | --before-boundary]';
 
 function main(): number {
   const { values } = parseArgs({
@@ -33,6 +35,7 @@ function main(): number {
       scp: { type: 'boolean', default: false },
       boundary: { type: 'boolean', default: false },
       'before-boundary': { type: 'boolean', default: false },
+      'deployer-boundary': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -42,8 +45,11 @@ function main(): number {
     return 0;
   }
   if (!values.env) throw new Error('--env is required');
-  if ([values.scp, values.boundary, values['before-boundary']].filter(Boolean).length > 1)
-    throw new Error('--boundary, --scp and --before-boundary print different policies: ask for one');
+  const which = [values.scp, values.boundary, values['deployer-boundary'], values['before-boundary']];
+  if (which.filter(Boolean).length > 1)
+    throw new Error(
+      '--boundary, --deployer-boundary, --scp and --before-boundary print different policies: ask for one',
+    );
   const { app, deployments } = buildApp(
     {
       ...cdkJsonContext(),
@@ -64,13 +70,16 @@ function main(): number {
   }
   const input = {
     account: deployment.environment.account,
+    deployerRoleNames: deployerRoleNames(deployment.names.prefix),
     allowedRegions: deployment.environment.allowedRegions,
     prefix: deployment.names.prefix,
     templates: assembly.stacks.map((s) => s.template),
   };
   const policy = values.boundary
     ? permissionsBoundaryPolicy(input)
-    : cloudFormationExecutionPolicy(input, { enforceBoundary: !values['before-boundary'] });
+    : values['deployer-boundary']
+      ? deployerBoundaryPolicy(input)
+      : cloudFormationExecutionPolicy(input, { enforceBoundary: !values['before-boundary'] });
   console.log(JSON.stringify(policy, null, 2));
   return 0;
 }

@@ -200,3 +200,7 @@ export function accessRoleOf(
 /** Whether the role may see values of `classification` in clear (consumers: masking; others: no data). */
 export const seesInClear = (role: AccessRole, classification: Classification): boolean =>
   (role.kind === 'consumer' || role.kind === 'data-scientist') && isAtMost(classification, role.clearance);
+
+/** The names of the roles that deploy (assume the CDK bootstrap roles): they carry the deployer's boundary. */
+export const deployerRoleNames = (prefix: string, roles: readonly AccessRole[] = ACCESS_ROLES): string[] =>
+  roles.filter((r) => r.kind === 'deployer').map((r) => accessRoleName(prefix, r));

@@ -6,11 +6,12 @@
 import { App, type AppProps, Fn, type Stack, Tags } from 'aws-cdk-lib';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { ManagedPolicy, PermissionsBoundary } from 'aws-cdk-lib/aws-iam';
+import type { Construct } from 'constructs';
 import { contracts, featureGroups } from '../schemas/index.js';
-import { ACCESS_ROLES, accessRoleName } from './access-roles.js';
+import { ACCESS_ROLES, accessRoleName, deployerRoleNames } from './access-roles.js';
 import { AccessStack } from './access-stack.js';
 import { AuditStack } from './audit-stack.js';
-import { permissionsBoundaryName } from './bootstrap-policy.js';
+import { deployerBoundaryName, permissionsBoundaryName } from './bootstrap-policy.js';
 import { addComplianceChecks } from './compliance.js';
 import { LOOKUP_API_DEFAULTS } from './constructs/lookup-api-defaults.js';
 import { contractsClassification, featureGroupsClassification } from './data-classification.js';
@@ -108,6 +109,15 @@ function addEnvironment(app: App, environment: Environment, residency: Residency
     Tags.of(stack).add('environment', environment.name);
     residency.declare(stack, environment.allowedRegions);
   }
+  // The deployers carry a boundary of their own: the CDK bootstrap roles to assume, nothing else.
+  const deployerBoundary = ManagedPolicy.fromManagedPolicyName(
+    access,
+    'DeployerBoundary',
+    deployerBoundaryName(prefix),
+  );
+  for (const declared of ACCESS_ROLES)
+    if (deployerRoleNames(prefix).includes(accessRoleName(prefix, declared)))
+      PermissionsBoundary.of(access.roles.get(declared.name)?.role as Construct).apply(deployerBoundary);
   Tags.of(data).add('data-classification', featureGroupsClassification(featureGroups));
   Tags.of(ingest).add('data-classification', contractsClassification(contracts.values()));
   return { environment, names, resources, data, ingest, serving, audit, access };

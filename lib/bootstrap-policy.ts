@@ -71,6 +71,8 @@ export interface TemplateResources {
 
 export interface BootstrapPolicyInput {
   readonly account: string;
+  /** The roles that deploy (assume the CDK bootstrap roles): they alone carry the deployer's boundary. */
+  readonly deployerRoleNames: readonly string[];
   readonly allowedRegions: readonly string[];
   /** The environment's name prefix (`fp-<env>`): every stack, role and policy name starts with it. */
   readonly prefix: string;
@@ -83,9 +85,9 @@ export interface PolicyDocument {
   readonly Statement: readonly ({
     readonly Sid: string;
     readonly Effect: 'Allow' | 'Deny';
-    readonly Resource: string | readonly string[];
     readonly Condition?: Readonly<Record<string, Readonly<Record<string, string | readonly string[]>>>>;
-  } & ({ readonly Action: string | readonly string[] } | { readonly NotAction: readonly string[] }))[];
+  } & ({ readonly Action: string | readonly string[] } | { readonly NotAction: readonly string[] }) &
+    ({ readonly Resource: string | readonly string[] } | { readonly NotResource: readonly string[] }))[];
 }
 
 export class BootstrapPolicyError extends Error {
@@ -129,6 +131,13 @@ export function awsManagedPoliciesAttached(templates: readonly TemplateResources
 
 /** The name of the environment's permissions boundary, a managed policy made at bootstrap. */
 export const permissionsBoundaryName = (prefix: string): string => `${prefix}-permissions-boundary`;
+
+/** The name of the deployer roles' boundary (`deployerBoundaryPolicy`), made at bootstrap too. */
+export const deployerBoundaryName = (prefix: string): string => `${prefix}-deployer-boundary`;
+
+/** The CDK bootstrap roles of the account (default qualifier), which only a deployer assumes. */
+const cdkBootstrapRoles = (account: string): string =>
+  `arn:aws:iam::${account}:role/cdk-hnb659fds-*-role-${account}-*`;
 
 /** The actions of an IAM policy statement (`Action` as a string or a list). */
 const actionsOf = (statement: { readonly Action?: unknown }): string[] =>
@@ -176,62 +185,86 @@ export function roleActionsUsed(templates: readonly TemplateResources[]): string
     .sort();
 }
 
+const noIdentityChanges = {
+  Sid: 'NoIdentityOrOrganisationChanges',
+  Effect: 'Deny' as const,
+  Action: NEVER_IN_A_ROLE.map((s) => `${s}:*`),
+  Resource: '*',
+};
+
 /**
- * The permissions boundary of every role the environment's stacks make (`permissionsBoundaryName`):
- * the actions their policies grant, in the allowed regions, assuming a role only of the CDK bootstrap
- * roles (the deployer's); never IAM, Organizations or the account. So a template granting a role
- * anything else (a service's every action, another role to assume) grants nothing of it.
+ * The permissions boundary of every role the environment's stacks make but the deployers'
+ * (`permissionsBoundaryName`): the actions their policies grant, in the allowed regions; no role to
+ * assume; never IAM, Organizations or the account. So a template granting a role anything else (a
+ * service's every action, the CDK deploy role to assume) grants nothing of it.
  */
 export function permissionsBoundaryPolicy(input: BootstrapPolicyInput): PolicyDocument {
-  const actions = roleActionsUsed(input.templates);
-  const inRegion = { StringEquals: { 'aws:RequestedRegion': [...input.allowedRegions] } };
-  const assume = actions.filter((a) => a.startsWith('sts:'));
   return {
     Version: '2012-10-17',
     Statement: [
       {
         Sid: 'PlatformActionsInItsRegions',
         Effect: 'Allow',
-        Action: actions.filter((a) => !a.startsWith('sts:')),
+        Action: roleActionsUsed(input.templates).filter((a) => !a.startsWith('sts:')),
         Resource: '*',
-        Condition: inRegion,
+        Condition: { StringEquals: { 'aws:RequestedRegion': [...input.allowedRegions] } },
       },
-      ...(assume.length > 0
-        ? [
-            {
-              Sid: 'AssumeTheCdkBootstrapRolesOnly',
-              Effect: 'Allow' as const,
-              Action: assume,
-              Resource: `arn:aws:iam::${input.account}:role/cdk-hnb659fds-*-role-${input.account}-*`,
-              Condition: inRegion,
-            },
-          ]
-        : []),
-      {
-        Sid: 'NoIdentityOrOrganisationChanges',
-        Effect: 'Deny',
-        Action: NEVER_IN_A_ROLE.map((s) => `${s}:*`),
-        Resource: '*',
-      },
+      noIdentityChanges,
     ],
   };
 }
 
-/** Every role is made with the boundary, a role's permissions change only while it has it, and it stays. */
-const boundaryKept = (boundaryArn: string): PolicyDocument['Statement'] => [
+/**
+ * The deployer roles' boundary (`deployerBoundaryName`): assuming the CDK bootstrap roles, in the
+ * allowed regions, and nothing else, whatever their policies say.
+ */
+export function deployerBoundaryPolicy(input: BootstrapPolicyInput): PolicyDocument {
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'AssumeTheCdkBootstrapRolesOnly',
+        Effect: 'Allow',
+        Action: 'sts:AssumeRole',
+        Resource: cdkBootstrapRoles(input.account),
+        Condition: { StringEquals: { 'aws:RequestedRegion': [...input.allowedRegions] } },
+      },
+      noIdentityChanges,
+    ],
+  };
+}
+
+const ROLE_CHANGES = [
+  'iam:CreateRole',
+  'iam:PutRolePermissionsBoundary',
+  'iam:PutRolePolicy',
+  'iam:DeleteRolePolicy',
+  'iam:AttachRolePolicy',
+  'iam:DetachRolePolicy',
+];
+
+/**
+ * Every role is made with a boundary of the environment's (the deployer's on the deployer roles
+ * only), a role's permissions change only while it has it, and it stays.
+ */
+const boundaryKept = (
+  boundaryArn: string,
+  deployerBoundaryArn: string,
+  deployerRoles: readonly string[],
+): PolicyDocument['Statement'] => [
   {
     Sid: 'RolesOnlyWithTheBoundary',
     Effect: 'Deny',
-    Action: [
-      'iam:CreateRole',
-      'iam:PutRolePermissionsBoundary',
-      'iam:PutRolePolicy',
-      'iam:DeleteRolePolicy',
-      'iam:AttachRolePolicy',
-      'iam:DetachRolePolicy',
-    ],
+    Action: ROLE_CHANGES,
     Resource: '*',
-    Condition: { StringNotEquals: { 'iam:PermissionsBoundary': boundaryArn } },
+    Condition: { StringNotEquals: { 'iam:PermissionsBoundary': [boundaryArn, deployerBoundaryArn] } },
+  },
+  {
+    Sid: 'DeployerBoundaryOnTheDeployersOnly',
+    Effect: 'Deny',
+    Action: ROLE_CHANGES,
+    NotResource: [...deployerRoles],
+    Condition: { StringEquals: { 'iam:PermissionsBoundary': deployerBoundaryArn } },
   },
   { Sid: 'KeepTheBoundary', Effect: 'Deny', Action: 'iam:DeleteRolePermissionsBoundary', Resource: '*' },
 ];
@@ -249,6 +282,7 @@ export function cloudFormationExecutionPolicy(
   const { account, prefix } = input;
   const iamArn = (kind: string) => `arn:aws:iam::${account}:${kind}/${prefix}-*`;
   const boundaryArn = `arn:aws:iam::${account}:policy/${permissionsBoundaryName(prefix)}`;
+  const deployerBoundaryArn = `arn:aws:iam::${account}:policy/${deployerBoundaryName(prefix)}`;
   return {
     Version: '2012-10-17',
     Statement: [
@@ -285,7 +319,13 @@ export function cloudFormationExecutionPolicy(
           },
         },
       },
-      ...(enforceBoundary ? boundaryKept(boundaryArn) : []),
+      ...(enforceBoundary
+        ? boundaryKept(
+            boundaryArn,
+            deployerBoundaryArn,
+            input.deployerRoleNames.map((n) => `arn:aws:iam::${account}:role/${n}`),
+          )
+        : []),
       {
         // The boundary is the account administrators' (made at bootstrap), though its name is the
         // environment's: no deployment makes, changes or deletes it.
@@ -300,7 +340,7 @@ export function cloudFormationExecutionPolicy(
           'iam:TagPolicy',
           'iam:UntagPolicy',
         ],
-        Resource: boundaryArn,
+        Resource: [boundaryArn, deployerBoundaryArn],
       },
     ],
   };

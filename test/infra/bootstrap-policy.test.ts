@@ -7,10 +7,13 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { deployerRoleNames } from '../../lib/access-roles.js';
 import {
   awsManagedPoliciesAttached,
   BootstrapPolicyError,
   cloudFormationExecutionPolicy,
+  deployerBoundaryName,
+  deployerBoundaryPolicy,
   type PolicyDocument,
   permissionsBoundaryName,
   permissionsBoundaryPolicy,
@@ -37,11 +40,18 @@ describe.each(ENVIRONMENTS)('CloudFormation execution policy (%s)', (name) => {
   const d = env.deployment;
   const { account, allowedRegions, region } = d.environment;
   const prefix = d.names.prefix;
+  const deployers = deployerRoleNames(prefix);
   const stacks = [d.data, d.ingest, d.serving, d.audit, d.access];
   const templates = [env.data, env.ingest, env.serving, env.audit, env.access].map(
     (t) => t.toJSON() as TemplateResources,
   );
-  const policy = cloudFormationExecutionPolicy({ account, allowedRegions, prefix, templates });
+  const policy = cloudFormationExecutionPolicy({
+    account,
+    allowedRegions,
+    prefix,
+    templates,
+    deployerRoleNames: deployers,
+  });
   const statements = statementsOf(policy, region, account);
   const boundaryArn = `arn:aws:iam::${account}:policy/${permissionsBoundaryName(prefix)}`;
   const decide = (action: string, resource: string, context: Record<string, string> = {}) =>
@@ -95,7 +105,7 @@ describe.each(ENVIRONMENTS)('CloudFormation execution policy (%s)', (name) => {
   });
 
   const boundary = statementsOf(
-    permissionsBoundaryPolicy({ account, allowedRegions, prefix, templates }),
+    permissionsBoundaryPolicy({ account, allowedRegions, prefix, templates, deployerRoleNames: deployers }),
     region,
     account,
   );
@@ -124,6 +134,17 @@ describe.each(ENVIRONMENTS)('CloudFormation execution policy (%s)', (name) => {
       ).toBe(false);
     }
     expect(decide('iam:DeleteRolePermissionsBoundary', role, withBoundary)).toBe(false);
+    // The deployer's boundary on a deployer role only: on any other, it would let that role deploy.
+    const deployerBoundary = {
+      'iam:PermissionsBoundary': `arn:aws:iam::${account}:policy/${deployerBoundaryName(prefix)}`,
+    };
+    expect(
+      decide('iam:CreateRole', `arn:aws:iam::${account}:role/${prefix}-deployer`, deployerBoundary),
+    ).toBe(true);
+    expect(decide('iam:CreateRole', role, deployerBoundary)).toBe(false);
+    expect(
+      decide('iam:CreatePolicyVersion', `arn:aws:iam::${account}:policy/${deployerBoundaryName(prefix)}`),
+    ).toBe(false);
     for (const action of ['iam:CreatePolicyVersion', 'iam:SetDefaultPolicyVersion', 'iam:DeletePolicy'])
       expect(decide(action, boundaryArn), action).toBe(false);
     // The stacks' own policies (named after them too) change with a deployment.
@@ -132,26 +153,40 @@ describe.each(ENVIRONMENTS)('CloudFormation execution policy (%s)', (name) => {
     ).toBe(true);
   });
 
-  it('puts the boundary on every role of the templates', () => {
+  it("puts the boundary on every role of the templates, the deployer's on the deployers", () => {
     const roles = templates.flatMap((t) =>
       Object.entries(t.Resources ?? {}).filter(([, r]) => r.Type === 'AWS::IAM::Role'),
     );
     expect(roles.length).toBeGreaterThan(10);
-    for (const [id, r] of roles)
+    expect(deployers).toEqual([`${prefix}-deployer`]);
+    for (const [id, r] of roles) {
+      const deploys = deployers.includes(r.Properties?.RoleName as string);
       expect(JSON.stringify(r.Properties?.PermissionsBoundary ?? null), id).toContain(
-        `:policy/${permissionsBoundaryName(prefix)}`,
+        `:policy/${deploys ? deployerBoundaryName(prefix) : permissionsBoundaryName(prefix)}`,
       );
+    }
+    expect(roles.filter(([, r]) => deployers.includes(r.Properties?.RoleName as string))).toHaveLength(1);
   });
 
   it("leaves every role every action its policies grant, in the environment's regions only", () => {
+    const deployerBoundary = statementsOf(
+      deployerBoundaryPolicy({ account, allowedRegions, prefix, templates, deployerRoleNames: deployers }),
+      region,
+      account,
+    );
     let checked = 0;
     for (const template of templates)
       for (const r of Object.values(template.Resources ?? {})) {
         if (r.Type !== 'AWS::IAM::ManagedPolicy') continue;
+        // The boundary of the policy's role: the deployer's on a deployer.
+        const [role] = ((r.Properties?.Roles as { Ref: string }[] | undefined) ?? []).map(
+          ({ Ref }) => template.Resources?.[Ref]?.Properties?.RoleName,
+        );
+        const itsBoundary = deployers.includes(role as string) ? deployerBoundary : boundary;
         const document = r.Properties?.PolicyDocument as { Statement: { Action: string | string[] }[] };
         for (const statement of document.Statement)
           for (const action of [statement.Action].flat()) {
-            // (The deployer assumes the CDK bootstrap roles: the boundary leaves it those alone.)
+            // (The deployer assumes the CDK bootstrap roles.)
             const resource = action.startsWith('sts:')
               ? `arn:aws:iam::${account}:role/cdk-hnb659fds-deploy-role-${account}-${region}`
               : '*';
@@ -160,8 +195,8 @@ describe.each(ENVIRONMENTS)('CloudFormation execution policy (%s)', (name) => {
               resource,
               context: { 'aws:RequestedRegion': where },
             });
-            expect(allows(boundary, request(region)), action).toBe(true);
-            expect(allows(boundary, request('eu-west-1')), `${action} in eu-west-1`).toBe(false);
+            expect(allows(itsBoundary, request(region)), action).toBe(true);
+            expect(allows(itsBoundary, request('eu-west-1')), `${action} in eu-west-1`).toBe(false);
             checked++;
           }
       }
@@ -201,21 +236,29 @@ describe.each(ENVIRONMENTS)('CloudFormation execution policy (%s)', (name) => {
       'kinesis:DeleteStream',
     ])
       expect(allows(boundary, request(action)), action).toBe(false);
-    // The deployer's one use of STS: the CDK bootstrap roles, and no other role.
+    // No role but a deployer assumes a role: the CDK deploy role least of all.
     const cdkRole = `arn:aws:iam::${account}:role/cdk-hnb659fds-deploy-role-${account}-${region}`;
-    expect(allows(boundary, request('sts:AssumeRole', cdkRole))).toBe(true);
-    expect(
-      allows(
-        boundary,
-        request('sts:AssumeRole', `arn:aws:iam::${account}:role/OrganizationAccountAccessRole`),
-      ),
-    ).toBe(false);
+    expect(allows(boundary, request('sts:AssumeRole', cdkRole))).toBe(false);
+    // A deployer assumes the CDK bootstrap roles, and does nothing else.
+    const deployer = statementsOf(
+      deployerBoundaryPolicy({ account, allowedRegions, prefix, templates, deployerRoleNames: deployers }),
+      region,
+      account,
+    );
+    expect(allows(deployer, request('sts:AssumeRole', cdkRole))).toBe(true);
+    for (const [action, resource] of [
+      ['sts:AssumeRole', `arn:aws:iam::${account}:role/OrganizationAccountAccessRole`],
+      ['s3:GetObject', '*'],
+      ['kms:Decrypt', '*'],
+      ['iam:CreateRole', '*'],
+    ] as const)
+      expect(allows(deployer, request(action, resource)), action).toBe(false);
   });
 
   it('can leave out the boundary statements for the one deploy that puts the boundary on roles made before it', () => {
     const migrating = statementsOf(
       cloudFormationExecutionPolicy(
-        { account, allowedRegions, prefix, templates },
+        { account, allowedRegions, prefix, templates, deployerRoleNames: deployers },
         { enforceBoundary: false },
       ),
       region,
@@ -316,12 +359,13 @@ describe('npm run bootstrap-policy', () => {
     const printed = JSON.parse(stdout) as PolicyDocument;
     expect(printed.Statement.map((s) => s.Sid)).toEqual([
       'PlatformActionsInItsRegions',
-      'AssumeTheCdkBootstrapRolesOnly',
       'NoIdentityOrOrganisationChanges',
     ]);
     await expect(cli(['--env', 'prod', '--boundary', '--scp'])).rejects.toMatchObject({
       code: 2,
-      stderr: expect.stringContaining('--boundary, --scp and --before-boundary print different policies'),
+      stderr: expect.stringContaining(
+        '--boundary, --deployer-boundary, --scp and --before-boundary print different policies',
+      ),
     });
   }, 120_000);
 });

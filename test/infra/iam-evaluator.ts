@@ -32,6 +32,8 @@ interface ResolvedStatement {
   /** NotAction: every action but these. */
   readonly notActions?: string[];
   readonly resources: string[];
+  /** NotResource: every resource but these. */
+  readonly notResources?: string[];
   readonly principals: string[];
   readonly conditions: Record<string, Record<string, string[]>>;
 }
@@ -126,6 +128,9 @@ export class Resolver {
         actions: asArray((s.Action ?? []) as string | string[]),
         ...(s.NotAction ? { notActions: asArray(s.NotAction as string | string[]) } : {}),
         resources: asArray(s.Resource ?? []).flatMap((r) => asArray(this.resolve(stack, r))),
+        ...(s.NotResource
+          ? { notResources: asArray(s.NotResource).flatMap((r) => asArray(this.resolve(stack, r))) }
+          : {}),
         principals,
         conditions,
       };
@@ -189,7 +194,9 @@ const matches = (s: ResolvedStatement, request: Request) =>
   (s.notActions
     ? !s.notActions.some((a) => glob(a, 'i').test(request.action))
     : s.actions.some((a) => glob(a, 'i').test(request.action))) &&
-  s.resources.some((r) => glob(r).test(request.resource)) &&
+  (s.notResources
+    ? !s.notResources.some((r) => glob(r).test(request.resource))
+    : s.resources.some((r) => glob(r).test(request.resource))) &&
   conditionsHold(s.conditions, request.context);
 
 /** What every request of an IAM principal of `account` carries (the identity perimeter's keys). */
