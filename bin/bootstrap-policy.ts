@@ -3,12 +3,14 @@
  * policy to bootstrap that environment's account with (lib/bootstrap-policy.ts), from its synthesized
  * templates (the same synth as `cdk synth -c env=<env>`, without bundling the functions). With
  * `--boundary`, the permissions boundary every role of the stacks carries but the deployers', and
- * with `--deployer-boundary` theirs, which must both exist before the first deploy; with `--scp`, the service control policy denying every other region, for the
- * organisation to attach to the account. With `--before-boundary`, the execution policy for the one
- * deploy that puts the boundary on an environment deployed before it (without the statements that
- * keep it; bootstrap again with the full policy afterwards). Then, as an account administrator:
+ * with `--deployer-boundary` theirs, which must both exist before the first deploy; with `--scp`,
+ * the service control policy denying every other region, for the organisation to attach to the
+ * account. With `--before-boundary`, the execution policy for the one deploy that puts the boundary
+ * on an environment deployed before it (without the statements that keep it; bootstrap again with
+ * the full policy afterwards). Then, as an account administrator:
  *
  *   aws iam create-policy --policy-name fp-<env>-permissions-boundary --policy-document file://boundary.json
+ *   aws iam create-policy --policy-name fp-<env>-deployer-boundary --policy-document file://deployer-boundary.json
  *   aws iam create-policy --policy-name fp-<env>-cfn-exec --policy-document file://policy.json
  *   npx cdk bootstrap aws://<account>/<region> \
  *     --cloudformation-execution-policies arn:aws:iam::<account>:policy/fp-<env>-cfn-exec

@@ -201,6 +201,10 @@ export function accessRoleOf(
 export const seesInClear = (role: AccessRole, classification: Classification): boolean =>
   (role.kind === 'consumer' || role.kind === 'data-scientist') && isAtMost(classification, role.clearance);
 
-/** The names of the roles that deploy (assume the CDK bootstrap roles): they carry the deployer's boundary. */
+/** The roles that deploy (assume the CDK bootstrap roles): they carry the deployer's boundary. */
+export const deployerRoles = (roles: readonly AccessRole[] = ACCESS_ROLES): AccessRole[] =>
+  roles.filter((r) => r.kind === 'deployer');
+
+/** Their names. */
 export const deployerRoleNames = (prefix: string, roles: readonly AccessRole[] = ACCESS_ROLES): string[] =>
-  roles.filter((r) => r.kind === 'deployer').map((r) => accessRoleName(prefix, r));
+  deployerRoles(roles).map((r) => accessRoleName(prefix, r));

@@ -6,14 +6,14 @@
 import { App, type AppProps, Fn, type Stack, Tags } from 'aws-cdk-lib';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { ManagedPolicy, PermissionsBoundary } from 'aws-cdk-lib/aws-iam';
-import type { Construct } from 'constructs';
 import { contracts, featureGroups } from '../schemas/index.js';
-import { ACCESS_ROLES, accessRoleName, deployerRoleNames } from './access-roles.js';
+import { ACCESS_ROLES, accessRoleName, deployerRoles } from './access-roles.js';
 import { AccessStack } from './access-stack.js';
 import { AuditStack } from './audit-stack.js';
 import { deployerBoundaryName, permissionsBoundaryName } from './bootstrap-policy.js';
 import { addComplianceChecks } from './compliance.js';
 import { LOOKUP_API_DEFAULTS } from './constructs/lookup-api-defaults.js';
+import type { PlatformRole } from './constructs/platform-role.js';
 import { contractsClassification, featureGroupsClassification } from './data-classification.js';
 import { DataStack } from './data-stack.js';
 import { type DeploymentNames, deploymentNames } from './deployment-names.js';
@@ -115,9 +115,8 @@ function addEnvironment(app: App, environment: Environment, residency: Residency
     'DeployerBoundary',
     deployerBoundaryName(prefix),
   );
-  for (const declared of ACCESS_ROLES)
-    if (deployerRoleNames(prefix).includes(accessRoleName(prefix, declared)))
-      PermissionsBoundary.of(access.roles.get(declared.name)?.role as Construct).apply(deployerBoundary);
+  for (const declared of deployerRoles())
+    PermissionsBoundary.of((access.roles.get(declared.name) as PlatformRole).role).apply(deployerBoundary);
   Tags.of(data).add('data-classification', featureGroupsClassification(featureGroups));
   Tags.of(ingest).add('data-classification', contractsClassification(contracts.values()));
   return { environment, names, resources, data, ingest, serving, audit, access };

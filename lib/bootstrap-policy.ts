@@ -8,14 +8,16 @@
  * - IAM roles and customer-managed policies named after the environment's stacks only (`fp-<env>-*`:
  *   CloudFormation names the unnamed ones `<stack>-<id>-<suffix>`), with the AWS-managed policies
  *   the templates attach and no other;
- * - a role only with the boundary (`fp-<env>-permissions-boundary`), which no deployment may take
- *   off a role or change;
+ * - a role only with the boundary (`fp-<env>-permissions-boundary`, or the deployer's on the deployer),
+ *   which no deployment may take off a role or change;
  * - the CDK bootstrap version parameter;
  * - nothing else: no IAM user, no other role, no service the templates do not use.
- * The boundary caps what any role a template makes may do, whatever its policies say: the services
- * the templates' role policies use (and the AWS-managed policies they attach), in the allowed
- * regions; no IAM, Organizations or account change at all. So a deployment that gives an
- * `fp-<env>-*` role `iam:*`, or any service the platform does not use, grants nothing beyond that.
+ * The boundary caps what any role a template makes may do, whatever its policies say: the actions
+ * the templates' role policies name (every action of the services the AWS-managed policies they
+ * attach use), in the allowed regions; no role to assume; no IAM, Organizations or account change at
+ * all. So a deployment that gives an `fp-<env>-*` role `iam:*`, an action no role's policy names or a
+ * role to assume grants nothing beyond that. The deployer carries a boundary of its own
+ * (`fp-<env>-deployer-boundary`: the CDK bootstrap roles to assume, nothing else), on no other role.
  * What it does not bound: a role's trust (a template may still make a role assumable by another
  * account, within the boundary), and which resources of those services a role reaches in the region.
  * A template using a resource type of a service not listed in `SERVICES`, or attaching an AWS-managed
@@ -118,16 +120,30 @@ export function servicesUsed(templates: readonly TemplateResources[]): string[] 
 export function awsManagedPoliciesAttached(templates: readonly TemplateResources[]): string[] {
   const arns = new Set<string>();
   for (const template of templates)
-    for (const r of Object.values(template.Resources ?? {})) {
-      if (r.Type !== 'AWS::IAM::Role') continue;
-      for (const arn of (r.Properties?.ManagedPolicyArns as unknown[] | undefined) ?? []) {
-        const text = JSON.stringify(arn);
-        const name = /:iam::aws:(policy\/[A-Za-z0-9/_+=,.@-]+)/.exec(text)?.[1];
-        if (name) arns.add(`arn:aws:iam::aws:${name}`);
-      }
-    }
+    for (const r of Object.values(template.Resources ?? {}))
+      for (const name of awsManagedPolicyNames(r)) arns.add(`arn:aws:iam::aws:${name}`);
   return [...arns].sort();
 }
+
+/**
+ * The AWS-managed policies a template resource attaches, if it is a role (`ManagedPolicyArns`, an ARN
+ * written with intrinsics): each as `policy/<path and name>`.
+ */
+function awsManagedPolicyNames(r: {
+  readonly Type: string;
+  readonly Properties?: Readonly<Record<string, unknown>>;
+}): string[] {
+  if (r.Type !== 'AWS::IAM::Role') return [];
+  return ((r.Properties?.ManagedPolicyArns as unknown[] | undefined) ?? []).flatMap((arn) => {
+    const name = /:iam::aws:(policy\/[A-Za-z0-9/_+=,.@-]+)/.exec(JSON.stringify(arn))?.[1];
+    return name === undefined ? [] : [name];
+  });
+}
+
+/** Requests to the environment's regions only. */
+const inRegions = (allowedRegions: readonly string[]) => ({
+  StringEquals: { 'aws:RequestedRegion': [...allowedRegions] },
+});
 
 /** The name of the environment's permissions boundary, a managed policy made at bootstrap. */
 export const permissionsBoundaryName = (prefix: string): string => `${prefix}-permissions-boundary`;
@@ -163,9 +179,7 @@ export function roleActionsUsed(templates: readonly TemplateResources[]): string
       if (r.Type !== 'AWS::IAM::Role') continue;
       for (const inline of (p.Policies as { PolicyDocument: { Statement?: unknown } }[] | undefined) ?? [])
         documents.push(inline.PolicyDocument);
-      for (const arn of (p.ManagedPolicyArns as unknown[] | undefined) ?? []) {
-        const name = /:iam::aws:(policy\/[A-Za-z0-9/_+=,.@-]+)/.exec(JSON.stringify(arn))?.[1];
-        if (name === undefined) continue;
+      for (const name of awsManagedPolicyNames(r)) {
         const needs = AWS_MANAGED_POLICY_SERVICES[name];
         if (!needs)
           throw new BootstrapPolicyError(
@@ -207,7 +221,7 @@ export function permissionsBoundaryPolicy(input: BootstrapPolicyInput): PolicyDo
         Effect: 'Allow',
         Action: roleActionsUsed(input.templates).filter((a) => !a.startsWith('sts:')),
         Resource: '*',
-        Condition: { StringEquals: { 'aws:RequestedRegion': [...input.allowedRegions] } },
+        Condition: inRegions(input.allowedRegions),
       },
       noIdentityChanges,
     ],
@@ -227,7 +241,7 @@ export function deployerBoundaryPolicy(input: BootstrapPolicyInput): PolicyDocum
         Effect: 'Allow',
         Action: 'sts:AssumeRole',
         Resource: cdkBootstrapRoles(input.account),
-        Condition: { StringEquals: { 'aws:RequestedRegion': [...input.allowedRegions] } },
+        Condition: inRegions(input.allowedRegions),
       },
       noIdentityChanges,
     ],
@@ -291,7 +305,7 @@ export function cloudFormationExecutionPolicy(
         Effect: 'Allow',
         Action: servicesUsed(input.templates).map((s) => `${s}:*`),
         Resource: '*',
-        Condition: { StringEquals: { 'aws:RequestedRegion': [...input.allowedRegions] } },
+        Condition: inRegions(input.allowedRegions),
       },
       {
         Sid: 'PlatformRolesAndPolicies',

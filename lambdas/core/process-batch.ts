@@ -377,9 +377,7 @@ export async function processBatch(
    * (`partlyApplied`; parked again, a later delivery that writes it would contradict the outcome given).
    */
   const parkedByAge = (c: Candidate, group: FeatureGroup): boolean =>
-    stuck(c) &&
-    group !== c.authority &&
-    (!completes(c) || (decisions.get(c.recordId) as { only?: unknown } | undefined)?.only === undefined);
+    stuck(c) && group !== c.authority && (!completes(c) || onlyOf(c) === undefined);
   const park = (group: FeatureGroup, cs: readonly Candidate[], error: Error, reason?: string) => {
     if (!parkErrors.includes(error)) parkErrors.push(error);
     for (const c of cs) {
@@ -479,6 +477,9 @@ export async function processBatch(
   // duplicate of the first; a copy of an entry gone, or naming other bytes, is decided as any record
   // is, by its authority (a duplicate, if its event was applied).
   const decisions = new Map<string, Decision>();
+  /** The groups a record's decision restricts it to (a copy completing an entry for some groups). */
+  const onlyOf = (c: Candidate): readonly string[] | undefined =>
+    (decisions.get(c.recordId) as { only?: readonly string[] } | undefined)?.only;
   const resolved = await resolveCompletions(
     candidates.filter((c) => c.redrive),
     new Set(candidates.map((c) => c.recordId)),
@@ -787,7 +788,7 @@ export async function processBatch(
   const refusedAgain = new Set<Candidate>();
   for (const [key, c] of completing) {
     const p = parked.get(c.recordId);
-    const only = (decisions.get(c.recordId) as { only?: readonly string[] } | undefined)?.only;
+    const only = onlyOf(c);
     if (!renarrowing.has(c) && p && (p.groups === undefined || only?.every((g) => p.groups?.includes(g)))) {
       decisions.set(c.recordId, { kind: 'duplicate', owner: recordIdOfParkedKey(key) });
       refusedAgain.add(c);
@@ -828,7 +829,7 @@ export async function processBatch(
   // that applied it (which the entry would otherwise still name).
   const partlyApplied: { key: string; c: Candidate; left: string[]; reached: string[] }[] = [];
   for (const [key, c] of completing) {
-    const only = (decisions.get(c.recordId) as { only?: readonly string[] } | undefined)?.only;
+    const only = onlyOf(c);
     const failedIn = copyFailedIn.get(c);
     if (!only || !failedIn || !failedAt.has(c.paddedSequence) || !copyWritten(c)) continue;
     const left = only.filter((g) => failedIn.has(g) || parked.get(c.recordId)?.groups?.includes(g));

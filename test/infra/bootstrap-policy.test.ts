@@ -45,14 +45,8 @@ describe.each(ENVIRONMENTS)('CloudFormation execution policy (%s)', (name) => {
   const templates = [env.data, env.ingest, env.serving, env.audit, env.access].map(
     (t) => t.toJSON() as TemplateResources,
   );
-  const policy = cloudFormationExecutionPolicy({
-    account,
-    allowedRegions,
-    prefix,
-    templates,
-    deployerRoleNames: deployers,
-  });
-  const statements = statementsOf(policy, region, account);
+  const input = { account, allowedRegions, prefix, templates, deployerRoleNames: deployers };
+  const statements = statementsOf(cloudFormationExecutionPolicy(input), region, account);
   const boundaryArn = `arn:aws:iam::${account}:policy/${permissionsBoundaryName(prefix)}`;
   const decide = (action: string, resource: string, context: Record<string, string> = {}) =>
     allows(statements, { action, resource, context: { 'aws:RequestedRegion': region, ...context } });
@@ -104,11 +98,15 @@ describe.each(ENVIRONMENTS)('CloudFormation execution policy (%s)', (name) => {
     expect(attach(`arn:aws:iam::${account}:policy/someone-elses`)).toBe(false);
   });
 
-  const boundary = statementsOf(
-    permissionsBoundaryPolicy({ account, allowedRegions, prefix, templates, deployerRoleNames: deployers }),
-    region,
-    account,
-  );
+  const boundary = statementsOf(permissionsBoundaryPolicy(input), region, account);
+  const deployerBoundary = statementsOf(deployerBoundaryPolicy(input), region, account);
+  /** A request in the environment's region, or `where`. */
+  const request = (action: string, resource = '*', where = region) => ({
+    action,
+    resource,
+    context: { 'aws:RequestedRegion': where },
+  });
+  const cdkDeployRole = `arn:aws:iam::${account}:role/cdk-hnb659fds-deploy-role-${account}-${region}`;
 
   it('makes, and changes the permissions of, a role only with the boundary, which it never takes off or changes', () => {
     const role = `arn:aws:iam::${account}:role/${prefix}-processor-execution`;
@@ -135,13 +133,13 @@ describe.each(ENVIRONMENTS)('CloudFormation execution policy (%s)', (name) => {
     }
     expect(decide('iam:DeleteRolePermissionsBoundary', role, withBoundary)).toBe(false);
     // The deployer's boundary on a deployer role only: on any other, it would let that role deploy.
-    const deployerBoundary = {
+    const withDeployerBoundary = {
       'iam:PermissionsBoundary': `arn:aws:iam::${account}:policy/${deployerBoundaryName(prefix)}`,
     };
     expect(
-      decide('iam:CreateRole', `arn:aws:iam::${account}:role/${prefix}-deployer`, deployerBoundary),
+      decide('iam:CreateRole', `arn:aws:iam::${account}:role/${prefix}-deployer`, withDeployerBoundary),
     ).toBe(true);
-    expect(decide('iam:CreateRole', role, deployerBoundary)).toBe(false);
+    expect(decide('iam:CreateRole', role, withDeployerBoundary)).toBe(false);
     expect(
       decide('iam:CreatePolicyVersion', `arn:aws:iam::${account}:policy/${deployerBoundaryName(prefix)}`),
     ).toBe(false);
@@ -169,11 +167,6 @@ describe.each(ENVIRONMENTS)('CloudFormation execution policy (%s)', (name) => {
   });
 
   it("leaves every role every action its policies grant, in the environment's regions only", () => {
-    const deployerBoundary = statementsOf(
-      deployerBoundaryPolicy({ account, allowedRegions, prefix, templates, deployerRoleNames: deployers }),
-      region,
-      account,
-    );
     let checked = 0;
     for (const template of templates)
       for (const r of Object.values(template.Resources ?? {})) {
@@ -187,16 +180,12 @@ describe.each(ENVIRONMENTS)('CloudFormation execution policy (%s)', (name) => {
         for (const statement of document.Statement)
           for (const action of [statement.Action].flat()) {
             // (The deployer assumes the CDK bootstrap roles.)
-            const resource = action.startsWith('sts:')
-              ? `arn:aws:iam::${account}:role/cdk-hnb659fds-deploy-role-${account}-${region}`
-              : '*';
-            const request = (where: string) => ({
-              action,
-              resource,
-              context: { 'aws:RequestedRegion': where },
-            });
-            expect(allows(itsBoundary, request(region)), action).toBe(true);
-            expect(allows(itsBoundary, request('eu-west-1')), `${action} in eu-west-1`).toBe(false);
+            const resource = action.startsWith('sts:') ? cdkDeployRole : '*';
+            expect(allows(itsBoundary, request(action, resource)), action).toBe(true);
+            expect(
+              allows(itsBoundary, request(action, resource, 'eu-west-1')),
+              `${action} in eu-west-1`,
+            ).toBe(false);
             checked++;
           }
       }
@@ -208,18 +197,10 @@ describe.each(ENVIRONMENTS)('CloudFormation execution policy (%s)', (name) => {
       'tag:GetResources',
       'logs:PutLogEvents',
     ])
-      expect(
-        allows(boundary, { action, resource: '*', context: { 'aws:RequestedRegion': region } }),
-        action,
-      ).toBe(true);
+      expect(allows(boundary, request(action)), action).toBe(true);
   });
 
   it('grants no role IAM, Organizations, account changes, or an action or role to assume its policies do not name', () => {
-    const request = (action: string, resource = '*') => ({
-      action,
-      resource,
-      context: { 'aws:RequestedRegion': region },
-    });
     for (const action of [
       'iam:CreateRole',
       'iam:PutRolePolicy',
@@ -237,36 +218,26 @@ describe.each(ENVIRONMENTS)('CloudFormation execution policy (%s)', (name) => {
     ])
       expect(allows(boundary, request(action)), action).toBe(false);
     // No role but a deployer assumes a role: the CDK deploy role least of all.
-    const cdkRole = `arn:aws:iam::${account}:role/cdk-hnb659fds-deploy-role-${account}-${region}`;
-    expect(allows(boundary, request('sts:AssumeRole', cdkRole))).toBe(false);
+    expect(allows(boundary, request('sts:AssumeRole', cdkDeployRole))).toBe(false);
     // A deployer assumes the CDK bootstrap roles, and does nothing else.
-    const deployer = statementsOf(
-      deployerBoundaryPolicy({ account, allowedRegions, prefix, templates, deployerRoleNames: deployers }),
-      region,
-      account,
-    );
-    expect(allows(deployer, request('sts:AssumeRole', cdkRole))).toBe(true);
+    expect(allows(deployerBoundary, request('sts:AssumeRole', cdkDeployRole))).toBe(true);
     for (const [action, resource] of [
       ['sts:AssumeRole', `arn:aws:iam::${account}:role/OrganizationAccountAccessRole`],
       ['s3:GetObject', '*'],
       ['kms:Decrypt', '*'],
       ['iam:CreateRole', '*'],
     ] as const)
-      expect(allows(deployer, request(action, resource)), action).toBe(false);
+      expect(allows(deployerBoundary, request(action, resource)), action).toBe(false);
   });
 
   it('can leave out the boundary statements for the one deploy that puts the boundary on roles made before it', () => {
     const migrating = statementsOf(
-      cloudFormationExecutionPolicy(
-        { account, allowedRegions, prefix, templates, deployerRoleNames: deployers },
-        { enforceBoundary: false },
-      ),
+      cloudFormationExecutionPolicy(input, { enforceBoundary: false }),
       region,
       account,
     );
     const role = `arn:aws:iam::${account}:role/${prefix}-processor-execution`;
-    const decideWith = (action: string, resource: string) =>
-      allows(migrating, { action, resource, context: { 'aws:RequestedRegion': region } });
+    const decideWith = (action: string, resource: string) => allows(migrating, request(action, resource));
     expect(decideWith('iam:DeleteRolePolicy', role)).toBe(true);
     expect(decideWith('iam:DeleteRolePermissionsBoundary', role)).toBe(true);
     expect(decideWith('iam:CreatePolicyVersion', boundaryArn)).toBe(false);

@@ -225,18 +225,16 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
       ),
     ),
   ].sort();
-  // With two merchant groups, an even pick of a merchant takes its entity in both (as `outage`).
-  const poisoned = new Set(
-    named.length
-      ? scenario.poisoned.flatMap((n) => {
-          const name = named[n % named.length] as string;
-          const entity = name.slice(name.indexOf('#'));
-          return n % 2 === 0 && !name.startsWith(`${scenario.groups[0]?.name}#`)
-            ? scenario.groups.slice(1).map((g) => `${g.name}${entity}`)
-            : [name];
-        })
-      : [],
-  );
+  // An entity picked (`group#id`) by the n-th pick: with two merchant groups, an even pick of a
+  // merchant takes its entity in both (its records parked for both).
+  const picked = (names: readonly string[], n: number): string[] => {
+    const name = names[n % names.length] as string;
+    const entity = name.slice(name.indexOf('#'));
+    return n % 2 === 0 && !name.startsWith(`${scenario.groups[0]?.name}#`)
+      ? scenario.groups.slice(1).map((g) => `${g.name}${entity}`)
+      : [name];
+  };
+  const poisoned = new Set(named.length ? scenario.poisoned.flatMap((n) => picked(named, n)) : []);
   const refused = (key: EntityKey) => poisoned.has(`${key.group}#${key.entityId}`);
   // Merchants whose writes fail for a while (scenario.outage), as under throttling. An outage that
   // lasts into a redrive round has a copy decided by its authority and parked again for the merchant:
@@ -244,14 +242,9 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
   // a later round completed it (counterexamples until 2026-11-27: seeds -2145337727, 647804621 path
   // 335 and -1275298270 path 460; the processor was right).
   const merchantNames = named.filter((n) => !n.startsWith(`${scenario.groups[0]?.name}#`));
-  // With two merchant groups, an even pick takes its entity in both (its records parked for both).
   const outage = new Set(
     scenario.outage && merchantNames.length
-      ? scenario.outage.merchants.flatMap((n) => {
-          const name = merchantNames[n % merchantNames.length] as string;
-          const entity = name.slice(name.indexOf('#'));
-          return n % 2 === 0 ? scenario.groups.slice(1).map((g) => `${g.name}${entity}`) : [name];
-        })
+      ? scenario.outage.merchants.flatMap((n) => picked(merchantNames, n))
       : [],
   );
   /** The offline bucket as the outage leaves it, with `rows`: feature history refused, for now. */
@@ -523,8 +516,7 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
   let givenUpCopies: { key: string; copy: InputRecord }[] = [];
   // The copies of one entry in every round (its own, and the retries of its copies given up: a replay
   // may deliver a given-up copy again, completed then, or given up again): one completes the entry,
-  // each other is a duplicate of it (one record more, not in the reference). By each of them.
-  const twins = new Map<string, Set<string>>();
+  // each other is a duplicate of it (one record more, not in the reference). By entry.
   const allCopiesOfKey = new Map<string, Set<string>>();
   const keyOfCopy = new Map<string, string>();
   let copiesOfKey = new Map<string, Set<string>>();
@@ -537,9 +529,7 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
     copiesOfKey = new Map();
     const copyOf = (key: string, recordId: string) => {
       copiesOfKey.set(key, (copiesOfKey.get(key) ?? new Set<string>()).add(recordId));
-      const all = allCopiesOfKey.get(key) ?? new Set<string>();
-      allCopiesOfKey.set(key, all.add(recordId));
-      twins.set(recordId, all);
+      allCopiesOfKey.set(key, (allCopiesOfKey.get(key) ?? new Set<string>()).add(recordId));
       keyOfCopy.set(recordId, key);
     };
     if (parked.length === 0 && givenUpCopies.length === 0) break;
@@ -611,7 +601,9 @@ async function run(scenario: StreamScenario, coverage: Coverage): Promise<string
     if (
       e.kind === 'duplicate' &&
       (refusedCopies.has(e.recordId) ||
-        [...(twins.get(e.recordId) ?? [])].some((t) => t !== e.recordId && e.reason.endsWith(` record ${t}`)))
+        [...(allCopiesOfKey.get(keyOfCopy.get(e.recordId) ?? '') ?? [])].some(
+          (t) => t !== e.recordId && e.reason.endsWith(` record ${t}`),
+        ))
     )
       side.entries.delete(key);
   const decidedIds = new Set(
